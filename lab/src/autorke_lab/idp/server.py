@@ -1,0 +1,49 @@
+"""The identity provider as a lab component: a child process on its own port, started and
+stopped by pid (see :class:`autorke_lab.vcalico.server.AppProcess`)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from autorke_lab.vcalico.server import AppProcess, serve_on_fd
+
+from .directory import DEFAULT_CONSOLE_REDIRECTS
+
+
+class IdentityProvider(AppProcess):
+    """``start()``, ``stop()``, ``url`` (also the issuer) and ``state_dir`` for tokens."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        console_redirect_uris: list[str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        redirects = list(console_redirect_uris or DEFAULT_CONSOLE_REDIRECTS)
+        super().__init__(
+            "autorke_lab.idp", {}, host=host, port=port, log_path=log_path
+        )
+        self._env.update(
+            {
+                "AUTORKE_LAB_IDP_ISSUER": self.url,
+                "AUTORKE_LAB_IDP_STATE_DIR": str(self.state_dir.resolve()),
+                "AUTORKE_LAB_IDP_CONSOLE_REDIRECT_URIS": json.dumps(redirects),
+                "AUTHLIB_INSECURE_TRANSPORT": "1",  # plain HTTP on loopback, lab only
+            }
+        )
+
+    @property
+    def issuer(self) -> str:
+        return self.url
+
+
+def main() -> None:
+    from .app import IdPSettings, create_app
+
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    serve_on_fd(create_app(IdPSettings()))
