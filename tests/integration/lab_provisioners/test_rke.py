@@ -9,9 +9,8 @@ import subprocess
 
 import pytest
 import yaml
-from kubernetes import client, config
-
 from autorke_lab.provisioners.rke import rke_path
+from kubernetes import client, config
 
 ROLES = [["etcd", "controlplane"], ["etcd", "worker"], ["etcd", "worker"]]
 
@@ -33,7 +32,8 @@ def cluster_yml(tmp_path, fleet, known_hosts, kube, roles=ROLES, **overrides) ->
 
 def rke(tmp_path, *args) -> subprocess.CompletedProcess:
     return subprocess.run([str(rke_path()), *args, "--config", str(tmp_path / "cluster.yml")],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          check=False, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
 
 
 @pytest.mark.parametrize(
