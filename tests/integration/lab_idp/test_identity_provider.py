@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import subprocess
+import sys
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -18,8 +20,9 @@ CONSOLE_REDIRECT = "http://127.0.0.1:18080/auth/callback"
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory):
-    state = tmp_path_factory.mktemp("idp")
-    server = IdentityProvider(state, console_redirect_uris=[CONSOLE_REDIRECT], log_path=state / "log")
+    state = tmp_path_factory.mktemp("lab") / "idp"  # the lab's layout: <state dir>/idp
+    server = IdentityProvider(state, console_redirect_uris=[CONSOLE_REDIRECT],
+                              log_path=state.parent / "idp.log")
     server.start()
     try:
         yield server
@@ -53,6 +56,18 @@ def test_lab_token_validates_against_jwks_and_carries_the_role(idp, discovery, u
     claims = validate(issue_token(user, idp.state_dir), discovery)
     assert claims["sub"] == user and claims["preferred_username"] == user
     assert claims["roles"] == roles
+
+
+def test_autorke_lab_token_prints_the_token_alone(idp, discovery):
+    result = subprocess.run(
+        [sys.executable, "-m", "autorke_lab", "token", "approver",  # = autorke lab token
+         "--state-dir", str(idp.state_dir.parent)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n"
+    assert validate(token, discovery)["roles"] == ["viewer", "approver"]
 
 
 def test_a_token_from_another_key_does_not_validate(idp, discovery, tmp_path):
