@@ -1,0 +1,100 @@
+"""The FastAPI app factory every service uses: ``/healthz``, ``/readyz`` (database and
+NATS reachable), ``/metrics`` (Prometheus), OpenAPI, problem+json errors and a tracing
+middleware. The service's :class:`~autorke_common.runtime.ServiceRuntime` is started and
+stopped by the app's lifespan, so ``uvicorn`` alone runs a whole service."""
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from autorke_common.errors import PROBLEM_CONTENT_TYPE, Problem
+from autorke_common.runtime import ServiceRuntime
+
+tracer = trace.get_tracer("autorke.http")
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(problem.to_dict(instance=str(request.url.path)), status_code=problem.status,
+                        media_type=PROBLEM_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                  for e in exc.errors()]
+        return problem_response(Problem("invalid-request", "Invalid request", 422,
+                                        "the request does not match the schema", errors=errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+                412: "precondition-failed"}.get(exc.status_code, "http-error")
+        return problem_response(Problem(slug, str(exc.detail), exc.status_code), request)
+
+
+def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
+                       title: str | None = None, version: str = "0.1.0") -> FastAPI:
+    name = runtime.settings.service_name
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title or f"AutoRKE {name}", version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    registry = CollectorRegistry()
+    requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry)
+    latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+                        registry=registry)
+    runtime.register_metrics(registry)
+
+    @app.middleware("http")
+    async def _trace_and_measure(request: Request, call_next):  # noqa: ANN001, ANN202
+        ctx = propagate.extract(dict(request.headers))
+        start = time.perf_counter()
+        with tracer.start_as_current_span(f"{request.method} {request.url.path}", context=ctx,
+                                          kind=SpanKind.SERVER):
+            response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(request.method, route).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,297 @@
+"""The JetStream bus: streams, publishing with server-side de-duplication, and durable
+pull consumers with explicit ack, back-off, bounded redelivery and dead letters.
+
+* ``AUTORKE_EVENTS`` (``autorke.events.>``): limits retention, kept for days.
+* ``AUTORKE_COMMANDS`` (``autorke.cmd.>``): work-queue retention; one durable consumer per
+  command subject, shared by every replica of the owning service.
+
+A handler is ``async def handler(envelope, delivery) -> None``. Returning acks the
+message; :class:`TemporaryError` naks it with its delay; :class:`PermanentError`, or any
+failure on the last allowed delivery, publishes a ``bus.message.dead_lettered`` event and
+terminates the message, so a poison message never blocks the ones behind it. Any other
+exception naks with the configured back-off. The W3C trace context travels in headers.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
+from nats.js.errors import NotFoundError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from autorke_common.catalogue.bus import MessageDeadLettered
+from autorke_common.envelope import Envelope
+from autorke_common.errors import PermanentError, TemporaryError
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("autorke.bus")
+
+EVENTS_STREAM = "AUTORKE_EVENTS"
+COMMANDS_STREAM = "AUTORKE_COMMANDS"
+DUPLICATE_WINDOW_S = 600.0
+
+
+@dataclass
+class Delivery:
+    """What a handler may want to know about the delivery beyond the envelope."""
+
+    subject: str
+    deliveries: int
+    stream_seq: int
+    headers: dict[str, str]
+    _msg: object = field(repr=False, default=None)
+
+    async def in_progress(self) -> None:
+        """Tell the server the work goes on (extends the ack wait)."""
+        await self._msg.in_progress()  # type: ignore[attr-defined]
+
+
+Handler = Callable[[Envelope, Delivery], Awaitable[None]]
+
+
+@dataclass
+class ConsumerSpec:
+    durable: str
+    subject: str
+    handler: Handler
+    stream: str = EVENTS_STREAM
+    max_deliver: int = 5
+    ack_wait_s: float = 30.0
+    backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
+    batch: int = 32
+    concurrency: int = 1
+    deliver_new_only: bool = False
+
+
+class Bus:
+    def __init__(self, url: str, client_name: str, events_max_age_days: int = 14) -> None:
+        self.url = url
+        self.client_name = client_name
+        self.events_max_age_days = events_max_age_days
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._subs: dict[str, object] = {}
+        self._stopping = asyncio.Event()
+
+    # -- connection -------------------------------------------------------------------
+    async def connect(self, attempts: int = 60) -> None:
+        """Connect (retrying while the server is not up yet) and ensure the streams.
+        Afterwards the client reconnects by itself, forever, when the server restarts."""
+        last: Exception | None = None
+        for _ in range(attempts):
+            try:
+                self.nc = await nats.connect(
+                    self.url,
+                    name=self.client_name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    error_cb=self._on_error,
+                    reconnected_cb=self._on_reconnected,
+                    disconnected_cb=self._on_disconnected,
+                )
+                break
+            except Exception as exc:  # noqa: BLE001 - the server is not there yet
+                last = exc
+                await asyncio.sleep(0.5)
+        else:
+            raise ConnectionError(f"NATS at {self.url} unreachable: {last}")
+        self.js = self.nc.jetstream()
+        await self.ensure_streams()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.nc and self.nc.is_connected)
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("nats error: %s", exc)
+
+    async def _on_disconnected(self) -> None:
+        log.warning("nats disconnected")
+
+    async def _on_reconnected(self) -> None:
+        log.info("nats reconnected")
+        with contextlib.suppress(Exception):
+            await self.ensure_streams()
+
+    async def ensure_streams(self) -> None:
+        assert self.js is not None
+        await self._ensure(
+            StreamConfig(
+                name=EVENTS_STREAM,
+                subjects=["autorke.events.>"],
+                retention=RetentionPolicy.LIMITS,
+                max_age=self.events_max_age_days * 86400.0,
+                duplicate_window=DUPLICATE_WINDOW_S,
+            )
+        )
+        await self._ensure(
+            StreamConfig(
+                name=COMMANDS_STREAM,
+                subjects=["autorke.cmd.>"],
+                retention=RetentionPolicy.WORK_QUEUE,
+                duplicate_window=DUPLICATE_WINDOW_S,
+            )
+        )
+
+    async def _ensure(self, cfg: StreamConfig) -> None:
+        assert self.js is not None
+        try:
+            await self.js.stream_info(cfg.name)
+            await self.js.update_stream(cfg)
+        except NotFoundError:
+            await self.js.add_stream(cfg)
+
+    # -- publishing -------------------------------------------------------------------
+    async def publish(self, envelope: Envelope, timeout: float = 5.0) -> bool:
+        """Publish an envelope now (outside any transaction: most code emits through the
+        outbox instead). Returns False when the server dropped it as a duplicate."""
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        return await self.publish_raw(envelope.subject, envelope.to_bytes(), envelope.id, headers, timeout)
+
+    async def publish_raw(
+        self, subject: str, payload: bytes, msg_id: str, headers: dict[str, str], timeout: float = 5.0
+    ) -> bool:
+        if self.js is None:
+            raise ConnectionError("bus not connected")
+        ack = await self.js.publish(
+            subject, payload, timeout=timeout, headers={**headers, "Nats-Msg-Id": msg_id}
+        )
+        return not ack.duplicate
+
+    # -- consuming --------------------------------------------------------------------
+    def subscribe(self, spec: ConsumerSpec) -> asyncio.Task:
+        """Start a consumer loop in the background; it runs until :meth:`close`."""
+        task = asyncio.create_task(self._consume(spec), name=f"consumer:{spec.durable}")
+        self._tasks.append(task)
+        return task
+
+    async def _pull_subscription(self, spec: ConsumerSpec):  # noqa: ANN202
+        assert self.js is not None
+        config = ConsumerConfig(
+            durable_name=spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=spec.ack_wait_s,
+            max_deliver=spec.max_deliver,
+            filter_subject=spec.subject,
+            deliver_policy=DeliverPolicy.NEW if spec.deliver_new_only else DeliverPolicy.ALL,
+            max_ack_pending=max(spec.batch * 4, 100),
+        )
+        return await self.js.pull_subscribe(spec.subject, durable=spec.durable, stream=spec.stream, config=config)
+
+    async def _consume(self, spec: ConsumerSpec) -> None:
+        sub = None
+        gate = asyncio.Semaphore(spec.concurrency)
+        while not self._stopping.is_set():
+            try:
+                if sub is None:
+                    sub = await self._pull_subscription(spec)
+                    self._subs[spec.durable] = sub
+                msgs = await sub.fetch(batch=spec.batch, timeout=1.0)
+            except NatsTimeout:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - disconnected, consumer gone after a server reset
+                log.warning("consumer %s: fetch failed (%s); retrying", spec.durable, exc)
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            if spec.concurrency == 1:
+                for msg in msgs:
+                    await self._dispatch(spec, msg)
+            else:
+                async def one(m):  # noqa: ANN001, ANN202
+                    async with gate:
+                        await self._dispatch(spec, m)
+
+                await asyncio.gather(*(one(m) for m in msgs))
+
+    async def _dispatch(self, spec: ConsumerSpec, msg) -> None:  # noqa: ANN001
+        headers = dict(msg.headers or {})
+        deliveries = msg.metadata.num_delivered
+        try:
+            envelope = Envelope.from_bytes(msg.data)
+        except Exception as exc:  # noqa: BLE001 - undecodable: nothing will ever parse it
+            await self._dead_letter(spec, msg, deliveries, f"undecodable envelope: {exc}")
+            return
+        delivery = Delivery(msg.subject, deliveries, msg.metadata.sequence.stream, headers, msg)
+        ctx = propagate.extract(headers)
+        with tracer.start_as_current_span(
+            f"consume {envelope.type}", context=ctx, kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
+                        "messaging.message.id": envelope.id, "autorke.consumer": spec.durable},
+        ):
+            try:
+                await spec.handler(envelope, delivery)
+            except PermanentError as exc:
+                await self._dead_letter(spec, msg, deliveries, f"permanent: {exc}", envelope.id)
+                return
+            except Exception as exc:  # noqa: BLE001 - handler failures are the bus's to route
+                if deliveries >= spec.max_deliver:
+                    await self._dead_letter(spec, msg, deliveries, f"{type(exc).__name__}: {exc}", envelope.id)
+                    return
+                delay = exc.delay if isinstance(exc, TemporaryError) else spec.backoff_s[
+                    min(deliveries - 1, len(spec.backoff_s) - 1)]
+                log.warning("consumer %s: %s failed (delivery %d), retry in %.1fs: %s",
+                            spec.durable, envelope.type, deliveries, delay, exc)
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=delay)
+                return
+        with contextlib.suppress(Exception):
+            await msg.ack()
+
+    async def _dead_letter(self, spec: ConsumerSpec, msg, deliveries: int, error: str,
+                           message_id: str | None = None) -> None:  # noqa: ANN001
+        event = MessageDeadLettered(
+            consumer=spec.durable, stream=spec.stream, subject=msg.subject,
+            message_id=message_id, deliveries=deliveries, error=error[:2000],
+            payload=msg.data[:8192].decode(errors="replace"),
+        )
+        env = Envelope.of(event, source=self.client_name,
+                          id=f"dlq-{spec.durable}-{msg.metadata.sequence.stream}")
+        try:
+            await self.publish(env)
+        except Exception as exc:  # noqa: BLE001 - keep the message until the DLQ event is out
+            log.error("consumer %s: dead-letter publish failed (%s); will retry", spec.durable, exc)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=1.0)
+            return
+        log.error("consumer %s: dead-lettered %s after %d deliveries: %s",
+                  spec.durable, msg.subject, deliveries, error)
+        with contextlib.suppress(Exception):
+            await msg.term()
+
+    # -- shutdown ---------------------------------------------------------------------
+    async def close(self, grace_s: float = 10.0) -> None:
+        """Stop consuming — a message in hand is finished and acked first, up to
+        ``grace_s`` — then drain the connection so nothing published is lost."""
+        self._stopping.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._tasks.clear()
+        # nats-py's drain waits out its whole timeout on a pull subscription that has
+        # fetched; unsubscribing first lets it finish at once (nothing is in hand now).
+        for sub in self._subs.values():
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()  # type: ignore[attr-defined]
+        self._subs.clear()
+        if self.nc is not None and not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()

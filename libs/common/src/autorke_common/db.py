@@ -1,0 +1,93 @@
+"""Database helpers: engines for PostgreSQL and SQLite, one schema (or file) per service,
+Alembic migrations run at start-up, and the service's table registry.
+
+Each service declares its tables on its own SQLModel base so that two services loaded in
+one process (as in tests) never share a MetaData::
+
+    from sqlalchemy.orm import registry
+    class Table(SQLModel, registry=registry()): ...
+    class Machine(Table, table=True): ...
+
+On PostgreSQL every service lives in its own schema (``search_path``), so the services may
+share one database without ever reading each other's tables. On SQLite (the embedded
+default) each service has its own file, in WAL mode so readers never block the writer.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+
+_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Engine:
+    """An engine for ``url``; on PostgreSQL confined to ``schema`` (created if missing)."""
+    if is_sqlite(url):
+        db_path = make_url(url).database
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+
+    url_obj = make_url(url)
+    if url_obj.drivername == "postgresql":
+        url_obj = url_obj.set(drivername="postgresql+psycopg")
+    connect_args = {}
+    if schema:
+        if not _SCHEMA_RE.match(schema):
+            raise ValueError(f"invalid schema name {schema!r}")
+        connect_args["options"] = f"-csearch_path={schema}"
+    engine = create_engine(
+        url_obj, pool_pre_ping=True, pool_size=pool_size, max_overflow=20, connect_args=connect_args
+    )
+    if schema:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    return engine
+
+
+def migrate(engine: Engine, script_location: str, metadata: MetaData) -> None:
+    """Bring the schema to the newest Alembic revision in ``script_location``
+    (``package:folder``). The service's ``env.py`` calls :func:`run_alembic_env`."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        cfg.attributes["target_metadata"] = metadata
+        command.upgrade(cfg, "head")
+
+
+def run_alembic_env() -> None:
+    """The body of every service's ``migrations/env.py``: online mode on the connection
+    :func:`migrate` passes in (offline SQL generation is not used)."""
+    from alembic import context
+
+    conn = context.config.attributes["connection"]
+    context.configure(
+        connection=conn,
+        target_metadata=context.config.attributes["target_metadata"],
+        render_as_batch=conn.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,168 @@
+"""The transactional outbox and the processed-message inbox.
+
+A state change and the events it causes commit in one database transaction: the unit of
+work writes the events into the ``outbox`` table beside the change, and the relay
+(:mod:`autorke_common.relay`) publishes them afterwards — at least once, in the order they
+were written. A consumer records each message id it handled in ``processed_messages`` in
+the same transaction as its effect, so a redelivered message has no second effect.
+
+Both tables are added to the service's own MetaData by :func:`add_outbox_tables`; the
+service's first migration creates them with :func:`create_outbox_tables_op`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import propagate
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    insert,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from autorke_common.envelope import Envelope, utcnow
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+@dataclass(frozen=True)
+class OutboxTables:
+    outbox: Table
+    processed: Table
+
+
+def _columns() -> tuple[list[Column], list[Any]]:
+    outbox_cols = [
+        Column("seq", BigId, primary_key=True, autoincrement=True),
+        Column("id", String(64), nullable=False, unique=True),
+        Column("subject", String(255), nullable=False),
+        Column("aggregate", String(255), nullable=True),
+        Column("payload", Text, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+    ]
+    processed_cols = [
+        Column("consumer", String(128), nullable=False),
+        Column("message_id", String(64), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("consumer", "message_id"),
+    ]
+    return outbox_cols, processed_cols
+
+
+def add_outbox_tables(metadata: MetaData) -> OutboxTables:
+    outbox_cols, processed_cols = _columns()
+    outbox = Table("outbox", metadata, *outbox_cols)
+    Index("ix_outbox_unpublished", outbox.c.published_at, outbox.c.seq)
+    processed = Table("processed_messages", metadata, *processed_cols)
+    return OutboxTables(outbox, processed)
+
+
+def create_outbox_tables_op(op: Any) -> None:
+    """For a service's first Alembic revision: ``create_outbox_tables_op(op)``."""
+    outbox_cols, processed_cols = _columns()
+    op.create_table("outbox", *outbox_cols)
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"])
+    op.create_table("processed_messages", *processed_cols)
+
+
+class Database:
+    """A service's engine, its outbox tables and the signal that wakes the relay."""
+
+    def __init__(self, engine: Engine, tables: OutboxTables) -> None:
+        self.engine = engine
+        self.tables = tables
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_outbox_written(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(callback)
+
+    def notify_outbox_written(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for cb in listeners:
+            cb()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+
+class UnitOfWork:
+    """The only place that commits. Use as a context manager; anything not committed is
+    rolled back on exit::
+
+        with db.unit_of_work() as uow:
+            if uow.already_processed("inventory.sync", env.id):
+                return
+            uow.session.add(machine)
+            uow.emit(Envelope.of(MachineAdded(...), source="inventory"), aggregate=machine.id)
+            uow.commit()
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.session: Session
+        self._emitted = False
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = Session(self.db.engine, expire_on_commit=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def emit(self, envelope: Envelope, aggregate: str | None = None) -> None:
+        """Queue an event (or command) to be published once this unit commits. The current
+        trace context travels with it."""
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        self.session.execute(
+            insert(self.db.tables.outbox).values(
+                id=envelope.id,
+                subject=envelope.subject,
+                aggregate=aggregate or envelope.correlation_id,
+                payload=envelope.model_dump_json(),
+                headers=json.dumps(headers),
+                created_at=utcnow(),
+            )
+        )
+        self._emitted = True
+
+    def already_processed(self, consumer: str, message_id: str) -> bool:
+        """Record that ``consumer`` handles ``message_id`` in this transaction; True when it
+        was handled before (the caller then does nothing)."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(
+                    insert(self.db.tables.processed).values(
+                        consumer=consumer, message_id=message_id, processed_at=utcnow()
+                    )
+                )
+        except IntegrityError:
+            return True
+        return False
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self._emitted:
+            self._emitted = False
+            self.db.notify_outbox_written()

@@ -1,0 +1,122 @@
+"""A service's moving parts in one object: its database (with outbox), its bus
+connection, the outbox relay, its consumers and its periodic tasks — started and stopped
+together by the app's lifespan. ``bootstrap.create_app`` in each service builds one."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy import MetaData, func, select, text
+
+from autorke_common.bus import Bus, ConsumerSpec
+from autorke_common.db import make_engine, migrate
+from autorke_common.logs import configure_logging
+from autorke_common.outbox import Database, add_outbox_tables
+from autorke_common.relay import OutboxRelay
+from autorke_common.settings import ServiceSettings
+from autorke_common.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
+
+Periodic = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, metadata: MetaData, migrations: str | None,
+                 configure_process: bool = True) -> None:
+        """``migrations`` is the service's Alembic ``package:folder``; ``None`` creates the
+        tables straight from ``metadata`` (only for throw-away test services).
+        ``configure_process`` sets up logging and tracing (off when tests embed services)."""
+        self.settings = settings
+        if configure_process:
+            configure_logging(settings.service_name, settings.log_level, settings.log_format)
+            setup_tracing(settings.service_name, settings.trace_exporter, settings.otlp_endpoint)
+        self.metadata = metadata
+        self.migrations = migrations
+        schema = getattr(settings, "db_schema", None) or settings.service_name
+        self.engine = make_engine(settings.resolved_database_url(), schema=schema)
+        self.db = Database(self.engine, add_outbox_tables(metadata) if "outbox" not in metadata.tables
+                           else _existing_tables(metadata))
+        self.bus = Bus(settings.nats_url, settings.service_name, settings.events_max_age_days)
+        self.relay = OutboxRelay(self.db, self.bus, lock_name=f"outbox:{schema}",
+                                 poll_interval=settings.outbox_poll_interval_s)
+        self.consumers: list[ConsumerSpec] = []
+        self.periodic: list[tuple[float, Periodic]] = []
+        self._tasks: list[asyncio.Task] = []
+        self.started = False
+
+    def consume(self, spec: ConsumerSpec) -> None:
+        self.consumers.append(spec)
+
+    def every(self, seconds: float, job: Periodic) -> None:
+        self.periodic.append((seconds, job))
+
+    async def start(self) -> None:
+        if self.migrations:
+            await asyncio.to_thread(migrate, self.engine, self.migrations, self.metadata)
+        else:
+            await asyncio.to_thread(self.metadata.create_all, self.engine)
+        await self.bus.connect()
+        self.relay.start()
+        for spec in self.consumers:
+            self.bus.subscribe(spec)
+        for seconds, job in self.periodic:
+            self._tasks.append(asyncio.create_task(self._repeat(seconds, job)))
+        self.started = True
+        log.info("%s started", self.settings.service_name)
+
+    async def _repeat(self, seconds: float, job: Periodic) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a periodic job failing once must not stop it
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
+            await asyncio.sleep(seconds)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()
+        await self.relay.stop()
+        self.engine.dispose()
+        self.started = False
+
+    async def readiness(self) -> dict[str, bool]:
+        def db_ok() -> bool:
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                return True
+            except Exception:  # noqa: BLE001
+                return False
+
+        return {"database": await asyncio.to_thread(db_ok), "nats": self.bus.connected,
+                "started": self.started}
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        pending = Gauge("autorke_outbox_unpublished", "Outbox rows not yet published", registry=registry)
+        t = self.db.tables.outbox
+
+        def count() -> float:
+            try:
+                with self.engine.connect() as conn:
+                    return float(conn.execute(select(func.count()).select_from(t)
+                                              .where(t.c.published_at.is_(None))).scalar() or 0)
+            except Exception:  # noqa: BLE001
+                return float("nan")
+
+        pending.set_function(count)
+
+
+def _existing_tables(metadata: MetaData):  # noqa: ANN202
+    from autorke_common.outbox import OutboxTables
+
+    return OutboxTables(metadata.tables["outbox"], metadata.tables["processed_messages"])
