@@ -4,6 +4,7 @@ middleware. The service's :class:`~autorke_common.runtime.ServiceRuntime` is sta
 stopped by the app's lifespan, so ``uvicorn`` alone runs a whole service."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -16,9 +17,11 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from autorke_common.auth import Authenticator
 from autorke_common.errors import PROBLEM_CONTENT_TYPE, Problem
 from autorke_common.runtime import ServiceRuntime
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer("autorke.http")
 
 
@@ -60,6 +63,12 @@ def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (
 
     app = FastAPI(title=title or f"AutoRKE {name}", version=version, lifespan=lifespan)
     app.state.runtime = runtime
+    settings = runtime.settings
+    app.state.auth_disabled = settings.auth_disabled
+    app.state.authenticator = (Authenticator(settings.oidc_issuer, settings.oidc_audience)
+                               if settings.oidc_issuer else None)
+    if settings.auth_disabled:
+        log.warning("AUTHENTICATION IS DISABLED (AUTORKE_AUTH_DISABLED): every caller is admin")
     install_problem_handlers(app)
 
     registry = CollectorRegistry()

@@ -117,7 +117,8 @@ class Bus:
         log.debug("nats error: %s", exc)
 
     async def _on_disconnected(self) -> None:
-        log.warning("nats disconnected")
+        if not self._stopping.is_set():
+            log.warning("nats disconnected")
 
     async def _on_reconnected(self) -> None:
         log.info("nats reconnected")

@@ -18,6 +18,7 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path(".autorke")
+    db_schema: str | None = Field(default=None, description="PostgreSQL schema; default: the service name")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file <data_dir>/<service>.db"
     )
@@ -34,7 +35,8 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = 0.5
     # Auth: OIDC issuer whose JWKS signs bearer tokens; empty disables auth (dev only).
     oidc_issuer: str | None = None
-    oidc_audience: str | None = None
+    oidc_audience: str = "autorke"
+    auth_disabled: bool = Field(default=False, description="development only: every caller is admin")
     secret_key: SecretStr | None = None
 
     def resolved_database_url(self) -> str:
@@ -42,3 +44,12 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
+
+
+def secret_box(settings: ServiceSettings):  # noqa: ANN201 - avoids importing cryptography eagerly
+    """The platform's :class:`~autorke_common.secrets.SecretBox` (needs AUTORKE_SECRET_KEY)."""
+    from autorke_common.secrets import SecretBox
+
+    if settings.secret_key is None:
+        raise ValueError("AUTORKE_SECRET_KEY is not set")
+    return SecretBox(settings.secret_key.get_secret_value())
