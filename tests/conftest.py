@@ -2,4 +2,4 @@
 wheel on a free port, and PostgreSQL when AUTORKE_TEST_DATABASE_URL is set (SQLite
 otherwise). Fixture modules live in tests/fixtures/ and are loaded as plugins."""
 
-pytest_plugins = ["fixtures.infra", "fixtures.lab", "fixtures.lab_kube"]
+pytest_plugins = ["fixtures.infra", "fixtures.identity", "fixtures.lab", "fixtures.lab_kube"]
