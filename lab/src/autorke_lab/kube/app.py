@@ -139,8 +139,8 @@ async def _dispatch(registry: Registry, request: Request, target: Target) -> Res
     if method == "DELETE" and sub is None:
         body = await _body(request)
         deleted = registry.delete(resource, ns, name, body, dry_run)
-        if resource.custom:
-            return _json(deleted)
+        if resource.custom or resource.key in ("pods", "namespaces"):
+            return _json(deleted)    # what the real registry answers for these; else a Status
         details = {"name": name, "kind": resource.plural, "uid": deleted["metadata"]["uid"]}
         if resource.group:
             details["group"] = resource.group

@@ -8,6 +8,7 @@ fixtures, benchmarks, a synchronous lab runtime.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from .cluster import KubeClusterSettings, LabKubeCluster
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ClusterThread:
@@ -44,8 +46,8 @@ class ClusterThread:
         for cluster in list(self.clusters):
             try:
                 self.stop_cluster(cluster)
-            except Exception:
-                pass
+            except Exception:   # closing must go on to the other clusters and the loop
+                log.exception("stopping lab cluster %s failed", cluster.name)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()

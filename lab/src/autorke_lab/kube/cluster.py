@@ -180,7 +180,7 @@ class LabKubeCluster:
         while True:
             try:
                 await asyncio.wait_for(self.store.changed.wait(), period)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self.store.changed.clear()
             try:

@@ -35,8 +35,14 @@ from typing import Any
 
 import httpx
 
-from .nodes import (DEFAULT_KUBELET_VERSION, healthy_conditions, node_object,
-                    parse_capacity, parse_labels, parse_taints)
+from .nodes import (
+    DEFAULT_KUBELET_VERSION,
+    healthy_conditions,
+    node_object,
+    parse_capacity,
+    parse_labels,
+    parse_taints,
+)
 from .pki import read_kubeconfig
 from .store import now_rfc3339
 

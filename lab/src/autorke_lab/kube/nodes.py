@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-
 HOLLOW_ANNOTATION = "kwok.x-k8s.io/node"
 DEFAULT_CAPACITY = {"cpu": "16", "memory": "65536Mi", "pods": "110",
                     "ephemeral-storage": "512Gi", "hugepages-1Gi": "0", "hugepages-2Mi": "0"}

@@ -39,7 +39,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def issue_serving_certificates(cluster: str, host: str) -> ServingCertificates:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"{cluster}-ca@{int(now.timestamp())}")
     ca_cert = (

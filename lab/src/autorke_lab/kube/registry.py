@@ -23,6 +23,13 @@ JSON_PATCH = "application/json-patch+json"
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _NO_GENERATION = {R.NODES.key, R.PODS.key, R.NAMESPACES.key}
+_INITIAL_STATUS = {   # what the real API shows before a controller has looked
+    R.REPLICASETS.key: {"replicas": 0},
+    R.DAEMONSETS.key: {"currentNumberScheduled": 0, "desiredNumberScheduled": 0,
+                       "numberMisscheduled": 0, "numberReady": 0},
+    R.PDBS.key: {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0,
+                 "expectedPods": 0},
+}
 
 
 class Registry:
@@ -56,7 +63,7 @@ class Registry:
             obj["status"] = {"phase": "Active"}
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         elif resource.has_status and resource != R.NODES:
-            obj["status"] = {}
+            obj["status"] = dict(_INITIAL_STATUS.get(resource.key, {}))
         if resource == R.NAMESPACES:
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         if dry_run:

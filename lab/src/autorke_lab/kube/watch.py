@@ -63,7 +63,7 @@ async def stream(store: ObjectStore, resource: Resource, namespace: str | None,
                 return
             try:
                 event = await asyncio.wait_for(watcher.queue.get(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             lines = [_translate(event, match)]
             while not watcher.queue.empty():          # drain a burst into one write

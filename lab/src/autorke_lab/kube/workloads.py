@@ -71,6 +71,7 @@ class WorkloadController:
         self._daemonsets(nodes)
         self._replicasets()
         self._schedule_and_run(nodes)
+        self._statuses()
         self._budgets()
 
     # garbage collection ------------------------------------------------------------------
@@ -134,13 +135,6 @@ class WorkloadController:
                 if node not in wanted:
                     self.store.delete(R.PODS, pod["metadata"]["namespace"],
                                       pod["metadata"]["name"])
-            ready = sum(1 for n, p in pods.items() if n in wanted
-                        and (p.get("status") or {}).get("phase") == "Running")
-            self._set_status(R.DAEMONSETS, ds, {
-                "currentNumberScheduled": len(wanted), "desiredNumberScheduled": len(wanted),
-                "numberMisscheduled": 0, "numberReady": ready, "numberAvailable": ready,
-                "updatedNumberScheduled": len(wanted),
-                "observedGeneration": ds["metadata"].get("generation", 1)})
 
     def _replicasets(self) -> None:
         owned = self._owned()
@@ -153,11 +147,24 @@ class WorkloadController:
                                                   p["metadata"]["name"]))
             for pod in surplus[:max(0, len(pods) - replicas)]:
                 self.store.delete(R.PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+    def _statuses(self) -> None:
+        owned = self._owned()
+        for rs in self.store.list(R.REPLICASETS):
+            pods = owned.get(rs["metadata"]["uid"], [])
             running = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
             self._set_status(R.REPLICASETS, rs, {
-                "replicas": min(len(pods), replicas), "fullyLabeledReplicas": min(len(pods), replicas),
+                "replicas": len(pods), "fullyLabeledReplicas": len(pods),
                 "readyReplicas": running, "availableReplicas": running,
                 "observedGeneration": rs["metadata"].get("generation", 1)})
+        for ds in self.store.list(R.DAEMONSETS):
+            pods = owned.get(ds["metadata"]["uid"], [])
+            ready = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
+            self._set_status(R.DAEMONSETS, ds, {
+                "currentNumberScheduled": len(pods), "desiredNumberScheduled": len(pods),
+                "numberMisscheduled": 0, "numberReady": ready, "numberAvailable": ready,
+                "updatedNumberScheduled": len(pods),
+                "observedGeneration": ds["metadata"].get("generation", 1)})
 
     def _set_status(self, resource: R.Resource, obj: dict[str, Any],
                     status: dict[str, Any]) -> None:
@@ -196,9 +203,9 @@ class WorkloadController:
                     load[node] += 1
                     gpus[node] += _gpu_request(pod)
                     self._run(pod, nodes[node])
-            elif spec["nodeName"] in nodes and is_ready(nodes[spec["nodeName"]]):
-                if not _running_and_ready(pod):
-                    self._run(pod, nodes[spec["nodeName"]])
+            elif (spec["nodeName"] in nodes and is_ready(nodes[spec["nodeName"]])
+                  and not _running_and_ready(pod)):
+                self._run(pod, nodes[spec["nodeName"]])
 
     def _pick(self, pod: dict[str, Any], nodes: dict[str, Any], load: dict[str, int],
               gpus: dict[str, int]) -> str | None:
