@@ -37,6 +37,7 @@ from fastapi import FastAPI
 
 from .cmdb.component import CmdbComponent
 from .idp.component import IdentityProviderComponent
+from .kube.component import KubeComponent
 from .machines.component import MachinesComponent
 from .vcalico.component import VCalicoComponent
 
@@ -58,6 +59,7 @@ COMPONENTS: list[Callable[[], Component]] = [
     CmdbComponent,
     VCalicoComponent,
     IdentityProviderComponent,
+    KubeComponent,
 ]
 
 
