@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from .idp.cli import add_token_command
-from .runtime import DEFAULT_STATE_DIR, Lab, LabConfig, read_state
+from .runtime import COMPONENTS, DEFAULT_STATE_DIR, Lab, LabConfig, read_state
 
 
 def register(subparsers) -> None:
@@ -53,6 +53,8 @@ def _add_up(sub) -> None:
     p.add_argument("--bastion", type=int, default=0, metavar="N",
                    help="also N machines reachable only through a bastion (network namespaces)")
     p.add_argument("--isolation", choices=["auto", "namespaces", "plain"], default="auto")
+    p.add_argument("--only", metavar="NAMES", help="run only these components (comma-separated, "
+                   "e.g. machines,cmdb)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="option for another lab component (repeatable)")
     mode = p.add_mutually_exclusive_group()
@@ -76,7 +78,11 @@ def _up(args) -> int:
         print(f"lab already running (pid {running['pid']}); `autorke lab down` first", file=sys.stderr)
         return 1
     if not args.detach:
-        return Lab(_config(args)).serve_forever()
+        components = [f() for f in COMPONENTS]
+        if args.only:
+            wanted = set(args.only.split(","))
+            components = [c for c in components if c.name in wanted]
+        return Lab(_config(args), components).serve_forever()
     return _up_detached(args)
 
 
