@@ -1,0 +1,290 @@
+"""The inventory service's messages: what it tells others (events) and what the
+orchestrator asks of it (commands).
+
+Conventions every message here follows:
+
+* A machine is named by ``machine`` (its stable id, e.g. ``cmdb-000001``) and, for
+  readability, ``hostname``. Commands accept either the id or the hostname in ``machine``.
+* Every command carries the ``change_id`` of an open change of the orchestrator; the
+  inventory refuses a command without one. The command's envelope should carry the same
+  id as ``correlation_id``.
+* Every command is answered by exactly one event, published with
+  ``correlation_id = change_id`` and ``causation_id = <the command envelope's id>`` and
+  with ``command_id`` set to that id as well:
+
+  ==============================  ===============================================
+  command                         success event
+  ==============================  ===============================================
+  ``inventory.membership.assign``   ``inventory.membership.changed`` (``action=assigned``)
+  ``inventory.membership.release``  ``inventory.membership.changed`` (``action=released``)
+  ``inventory.node.update``         ``inventory.membership.changed`` (``action=updated``)
+  ``inventory.machine.transition``  ``inventory.machine.state_changed``
+  ``inventory.config.store``        ``inventory.config.versioned``
+  ==============================  ===============================================
+
+  A refusal is ``inventory.command.refused`` with the problem slug of DESIGN.md
+  (``machine-in-other-cluster``, ``illegal-state-transition``, ``invalid-cluster-config``,
+  ``not-found``, ``no-open-change``, ``invalid-request``, ...). A command replayed with the
+  same envelope id has no second effect (and no second answer).
+* Secrets never travel in plain text: ``kubeconfig_sealed`` / ``content_sealed`` are
+  :class:`~autorke_common.secrets.SecretBox`-sealed with the platform key.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from autorke_common.catalogue import Command, Event
+
+MachineState = Literal["available", "initializing", "ready", "joining", "member", "draining",
+                       "removing", "cleaning", "faulty", "retired"]
+Role = Literal["etcd", "controlplane", "worker"]
+ConfigKind = Literal["cluster.yml", "cluster.rkestate", "kubeconfig"]
+SECRET_CONFIG_KINDS: frozenset[str] = frozenset({"cluster.rkestate", "kubeconfig"})
+
+
+class Taint(BaseModel):
+    """A Kubernetes taint, as in cluster.yml and the node spec."""
+
+    key: str
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+# -- sync ------------------------------------------------------------------------------------
+class SyncStarted(Event):
+    """A CMDB sync began. ``mode`` is ``full`` (every record; machines missing from the
+    source are retired afterwards) or ``incremental`` (records changed after ``since``)."""
+
+    TYPE = "inventory.sync.started"
+    sync_id: str
+    source: str
+    mode: Literal["full", "incremental"]
+    since: str | None = None
+
+
+class SyncProgressed(Event):
+    """Counts so far, after each page the source returned."""
+
+    TYPE = "inventory.sync.progressed"
+    sync_id: str
+    seen: int
+    added: int
+    updated: int
+    retired: int
+    conflicts: int
+
+
+class SyncFinished(Event):
+    """The sync ended (``ok=False`` with ``error`` when the source failed half-way; the
+    pages already applied stay applied and the cursor is not advanced past them)."""
+
+    TYPE = "inventory.sync.finished"
+    sync_id: str
+    source: str
+    mode: Literal["full", "incremental"]
+    ok: bool
+    seen: int
+    added: int
+    updated: int
+    unchanged: int
+    retired: int
+    conflicts: int
+    cursor: str | None = None
+    duration_s: float
+    error: str | None = None
+
+
+# -- machines --------------------------------------------------------------------------------
+class MachineAdded(Event):
+    """A machine appeared in the CMDB and is now in the inventory (state ``available``)."""
+
+    TYPE = "inventory.machine.added"
+    machine: str
+    hostname: str
+    ip: str | None
+    state: MachineState
+    rack: str | None = None
+
+
+class MachineUpdated(Event):
+    """Some of a machine's CMDB data or gathered facts changed; ``fields`` names them
+    (e.g. ``["ip", "hardware"]``; ``facts`` for a facts refresh)."""
+
+    TYPE = "inventory.machine.updated"
+    machine: str
+    hostname: str
+    ip: str | None
+    fields: list[str]
+
+
+class MachineRetired(Event):
+    """The machine is gone from the CMDB (or marked retired there). It is kept, never
+    deleted, in state ``retired``."""
+
+    TYPE = "inventory.machine.retired"
+    machine: str
+    hostname: str
+    reason: str
+
+
+class MachineStateChanged(Event):
+    """The machine's lifecycle state moved (DESIGN.md section 3)."""
+
+    TYPE = "inventory.machine.state_changed"
+    machine: str
+    hostname: str
+    from_state: MachineState
+    to_state: MachineState
+    change_id: str | None = None
+    command_id: str | None = None
+
+
+class MachineConflictDetected(Event):
+    """The CMDB says something the inventory refuses to apply silently: a cluster member's
+    ``ip`` or ``hostname`` changed, or a member vanished/retired in the CMDB (``status``).
+    The inventory keeps its current value until a human resolves it."""
+
+    TYPE = "inventory.machine.conflict_detected"
+    machine: str
+    hostname: str
+    cluster: str
+    field: str
+    current: str | None
+    incoming: str | None
+
+
+# -- membership ------------------------------------------------------------------------------
+class MembershipChanged(Event):
+    """A machine joined a cluster (``assigned``), left it (``released``), or its roles,
+    labels or taints changed (``updated``). ``cluster`` is the cluster concerned;
+    ``change_id`` is None only for an import of an existing cluster."""
+
+    TYPE = "inventory.membership.changed"
+    action: Literal["assigned", "released", "updated"]
+    machine: str
+    hostname: str
+    cluster: str
+    roles: list[Role]
+    labels: dict[str, str]
+    taints: list[Taint]
+    change_id: str | None = None
+    command_id: str | None = None
+
+
+# -- clusters --------------------------------------------------------------------------------
+class ClusterFacts(Event):
+    """Fields shared by the two cluster events (netcfg's contract: keep them stable)."""
+
+    name: str
+    provider: Literal["rke", "rke2"]
+    api_endpoint: str | None
+    kubeconfig_sealed: str | None
+    host_networks: list[str]
+    pod_cidr: str
+    service_cidr: str
+    bgp_as: int | None
+    bastion: str | None = None
+
+
+class ClusterRegistered(ClusterFacts):
+    """A cluster was registered or imported."""
+
+    TYPE = "inventory.cluster.registered"
+
+
+class ClusterUpdated(ClusterFacts):
+    """A cluster's registration changed (full new values, not a delta)."""
+
+    TYPE = "inventory.cluster.updated"
+
+
+# -- configs ---------------------------------------------------------------------------------
+class ConfigVersioned(Event):
+    """A new version of a cluster's config was stored (never the content itself).
+    ``rollback_of`` is set when the version restores an older one."""
+
+    TYPE = "inventory.config.versioned"
+    cluster: str
+    kind: ConfigKind
+    version: int
+    content_hash: str
+    created_by: str
+    change_id: str | None = None
+    command_id: str | None = None
+    rollback_of: int | None = None
+
+
+class CommandRefused(Event):
+    """The inventory refused a command; nothing changed. ``problem`` is the stable slug."""
+
+    TYPE = "inventory.command.refused"
+    command: str
+    command_id: str
+    change_id: str | None
+    problem: str
+    detail: str
+    machine: str | None = None
+    cluster: str | None = None
+
+
+# -- commands (from the orchestrator) --------------------------------------------------------
+class AssignMembership(Command):
+    """Place a machine in a cluster with these roles, labels and taints. Refused with
+    ``machine-in-other-cluster`` when it is a member of another cluster (P1)."""
+
+    TYPE = "inventory.membership.assign"
+    change_id: str
+    machine: str
+    cluster: str
+    roles: list[Role]
+    labels: dict[str, str] = {}
+    taints: list[Taint] = []
+
+
+class ReleaseMembership(Command):
+    """Take a machine out of ``cluster`` (refused when it is not a member of it)."""
+
+    TYPE = "inventory.membership.release"
+    change_id: str
+    machine: str
+    cluster: str
+
+
+class TransitionMachine(Command):
+    """Move a machine to ``state``; ``expected`` (optional) guards against a stale view.
+    Illegal moves are refused with ``illegal-state-transition``."""
+
+    TYPE = "inventory.machine.transition"
+    change_id: str
+    machine: str
+    state: MachineState
+    expected: MachineState | None = None
+
+
+class UpdateNode(Command):
+    """Replace a member's labels and/or taints (``None`` leaves that part alone). Roles are
+    not changed here (P4: a role change is a membership assign of its own change type)."""
+
+    TYPE = "inventory.node.update"
+    change_id: str
+    machine: str
+    cluster: str
+    labels: dict[str, str] | None = None
+    taints: list[Taint] | None = None
+
+
+class StoreConfig(Command):
+    """Store a new config version. For ``cluster.yml`` either ``render=True`` (rendered from
+    the inventory and validated) or ``content``; secret kinds must come as
+    ``content_sealed``. An invalid cluster.yml is refused with ``invalid-cluster-config``."""
+
+    TYPE = "inventory.config.store"
+    change_id: str
+    cluster: str
+    kind: ConfigKind
+    render: bool = False
+    content: str | None = None
+    content_sealed: str | None = None
+    comment: str | None = None
