@@ -68,8 +68,9 @@ class WorkloadController:
     def tick(self) -> None:
         nodes = {n["metadata"]["name"]: n for n in self.store.list(R.NODES)}
         self._collect_garbage(nodes)
-        self._daemonsets(nodes)
-        self._replicasets()
+        owned = self._owned()        # DaemonSet pods never count for a ReplicaSet: one pass
+        self._daemonsets(nodes, owned)
+        self._replicasets(owned)
         self._schedule_and_run(nodes)
         self._statuses()
         self._budgets()
@@ -118,8 +119,7 @@ class WorkloadController:
                 owned[uid].append(pod)
         return owned
 
-    def _daemonsets(self, nodes: dict[str, Any]) -> None:
-        owned = self._owned()
+    def _daemonsets(self, nodes: dict[str, Any], owned: dict[str, list[dict[str, Any]]]) -> None:
         for ds in self.store.list(R.DAEMONSETS):
             spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
             wanted = {name for name, node in nodes.items()
@@ -136,8 +136,7 @@ class WorkloadController:
                     self.store.delete(R.PODS, pod["metadata"]["namespace"],
                                       pod["metadata"]["name"])
 
-    def _replicasets(self) -> None:
-        owned = self._owned()
+    def _replicasets(self, owned: dict[str, list[dict[str, Any]]]) -> None:
         for rs in self.store.list(R.REPLICASETS):
             replicas = int((rs.get("spec") or {}).get("replicas", 1))
             pods = owned.get(rs["metadata"]["uid"], [])
@@ -193,6 +192,7 @@ class WorkloadController:
             if bound:
                 load[bound] += 1
                 gpus[bound] += _gpu_request(pod)
+        ready = {name for name, node in nodes.items() if is_ready(node)}
         for pod in pods:
             spec = pod.get("spec") or {}
             if pod["metadata"].get("deletionTimestamp"):
@@ -203,8 +203,7 @@ class WorkloadController:
                     load[node] += 1
                     gpus[node] += _gpu_request(pod)
                     self._run(pod, nodes[node])
-            elif (spec["nodeName"] in nodes and is_ready(nodes[spec["nodeName"]])
-                  and not _running_and_ready(pod)):
+            elif spec["nodeName"] in ready and not _running_and_ready(pod):
                 self._run(pod, nodes[spec["nodeName"]])
 
     def _pick(self, pod: dict[str, Any], nodes: dict[str, Any], load: dict[str, int],
