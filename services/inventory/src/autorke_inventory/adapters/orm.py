@@ -1,15 +1,131 @@
 """The inventory service's tables: its own SQLModel registry (so no other service's tables
-share its MetaData) plus the outbox and processed-message tables."""
+share its MetaData) plus the outbox and processed-message tables.
+
+The P1 rule lives here as a constraint, not only in code: ``memberships.machine_id`` is
+the table's primary key, so a machine has at most one membership row — one cluster — and
+two concurrent placements of one machine cannot both commit.
+
+Indexes serve the console's Machines page (filters by state, rack, GPU model, cluster;
+keyset pagination on (sort column, id))."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from autorke_common.outbox import add_outbox_tables
 
 
 class Table(SQLModel, registry=registry()):
     """Base of every inventory table."""
+
+
+def _json(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+class MachineRow(Table, table=True):
+    __tablename__ = "machines"
+    __table_args__ = (
+        Index("ix_machines_state_hostname", "state", "hostname"),
+        Index("ix_machines_rack_hostname", "rack", "hostname"),
+        Index("ix_machines_gpu_hostname", "gpu_model", "hostname"),
+    )
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    source: str = Field(sa_column=Column(String(32), nullable=False))
+    hostname: str = Field(sa_column=Column(String(253), nullable=False, unique=True))
+    ip: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    rack: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    site: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    gpu_model: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    gpu_count: int = 0
+    search: str = Field(sa_column=Column(String(600), nullable=False))
+    cmdb: dict = _json()
+    fingerprint: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    facts: dict | None = _json(nullable=True)
+    facts_at: datetime | None = _ts(nullable=True)
+    conflicts: list | None = _json(nullable=True)
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ClusterRow(Table, table=True):
+    __tablename__ = "clusters"
+    name: str = Field(sa_column=Column(String(63), primary_key=True))
+    provider: str = Field(sa_column=Column(String(8), nullable=False))
+    api_endpoint: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    kubeconfig_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    host_networks: list = _json()
+    pod_cidr: str = Field(sa_column=Column(String(64), nullable=False))
+    service_cidr: str = Field(sa_column=Column(String(64), nullable=False))
+    bgp_as: int | None = None
+    bastion: dict | None = _json(nullable=True)
+    options: dict = _json()
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MembershipRow(Table, table=True):
+    __tablename__ = "memberships"
+    machine_id: str = Field(sa_column=Column(String(64), ForeignKey("machines.id"),
+                                             primary_key=True))
+    cluster: str = Field(sa_column=Column(String(63), ForeignKey("clusters.name"),
+                                          nullable=False, index=True))
+    roles: str = Field(sa_column=Column(String(64), nullable=False))  # "controlplane,etcd"
+    labels: dict = _json()
+    taints: list = _json()
+    change_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    since: datetime = _ts()
+
+
+class ConfigVersionRow(Table, table=True):
+    __tablename__ = "config_versions"
+    __table_args__ = (UniqueConstraint("cluster", "kind", "version", name="uq_config_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cluster: str = Field(sa_column=Column(String(63), ForeignKey("clusters.name"), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    version: int
+    content: str = Field(sa_column=Column(Text, nullable=False))  # sealed when ``sealed``
+    sealed: bool = False
+    content_hash: str = Field(sa_column=Column(String(80), nullable=False))
+    change_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    rollback_of: int | None = None
+    created_at: datetime = _ts()
+
+
+class SyncCursorRow(Table, table=True):
+    __tablename__ = "sync_cursors"
+    source: str = Field(sa_column=Column(String(64), primary_key=True))
+    cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    last_full_at: datetime | None = _ts(nullable=True)
+    last_sync_at: datetime | None = _ts(nullable=True)
+
+
+class JobRow(Table, table=True):
+    """Executor jobs the inventory asked for (facts, cluster import) and what became of them."""
+
+    __tablename__ = "executor_jobs"
+    job_id: str = Field(sa_column=Column(String(80), primary_key=True))
+    purpose: str = Field(sa_column=Column(String(16), nullable=False))  # facts | import
+    cluster: str | None = Field(default=None, sa_column=Column(String(63), nullable=True))
+    status: str = Field(sa_column=Column(String(16), nullable=False))  # pending|done|failed
+    requested_by: str = Field(sa_column=Column(String(128), nullable=False))
+    report: dict | None = _json(nullable=True)
+    created_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
 
 
 metadata = Table.metadata

@@ -1,0 +1,57 @@
+"""The machine lifecycle of DESIGN.md section 3 as data: which state may follow which.
+
+    available -> initializing -> ready -> joining -> member -> draining -> removing
+    -> cleaning -> available, plus faulty (from anywhere live) and retired.
+
+Every backward edge is a compensation a flow may need (an init that failed goes back to
+``available``, a join that failed back to ``ready``, a drain that was cancelled back to
+``member``). ``retired`` is left only when the CMDB brings the machine back."""
+from __future__ import annotations
+
+from autorke_common.errors import Problem
+
+STATES = ("available", "initializing", "ready", "joining", "member", "draining", "removing",
+          "cleaning", "faulty", "retired")
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "available": frozenset({"initializing", "ready", "joining", "faulty", "retired"}),
+    "initializing": frozenset({"ready", "available", "faulty"}),
+    "ready": frozenset({"joining", "cleaning", "initializing", "faulty", "retired"}),
+    "joining": frozenset({"member", "ready", "faulty"}),
+    "member": frozenset({"draining", "faulty"}),
+    "draining": frozenset({"removing", "member", "faulty"}),
+    "removing": frozenset({"cleaning", "available", "faulty"}),
+    "cleaning": frozenset({"available", "faulty"}),
+    "faulty": frozenset({"available", "initializing", "cleaning", "member", "retired"}),
+    "retired": frozenset({"available"}),
+}
+
+# States in which the machine must be (or stay) a cluster member, and in which it must not.
+MEMBER_STATES = frozenset({"joining", "member", "draining", "removing"})
+FREE_STATES = frozenset({"available", "initializing", "ready", "cleaning", "retired"})
+
+
+def illegal(machine: str, current: str, target: str, why: str = "") -> Problem:
+    allowed = sorted(TRANSITIONS.get(current, ()))
+    return Problem("illegal-state-transition", "Illegal state transition", 409,
+                   f"machine {machine} cannot go from {current!r} to {target!r}"
+                   + (f": {why}" if why else f" (allowed: {', '.join(allowed) or 'none'})"),
+                   machine=machine, current=current, target=target, allowed=allowed)
+
+
+def check_transition(machine: str, current: str, target: str, *, is_member: bool,
+                     expected: str | None = None) -> None:
+    """Raise ``illegal-state-transition`` unless ``current -> target`` is allowed for a
+    machine that is (or is not) a cluster member."""
+    if target not in STATES:
+        raise Problem("invalid-request", "Unknown state", 422, f"unknown state {target!r}")
+    if expected is not None and expected != current:
+        raise illegal(machine, current, target, f"expected it in {expected!r}")
+    if target == current:
+        return
+    if target not in TRANSITIONS[current]:
+        raise illegal(machine, current, target)
+    if target in MEMBER_STATES - {"joining"} and not is_member:
+        raise illegal(machine, current, target, "it is not a member of any cluster")
+    if target in FREE_STATES and is_member:
+        raise illegal(machine, current, target, "it is still a cluster member; release it first")

@@ -1,0 +1,42 @@
+"""Kubernetes node roles, labels and taints as the inventory accepts them: the RKE roles
+only, label keys and values Kubernetes would accept, taints with a known effect."""
+from __future__ import annotations
+
+import re
+
+from autorke_common.errors import Problem
+
+ROLES = ("etcd", "controlplane", "worker")
+ROLE_LABELS = {  # node labels RKE and RKE2 set for each role
+    "etcd": ("node-role.kubernetes.io/etcd",),
+    "controlplane": ("node-role.kubernetes.io/controlplane", "node-role.kubernetes.io/control-plane",
+                     "node-role.kubernetes.io/master"),
+    "worker": ("node-role.kubernetes.io/worker",),
+}
+_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
+_LABEL_VALUE = re.compile(rf"^({_NAME})?$")
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """The roles, sorted and de-duplicated; refuses an unknown or empty set."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise Problem("invalid-request", "Unknown role", 422,
+                      f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
+    if not roles:
+        raise Problem("invalid-request", "No role", 422, "a cluster member needs at least one role")
+    return sorted(set(roles))
+
+
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(str(value)):
+            raise Problem("invalid-request", "Invalid label", 422,
+                          f"label {key}={value} is not a valid Kubernetes label")
+    return dict(sorted(labels.items()))
+
+
+def roles_from_node_labels(labels: dict[str, str]) -> list[str]:
+    """The RKE roles a Kubernetes node shows by its labels."""
+    return sorted(role for role, keys in ROLE_LABELS.items() if any(k in labels for k in keys))
