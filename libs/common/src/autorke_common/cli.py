@@ -16,7 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autorke", description="AutoRKE control plane")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for ep in sorted(entry_points(group="autorke.commands"), key=lambda e: e.name):
-        ep.load()(subparsers)
+        try:
+            register = ep.load()
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not take the command down
+            print(f"autorke: commands of {ep.value!r} unavailable: {exc}", file=sys.stderr)
+            continue
+        register(subparsers)
     return parser
 
 

