@@ -48,6 +48,7 @@ class KubeClusterSettings:
     web_replicas: int = 4
     hollow_nodes: int = 0
     hollow_pods_per_node: int = 0
+    extra_sans: tuple[str, ...] = ()       # more names/IPs the serving certificate covers
 
 
 class LabKubeCluster:
@@ -103,7 +104,7 @@ class LabKubeCluster:
         sock.bind((settings.host, settings.port))
         sock.listen(512)
         self.port = sock.getsockname()[1]
-        certs = issue_serving_certificates(settings.name, settings.host)
+        certs = issue_serving_certificates(settings.name, settings.host, settings.extra_sans)
         self._write("ca.crt", certs.ca_pem)
         self._write("tls.crt", certs.cert_pem)
         self._write("tls.key", certs.key_pem, private=True)

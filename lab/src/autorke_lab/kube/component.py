@@ -3,7 +3,9 @@
 Options (``--set key=value``): ``kube.clusters`` (comma-separated names, default
 ``rke2-lab,rke1-lab``), ``kube.base_port`` (6443; a port in use falls back to a free one,
 with a notice), ``kube.node_grace_seconds`` (40), ``kube.hollow_nodes`` (0, per cluster),
-``kube.workloads`` (``true``: a calico-node DaemonSet and a ``web`` ReplicaSet).
+``kube.workloads`` (``true``: a calico-node DaemonSet and a ``web`` ReplicaSet),
+``kube.sans`` (comma-separated extra names/IPs for the serving certificate, e.g. the
+address lab machines reach the host by).
 
 Each cluster's ``kubeconfig.yaml``, ``token`` (0600) and ``ca.crt`` are in
 ``<state dir>/kube/<cluster>/``; ``status()`` (``components.kube`` in state.json) names
@@ -69,7 +71,8 @@ class KubeComponent:
             state_dir=self._state_dir / name,
             node_grace_seconds=float(self._options.get("kube.node_grace_seconds", 40)),
             hollow_nodes=int(self._options.get("kube.hollow_nodes", 0)),
-            seed_workloads=self._options.get("kube.workloads", "true").lower() == "true")
+            seed_workloads=self._options.get("kube.workloads", "true").lower() == "true",
+            extra_sans=tuple(filter(None, self._options.get("kube.sans", "").split(","))))
         try:
             cluster = self.thread.start_cluster(settings)
         except OSError as exc:

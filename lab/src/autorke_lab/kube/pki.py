@@ -38,7 +38,8 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def issue_serving_certificates(cluster: str, host: str) -> ServingCertificates:
+def issue_serving_certificates(cluster: str, host: str,
+                               extra_names: tuple[str, ...] = ()) -> ServingCertificates:
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name(f"{cluster}-ca@{int(now.timestamp())}")
@@ -61,10 +62,11 @@ def issue_serving_certificates(cluster: str, host: str) -> ServingCertificates:
                                   "kubernetes.default.svc",
                                   "kubernetes.default.svc.cluster.local")]
     ips = {"127.0.0.1", "::1"}
-    try:
-        ips.add(str(ipaddress.ip_address(host)))
-    except ValueError:
-        names.append(x509.DNSName(host))
+    for extra in (host, *extra_names):
+        try:
+            ips.add(str(ipaddress.ip_address(extra)))
+        except ValueError:
+            names.append(x509.DNSName(extra))
     names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in sorted(ips)]
     cert = (
         x509.CertificateBuilder().subject_name(_name("kube-apiserver")).issuer_name(ca_name)
