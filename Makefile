@@ -35,7 +35,8 @@ lint: install
 	uv run --no-sync lint-imports
 
 bench: install
-	uv run --no-sync python -m bench
+	uv sync --all-packages --group bench --inexact
+	uv run --no-sync python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .autorke
