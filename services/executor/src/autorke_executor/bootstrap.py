@@ -1,11 +1,15 @@
 """The one place where the executor service is wired: settings, runtime, routes, consumers."""
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from fastapi import FastAPI
+from pydantic import Field
 
 from autorke_common.app import create_service_app
 from autorke_common.runtime import ServiceRuntime
-from autorke_common.settings import ServiceSettings
+from autorke_common.settings import ServiceSettings, secret_box
 
 from autorke_executor.adapters.orm import metadata
 
@@ -13,9 +17,49 @@ from autorke_executor.adapters.orm import metadata
 class ExecutorSettings(ServiceSettings):
     service_name: str = "executor"
     port: int = 8103
+    ssh_key_path: Path = Field(default=Path("~/.ssh/id_ed25519"),
+                               description="the executor's own private key for every machine")
+    ssh_user: str = Field(default="root", description="login user when a target names none")
+    rke_binary: str = Field(default="rke", description="the RKE1 binary (lab: autorke-lab-rke)")
+    rke2_install_command: str = Field(
+        default="curl -sfL https://get.rke2.io | INSTALL_RKE2_TYPE=agent sh -",
+        description="run on a node to install the RKE2 agent")
+    job_parallelism: int = Field(default=4, description="jobs one process runs at once")
+    job_ack_wait_s: float = Field(default=60.0, description="redelivery delay after a crash")
+    job_max_deliver: int = 20
+    kube_request_timeout_s: float = 30.0
 
 
 def create_app(settings: ExecutorSettings | None = None, configure_process: bool = True) -> FastAPI:
+    from autorke_executor.adapters import kube, rke, ssh
+    from autorke_executor.adapters.scripts import ScriptLibrary
+    from autorke_executor.entrypoints.api import router
+    from autorke_executor.entrypoints.consumer import run_consumer
+    from autorke_executor.service_layer.jobs import JobRunner
+    from autorke_executor.service_layer.plans import Ports, kube_plan, rke_plan, ssh_plan
+
     settings = settings or ExecutorSettings()
     runtime = ServiceRuntime(settings, metadata, "autorke_executor:migrations", configure_process)
-    return create_service_app(runtime)
+
+    @functools.cache
+    def box():  # noqa: ANN202 - read the key on first use: a facts-only executor needs none
+        return secret_box(settings)
+
+    @functools.cache
+    def connector() -> ssh.SshConnector:
+        return ssh.SshConnector(settings.ssh_key_path.expanduser(), settings.ssh_user)
+
+    ports = Ports(
+        ssh_connector=connector, bastion_cache=ssh.BastionCache, ssh_failure=ssh.SshFailure,
+        scripts=ScriptLibrary(), open_secret=lambda v: box().open(v), seal_secret=lambda v: box().seal(v),
+        kube_cluster=lambda text: kube.Cluster(kube.api_client(text), settings.kube_request_timeout_s),
+        kube_failure=kube.KubeFailure, run_rke=rke.run_rke, rke_binary=settings.rke_binary,
+        rke2_install_command=settings.rke2_install_command)
+    plans = {"script": ssh_plan(ports), "rke2": ssh_plan(ports), "kube": kube_plan(ports),
+             "rke": rke_plan(ports)}
+    runner = JobRunner(runtime.db, plans, heartbeat_s=max(1.0, settings.job_ack_wait_s / 3))
+    runtime.consume(run_consumer(runner, settings.job_parallelism, settings.job_ack_wait_s,
+                                 settings.job_max_deliver))
+    app = create_service_app(runtime, [router])
+    app.state.job_runner = runner
+    return app

@@ -29,8 +29,9 @@ Kinds and actions (``kind`` / ``action``):
   ``cordon``, ``uncordon``, ``drain`` (``params.timeout_s``, ``grace_period_s``),
   ``label`` (``params.labels``: value ``None`` removes), ``taint`` (``params.taints``:
   list of ``{key, value, effect}``; ``params.remove``: keys to drop), ``delete_node``,
-  ``wait_ready`` (``params.timeout_s``), ``list_nodes`` (``result.nodes``; no fence).
-  Each node is reported as one target (``host`` = node name).
+  ``wait_ready`` (``params.timeout_s``), ``list_nodes`` (no fence; one target
+  ``host="kube-api"`` whose ``result.nodes`` lists every node). Every other action reports
+  each node as one target (``host`` = node name).
 * ``rke``: RKE1 through the configured ``rke`` binary, with ``secrets.cluster_yml``
   (or ``params.cluster_yml``) and ``secrets.rkestate`` — ``up``, ``up_update_only``,
   ``snapshot_save`` / ``snapshot_restore`` (``params.snapshot_name``), ``remove``.
@@ -178,3 +179,4 @@ class JobFinished(Event):
     targets: list[TargetSummary]
     duration_s: float
     replayed: bool = False
+    error: str | None = Field(default=None, description="why the job as a whole could not run")

@@ -1,0 +1,25 @@
+"""The named scripts shipped in this package (``scripts/*.sh``), composed for sending.
+
+Every script is sent as ``lib.sh`` (strict mode, a JSON encoder) + ``probe.sh`` (the
+Kubernetes-component probe, reused by facts and preflight) + the script itself, on the
+command's stdin. Reading them once at start-up keeps the files the single source."""
+from __future__ import annotations
+
+from importlib import resources
+
+SCRIPTS = ("facts", "preflight", "probe", "init", "cleanup", "rke2_join", "rke2_remove")
+
+
+class ScriptLibrary:
+    def __init__(self) -> None:
+        folder = resources.files("autorke_executor") / "scripts"
+        texts = {p.name[:-3]: p.read_text() for p in folder.iterdir() if p.name.endswith(".sh")}
+        prelude = texts["lib"] + "\n" + texts["probe"] + "\n"
+        self._composed = {name: (prelude + texts[name]).encode() for name in SCRIPTS if name != "probe"}
+        self._composed["probe"] = prelude.encode()
+
+    def get(self, name: str) -> bytes:
+        try:
+            return self._composed[name]
+        except KeyError:
+            raise ValueError(f"no script named {name!r}; known: {', '.join(SCRIPTS)}") from None

@@ -1,0 +1,34 @@
+"""How a named script becomes the one command line sent to a machine.
+
+The script's text travels on stdin (``bash -s``); its parameters are positional
+arguments and environment assignments, each passed through :func:`shlex.quote`, so no
+value from a job is ever spliced into shell syntax. Environment names are checked
+against a strict pattern because a name cannot be quoted."""
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+
+
+class UnsafeParameter(ValueError):
+    """A parameter that cannot be passed safely (a bad environment variable name)."""
+
+
+def script_command(name: str, job_id: str, args: Sequence[str] = (),
+                   env: Mapping[str, str] | None = None) -> str:
+    """``AUTORKE_JOB_ID=<q> AUTORKE_SCRIPT=<q> [K=<q> ...] bash -s -- <q args>``."""
+    assignments = [f"AUTORKE_JOB_ID={shlex.quote(job_id)}", f"AUTORKE_SCRIPT={shlex.quote(name)}"]
+    for key, value in (env or {}).items():
+        if not ENV_NAME.match(key) or key.startswith("AUTORKE_"):
+            raise UnsafeParameter(f"environment name {key!r} is not allowed")
+        assignments.append(f"{key}={shlex.quote(str(value))}")
+    quoted = " ".join(shlex.quote(str(a)) for a in args)
+    return " ".join(assignments) + " bash -s --" + (f" {quoted}" if quoted else "")
+
+
+def argv_command(argv: Sequence[str]) -> str:
+    """A fixed argv as one command line, every word quoted."""
+    return shlex.join([str(a) for a in argv])

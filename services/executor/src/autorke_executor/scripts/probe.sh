@@ -1,0 +1,54 @@
+# probe: is anything of Kubernetes on this machine? (DESIGN.md P2)
+# Prints one JSON object: {"processes": [...], "containers": [...], "paths": [...], "units": [...]}.
+# Exit 0 whatever it finds; the executor judges the evidence. Cheap on purpose (one ps,
+# file tests, no interpreter started) because facts runs it across whole fleets.
+K8S_NAMES="kubelet etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy rke2"
+# A process counts only when it shares this shell's mount namespace (the machine's own
+# host processes): a machine that sees other machines' processes (lab machines share one
+# PID namespace) must not be refused for them. Containerised components are found below.
+own_process() {
+  local self_ns
+  self_ns=$(readlink /proc/$$/ns/mnt 2>/dev/null) || return 0
+  [ "$(readlink "/proc/$1/ns/mnt" 2>/dev/null)" = "$self_ns" ]
+}
+probe_components() {
+  local procs=() ctrs=() paths=() units=() pid comm args name word f p d hit
+  while read -r pid comm args; do
+    for name in $K8S_NAMES; do
+      hit=""
+      if [ "$comm" = "$name" ]; then hit="$name"
+      else
+        for word in ${args%% -*}; do  # the program path and bare words before any flag
+          case "$word" in */"$name"|"$name") hit="$name ($comm)"; break ;; esac
+        done
+      fi
+      if [ -n "$hit" ] && own_process "$pid"; then procs+=("$hit pid $pid"); fi
+    done
+  done < <(ps -eo pid=,comm=,args= 2>/dev/null)
+  # Containers: docker keeps each one's config in /var/lib/docker/containers/<id>/config.v2.json.
+  for f in /var/lib/docker/containers/*/config.v2.json; do
+    [ -r "$f" ] || continue
+    read -r -n 4096 d < "$f" || true
+    for name in $K8S_NAMES etcd-rolling-snapshots; do
+      case "$d" in *"\"Name\":\"/$name\""*|*"\"Name\": \"/$name\""*) ctrs+=("$name") ;; esac
+    done
+  done
+  for p in /etc/kubernetes /var/lib/kubelet /etc/rancher/rke2 /var/lib/rancher/rke2; do
+    [ -e "$p" ] && paths+=("$p")
+  done
+  if [ -d /var/lib/etcd ] && [ -n "$(ls -A /var/lib/etcd 2>/dev/null)" ]; then
+    paths+=("/var/lib/etcd (not empty)")
+  fi
+  for name in rke2-agent rke2-server kubelet; do
+    for d in /etc/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
+      if [ -e "$d/$name.service" ]; then units+=("$d/$name.service"); break; fi
+    done
+  done
+  printf '{"processes":%s,"containers":%s,"paths":%s,"units":%s}' \
+    "$(json_list ${procs[@]+"${procs[@]}"})" "$(json_list ${ctrs[@]+"${ctrs[@]}"})" \
+    "$(json_list ${paths[@]+"${paths[@]}"})" "$(json_list ${units[@]+"${units[@]}"})"
+}
+if [ "${AUTORKE_SCRIPT-}" = probe ]; then
+  probe_components
+  echo
+fi
