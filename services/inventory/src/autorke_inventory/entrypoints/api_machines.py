@@ -1,0 +1,77 @@
+"""Machines REST: list (filters, sort, keyset cursor), one machine, sync, facts."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from autorke_common.auth import Operator, Viewer
+from autorke_common.errors import Problem
+
+from autorke_inventory.entrypoints.deps import Services, set_etag
+from autorke_inventory.service_layer import jobs
+from autorke_inventory.service_layer.queries import (
+    MachineFilter,
+    find_machine,
+    list_machines,
+    membership_of,
+)
+from autorke_inventory.service_layer.views import machine_view
+
+router = APIRouter(prefix="/api/v1", tags=["machines"])
+
+
+class SyncRequest(BaseModel):
+    mode: Literal["full", "incremental"] = "incremental"
+    wait: bool = Field(default=False, description="answer with the finished sync's summary")
+
+
+class FactsRequest(BaseModel):
+    machines: list[str] = Field(min_length=1, max_length=1000)
+
+
+@router.get("/machines")
+def get_machines(services: Services, _: Viewer,
+                 cluster: str | None = None, state: str | None = None, role: str | None = None,
+                 gpu_model: str | None = None, rack: str | None = None, q: str | None = None,
+                 sort: str = "hostname", limit: Annotated[int, Query()] = 50,
+                 cursor: str | None = None) -> dict:
+    f = MachineFilter(cluster, state, role, gpu_model, rack, q, sort, limit, cursor)
+    with services.db.unit_of_work() as uow:
+        rows, next_cursor, total = list_machines(uow.session, f)
+        return {"items": [machine_view(m, mem) for m, mem in rows], "next_cursor": next_cursor,
+                "total": total}
+
+
+@router.post("/machines:sync")
+def sync_machines(body: SyncRequest, services: Services, principal: Operator,
+                  background: BackgroundTasks) -> JSONResponse:
+    if services.syncer is None:
+        raise Problem("no-cmdb", "No CMDB configured", 409, "set AUTORKE_CMDB_URL")
+    if body.wait:
+        summary = services.syncer.run(body.mode, principal.subject)
+        return JSONResponse(asdict(summary), status_code=200 if summary.ok else 502)
+    sync_id = str(uuid.uuid4())
+    background.add_task(services.syncer.run, body.mode, principal.subject, sync_id)
+    return JSONResponse({"sync_id": sync_id, "mode": body.mode}, status_code=202)
+
+
+@router.post("/machines:facts", status_code=202)
+def gather_facts(body: FactsRequest, services: Services, principal: Operator) -> dict:
+    with services.db.unit_of_work() as uow:
+        machines = [find_machine(uow.session, key) for key in body.machines]
+        answer = jobs.request_facts(uow, machines, principal.subject)
+        uow.commit()
+        return answer
+
+
+@router.get("/machines/{key}")
+def get_machine(key: str, services: Services, _: Viewer, response: Response) -> dict:
+    with services.db.unit_of_work() as uow:
+        machine = find_machine(uow.session, key)
+        set_etag(response, machine.version)
+        return machine_view(machine, membership_of(uow.session, machine.id))

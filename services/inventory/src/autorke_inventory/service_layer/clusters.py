@@ -1,0 +1,204 @@
+"""Clusters: registration (with its networks, sealed kubeconfig and bastion), updates, and
+the import of an existing cluster — its nodes matched to inventory machines, matched
+machines placed as members, the rest reported (never invented). Runs in the caller's
+unit of work; a refused import changes nothing."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any
+
+import yaml
+from sqlalchemy import or_, select
+
+from autorke_common.catalogue import inventory as msg
+from autorke_common.envelope import Envelope, utcnow
+from autorke_common.errors import Problem, conflict
+from autorke_common.outbox import UnitOfWork
+from autorke_common.secrets import SecretBox
+
+from autorke_inventory.adapters.orm import ClusterRow, MachineRow, MembershipRow
+from autorke_inventory.domain import clusterconfig
+from autorke_inventory.domain.matching import MatchResult, ObservedNode, match_nodes
+from autorke_inventory.service_layer import configs, membership
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+EDITABLE = ("api_endpoint", "host_networks", "pod_cidr", "service_cidr", "bgp_as", "bastion",
+            "options")
+
+
+def bad(detail: str) -> Problem:
+    return Problem("invalid-request", "Invalid request", 422, detail)
+
+
+def _cidr(value: str, what: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise bad(f"{what} {value!r} is not a network: {exc}") from None
+
+
+def check_fields(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    if "host_networks" in out:
+        out["host_networks"] = [_cidr(c, "host network") for c in out["host_networks"] or []]
+    for key in ("pod_cidr", "service_cidr"):
+        if key in out:
+            out[key] = _cidr(out[key], key)
+    if out.get("bgp_as") is not None and not 1 <= int(out["bgp_as"]) <= 4294967295:
+        raise bad("bgp_as must be between 1 and 4294967295")
+    return out
+
+
+def bastion_text(bastion: dict | None) -> str | None:
+    return f"{bastion['address']}:{bastion.get('port') or 22}" if bastion else None
+
+
+def cluster_event(row: ClusterRow, cls: type[msg.ClusterFacts]) -> msg.ClusterFacts:
+    return cls(name=row.name, provider=row.provider, api_endpoint=row.api_endpoint,
+               kubeconfig_sealed=row.kubeconfig_sealed, host_networks=row.host_networks,
+               pod_cidr=row.pod_cidr, service_cidr=row.service_cidr, bgp_as=row.bgp_as,
+               bastion=bastion_text(row.bastion))
+
+
+def _emit(uow: UnitOfWork, event: msg.Event, actor: str, aggregate: str) -> None:
+    uow.emit(Envelope.of(event, source="inventory", actor=actor), aggregate=aggregate)
+
+
+def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) -> ClusterRow:
+    name = data["name"]
+    if not _NAME.match(name):
+        raise bad("cluster name must be a DNS label (lowercase letters, digits, '-')")
+    if data["provider"] not in ("rke", "rke2"):
+        raise bad("provider must be 'rke' or 'rke2'")
+    if uow.session.get(ClusterRow, name) is not None:
+        raise conflict("cluster-exists", f"cluster {name!r} is already registered", cluster=name)
+    fields = check_fields({k: data.get(k) for k in EDITABLE if k in data})
+    kubeconfig = data.get("kubeconfig")
+    now = utcnow()
+    row = ClusterRow(name=name, provider=data["provider"], created_by=actor, version=1,
+                     created_at=now, updated_at=now, options=fields.pop("options", None) or {},
+                     host_networks=fields.pop("host_networks", None) or [],
+                     kubeconfig_sealed=box.seal(kubeconfig) if kubeconfig else None, **fields)
+    uow.session.add(row)
+    uow.session.flush()
+    if kubeconfig:
+        configs.store(uow, row, "kubeconfig", kubeconfig, box, actor=actor,
+                      comment="registered with the cluster")
+    _emit(uow, cluster_event(row, msg.ClusterRegistered), actor, name)
+    return row
+
+
+def update(uow: UnitOfWork, row: ClusterRow, patch: dict[str, Any], box: SecretBox,
+           actor: str) -> ClusterRow:
+    fields = check_fields({k: v for k, v in patch.items() if k in EDITABLE})
+    for key, value in fields.items():
+        setattr(row, key, value if value is not None or key in ("api_endpoint", "bgp_as",
+                                                                 "bastion") else getattr(row, key))
+    if patch.get("kubeconfig"):
+        row.kubeconfig_sealed = box.seal(patch["kubeconfig"])
+        configs.store(uow, row, "kubeconfig", patch["kubeconfig"], box, actor=actor,
+                      comment="cluster updated")
+    row.version += 1
+    row.updated_at = utcnow()
+    uow.session.add(row)
+    _emit(uow, cluster_event(row, msg.ClusterUpdated), actor, row.name)
+    return row
+
+
+def cluster_view(row: ClusterRow, members: int | None = None) -> dict[str, Any]:
+    return {"name": row.name, "provider": row.provider, "api_endpoint": row.api_endpoint,
+            "has_kubeconfig": row.kubeconfig_sealed is not None,
+            "host_networks": row.host_networks, "pod_cidr": row.pod_cidr,
+            "service_cidr": row.service_cidr, "bgp_as": row.bgp_as, "bastion": row.bastion,
+            "options": row.options, "created_by": row.created_by,
+            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+            "version": row.version, "members": members}
+
+
+# -- import ----------------------------------------------------------------------------------
+def nodes_from_cluster_yml(doc: dict[str, Any]) -> list[ObservedNode]:
+    nodes = []
+    for n in doc.get("nodes") or []:
+        roles = n.get("role") or []
+        addresses = [a for a in (n.get("address"), n.get("internal_address")) if a]
+        nodes.append(ObservedNode(name=str(n.get("hostname_override") or n.get("address")),
+                                  addresses=[str(a) for a in addresses],
+                                  roles=[roles] if isinstance(roles, str) else list(roles),
+                                  labels={str(k): str(v) for k, v in (n.get("labels") or {}).items()},
+                                  taints=list(n.get("taints") or [])))
+    return nodes
+
+
+def match(uow: UnitOfWork, nodes: list[ObservedNode]) -> MatchResult:
+    addresses = {a for n in nodes for a in n.addresses}
+    names = {n.name for n in nodes}
+    rows = uow.session.execute(select(MachineRow.id, MachineRow.hostname, MachineRow.ip).where(
+        or_(MachineRow.ip.in_(addresses), MachineRow.hostname.in_(names)))).all()
+    return match_nodes(nodes, {r.ip: r.id for r in rows if r.ip},
+                       {r.hostname: r.id for r in rows})
+
+
+def place_matched(uow: UnitOfWork, cluster: ClusterRow, result: MatchResult,
+                  actor: str) -> list[dict[str, Any]]:
+    """Members for every matched node, all or nothing (P1 refuses the whole import)."""
+    placed = []
+    for m in result.matched:
+        machine = uow.session.get(MachineRow, m.machine)
+        roles = m.node.roles or ["worker"]
+        membership.assign(uow, machine, cluster.name, roles, m.node.labels, m.node.taints,
+                          change_id=None, command_id=None, actor=actor)
+        if machine.state != "member":
+            before, machine.state = machine.state, "member"
+            machine.version += 1
+            uow.session.add(machine)
+            _emit(uow, msg.MachineStateChanged(machine=machine.id, hostname=machine.hostname,
+                                               from_state=before, to_state="member"),
+                  actor, machine.id)
+        placed.append({"node": m.node.name, "machine": machine.id, "hostname": machine.hostname,
+                       "by": m.by, "roles": sorted(roles)})
+    return placed
+
+
+def import_from_files(uow: UnitOfWork, cluster: ClusterRow, cluster_yml: str,
+                      rkestate: str | None, box: SecretBox, actor: str) -> dict[str, Any]:
+    doc = clusterconfig.validate(cluster_yml)
+    if rkestate is not None:
+        try:
+            json.loads(rkestate)
+        except ValueError:
+            raise bad("cluster.rkestate is not JSON") from None
+    result = match(uow, nodes_from_cluster_yml(doc))
+    placed = place_matched(uow, cluster, result, actor)
+    stored = [configs.store(uow, cluster, "cluster.yml", cluster_yml, box, actor=actor,
+                            comment="imported")]
+    if rkestate is not None:
+        stored.append(configs.store(uow, cluster, "cluster.rkestate", rkestate, box, actor=actor,
+                                    comment="imported"))
+        kubeconfig = _admin_kubeconfig(rkestate)
+        if kubeconfig and cluster.kubeconfig_sealed is None:
+            update(uow, cluster, {"kubeconfig": kubeconfig}, box, actor)
+    return {"cluster": cluster.name, "source": "cluster.yml", "matched": placed,
+            "unmatched": [u.to_dict() for u in result.unmatched],
+            "configs": [{"kind": r.kind, "version": r.version} for r in stored]}
+
+
+def _admin_kubeconfig(rkestate: str) -> str | None:
+    try:
+        bundle = json.loads(rkestate)["currentState"]["certificatesBundle"]
+        config = bundle["kube-admin"]["config"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    try:
+        yaml.safe_load(config)
+    except yaml.YAMLError:
+        return None
+    return config or None
+
+
+def member_count(uow: UnitOfWork, name: str) -> int:
+    from sqlalchemy import func
+
+    return int(uow.session.execute(select(func.count()).select_from(MembershipRow)
+                                   .where(MembershipRow.cluster == name)).scalar() or 0)

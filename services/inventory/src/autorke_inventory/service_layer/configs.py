@@ -1,0 +1,106 @@
+"""The config store (P3): numbered versions of each cluster's ``cluster.yml``,
+``cluster.rkestate`` and kubeconfig — who, when, which change, content hash. Secret kinds
+are sealed at rest and shown redacted; a cluster.yml is validated before it is stored;
+a rollback stores the old content as a new version. Runs in the caller's unit of work."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from autorke_common.catalogue import inventory as msg
+from autorke_common.envelope import Envelope, utcnow
+from autorke_common.errors import Problem, not_found
+from autorke_common.outbox import UnitOfWork
+from autorke_common.secrets import SecretBox
+
+from autorke_inventory.adapters.orm import ClusterRow, ConfigVersionRow, MachineRow, MembershipRow
+from autorke_inventory.domain import clusterconfig, redaction
+from autorke_inventory.domain.clusterconfig import ClusterSpec, NodeSpec
+
+KINDS = ("cluster.yml", "cluster.rkestate", "kubeconfig")
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise Problem("not-found", "Unknown config kind", 404,
+                      f"config kind {kind!r} is not one of {', '.join(KINDS)}")
+    return kind
+
+
+def render_cluster_yml(uow: UnitOfWork, cluster: ClusterRow) -> str:
+    """cluster.yml from the inventory: the cluster's members with their roles, labels,
+    taints and SSH endpoints, validated (``invalid-cluster-config`` if it is not)."""
+    rows = uow.session.execute(
+        select(MachineRow, MembershipRow).join(MembershipRow,
+                                               MembershipRow.machine_id == MachineRow.id)
+        .where(MembershipRow.cluster == cluster.name)).all()
+    options = dict(cluster.options or {})
+    default_user = options.pop("ssh_user", None)
+    nodes, bastion = [], cluster.bastion
+    for machine, member in rows:
+        ssh = (machine.cmdb or {}).get("ssh") or {}
+        nodes.append(NodeSpec(hostname=machine.hostname, address=ssh.get("address") or machine.ip,
+                              port=int(ssh.get("port") or 22),
+                              user=default_user or ssh.get("user") or "root",
+                              roles=member.roles.split(","), labels=member.labels or {},
+                              taints=member.taints or []))
+        if bastion is None and isinstance(ssh.get("bastion"), dict):
+            b = ssh["bastion"]
+            bastion = {"address": b.get("address"), "port": str(b.get("port") or 22),
+                       "user": default_user or "root"}
+    text = clusterconfig.render(ClusterSpec(cluster.name, cluster.pod_cidr, cluster.service_cidr,
+                                            bastion, options), nodes)
+    clusterconfig.validate(text)
+    return text
+
+
+def versions(uow: UnitOfWork, cluster: str, kind: str) -> list[ConfigVersionRow]:
+    return list(uow.session.scalars(
+        select(ConfigVersionRow).where(ConfigVersionRow.cluster == cluster,
+                                       ConfigVersionRow.kind == kind)
+        .order_by(ConfigVersionRow.version)))
+
+
+def get_version(uow: UnitOfWork, cluster: str, kind: str, version: int) -> ConfigVersionRow:
+    row = uow.session.scalars(select(ConfigVersionRow).where(
+        ConfigVersionRow.cluster == cluster, ConfigVersionRow.kind == kind,
+        ConfigVersionRow.version == version)).first()
+    if row is None:
+        raise not_found(f"{kind} version", f"{cluster}/{version}")
+    return row
+
+
+def plaintext(row: ConfigVersionRow, box: SecretBox) -> str:
+    return box.open(row.content) if row.sealed else row.content
+
+
+def store(uow: UnitOfWork, cluster: ClusterRow, kind: str, content: str, box: SecretBox, *,
+          actor: str, change_id: str | None = None, command_id: str | None = None,
+          comment: str | None = None, rollback_of: int | None = None) -> ConfigVersionRow:
+    check_kind(kind)
+    if kind == "cluster.yml":
+        clusterconfig.validate(content)
+    if not content.strip():
+        raise Problem("invalid-request", "Empty config", 422, f"{kind} is empty")
+    latest = uow.session.execute(select(func.max(ConfigVersionRow.version)).where(
+        ConfigVersionRow.cluster == cluster.name, ConfigVersionRow.kind == kind)).scalar()
+    secret = kind in redaction.SECRET_KINDS
+    row = ConfigVersionRow(cluster=cluster.name, kind=kind, version=(latest or 0) + 1,
+                           content=box.seal(content) if secret else content, sealed=secret,
+                           content_hash=redaction.content_hash(content), change_id=change_id,
+                           created_by=actor, comment=comment, rollback_of=rollback_of,
+                           created_at=utcnow())
+    uow.session.add(row)
+    uow.session.flush()  # the (cluster, kind, version) key refuses a concurrent duplicate
+    uow.emit(Envelope.of(msg.ConfigVersioned(
+        cluster=cluster.name, kind=kind, version=row.version, content_hash=row.content_hash,
+        created_by=actor, change_id=change_id, command_id=command_id, rollback_of=rollback_of),
+        source="inventory", correlation_id=change_id, causation_id=command_id, actor=actor),
+        aggregate=f"{cluster.name}/{kind}")
+    return row
+
+
+def version_view(row: ConfigVersionRow) -> dict:
+    return {"cluster": row.cluster, "kind": row.kind, "version": row.version,
+            "content_hash": row.content_hash, "change_id": row.change_id,
+            "created_by": row.created_by, "created_at": row.created_at.isoformat(),
+            "comment": row.comment, "rollback_of": row.rollback_of, "secret": row.sealed}

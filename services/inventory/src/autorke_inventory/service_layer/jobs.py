@@ -1,0 +1,160 @@
+"""Work the inventory asks of the executor, and what it does with the answers:
+
+* facts: ``executor.run`` ``script``/``facts`` on machines (SSH endpoints and host keys
+  from the CMDB; a machine with no known host key is skipped, never trusted on first use);
+  each ``executor.target.finished`` stores that machine's facts with their time;
+* import through the Kubernetes API: ``kube``/``list_nodes`` with the cluster's sealed
+  kubeconfig; the listed nodes are matched to machines and placed, and the report (matched,
+  unmatched) is kept on the job row for ``GET /api/v1/clusters/{name}/imports/{job_id}``.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from autorke_common.catalogue import executor as ex
+from autorke_common.catalogue import inventory as msg
+from autorke_common.envelope import Envelope, utcnow
+from autorke_common.errors import Problem
+from autorke_common.outbox import Database, UnitOfWork
+
+from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow
+from autorke_inventory.domain.matching import ObservedNode
+from autorke_inventory.domain.roles import roles_from_node_labels
+from autorke_inventory.service_layer import clusters
+
+log = logging.getLogger(__name__)
+CONSUMER = "inventory-executor"
+
+
+def target_for(machine: MachineRow) -> ex.Target | None:
+    ssh = (machine.cmdb or {}).get("ssh") or {}
+    if not ssh.get("host_key") or not (ssh.get("address") or machine.ip):
+        return None
+    bastion = ssh.get("bastion")
+    jump = None
+    if isinstance(bastion, dict) and bastion.get("host_key"):
+        jump = ex.SshEndpoint(host=bastion.get("hostname") or bastion["address"],
+                              address=bastion["address"], port=int(bastion.get("port") or 22),
+                              user=ssh.get("user"), host_key=bastion["host_key"])
+    return ex.Target(host=machine.id, address=ssh.get("address") or machine.ip,
+                     port=int(ssh.get("port") or 22), user=ssh.get("user"),
+                     host_key=ssh["host_key"], bastion=jump)
+
+
+def request_facts(uow: UnitOfWork, machines: list[MachineRow], actor: str) -> dict[str, Any]:
+    targets, skipped = [], []
+    for m in machines:
+        t = target_for(m)
+        (targets.append(t) if t else skipped.append(m.id))
+    if not targets:
+        raise Problem("no-reachable-machine", "Nothing to ask", 422,
+                      "none of these machines has an SSH address and a known host key",
+                      skipped=skipped)
+    job_id = f"inventory-facts-{uuid.uuid4().hex}"
+    uow.session.add(JobRow(job_id=job_id, purpose="facts", status="pending", requested_by=actor,
+                           report={"targets": [t.host for t in targets], "skipped": skipped},
+                           created_at=utcnow()))
+    run = ex.ExecutorRun(job_id=job_id, kind="script", action="facts", targets=targets,
+                         fence=[t.host for t in targets], requested_by=actor)
+    uow.emit(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id),
+             aggregate=job_id)
+    return {"job_id": job_id, "targets": [t.host for t in targets], "skipped": skipped}
+
+
+def request_kube_import(uow: UnitOfWork, cluster: ClusterRow, actor: str) -> str:
+    if not cluster.kubeconfig_sealed:
+        raise Problem("no-kubeconfig", "No kubeconfig", 422,
+                      f"cluster {cluster.name} has no kubeconfig to reach its API with")
+    job_id = f"inventory-import-{cluster.name}-{uuid.uuid4().hex[:12]}"
+    uow.session.add(JobRow(job_id=job_id, purpose="import", cluster=cluster.name,
+                           status="pending", requested_by=actor, created_at=utcnow()))
+    run = ex.ExecutorRun(job_id=job_id, kind="kube", action="list_nodes",
+                         params={"cluster": cluster.name},
+                         secrets={"kubeconfig": cluster.kubeconfig_sealed}, requested_by=actor)
+    uow.emit(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id),
+             aggregate=job_id)
+    return job_id
+
+
+def observed_node(node: dict[str, Any]) -> ObservedNode:
+    """A node from ``result.nodes`` — a flat summary or a full v1 Node as a dict."""
+    meta = node.get("metadata") or {}
+    status = node.get("status") or {}
+    spec = node.get("spec") or {}
+    labels = node.get("labels") or meta.get("labels") or {}
+    raw = node.get("addresses") or status.get("addresses") or []
+    addresses = [a["address"] if isinstance(a, dict) else str(a) for a in raw]
+    addresses += [node[k] for k in ("internal_ip", "address", "ip") if node.get(k)]
+    name = node.get("name") or meta.get("name") or ""
+    hostnames = [a.get("address") for a in raw if isinstance(a, dict) and a.get("type") == "Hostname"]
+    taints = node.get("taints") if "taints" in node else spec.get("taints")
+    return ObservedNode(name=hostnames[0] if hostnames and hostnames[0] != name and not name
+                        else name, addresses=addresses, roles=roles_from_node_labels(labels),
+                        labels={k: str(v) for k, v in labels.items()
+                                if not k.startswith(("node-role.kubernetes.io/", "kubernetes.io/",
+                                                     "beta.kubernetes.io/", "node.kubernetes.io/"))},
+                        taints=[{"key": t.get("key"), "value": t.get("value") or "",
+                                 "effect": t.get("effect") or "NoSchedule"} for t in taints or []])
+
+
+class ExecutorResults:
+    """Consumes ``executor.target.finished`` / ``executor.job.finished`` for our jobs."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def handle(self, env: Envelope) -> None:
+        if not str(env.data.get("job_id", "")).startswith("inventory-"):
+            return
+        with self.db.unit_of_work() as uow:
+            if uow.already_processed(CONSUMER, env.id):
+                return
+            job = uow.session.get(JobRow, env.data["job_id"])
+            if job is not None:
+                event = env.parsed()
+                if isinstance(event, ex.TargetFinished):
+                    self._target(uow, job, event, env)
+                elif isinstance(event, ex.JobFinished) and job.status == "pending":
+                    job.status = "done" if event.status == "succeeded" else "failed"
+                    job.finished_at = utcnow()
+                    job.report = {**(job.report or {}), "job_status": event.status,
+                                  "targets_failed": [t.host for t in event.targets
+                                                     if t.status != "succeeded"]}
+                    uow.session.add(job)
+            uow.commit()
+
+    def _target(self, uow: UnitOfWork, job: JobRow, event: ex.TargetFinished,
+                env: Envelope) -> None:
+        if job.purpose == "facts":
+            machine = uow.session.get(MachineRow, event.host)
+            if machine is None or event.status != "succeeded":
+                log.info("facts job %s: %s %s", job.job_id, event.host, event.status)
+                return
+            machine.facts = event.result.get("facts") or event.result
+            machine.facts_at = utcnow()
+            machine.version += 1
+            uow.session.add(machine)
+            uow.emit(Envelope.of(msg.MachineUpdated(machine=machine.id, hostname=machine.hostname,
+                                                    ip=machine.ip, fields=["facts"]),
+                                 source="inventory", correlation_id=job.job_id, actor=env.actor),
+                     aggregate=machine.id)
+        elif job.purpose == "import" and job.status == "pending":
+            cluster = uow.session.get(ClusterRow, job.cluster)
+            if event.status != "succeeded" or cluster is None:
+                job.status, job.report = "failed", {"error": event.error or "listing failed"}
+            else:
+                nodes = [observed_node(n) for n in event.result.get("nodes") or []]
+                result = clusters.match(uow, nodes)
+                try:
+                    with uow.session.begin_nested():
+                        placed = clusters.place_matched(uow, cluster, result, job.requested_by)
+                    job.status = "done"
+                    job.report = {"cluster": cluster.name, "source": "kubernetes",
+                                  "matched": placed,
+                                  "unmatched": [u.to_dict() for u in result.unmatched]}
+                except Problem as p:
+                    job.status, job.report = "failed", {"error": p.detail, "problem": p.slug}
+            job.finished_at = utcnow()
+            uow.session.add(job)
