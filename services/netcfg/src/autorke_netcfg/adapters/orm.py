@@ -1,15 +1,93 @@
 """The netcfg service's tables: its own SQLModel registry (so no other service's tables
-share its MetaData) plus the outbox and processed-message tables."""
+share its MetaData) plus the outbox and processed-message tables.
+
+* ``netcfg_clusters``: the cluster facts netcfg learned from inventory events (the
+  kubeconfig stays sealed at rest).
+* ``netcfg_pools``: netcfg's record of each pool it wrote, to report drift against.
+* ``netcfg_tickets``: flat-network tickets and where each stands.
+* ``netcfg_callbacks``: every verified VCalico callback, keyed by its ``event_id`` (replay
+  safety).
+"""
 from __future__ import annotations
 
-from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from datetime import datetime
+from typing import Any
 
+from autorke_common.envelope import utcnow
 from autorke_common.outbox import add_outbox_tables
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 
 class Table(SQLModel, registry=registry()):
     """Base of every netcfg table."""
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def _when(nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ClusterRecord(Table, table=True):
+    __tablename__ = "netcfg_clusters"
+    name: str = Field(primary_key=True, max_length=128)
+    provider: str | None = Field(default=None, max_length=32)
+    api_endpoint: str | None = Field(default=None, max_length=512)
+    kubeconfig_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    host_networks: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    pod_cidr: str | None = Field(default=None, max_length=64)
+    service_cidr: str | None = Field(default=None, max_length=64)
+    bgp_as: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    source_event: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _when()
+
+
+class PoolRecord(Table, table=True):
+    __tablename__ = "netcfg_pools"
+    cluster: str = Field(primary_key=True, max_length=128)
+    name: str = Field(primary_key=True, max_length=253)
+    spec: dict = _json()
+    drift: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_by: str | None = Field(default=None, max_length=128)
+    updated_at: datetime = _when()
+
+
+class TicketRecord(Table, table=True):
+    __tablename__ = "netcfg_tickets"
+    id: str = Field(primary_key=True, max_length=64)
+    cluster: str = Field(index=True, max_length=128)
+    status: str = Field(index=True, max_length=32)
+    requested_by: str = Field(max_length=128)
+    approved_by: str | None = Field(default=None, max_length=128)
+    confirmed_by: str | None = Field(default=None, max_length=128)
+    correlation_id: str | None = Field(default=None, max_length=64)
+    plan: dict = _json()
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    vcalico_ticket_id: str | None = Field(default=None, max_length=64)
+    submit_attempts: int = 0
+    callback: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    applied: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    failure_reason: str | None = Field(default=None, max_length=64)
+    failure_detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    submitted_at: datetime | None = _when(nullable=True)
+
+
+class CallbackRecord(Table, table=True):
+    __tablename__ = "netcfg_callbacks"
+    event_id: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(index=True, max_length=64)
+    result: str = Field(max_length=32)
+    outcome: str = Field(max_length=32)
+    body: dict = _json()
+    received_at: datetime = _when()
 
 
 metadata = Table.metadata

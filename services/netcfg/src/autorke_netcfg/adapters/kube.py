@@ -1,0 +1,137 @@
+"""Talking to a cluster's Kubernetes API with the official client: Calico's
+``crd.projectcalico.org/v1`` resources (``ippools``, ``ipamblocks``, ``bgppeers``,
+``bgpconfigurations``) through ``CustomObjectsApi`` and nodes through ``CoreV1Api``.
+
+One ``ApiClient`` per cluster, built from the cluster's kubeconfig (opened from its sealed
+form only here, never logged) with ``config.new_client_from_config_dict`` so clusters
+never share the client's global configuration. Clients are cached per cluster and
+kubeconfig, and closed when the service stops.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+GROUP, VERSION = "crd.projectcalico.org", "v1"
+T: dict[str, Any] = {"_request_timeout": (5, 30)}   # connect, read (seconds)
+
+
+class ClusterUnreachable(Exception):
+    """The cluster's API could not be reached or refused our credentials."""
+
+
+class ClusterApi:
+    """The few calls netcfg makes against one cluster."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+
+    # -- Calico custom resources ----------------------------------------------------------
+    def list(self, plural: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
+        return self.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kwargs, **T)["items"]
+
+    def get(self, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name, **T)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create(self, plural: str, kind: str, name: str, spec: dict[str, Any],
+               labels: dict[str, str] | None = None) -> dict[str, Any]:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind,
+                "metadata": {"name": name, "labels": labels or {}}, "spec": spec}
+        return self.custom.create_cluster_custom_object(GROUP, VERSION, plural, body, **T)
+
+    def replace_spec(self, plural: str, current: dict[str, Any],
+                     spec: dict[str, Any]) -> dict[str, Any]:
+        """Replace the spec, guarded by the resourceVersion we read (optimistic lock)."""
+        body = dict(current, spec=spec)
+        return self.custom.replace_cluster_custom_object(
+            GROUP, VERSION, plural, current["metadata"]["name"], body, **T)
+
+    def upsert(self, plural: str, kind: str, name: str, spec: dict[str, Any],
+               labels: dict[str, str] | None = None) -> tuple[dict[str, Any], dict | None]:
+        """Create or replace; returns (object, what was there before)."""
+        current = self.get(plural, name)
+        if current is None:
+            return self.create(plural, kind, name, spec, labels), None
+        body = dict(current, spec=spec)
+        body["metadata"] = dict(current["metadata"], labels={**(current["metadata"].get("labels")
+                                                               or {}), **(labels or {})})
+        return self.custom.replace_cluster_custom_object(GROUP, VERSION, plural, name, body,
+                                                   **T), current
+
+    def delete(self, plural: str, name: str) -> None:
+        try:
+            self.custom.delete_cluster_custom_object(GROUP, VERSION, plural, name, **T)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    # -- nodes ----------------------------------------------------------------------------
+    def nodes(self) -> list[dict[str, Any]]:
+        items = self.core.list_node(**T).items
+        return [self.api.sanitize_for_serialization(n) for n in items]
+
+    def node(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.api.sanitize_for_serialization(self.core.read_node(name, **T))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def patch_node_metadata(self, name: str, labels: dict[str, str | None],
+                            annotations: dict[str, str | None]) -> None:
+        """Strategic merge of labels and annotations; a ``None`` value removes the key."""
+        self.core.patch_node(name, {"metadata": {"labels": labels, "annotations": annotations}}, **T)
+
+
+def _api_client(kubeconfig: dict[str, Any]) -> client.ApiClient:
+    """As ``config.new_client_from_config_dict``, but failing fast: one connection retry
+    (urllib3 would otherwise retry three times) and no global configuration touched."""
+    configuration = client.Configuration()
+    config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration,
+                                      persist_config=False)
+    configuration.retries = 1
+    return client.ApiClient(configuration=configuration)
+
+
+class KubeClusters:
+    """``ApiClient`` per cluster, keyed by the cluster and a digest of its kubeconfig."""
+
+    def __init__(self, open_secret: Callable[[str], str]) -> None:
+        self._open = open_secret
+        self._clients: dict[str, tuple[str, client.ApiClient]] = {}
+        self._lock = threading.Lock()
+
+    def for_cluster(self, name: str, kubeconfig_sealed: str | None) -> ClusterApi:
+        if not kubeconfig_sealed:
+            raise ClusterUnreachable(f"cluster {name} has no kubeconfig on record")
+        digest = hashlib.sha256(kubeconfig_sealed.encode()).hexdigest()
+        with self._lock:
+            cached = self._clients.get(name)
+            if cached and cached[0] == digest:
+                return ClusterApi(cached[1])
+            api = _api_client(yaml.safe_load(self._open(kubeconfig_sealed)))
+            self._clients[name] = (digest, api)
+            if cached:
+                cached[1].close()
+            return ClusterApi(api)
+
+    def close(self) -> None:
+        with self._lock:
+            for _, api in self._clients.values():
+                api.close()
+            self._clients.clear()

@@ -1,0 +1,98 @@
+"""VCalico's callback, received on the webhook (P9). The signature is checked over the raw
+bytes before anything is parsed; a bad or stale signature is a 401 that changes nothing.
+Each callback ``event_id`` has one effect however often it is delivered. An approved
+answer is checked against the plan (P8) and then waits for a human confirmation: nothing
+is applied here."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from autorke_common.catalogue.netcfg import TicketCallbackReceived
+from autorke_common.errors import Problem
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from autorke_netcfg.adapters.orm import CallbackRecord, TicketRecord
+from autorke_netcfg.domain import tickets as flow
+from autorke_netcfg.domain.signature import SignatureRejected, verify
+from autorke_netcfg.service_layer.ports import Ports, emit
+from autorke_netcfg.service_layer.tickets import fail, lock, move
+
+log = logging.getLogger(__name__)
+FAILED_RESULTS = {"rejected": "vcalico-rejected", "failed": "vcalico-failed"}
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(k), str) for k in ("event_id", "ticket_id", "result")):
+            raise ValueError("event_id, ticket_id and result are required")
+        return data
+    except ValueError as exc:
+        raise Problem("invalid-callback", "Invalid callback", 422, f"unreadable callback: {exc}") from None
+
+
+def receive(ports: Ports, headers: Mapping[str, str], body: bytes,
+            now: float | None = None) -> dict[str, Any]:
+    secret = ports.callback_secret()
+    if not secret:
+        raise Problem("webhook-not-configured", "Webhook not configured", 503,
+                      "no VCalico secret is configured; callbacks cannot be verified")
+    try:
+        verify(secret, headers, body, time.time() if now is None else now,
+               ports.signature_tolerance_s)
+    except SignatureRejected as exc:
+        log.warning("VCalico callback refused: %s", exc)
+        raise Problem("bad-signature", "Bad signature", 401, f"callback refused: {exc}") from None
+    data = _parse(body)
+    try:
+        return _record(ports, data)
+    except IntegrityError:   # the same event recorded concurrently: one effect
+        return {"status": "duplicate", "event_id": data["event_id"]}
+
+
+def _record(ports: Ports, data: dict[str, Any]) -> dict[str, Any]:
+    event_id = data["event_id"]
+    with ports.db.unit_of_work() as uow:
+        if uow.session.get(CallbackRecord, event_id) is not None:
+            return {"status": "duplicate", "event_id": event_id}
+        ticket_id = uow.session.execute(select(TicketRecord.id).where(
+            TicketRecord.vcalico_ticket_id == data["ticket_id"])).scalar_one_or_none()
+        if ticket_id is None:   # not recorded as submitted yet (or not ours): VCalico retries
+            raise Problem("unknown-ticket", "Unknown ticket", 404,
+                          f"no ticket was submitted as {data['ticket_id']}")
+        t = lock(uow, ticket_id)
+        outcome = _apply_callback(uow, t, data)
+        uow.session.add(CallbackRecord(event_id=event_id, ticket_id=t.id, result=data["result"],
+                                       outcome=outcome, body=data))
+        uow.commit()
+        return {"status": outcome, "event_id": event_id, "ticket": t.id, "ticket_status": t.status}
+
+
+def _apply_callback(uow, t: TicketRecord, data: dict[str, Any]) -> str:
+    if t.status != flow.SUBMITTED:
+        log.warning("callback %s for ticket %s (%s) ignored", data["event_id"], t.id, t.status)
+        return "ignored"
+    result, answer = data["result"], data.get("answer")
+    move(t, flow.CALLBACK_RECEIVED, "answered")
+    t.callback = data
+    emit(uow, TicketCallbackReceived(ticket_id=t.id, cluster=t.cluster, event_id=data["event_id"],
+                                     result=result, answer=answer),
+         aggregate=t.id, correlation_id=t.correlation_id)
+    if result in FAILED_RESULTS:
+        fail(uow, t, FAILED_RESULTS[result], data.get("reason") or f"VCalico answered {result}")
+        return "failed"
+    if result != "approved":
+        fail(uow, t, "invalid-callback", f"unknown callback result {result!r}")
+        return "failed"
+    try:
+        flow.check_answer(t.id, t.plan, answer)
+    except Problem as problem:
+        fail(uow, t, problem.slug, problem.detail or problem.title)
+        return "failed"
+    return "accepted"

@@ -1,0 +1,70 @@
+"""Drift between netcfg's record of each pool and what the cluster holds: a pool changed
+behind netcfg's back (kubectl, calicoctl), a recorded pool gone from the cluster, or a
+pool netcfg never wrote. Run periodically; each distinct drift is announced once with
+``netcfg.ippool.drift_detected`` (the drift is kept on the record, so the same drift is
+not announced again, and a pool that drifts back clears it)."""
+from __future__ import annotations
+
+import logging
+
+from autorke_common.catalogue.netcfg import IPPoolDriftDetected
+from autorke_common.envelope import utcnow
+from autorke_common.errors import Problem
+from sqlmodel import select
+
+from autorke_netcfg.adapters.orm import ClusterRecord, PoolRecord
+from autorke_netcfg.domain import pools as rules
+from autorke_netcfg.service_layer.pools import read_state
+from autorke_netcfg.service_layer.ports import Ports, cluster_api, emit
+
+log = logging.getLogger(__name__)
+
+
+def detect_drift(ports: Ports) -> int:
+    """Check every known cluster; the number of drifts newly announced."""
+    with ports.db.unit_of_work() as uow:
+        clusters = [ClusterRecord(name=r.name, kubeconfig_sealed=r.kubeconfig_sealed)
+                    for r in uow.session.execute(select(ClusterRecord)).scalars()
+                    if r.kubeconfig_sealed]
+    announced = 0
+    for record in clusters:
+        try:
+            announced += detect_cluster_drift(ports, record)
+        except Problem as exc:
+            log.warning("drift check of cluster %s skipped: %s", record.name, exc.detail)
+    return announced
+
+
+def detect_cluster_drift(ports: Ports, cluster: ClusterRecord) -> int:
+    """``cluster`` is a detached copy holding the name and the sealed kubeconfig."""
+    api = cluster_api(ports, cluster)
+    pools, _, _ = read_state(api)
+    actual = {p.name: p.spec() for p in pools}
+    announced = 0
+    with ports.db.unit_of_work() as uow:
+        records = {r.name: r for r in uow.session.execute(
+            select(PoolRecord).where(PoolRecord.cluster == cluster.name)).scalars()}
+        for name in sorted(set(actual) | set(records)):
+            record = records.get(name)
+            if record is None:
+                record = PoolRecord(cluster=cluster.name, name=name, spec={}, updated_at=utcnow())
+            if not record.spec:   # never written by netcfg
+                drift = {"kind": "unmanaged", "differences": {}} if name in actual else None
+            elif name not in actual:
+                drift = {"kind": "missing", "differences": {}}
+            else:
+                diffs = rules.differences(record.spec, actual[name])
+                drift = {"kind": "changed", "differences": diffs} if diffs else None
+            if drift is None and not record.spec:
+                if name in records:
+                    uow.session.delete(record)
+                continue
+            if drift != record.drift:
+                record.drift = drift
+                uow.session.add(record)
+                if drift is not None:
+                    emit(uow, IPPoolDriftDetected(cluster=cluster.name, pool=name, **drift),
+                         aggregate=f"{cluster.name}/{name}")
+                    announced += 1
+        uow.commit()
+    return announced
