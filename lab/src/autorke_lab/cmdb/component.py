@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from .api import cmdb_router
 from .inventory import Inventory
+from .netbox import netbox_router
 
 if TYPE_CHECKING:
     from ..runtime import Lab
@@ -33,6 +34,7 @@ class CmdbComponent:
         self.inventory = Inventory.generate(lab.config.seed, lab.config.cmdb_size,
                                             running_machines(machines))
         lab.app.include_router(cmdb_router(self.inventory))
+        lab.app.include_router(netbox_router(self.inventory))  # NetBox-shaped view (netbox.py)
 
     def stop(self) -> None:
         self.inventory = None

@@ -1,0 +1,154 @@
+"""Fixtures for the inventory's integration tests: a private lab CMDB (the lab's own
+CMDB app and data, on a free port, small), the inventory service in-process on real NATS
+and a private database, and a recorder of every event the bus carries."""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import nats
+import pytest
+from autorke_lab.cmdb.api import cmdb_router
+from autorke_lab.cmdb.inventory import Inventory
+from autorke_lab.cmdb.netbox import netbox_router
+from autorke_lab.machines.addresses import free_port
+from autorke_lab.runtime import HttpServer
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from autorke_inventory.bootstrap import InventorySettings, create_app
+
+SECRET_KEY = "inventory-test-key"
+
+
+@dataclass
+class LabCmdb:
+    inventory: Inventory
+    url: str
+
+
+def start_cmdb(records: int, running: list[dict] | None = None) -> tuple[LabCmdb, HttpServer]:
+    inventory = Inventory.generate(7, records, running or [])
+    app = FastAPI()
+    app.include_router(cmdb_router(inventory))
+    app.include_router(netbox_router(inventory))
+    server = HttpServer(app, "127.0.0.1", free_port())
+    server.start()
+    return LabCmdb(inventory, server.url), server
+
+
+@pytest.fixture
+def cmdb() -> Iterator[LabCmdb]:
+    lab_cmdb, server = start_cmdb(300)
+    try:
+        yield lab_cmdb
+    finally:
+        server.stop()
+
+
+@dataclass
+class Inv:
+    client: TestClient
+    headers: Callable[[str], dict[str, str]]
+
+    def get(self, path: str, user: str = "viewer", **kw):  # noqa: ANN201
+        return self.client.get(path, headers=self.headers(user), **kw)
+
+    def post(self, path: str, user: str = "operator", **kw):  # noqa: ANN201
+        return self.client.post(path, headers={**self.headers(user), **kw.pop("headers", {})}, **kw)
+
+    def patch(self, path: str, user: str = "operator", **kw):  # noqa: ANN201
+        return self.client.patch(path, headers={**self.headers(user), **kw.pop("headers", {})}, **kw)
+
+
+def settings_for(nats_url: str, database: tuple[str, str], issuer: str,
+                 cmdb_url: str | None, **extra) -> InventorySettings:
+    url, schema = database
+    return InventorySettings(nats_url=nats_url, database_url=url, db_schema=schema,
+                             oidc_issuer=issuer, trace_exporter="none", secret_key=SECRET_KEY,
+                             cmdb_url=cmdb_url, sync_interval_s=0, outbox_poll_interval_s=0.1,
+                             **extra)
+
+
+@pytest.fixture
+def make_inventory(nats_url, database, identity) -> Iterator[Callable[..., Inv]]:
+    clients: list[TestClient] = []
+
+    def make(cmdb_url: str | None = None, **extra) -> Inv:
+        app = create_app(settings_for(nats_url, database, identity.issuer, cmdb_url, **extra),
+                         configure_process=False)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return Inv(client, identity.headers)
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@dataclass
+class EventRecorder:
+    """Every message published on ``autorke.>`` while it runs (core NATS subscription)."""
+
+    url: str
+    messages: list[dict] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _stop: asyncio.Event | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "event recorder did not connect"
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        nc = await nats.connect(self.url)
+
+        async def on(m) -> None:  # noqa: ANN001
+            self.raw.append(m.data)
+            try:
+                self.messages.append(json.loads(m.data))
+            except ValueError:
+                pass
+
+        await nc.subscribe("autorke.>", cb=on)
+        await nc.flush()
+        self._ready.set()
+        await self._stop.wait()
+        await nc.drain()
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(10)
+
+    def of(self, type_: str) -> list[dict]:
+        return [m for m in list(self.messages) if m.get("type") == type_]
+
+    def wait_for(self, predicate: Callable[[list[dict]], bool], timeout: float = 15.0) -> list[dict]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snapshot = list(self.messages)
+            if predicate(snapshot):
+                return snapshot
+            time.sleep(0.05)
+        raise AssertionError(f"timed out; saw types {sorted({m.get('type') for m in self.messages})}")
+
+
+@pytest.fixture
+def events(nats_url) -> Iterator[EventRecorder]:
+    recorder = EventRecorder(nats_url)
+    recorder.start()
+    yield recorder
+    recorder.stop()
