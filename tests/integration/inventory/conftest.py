@@ -152,3 +152,35 @@ def events(nats_url) -> Iterator[EventRecorder]:
     recorder.start()
     yield recorder
     recorder.stop()
+
+
+@pytest.fixture
+def serve_inventory(nats_url, database, identity) -> Iterator[Callable[..., str]]:
+    """The inventory app under a real uvicorn (for truly concurrent requests); returns its
+    base URL. Stopped (and its port freed) after the test."""
+    import time
+
+    import uvicorn
+
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def serve(cmdb_url: str | None = None) -> str:
+        app = create_app(settings_for(nats_url, database, identity.issuer, cmdb_url),
+                         configure_process=False)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning", lifespan="on"))
+        server.install_signal_handlers = lambda: None
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "inventory did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(15)
