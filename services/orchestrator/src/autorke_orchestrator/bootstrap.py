@@ -1,5 +1,8 @@
-"""The one place where the orchestrator service is wired: settings, runtime, routes, consumers."""
+"""The one place where the orchestrator service is wired: settings, runtime, routes, consumers,
+and the resume of open changes (at start-up, then periodically)."""
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import FastAPI
 
@@ -8,14 +11,24 @@ from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings
 
 from autorke_orchestrator.adapters.orm import metadata
+from autorke_orchestrator.entrypoints import api, consumer
+from autorke_orchestrator.service_layer import handlers
 
 
 class OrchestratorSettings(ServiceSettings):
     service_name: str = "orchestrator"
     port: int = 8102
+    resume_interval_s: float = 5.0
 
 
 def create_app(settings: OrchestratorSettings | None = None, configure_process: bool = True) -> FastAPI:
     settings = settings or OrchestratorSettings()
     runtime = ServiceRuntime(settings, metadata, "autorke_orchestrator:migrations", configure_process)
-    return create_service_app(runtime)
+    runtime.consume(consumer.executor_reports(runtime.db))
+    runtime.consume(consumer.inventory_events(runtime.db))
+
+    async def resume() -> None:
+        await asyncio.to_thread(handlers.resume_open, runtime.db)
+
+    runtime.every(settings.resume_interval_s, resume)
+    return create_service_app(runtime, [api.router])

@@ -1,0 +1,97 @@
+"""Loads and stores the change aggregate (change, steps, targets, approvals, history) in
+one session. Saving checks the version it loaded (optimistic locking), so two handlers
+racing on one change never both win: the loser retries on fresh state."""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from autorke_orchestrator.adapters.orm import ApprovalRow, ChangeRow, HistoryRow, StepRow, TargetRow
+from autorke_orchestrator.domain.model import (
+    Approval, Change, Endpoint, HistoryEntry, Step, TargetState,
+)
+
+SCALARS = ("type", "cluster", "targets", "params", "requested_by", "policy", "status", "closed",
+           "cancel_requested", "problem", "problem_detail", "waiting_for", "dropped", "blast_hosts",
+           "blast_components", "config_diff", "warnings", "created_at", "updated_at")
+
+
+class StaleChange(Exception):
+    """Another handler saved the change since it was loaded."""
+
+
+def load(session: Session, change_id: str) -> Change | None:
+    row = session.get(ChangeRow, change_id)
+    if row is None:
+        return None
+    steps = session.execute(select(StepRow).where(StepRow.change_id == change_id)
+                         .order_by(StepRow.position)).scalars().all()
+    targets = session.execute(select(TargetRow).where(TargetRow.change_id == change_id)).scalars().all()
+    by_step: dict[str, dict[str, TargetState]] = {}
+    for t in targets:
+        by_step.setdefault(t.step_id, {})[t.host] = TargetState(
+            t.host, t.status, t.attempt, t.error, t.error_class, dict(t.result or {}), t.undo_status)
+    change = Change(
+        id=row.id, steps=[Step(s.step_id, s.name, s.kind, s.position, s.status, s.attempt, s.job_id,
+                               s.undo_status, s.undo_attempt, s.started_at, s.finished_at,
+                               by_step.get(s.step_id, {})) for s in steps],
+        endpoints={h: Endpoint(**e) for h, e in (row.endpoints or {}).items()},
+        version=row.version, **{k: getattr(row, k) for k in SCALARS})
+    change.targets, change.dropped = list(row.targets or []), list(row.dropped or [])
+    change.approvals = [Approval(a.step_id, a.decision, a.by, a.comment, a.at, a.automatic)
+                        for a in session.execute(select(ApprovalRow).where(ApprovalRow.change_id == change_id)
+                                              .order_by(ApprovalRow.id)).scalars()]
+    change.history = [HistoryEntry(h.at, h.actor, h.action, h.step_id, h.result, dict(h.detail or {}))
+                      for h in session.execute(select(HistoryRow).where(HistoryRow.change_id == change_id)
+                                            .order_by(HistoryRow.id)).scalars()]
+    change.__dict__["_saved"] = (len(change.approvals), len(change.history))
+    return change
+
+
+def save(session: Session, change: Change) -> None:
+    values = {k: getattr(change, k) for k in SCALARS}
+    values["endpoints"] = {h: vars(e) for h, e in change.endpoints.items()}
+    saved_appr, saved_hist = change.__dict__.get("_saved", (0, 0))
+    if change.version == 0 and session.get(ChangeRow, change.id) is None:
+        session.add(ChangeRow(id=change.id, version=1, **values))
+    else:
+        res = session.execute(update(ChangeRow).where(ChangeRow.id == change.id,
+                                                      ChangeRow.version == change.version)
+                              .values(version=change.version + 1, **values))
+        if res.rowcount != 1:
+            raise StaleChange(change.id)
+    change.version += 1
+    for s in change.steps:
+        session.merge(StepRow(change_id=change.id, step_id=s.id, name=s.name, kind=s.kind, position=s.position,
+                              status=s.status, attempt=s.attempt, job_id=s.job_id, undo_status=s.undo_status,
+                              undo_attempt=s.undo_attempt, started_at=s.started_at, finished_at=s.finished_at))
+        for t in s.targets.values():
+            session.merge(TargetRow(change_id=change.id, step_id=s.id, host=t.host, status=t.status,
+                                    attempt=t.attempt, error=t.error, error_class=t.error_class,
+                                    result=t.result, undo_status=t.undo_status))
+    for a in change.approvals[saved_appr:]:
+        session.add(ApprovalRow(change_id=change.id, step_id=a.step_id, decision=a.decision, by=a.by,
+                                comment=a.comment, at=a.at, automatic=a.automatic))
+    for h in change.history[saved_hist:]:
+        session.add(HistoryRow(change_id=change.id, at=h.at, actor=h.actor, action=h.action, step_id=h.step_id,
+                               result=h.result, detail=h.detail))
+    change.__dict__["_saved"] = (len(change.approvals), len(change.history))
+
+
+def open_change_ids(session: Session) -> list[str]:
+    return list(session.execute(select(ChangeRow.id).where(ChangeRow.closed.is_(False))
+                             .order_by(ChangeRow.created_at)).scalars())
+
+
+def list_changes(session: Session, status: str | None = None, cluster: str | None = None,
+                 limit: int = 100, before: str | None = None) -> list[ChangeRow]:
+    q = select(ChangeRow).order_by(ChangeRow.created_at.desc(), ChangeRow.id.desc()).limit(limit)
+    if status:
+        q = q.where(ChangeRow.status == status)
+    if cluster:
+        q = q.where(ChangeRow.cluster == cluster)
+    if before:
+        ref = session.get(ChangeRow, before)
+        if ref is not None:
+            q = q.where(ChangeRow.created_at < ref.created_at)
+    return list(session.execute(q).scalars())

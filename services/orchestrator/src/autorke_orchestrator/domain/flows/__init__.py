@@ -1,0 +1,25 @@
+"""Every change type the orchestrator knows, by type and cluster provider."""
+from __future__ import annotations
+
+from autorke_orchestrator.domain.flow import Flow
+from autorke_orchestrator.domain.flows import (
+    etcd_restore, etcd_snapshot, machine_cleanup, machine_init, node_add, node_add_core, node_remove, node_update,
+)
+
+FLOWS: dict[tuple[str, str | None], Flow] = {
+    ("machine.init", None): machine_init.FLOW,
+    ("machine.cleanup", None): machine_cleanup.FLOW,
+    ("node.add", "rke2"): node_add.RKE2,
+    ("node.add", "rke"): node_add.RKE1,
+    ("node.add_core", "rke"): node_add_core.RKE1,
+    ("node.remove", "rke2"): node_remove.RKE2,
+    ("node.remove", "rke"): node_remove.RKE1,
+    ("node.update", None): node_update.FLOW,
+    ("etcd.snapshot", None): etcd_snapshot.FLOW,
+    ("etcd.restore", None): etcd_restore.FLOW,
+}
+TYPES = sorted({t for t, _ in FLOWS})
+
+
+def flow_for(change_type: str, provider: str | None) -> Flow | None:
+    return FLOWS.get((change_type, provider)) or FLOWS.get((change_type, None))

@@ -1,0 +1,127 @@
+"""``node.add``: add worker nodes to a cluster (P4: ``worker`` only; core roles go through
+``node.add_core``). RKE2: each new node joins by itself, so only the new nodes are touched.
+RKE1: ``rke up --update-only`` connects to every node of the cluster, so the blast radius
+honestly lists all of them and the plan says what rke does to them."""
+from __future__ import annotations
+
+from autorke_orchestrator.domain.flow import (
+    Flow, FlowContext, Job, Targets, Violation, action, approval, check, cleanup_job, first, init_job,
+    inventory, known_machines, kube, needs_init, not_in_any_cluster, preflight_job,
+)
+
+RKE1_WARNING = ("rke up --update-only connects to every node of the cluster, redeploys certificates "
+                "on each, and uncordons workers that were cordoned")
+
+
+def worker_only(ctx: FlowContext) -> Violation | None:
+    roles = ctx.params.get("roles") or [ctx.params.get("role", "worker")]
+    if list(roles) != ["worker"]:
+        return Violation("role-not-allowed", f"node.add adds workers only, not {roles}; "
+                         "etcd and controlplane need a node.add_core change and an admin approval",
+                         tuple(ctx.targets), 422)
+    return None
+
+
+def join(ctx: FlowContext, hosts: Targets) -> Job:
+    return Job("rke2", "join", tuple(hosts), {
+        "server": ctx.cluster.api_endpoint, "labels": ctx.params.get("labels", {}),
+        "taints": ctx.params.get("taints", [])}, ("token",), timeout_s=600)
+
+
+def unjoin(ctx: FlowContext, hosts: Targets) -> Job:
+    return Job("rke2", "remove", tuple(hosts), timeout_s=600)
+
+
+def rke_up(ctx: FlowContext, hosts: Targets) -> Job:
+    return Job("rke", "up_update_only", (), {}, ("kubeconfig", "cluster_yml", "rkestate"),
+               reports=("rke",), timeout_s=3600)
+
+
+def membership(ctx: FlowContext) -> dict:
+    return {"cluster": ctx.cluster.name, "roles": ["worker"], "labels": ctx.params.get("labels", {}),
+            "taints": ctx.params.get("taints", [])}
+
+
+def assign(ctx: FlowContext, hosts: Targets) -> Job:
+    return inventory("inventory.membership.assign", **membership(ctx))(ctx, hosts)
+
+
+def release(ctx: FlowContext, hosts: Targets) -> Job:
+    return inventory("inventory.membership.release", cluster=ctx.cluster.name)(ctx, hosts)
+
+
+def render(ctx: FlowContext, hosts: Targets) -> Job:
+    return Job("inventory", "inventory.config.store", (), {"cluster": ctx.cluster.name, "kind": "cluster.yml",
+               "render": True}, service="inventory", reports=("config",))
+
+
+def sync_labels(ctx: FlowContext, hosts: Targets) -> Job:
+    return kube("label", labels=ctx.params.get("labels", {}))(ctx, hosts)
+
+
+def unlabel(ctx: FlowContext, hosts: Targets) -> Job:
+    return kube("label", labels={k: None for k in ctx.params.get("labels", {})})(ctx, hosts)
+
+
+def rke2_radius(ctx: FlowContext) -> tuple[list[str], list[str]]:
+    return sorted(ctx.targets), ["rke2-agent", "kubelet", "node-object", "inventory-membership"]
+
+
+def rke1_radius(ctx: FlowContext) -> tuple[list[str], list[str]]:
+    return sorted(set(ctx.targets) | set(ctx.cluster.nodes)), [
+        "worker-plane", "certificates (every node)", "cluster.yml", "cluster.rkestate", "inventory-membership"]
+
+
+def rke2_diff(ctx: FlowContext) -> str:
+    lines = ["--- /etc/rancher/rke2/config.yaml (absent)", "+++ /etc/rancher/rke2/config.yaml (per new node)",
+             f"+server: {ctx.cluster.api_endpoint}", "+token: <sealed>"]
+    lines += [f"+node-label: {k}={v}" for k, v in sorted(ctx.params.get("labels", {}).items())]
+    lines += [f"+node-taint: {t['key']}={t.get('value', '')}:{t.get('effect', 'NoSchedule')}"
+              for t in ctx.params.get("taints", [])]
+    return "\n".join(lines)
+
+
+def rke1_diff(ctx: FlowContext) -> str:
+    lines = ["--- cluster.yml (current)", "+++ cluster.yml (rendered by the inventory)", " nodes:"]
+    for h in sorted(ctx.targets):
+        lines += [f"+- hostname_override: {h}", "+  role: [worker]"]
+        lines += [f"+  labels: {{{k}: {v}}}" for k, v in sorted(ctx.params.get("labels", {}).items())]
+    return "\n".join(lines)
+
+
+GUARD = first(known_machines, worker_only, not_in_any_cluster)
+
+RKE2 = Flow(
+    type="node.add", provider="rke2", policy="manual", validate=GUARD, blast_radius=rke2_radius,
+    config_diff=rke2_diff,
+    steps=(
+        check("guard", "membership (P1) and role (P4) guard", guard=GUARD),
+        check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
+        approval("approve", "approve adding the nodes"),
+        action("init", "init the nodes that need it", init_job, undo=cleanup_job,
+               select=needs_init),
+        action("join", "rke2 agent join, per node", join, undo=unjoin),
+        action("labels", "sync labels", sync_labels, undo=unlabel),
+        action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=300),
+               irreversible="read-only"),
+        action("member", "record membership in the inventory", assign, undo=release),
+    ),
+)
+
+RKE1 = Flow(
+    type="node.add", provider="rke", policy="manual", validate=GUARD, blast_radius=rke1_radius,
+    config_diff=rke1_diff, warnings=lambda ctx: [RKE1_WARNING],
+    steps=(
+        check("guard", "membership (P1) and role (P4) guard", guard=GUARD),
+        check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
+        approval("approve", "approve adding the nodes (rke up touches every node)"),
+        action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init),
+        action("member", "record membership in the inventory", assign, undo=release),
+        action("config", "render and version cluster.yml", render, writes_config=True,
+               irreversible="a new version; the previous one stays and can be rolled back"),
+        action("rke_up", "rke up --update-only", rke_up, writes_config=True,
+               irreversible="rke cannot un-add a node: remove it with node.remove"),
+        action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
+               irreversible="read-only"),
+    ),
+)

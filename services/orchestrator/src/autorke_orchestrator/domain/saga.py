@@ -1,0 +1,359 @@
+"""The saga engine: given a change, its flow and what the orchestrator knows, decide the
+next transition and which jobs to send. Pure: the service layer loads the change, calls
+one of these functions, stores the change and sends the returned :class:`Order` s through
+the outbox in one transaction.
+
+Job ids are deterministic (``<change>:<step>:<attempt>``, ``<change>:<step>:undo:<n>``),
+so sending an order twice (after a crash, on resume) runs nothing twice: the executor
+de-duplicates by job id, the inventory by command id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from autorke_common.catalogue.orchestrator import (
+    ApprovalRecorded,
+    ApprovalRequested,
+    StepCompensated,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+from autorke_common.envelope import utcnow
+
+from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Flow, FlowContext, Job, Violation
+from autorke_orchestrator.domain.model import Approval, Change, IllegalTransition, Step, TargetState
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Order:
+    job_id: str
+    change_id: str
+    step_id: str
+    purpose: str  # "run" or "undo"
+    attempt: int
+    job: Job
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One target's result as reported by the executor or the inventory."""
+
+    status: str  # succeeded failed refused
+    error: str | None = None
+    error_class: str | None = None
+    result: dict[str, Any] | None = None
+
+
+class ConfigLocks(Protocol):
+    """Serializes config-writing steps per cluster (implemented on the database)."""
+
+    def acquire(self, cluster: str, change_id: str, step_id: str) -> bool: ...
+
+    def release(self, cluster: str, change_id: str) -> None: ...
+
+
+def job_id(change_id: str, step_id: str, attempt: int, undo: bool = False) -> str:
+    return f"{change_id}:{step_id}:undo:{attempt}" if undo else f"{change_id}:{step_id}:{attempt}"
+
+
+def parse_job_id(value: str) -> tuple[str, str, str, int] | None:
+    """(change_id, step_id, purpose, attempt) of one of our job ids, else None."""
+    parts = value.split(":")
+    try:
+        if len(parts) == 4 and parts[2] == "undo":
+            return parts[0], parts[1], "undo", int(parts[3])
+        if len(parts) == 3:
+            return parts[0], parts[1], "run", int(parts[2])
+    except ValueError:
+        return None
+    return None
+
+
+def _order(change: Change, step: Step, job: Job, purpose: str, attempt: int) -> Order:
+    fence = set(change.blast_hosts)
+    outside = [h for h in (*job.hosts, *job.reported) if h not in fence and h not in PSEUDO_TARGETS]
+    if outside:  # a flow bug: never send it
+        raise IllegalTransition(f"step {step.id} would touch {outside} outside the blast radius",
+                                "target-outside-blast-radius", 500)
+    return Order(job_id(change.id, step.id, attempt, purpose == "undo"), change.id, step.id, purpose,
+                 attempt, job)
+
+
+def _fail_check(change: Change, step: Step, v: Violation) -> None:
+    step.status, step.finished_at = "failed", utcnow()
+    change.record(SYSTEM, "check", "failed", step.id, problem=v.slug, detail=v.detail)
+    change.emit(StepFailed(change_id=change.id, step_id=step.id, attempt=step.attempt, status="failed",
+                           targets={h: "failed" for h in v.hosts}, problem=v.slug))
+    change.close("failed", f"check {step.id} refused: {v.detail}", problem=v.slug, detail=v.detail)
+
+
+def advance(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks) -> list[Order]:
+    """Move the change as far as it can go without waiting; return the jobs to send."""
+    if change.closed:
+        return []
+    if change.status == "compensating":
+        return _advance_compensation(change, flow, ctx)
+    if change.cancel_requested and not any(s.status == "running" for s in change.steps):
+        return start_compensation(change, flow, ctx, change.requested_by, "cancel requested")
+    if change.status not in ("planned", "running"):
+        return []
+    if change.status == "planned":
+        change.set_status("running", "checks start")
+    while True:
+        step = change.current_step()
+        if step is None:
+            if change.cluster:
+                locks.release(change.cluster, change.id)
+            change.close("succeeded", "every step succeeded")
+            return []
+        if step.status != "pending":
+            return []  # running (a job is out) or awaiting a decision
+        spec = flow.spec(step.id)
+        hosts = spec.select(ctx, change.active_targets()) if spec.select else change.active_targets()
+        if spec.select and not hosts:
+            step.status = "skipped"
+            change.record(SYSTEM, "step", "skipped", step.id)
+            change.emit(StepSkipped(change_id=change.id, step_id=step.id, reason="no target needs it"))
+            continue
+        if spec.writes_config and change.cluster and not locks.acquire(change.cluster, change.id, step.id):
+            change.waiting_for = f"config lock of cluster {change.cluster} (another change writes it)"
+            return []
+        change.waiting_for = None
+        step.started_at = step.started_at or utcnow()
+        if spec.kind == "approval":
+            if change.policy == "auto" and spec.approver != "admin":
+                _decide(change, step, SYSTEM, "approve", "policy auto", automatic=True)
+                continue
+            step.status = "awaiting_approval"
+            nxt = next((s for s in flow.steps[step.position + 1:] if s.kind == "action"), None)
+            change.waiting_for = (f"approval of step {step.id} ({step.name}) by a user with role "
+                                  f"{spec.approver!r} other than {change.requested_by}")
+            change.set_status("awaiting_approval", change.waiting_for)
+            change.emit(ApprovalRequested(
+                change_id=change.id, step_id=step.id, step_name=step.name, required_role=spec.approver,
+                requester=change.requested_by, next_action=nxt.name if nxt else None,
+                hosts=list(change.blast_hosts), waiting_for=change.waiting_for))
+            return []
+        step.attempt += 1
+        if spec.guard is not None and spec.job is None:
+            change.emit(StepStarted(change_id=change.id, step_id=step.id, kind=step.kind,
+                                    attempt=step.attempt, hosts=hosts))
+            violation = spec.guard(ctx)
+            if violation:
+                _fail_check(change, step, violation)
+                return []
+            _succeed(change, step)
+            continue
+        job = spec.job(ctx, hosts)
+        order = _order(change, step, job, "run", step.attempt)
+        step.status, step.job_id = "running", order.job_id
+        step.targets = {h: TargetState(h, "running", step.attempt) for h in job.reported}
+        change.record(SYSTEM, "step", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
+        change.emit(StepStarted(change_id=change.id, step_id=step.id, kind=step.kind, attempt=step.attempt,
+                                job_id=order.job_id, hosts=list(job.reported)))
+        return [order]
+
+
+def _succeed(change: Change, step: Step) -> None:
+    step.status, step.finished_at = "succeeded", utcnow()
+    change.record(SYSTEM, "step", "succeeded", step.id, attempt=step.attempt)
+    change.emit(StepSucceeded(change_id=change.id, step_id=step.id, attempt=step.attempt,
+                              hosts=step.succeeded_hosts()))
+
+
+def on_results(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, order_id: str,
+               outcomes: dict[str, Outcome]) -> list[Order]:
+    """A job (or one inventory command of a step) reported; advance when the step is complete.
+    Stale or duplicate reports (another attempt, a finished step) change nothing."""
+    parsed = parse_job_id(order_id)
+    if parsed is None or parsed[0] != change.id:
+        return []
+    _, step_id, purpose, attempt = parsed
+    step = change.step(step_id)
+    if purpose == "undo":
+        return _on_undo_results(change, flow, ctx, step, attempt, outcomes)
+    if step.status != "running" or step.attempt != attempt:
+        return []
+    for host, o in outcomes.items():
+        t = step.targets.get(host)
+        if t is None or t.status != "running":
+            continue
+        t.status, t.error, t.error_class = o.status, o.error, o.error_class
+        t.result = dict(o.result or {})
+    if any(t.status == "running" for t in step.targets.values()):
+        return []
+    spec = flow.spec(step.id)
+    failed = step.failed_hosts()
+    if spec.writes_config and change.cluster:
+        locks.release(change.cluster, change.id)
+    if spec.kind == "check":
+        violation = spec.verify(ctx, {h: t.result for h, t in step.targets.items()}) if spec.verify else None
+        if violation is None and failed:
+            violation = Violation(spec.failure_slug, "; ".join(
+                f"{h}: {step.targets[h].error or step.targets[h].status}" for h in failed), tuple(failed))
+        if violation:
+            _fail_check(change, step, violation)
+            return []
+        _succeed(change, step)
+        return advance(change, flow, ctx, locks)
+    if not failed:
+        _succeed(change, step)
+        return advance(change, flow, ctx, locks)
+    status = "partially_failed" if step.succeeded_hosts() else "failed"
+    step.status, step.finished_at = status, utcnow()
+    errors = {h: step.targets[h].error or step.targets[h].status for h in failed}
+    change.record(SYSTEM, "step", status, step.id, attempt=attempt, failed=failed, errors=errors)
+    change.emit(StepFailed(change_id=change.id, step_id=step.id, attempt=attempt, status=status,
+                           targets={h: t.status for h, t in step.targets.items()}, errors=errors))
+    if change.cancel_requested:
+        return start_compensation(change, flow, ctx, change.requested_by, "cancel requested")
+    change.waiting_for = f"operator decision on step {step.id}: continue, retry or cancel"
+    change.set_status(status, f"step {step.id}: {len(failed)} of {len(step.targets)} targets failed")
+    return []
+
+
+def _decide(change: Change, step: Step, by: str, decision: str, comment: str,
+            automatic: bool = False) -> None:
+    change.approvals.append(Approval(step.id, decision, by, comment, utcnow(), automatic))
+    change.record(by, "approval", decision, step.id, comment=comment)
+    change.emit(ApprovalRecorded(change_id=change.id, step_id=step.id, decision=decision, by=by,
+                                 comment=comment, automatic=automatic), by)
+    if decision == "approve":
+        step.status, step.finished_at = "succeeded", utcnow()
+    else:
+        step.status, step.finished_at = "rejected", utcnow()
+
+
+def decide(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, step_id: str,
+           subject: str, has_role, decision: str, comment: str) -> list[Order]:  # noqa: ANN001
+    """A human decision on the approval gate the change waits at."""
+    step = change.step(step_id)
+    if change.status != "awaiting_approval" or step.status != "awaiting_approval":
+        raise IllegalTransition(f"change {change.id} is {change.status}; step {step_id} is {step.status}")
+    if subject == change.requested_by:
+        raise IllegalTransition(f"{subject} requested change {change.id} and cannot approve it",
+                                "self-approval", 403)
+    spec = flow.spec(step_id)
+    if not has_role(spec.approver):
+        raise IllegalTransition(f"step {step_id} needs a user with role {spec.approver!r}", "forbidden", 403)
+    _decide(change, step, subject, decision, comment)
+    change.waiting_for = None
+    if decision == "reject":
+        return start_compensation(change, flow, ctx, subject, f"step {step_id} rejected by {subject}")
+    change.set_status("running", f"step {step_id} approved by {subject}", subject)
+    return advance(change, flow, ctx, locks)
+
+
+def retry(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, actor: str,
+          hosts: list[str] | None = None) -> list[Order]:
+    """P10: re-run the failed targets of the failed step only (or the named ones of them)."""
+    if change.status not in ("partially_failed", "failed") or change.closed:
+        raise IllegalTransition(f"change {change.id} is {change.status}: nothing to retry")
+    step = next(s for s in change.steps if s.status in ("partially_failed", "failed"))
+    failed = step.failed_hosts()
+    chosen = hosts or failed
+    wrong = [h for h in chosen if h not in failed]
+    if wrong:
+        raise IllegalTransition(f"not failed targets of step {step.id}: {', '.join(wrong)}",
+                                "target-not-failed", 409)
+    spec = flow.spec(step.id)
+    job = spec.job(ctx, chosen)  # a step's job factory takes the hosts it runs on
+    step.attempt += 1
+    order = _order(change, step, job, "run", step.attempt)
+    step.status, step.job_id, step.finished_at = "running", order.job_id, None
+    for h in job.reported:
+        step.targets[h] = TargetState(h, "running", step.attempt)
+    change.waiting_for = None
+    change.record(actor, "retry", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
+    change.set_status("running", f"retry of step {step.id} on {', '.join(job.reported)}", actor)
+    change.emit(StepStarted(change_id=change.id, step_id=step.id, kind=step.kind, attempt=step.attempt,
+                            job_id=order.job_id, hosts=list(job.reported)), actor)
+    return [order]
+
+
+def proceed(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, actor: str) -> list[Order]:
+    """Continue with the targets that succeeded; the failed ones are dropped from the change."""
+    if change.status != "partially_failed":
+        raise IllegalTransition(f"change {change.id} is {change.status}: only a partially failed "
+                                "change can continue")
+    step = next(s for s in change.steps if s.status == "partially_failed")
+    dropped = step.failed_hosts()
+    change.dropped.extend(h for h in dropped if h not in change.dropped)
+    for h in dropped:
+        step.targets[h].status = "dropped"
+    step.status = "succeeded"
+    change.record(actor, "continue", "dropped", step.id, hosts=dropped)
+    change.set_status("running", f"continue without {', '.join(dropped)}", actor)
+    return advance(change, flow, ctx, locks)
+
+
+def cancel(change: Change, flow: Flow, ctx: FlowContext, actor: str) -> list[Order]:
+    if change.closed or change.status == "compensating":
+        raise IllegalTransition(f"change {change.id} is {change.status}: it cannot be cancelled")
+    if any(s.status == "running" for s in change.steps):
+        change.cancel_requested = True  # compensation starts when the running job reports
+        change.record(actor, "cancel", "requested")
+        return []
+    return start_compensation(change, flow, ctx, actor, f"cancelled by {actor}")
+
+
+def start_compensation(change: Change, flow: Flow, ctx: FlowContext, actor: str, reason: str) -> list[Order]:
+    change.cancel_requested = False
+    change.waiting_for = None
+    change.set_status("compensating", reason, actor)
+    for s in change.steps:
+        if s.kind == "action" and s.status in ("succeeded", "partially_failed", "failed") \
+                and flow.spec(s.id).undo is not None and s.undo_status is None:
+            s.undo_status = "pending"
+        elif s.status in ("pending", "awaiting_approval"):
+            s.status = "cancelled" if s.status == "pending" else "rejected"
+    return _advance_compensation(change, flow, ctx)
+
+
+def _advance_compensation(change: Change, flow: Flow, ctx: FlowContext) -> list[Order]:
+    """Compensations run one step at a time, in reverse order of the steps."""
+    for step in reversed(change.steps):
+        if step.undo_status == "running":
+            return []
+        if step.undo_status != "pending":
+            continue
+        hosts = [h for h, t in step.targets.items() if t.status in ("succeeded", "failed", "dropped")]
+        step.undo_attempt += 1
+        job = flow.spec(step.id).undo(ctx, hosts)
+        order = _order(change, step, job, "undo", step.undo_attempt)
+        step.undo_status = "running"
+        step.status = "compensating"
+        for h in job.reported:
+            step.targets.setdefault(h, TargetState(h, "succeeded")).undo_status = "running"
+        change.record(SYSTEM, "compensate", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
+        return [order]
+    change.close("cancelled", "every compensation ran")
+    return []
+
+
+def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, attempt: int,
+                     outcomes: dict[str, Outcome]) -> list[Order]:
+    if step.undo_status != "running" or step.undo_attempt != attempt:
+        return []
+    for host, o in outcomes.items():
+        t = step.targets.get(host)
+        if t is not None and t.undo_status == "running":
+            t.undo_status = o.status
+    if any(t.undo_status == "running" for t in step.targets.values()):
+        return []
+    ok = all(t.undo_status in (None, "succeeded") for t in step.targets.values())
+    step.undo_status = "succeeded" if ok else "failed"
+    step.status = "compensated" if ok else "failed"
+    change.record(SYSTEM, "compensate", step.undo_status, step.id)
+    change.emit(StepCompensated(change_id=change.id, step_id=step.id, ok=ok,
+                                hosts=list(step.targets), job_id=job_id(change.id, step.id, attempt, True)))
+    if not ok:
+        change.waiting_for = f"operator: compensation of step {step.id} failed"
+        change.set_status("failed", f"compensation of step {step.id} failed")
+        return []
+    return _advance_compensation(change, flow, ctx)

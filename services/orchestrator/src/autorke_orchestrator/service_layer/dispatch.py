@@ -1,0 +1,81 @@
+"""Turns the saga's orders into the other services' commands (their catalogue contracts),
+written to the outbox with the change's state: an ``executor.run`` per job (its fence is
+the change's blast radius) and one ``inventory.*`` command per host. Envelope ids are
+derived from the job id, so a re-sent order is dropped by NATS and by the receiver."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from autorke_common.catalogue import Command
+from autorke_common.catalogue.executor import ExecutorRun, SshEndpoint, Target
+from autorke_common.catalogue.inventory import (
+    AssignMembership, ReleaseMembership, StoreConfig, TransitionMachine, UpdateNode,
+)
+from autorke_common.envelope import Envelope, utcnow
+from autorke_common.outbox import UnitOfWork
+
+from autorke_orchestrator.adapters.orm import JobRow
+from autorke_orchestrator.domain.flow import ClusterView
+from autorke_orchestrator.domain.model import Change
+from autorke_orchestrator.domain.saga import Order
+
+SOURCE = "orchestrator"
+INVENTORY_COMMANDS: dict[str, type[Command]] = {
+    c.TYPE: c for c in (AssignMembership, ReleaseMembership, StoreConfig, TransitionMachine, UpdateNode)}
+
+
+def command_id(job_id: str, index: int, host: str) -> str:
+    cid = f"{job_id}|{host}"
+    return cid if len(cid) <= 64 else f"{job_id}|#{index}"
+
+
+def parse_command_id(value: str | None) -> tuple[str, str] | None:
+    if not value or "|" not in value:
+        return None
+    job, _, host = value.rpartition("|")
+    return job, host
+
+
+def _target(change: Change, host: str) -> Target:
+    e = change.endpoints.get(host)
+    if e is None:
+        raise LookupError(f"no SSH endpoint known for {host}")
+    bastion = SshEndpoint(**e.bastion) if e.bastion else None
+    return Target(host=host, address=e.address, port=e.port, user=e.user, host_key=e.host_key, bastion=bastion)
+
+
+def _secrets(names: tuple[str, ...], cluster: ClusterView | None) -> dict[str, str]:
+    available = {"kubeconfig": cluster.kubeconfig_sealed if cluster else None,
+                 "token": cluster.join_token_sealed if cluster else None}
+    return {n: available[n] for n in names if available.get(n)}
+
+
+def send(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | None, actor: str) -> None:
+    session: Session = uow.session
+    job = order.job
+    if session.get(JobRow, order.job_id) is None:
+        session.add(JobRow(job_id=order.job_id, change_id=change.id, step_id=order.step_id, purpose=order.purpose,
+                           attempt=order.attempt, service=job.service, kind=job.kind, action=job.action,
+                           hosts=list(job.reported), sent_at=utcnow()))
+    for env in envelopes(change, order, cluster, actor):
+        uow.emit(env, aggregate=change.id)
+
+
+def envelopes(change: Change, order: Order, cluster: ClusterView | None, actor: str) -> list[Envelope]:
+    job = order.job
+    if job.service == "executor":
+        run = ExecutorRun(job_id=order.job_id, change_id=change.id, kind=job.kind, action=job.action,
+                          targets=[_target(change, h) for h in job.hosts], fence=list(change.blast_hosts),
+                          params=job.params, secrets=_secrets(job.secrets, cluster),
+                          command_timeout_s=job.timeout_s, requested_by=change.requested_by)
+        return [Envelope.of(run, source=SOURCE, correlation_id=change.id, actor=actor, id=f"cmd-{order.job_id}")]
+    cls = INVENTORY_COMMANDS[job.action]
+    out = []
+    hosts = job.hosts or job.reported
+    for i, host in enumerate(hosts):
+        fields = {"change_id": change.id, **job.params}
+        if "machine" in cls.model_fields:
+            fields["machine"] = host
+        out.append(Envelope.of(cls(**fields), source=SOURCE, correlation_id=change.id, actor=actor,
+                               id=command_id(order.job_id, i, host)))
+    return out

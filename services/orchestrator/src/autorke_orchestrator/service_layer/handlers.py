@@ -1,0 +1,202 @@
+"""The orchestrator's use cases, one unit of work each: create (plan) a change, decide an
+approval, retry, continue, cancel, take a job's results, resume open changes. Each loads
+the change, lets the saga decide, saves the change, and writes the orders and events to
+the outbox in the same transaction — so a crash anywhere leaves either all of it or none."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from autorke_common.catalogue.orchestrator import BlastRadiusOut, ChangeCreated
+from autorke_common.envelope import Envelope
+from autorke_common.errors import Problem, TemporaryError
+from autorke_common.outbox import Database, UnitOfWork
+
+from autorke_orchestrator.adapters import directory, locks, repository
+from autorke_orchestrator.domain import saga
+from autorke_orchestrator.domain.flow import Flow, FlowContext
+from autorke_orchestrator.domain.flows import flow_for
+from autorke_orchestrator.domain.model import Change, IllegalTransition
+from autorke_orchestrator.domain.planning import ChangeRequest, Refused, context, plan, resolve_flow
+from autorke_orchestrator.service_layer.dispatch import SOURCE, send
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    subject: str
+    roles: frozenset[str] = frozenset()
+
+    def has(self, role: str) -> bool:
+        return "admin" in self.roles or role in self.roles
+
+
+def problem(v: Any) -> Problem:
+    slug, detail, status = v.slug, v.detail, v.status
+    ext = {"hosts": list(v.hosts)} if getattr(v, "hosts", None) else {}
+    return Problem(slug, slug.replace("-", " ").capitalize(), status, detail, **ext)
+
+
+def _flow_ctx(uow: UnitOfWork, change: Change) -> tuple[Flow, FlowContext]:
+    cluster = directory.cluster(uow.session, change.cluster)
+    flow = flow_for(change.type, cluster.provider if cluster else None)
+    hosts = list(dict.fromkeys(change.targets + (list(cluster.nodes) if cluster else [])))
+    ctx = FlowContext(change.type, cluster, change.active_targets(), change.params,
+                      directory.machines(uow.session, hosts))
+    return flow, ctx
+
+
+def _commit(uow: UnitOfWork, change: Change, orders: list[saga.Order], actor: str) -> None:
+    cluster = directory.cluster(uow.session, change.cluster)
+    for order in orders:
+        send(uow, change, order, cluster, actor)
+    if change.closed:
+        locks.release_machines(uow.session, change.id)
+        if change.cluster:
+            locks.ClusterLocks(uow.session, lambda e: None).release(change.cluster, change.id)
+    for message, who in change.events:
+        uow.emit(Envelope.of(message, source=SOURCE, correlation_id=change.id, actor=who), aggregate=change.id)
+    change.events.clear()
+    repository.save(uow.session, change)
+    uow.commit()
+
+
+def _emit_recovered(uow: UnitOfWork) -> Callable:
+    def emit(event: Any) -> None:
+        uow.emit(Envelope.of(event, source=SOURCE, correlation_id=event.change_id, actor="system"))
+    return emit
+
+
+def _retrying(fn: Callable[[], Any], attempts: int = 5) -> Any:
+    for i in range(attempts):
+        try:
+            return fn()
+        except repository.StaleChange:
+            if i == attempts - 1:
+                raise TemporaryError("change modified concurrently", 0.2) from None
+    return None
+
+
+def _operate(db: Database, change_id: str, actor: str,
+             decide: Callable[[Change, Flow, FlowContext, Any], list[saga.Order]], quiet: bool = False) -> Change:
+    def once() -> Change:
+        with db.unit_of_work() as uow:
+            change = repository.load(uow.session, change_id)
+            if change is None:
+                raise Problem("not-found", "Change not found", 404, f"change {change_id!r} does not exist")
+            flow, ctx = _flow_ctx(uow, change)
+            waiting = change.waiting_for
+            try:
+                orders = decide(change, flow, ctx, locks.ClusterLocks(uow.session, _emit_recovered(uow)))
+            except IllegalTransition as exc:
+                raise Problem(exc.slug, exc.slug.replace("-", " ").capitalize(), exc.status, str(exc)) from None
+            if quiet and not orders and not change.events and change.waiting_for == waiting:
+                return change  # nothing moved: no write
+            _commit(uow, change, orders, actor)
+            return change
+    return _retrying(once)
+
+
+# -- use cases ---------------------------------------------------------------------------
+def create_change(db: Database, request: ChangeRequest, actor: Actor, dry_run: bool) -> Change:
+    """Validate and plan; unless ``dry_run``, store it, lock its machines and start it."""
+    with db.unit_of_work() as uow:
+        s = uow.session
+        cluster = directory.cluster(s, request.cluster)
+        try:
+            flow = resolve_flow(request, cluster)
+            names, unknown = directory.resolve(s, request.targets)
+            if unknown and request.type not in ("etcd.snapshot", "etcd.restore"):
+                raise Problem("not-found", "Machine not found", 404, f"unknown machines: {', '.join(unknown)}",
+                              hosts=unknown)
+            request.targets = [names[n] for n in request.targets if n in names]
+            hosts = list(dict.fromkeys(request.targets + (list(cluster.nodes) if cluster else [])))
+            ctx = context(request, cluster, directory.machines(s, hosts))
+            change = plan(request, flow, ctx, actor.subject, directory.endpoints(s, hosts))
+        except Refused as exc:
+            raise problem(exc.violation) from None
+        missing = [h for h in change.blast_hosts if h not in change.endpoints and h in ctx.machines]
+        if missing and flow.type in ("machine.init", "machine.cleanup", "node.add", "node.add_core"):
+            raise Problem("machine-unreachable", "No SSH endpoint", 409,
+                          f"the inventory has no SSH endpoint for {', '.join(missing)}", hosts=missing)
+        if dry_run:
+            held = locks.machine_holders(s, change.targets)
+            if held:
+                change.warnings.append("locked by open changes: " + ", ".join(f"{h} ({c})" for h, c in held.items()))
+            return change
+        held = locks.lock_machines(s, change.id, change.targets, _emit_recovered(uow))
+        if held:
+            raise Problem("machine-locked", "Machine locked", 409, "in another open change: " + ", ".join(
+                f"{h} ({c})" for h, c in held.items()), locks=held)
+        change.record(actor.subject, "create", "planned", type=change.type, targets=change.targets)
+        change.emit(ChangeCreated(change_id=change.id, change_type=change.type, cluster=change.cluster,
+                                  targets=change.targets, params=change.params, requested_by=actor.subject,
+                                  steps=[s.id for s in change.steps],
+                                  blast_radius=BlastRadiusOut(hosts=change.blast_hosts,
+                                                              components=change.blast_components),
+                                  warnings=change.warnings), actor.subject)
+        repository.save(s, change)
+        orders = saga.advance(change, flow, ctx, locks.ClusterLocks(s, _emit_recovered(uow)))
+        _commit(uow, change, orders, actor.subject)
+        return change
+
+
+def decide_approval(db: Database, change_id: str, step_id: str, decision: str, comment: str,
+                    actor: Actor) -> Change:
+    return _operate(db, change_id, actor.subject, lambda c, f, x, lk: saga.decide(
+        c, f, x, lk, step_id, actor.subject, actor.has, decision, comment))
+
+
+def retry(db: Database, change_id: str, hosts: list[str] | None, actor: Actor) -> Change:
+    return _operate(db, change_id, actor.subject, lambda c, f, x, lk: saga.retry(c, f, x, lk, actor.subject, hosts))
+
+
+def proceed(db: Database, change_id: str, actor: Actor) -> Change:
+    return _operate(db, change_id, actor.subject, lambda c, f, x, lk: saga.proceed(c, f, x, lk, actor.subject))
+
+
+def cancel(db: Database, change_id: str, actor: Actor) -> Change:
+    def decide(c: Change, f: Flow, x: FlowContext, lk: Any) -> list[saga.Order]:
+        if actor.subject != c.requested_by and not actor.has("approver"):
+            raise IllegalTransition("only the requester or an approver may cancel", "forbidden", 403)
+        return saga.cancel(c, f, x, actor.subject)
+    return _operate(db, change_id, actor.subject, decide)
+
+
+def take_results(db: Database, consumer: str, message_id: str, order_id: str,
+                 outcomes: dict[str, saga.Outcome]) -> None:
+    """A job's (or an inventory command's) results; idempotent by message id."""
+    parsed = saga.parse_job_id(order_id)
+    if parsed is None:
+        return
+
+    def once() -> None:
+        with db.unit_of_work() as uow:
+            if uow.already_processed(consumer, message_id):
+                return
+            change = repository.load(uow.session, parsed[0])
+            if change is None:
+                uow.commit()
+                return
+            flow, ctx = _flow_ctx(uow, change)
+            orders = saga.on_results(change, flow, ctx, locks.ClusterLocks(uow.session, _emit_recovered(uow)),
+                                     order_id, outcomes)
+            _commit(uow, change, orders, "system")
+    _retrying(once)
+
+
+def resume_open(db: Database) -> int:
+    """Advance every open change as far as it goes (start-up, and periodically for changes
+    waiting on a cluster's config lock). Orders already sent are not sent again: a running
+    step is waiting for its job's report, which the bus still holds for us."""
+    with db.unit_of_work() as uow:
+        ids = repository.open_change_ids(uow.session)
+    for change_id in ids:
+        try:
+            _operate(db, change_id, "system", lambda c, f, x, lk: saga.advance(c, f, x, lk), quiet=True)
+        except Exception:  # noqa: BLE001 - one broken change must not stop the others
+            log.exception("resuming change %s failed", change_id)
+    return len(ids)
