@@ -19,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from autorke_common.bus import Bus
+from autorke_common.catalogue.inventory import ClusterRegistered, ClusterUpdated
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_lab.vcalico import VCalicoServer
@@ -88,12 +89,12 @@ class Netcfg:
                          service_cidr: str = "10.43.0.0/16", pod_cidr: str = "10.42.0.0/16",
                          bgp_as: int = 64512, event: str = "registered") -> Envelope:
         """Publish inventory's cluster event for a lab cluster and wait until netcfg has it."""
-        data = {"name": lab.name, "provider": "rke2", "api_endpoint": lab.url,
-                "kubeconfig_sealed": SecretBox(SECRET_KEY).seal(lab.kubeconfig_yaml),
-                "host_networks": host_networks or ["10.20.0.0/16", "192.168.10.0/24"],
-                "pod_cidr": pod_cidr, "service_cidr": service_cidr, "bgp_as": bgp_as}
-        env = Envelope(type=f"inventory.cluster.{event}", source="inventory",
-                       subject=f"autorke.events.inventory.cluster.{event}", data=data)
+        kind = ClusterRegistered if event == "registered" else ClusterUpdated
+        facts = kind(name=lab.name, provider="rke2", api_endpoint=lab.url,
+                     kubeconfig_sealed=SecretBox(SECRET_KEY).seal(lab.kubeconfig_yaml),
+                     host_networks=host_networks or ["10.20.0.0/16", "192.168.10.0/24"],
+                     pod_cidr=pod_cidr, service_cidr=service_cidr, bgp_as=bgp_as)
+        env = Envelope.of(facts, source="inventory")
         self.publish(env)
         wait_for(lambda: self.call("GET", f"/api/v1/netcfg/clusters/{lab.name}", "admin")
                  .status_code == 200)
