@@ -1,0 +1,89 @@
+"""What a change's page shows a given user: the steps for the timeline, per-target results,
+and which buttons fit the change's state and the user's roles. The rule that matters most
+(DESIGN.md section 4): the requester of a change never gets an approve button on it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from autorke_console.domain.status import TERMINAL_CHANGE
+
+WAITING_STEP = ("awaiting_approval", "waiting", "pending_approval")
+
+
+@dataclass
+class ChangeView:
+    change: dict[str, Any]
+    user: str
+    roles: set[str]
+
+    def _has(self, role: str) -> bool:
+        return "admin" in self.roles or role in self.roles
+
+    @property
+    def status(self) -> str:
+        return str(self.change.get("status", ""))
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        return self.change.get("plan") or {}
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return self.change.get("steps") or self.plan.get("steps") or []
+
+    @property
+    def own(self) -> bool:
+        return self.change.get("requested_by") == self.user
+
+    @property
+    def waiting_step(self) -> dict[str, Any] | None:
+        for step in self.steps:
+            if step.get("status") in WAITING_STEP:
+                return step
+        return None
+
+    @property
+    def can_decide(self) -> bool:
+        return (self.status == "awaiting_approval" and self.waiting_step is not None
+                and self._has("approver") and not self.own)
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in ("partially_failed", "failed") and self._has("operator") and bool(self.failed_targets)
+
+    @property
+    def can_continue(self) -> bool:
+        return self.status == "partially_failed" and self._has("operator") and bool(
+            self.change.get("can_continue", True))
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status not in TERMINAL_CHANGE and self.status != "compensating" and self._has("operator")
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_CHANGE
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        """Per-target results as rows with at least ``host`` and ``status``."""
+        raw = self.change.get("results") or self.change.get("target_results")
+        if raw is None and isinstance(self.change.get("targets"), list) and all(
+                isinstance(t, dict) for t in self.change["targets"]):
+            raw = self.change["targets"]
+        if isinstance(raw, dict):
+            return [{"host": host, **(value if isinstance(value, dict) else {"status": value})}
+                    for host, value in raw.items()]
+        return [r for r in (raw or []) if isinstance(r, dict)]
+
+    @property
+    def failed_targets(self) -> list[str]:
+        return [str(r.get("host") or r.get("target")) for r in self.results
+                if r.get("status") in ("failed", "refused", "timeout", "unreachable")]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[str(r.get("status"))] = out.get(str(r.get("status")), 0) + 1
+        return out

@@ -1,0 +1,18 @@
+"""The Events page: a live, filterable feed of the platform's event stream (the browser
+reads ``/api/v1/events`` directly; this only serves the page)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from autorke_console.entrypoints.pages.rendering import render, sign_in_redirect
+from autorke_console.service_layer.identity import session_user
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui/events")
+async def events_page(request: Request):
+    if session_user(request) is None:
+        return sign_in_redirect(request)
+    return render(request, "events.html", subject=request.query_params.get("subject", ""),
+                  correlation_id=request.query_params.get("correlation_id", ""))

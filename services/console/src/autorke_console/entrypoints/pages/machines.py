@@ -1,0 +1,117 @@
+"""The Machines pages: the fleet table (filter, sort and paging done by inventory, so the
+page stays fast at thousands of machines), one machine's facets, history and locks, and
+the action flow — form with defaults, the plan from a dry run, then the real submission."""
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from autorke_console.domain.actions import (
+    ACTIONS,
+    INIT_PROFILES,
+    NODE_ROLES,
+    TAINT_EFFECTS,
+    FormErrors,
+    change_request,
+)
+from autorke_console.domain.field_errors import field_errors
+from autorke_console.entrypoints.pages.rendering import api, items_of, render, sign_in_redirect
+from autorke_console.service_layer.identity import csrf_ok, session_user
+
+router = APIRouter(include_in_schema=False)
+FILTERS = ("cluster", "state", "role", "gpu", "rack", "q")
+SORTS = ("hostname", "-hostname", "ip", "state", "cluster", "rack", "gpu")
+PAGE_SIZES = (25, 50, 100, 200)
+STATES = ("available", "initializing", "ready", "joining", "member", "draining", "removing",
+          "cleaning", "faulty", "retired")
+
+
+@router.get("/ui/machines")
+async def machines(request: Request):
+    if session_user(request) is None:
+        return sign_in_redirect(request)
+    q = request.query_params
+    try:
+        limit = int(q.get("limit", 50))
+    except ValueError:
+        limit = 50
+    limit = limit if limit in PAGE_SIZES else 50
+    params = {k: q.get(k) for k in FILTERS}
+    params.update(sort=q.get("sort") if q.get("sort") in SORTS else None, limit=limit, cursor=q.get("cursor"))
+    result = await api(request, "GET", "machines", params=params)
+    clusters = await api(request, "GET", "clusters")
+    data = result.data if isinstance(result.data, dict) else {}
+    return render(request, "machines.html", result=result, machines=items_of(result.data, "machines"),
+                  next_cursor=data.get("next_cursor") or data.get("next"), total=data.get("total"),
+                  filters={k: q.get(k, "") for k in FILTERS}, sort=q.get("sort", ""), limit=limit,
+                  clusters=items_of(clusters.data, "clusters"), states=STATES, roles=NODE_ROLES,
+                  sorts=SORTS, page_sizes=PAGE_SIZES, actions=ACTIONS)
+
+
+@router.get("/ui/machines/{machine_id}")
+async def machine(machine_id: str, request: Request):
+    if session_user(request) is None:
+        return sign_in_redirect(request)
+    result = await api(request, "GET", f"machines/{machine_id}")
+    history = await api(request, "GET", "changes", params={"target": machine_id, "limit": 50})
+    return render(request, "machine.html", result=result, m=result.data or {}, history=history,
+                  changes=items_of(history.data, "changes"), actions=ACTIONS, machine_id=machine_id)
+
+
+def _form_page(request: Request, action_key: str, targets: list[str], form: dict, clusters, errors=None,
+               result=None, status_code: int = 200):
+    return render(request, "action.html", status_code=status_code, action=ACTIONS[action_key],
+                  targets=targets, form=form, errors=errors or {}, result=result,
+                  clusters=items_of(clusters.data, "clusters"), roles=NODE_ROLES,
+                  profiles=INIT_PROFILES, effects=TAINT_EFFECTS)
+
+
+@router.get("/ui/actions/{action_key}")
+async def action_form(action_key: str, request: Request):
+    if session_user(request) is None:
+        return sign_in_redirect(request)
+    if action_key not in ACTIONS:
+        return render(request, "message.html", status_code=404, message=f"No action {action_key!r}.")
+    targets = request.query_params.getlist("targets")
+    form = dict(ACTIONS[action_key].defaults)
+    if request.query_params.get("cluster"):
+        form["cluster"] = request.query_params["cluster"]
+    clusters = await api(request, "GET", "clusters")
+    return _form_page(request, action_key, targets, form, clusters)
+
+
+@router.post("/ui/actions/{action_key}")
+async def action_submit(action_key: str, request: Request):
+    """``step=plan`` asks for a dry run and shows the plan; ``step=submit`` creates the change."""
+    user = session_user(request)
+    if user is None:
+        return sign_in_redirect(request)
+    raw = await request.form()
+    if not csrf_ok(request, user, str(raw.get("csrf", ""))):
+        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    if action_key not in ACTIONS:
+        return render(request, "message.html", status_code=404, message=f"No action {action_key!r}.")
+    action = ACTIONS[action_key]
+    targets = [str(t) for t in raw.getlist("targets")]
+    form = {k: str(v) for k, v in raw.items() if k not in ("targets", "csrf")}
+    clusters = await api(request, "GET", "clusters")
+    submit = raw.get("step") == "submit"
+    if submit and raw.get("body"):
+        body = json.loads(str(raw["body"]))
+        body["dry_run"] = False
+    else:
+        try:
+            body = change_request(action, targets, form, dry_run=True)
+        except FormErrors as exc:
+            return _form_page(request, action_key, targets, form, clusters, exc.errors, status_code=422)
+    result = await api(request, "POST", "changes", json=body)
+    if not result.ok:
+        return _form_page(request, action_key, targets, form, clusters, field_errors(result.problem),
+                          result, status_code=result.status)
+    if submit:
+        change_id = (result.data or {}).get("id")
+        return RedirectResponse(f"/ui/changes/{change_id}", status_code=303)
+    return render(request, "plan.html", action=action, targets=targets, body=json.dumps(body),
+                  change=result.data or {}, form=form)

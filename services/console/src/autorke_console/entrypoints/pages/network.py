@@ -1,0 +1,102 @@
+"""The Network page: IP pools of a cluster (create, edit, enable, disable, delete, with
+netcfg's validation errors next to the field they are about) and the flat-network
+tickets waiting for a person — the check before submission and the confirmation of the
+callback, whose content is shown before the button (DESIGN.md P7, P9)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from autorke_console.domain.field_errors import field_errors
+from autorke_console.domain.pool_form import MODES, form_of, pool_body
+from autorke_console.entrypoints.pages.rendering import api, items_of, render, sign_in_redirect
+from autorke_console.service_layer.identity import csrf_ok, session_user
+
+router = APIRouter(include_in_schema=False)
+WAITING = {"planned": "awaiting_check", "callback_received": "awaiting_confirmation"}
+
+
+async def _page(request: Request, cluster: str | None, *, form=None, errors=None, action_result=None,
+                edit: str | None = None, status_code: int = 200):
+    clusters = await api(request, "GET", "clusters")
+    names = [c.get("name") if isinstance(c, dict) else c for c in items_of(clusters.data, "clusters")]
+    cluster = cluster or (names[0] if names else None)
+    pools = await api(request, "GET", f"clusters/{cluster}/ippools") if cluster else None
+    tickets = await api(request, "GET", "tickets")
+    pool_items = items_of(pools.data, "pools", "ippools") if pools else []
+    edit_form = None
+    if edit and form is None:
+        edit_form = next((form_of(p) for p in pool_items if p.get("name") == edit), None)
+    return render(request, "network.html", status_code=status_code, cluster=cluster, clusters=clusters,
+                  names=names, pools=pools, pool_items=pool_items, tickets=tickets,
+                  ticket_items=[t for t in items_of(tickets.data, "tickets")],
+                  waiting=WAITING, form=form or edit_form or {}, errors=errors or {}, modes=MODES,
+                  action_result=action_result, edit=edit)
+
+
+@router.get("/ui/network")
+async def network(request: Request):
+    if session_user(request) is None:
+        return sign_in_redirect(request)
+    return await _page(request, request.query_params.get("cluster"), edit=request.query_params.get("edit"))
+
+
+async def _checked_form(request: Request):
+    user = session_user(request)
+    if user is None:
+        return None, None
+    form = await request.form()
+    if not csrf_ok(request, user, str(form.get("csrf", ""))):
+        return user, None
+    return user, {k: str(v) for k, v in form.items() if k != "csrf"}
+
+
+@router.post("/ui/network/{cluster}/pools")
+async def create_or_update_pool(cluster: str, request: Request):
+    user, form = await _checked_form(request)
+    if user is None:
+        return sign_in_redirect(request)
+    if form is None:
+        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    editing = form.get("editing") or None
+    body, errors = pool_body(form, include_name=editing is None)
+    if errors:
+        return await _page(request, cluster, form=form, errors=errors, edit=editing, status_code=422)
+    if editing:
+        result = await api(request, "PUT", f"clusters/{cluster}/ippools/{editing}", json=body)
+    else:
+        result = await api(request, "POST", f"clusters/{cluster}/ippools", json=body)
+    if result.ok:
+        return RedirectResponse(f"/ui/network?cluster={cluster}", status_code=303)
+    return await _page(request, cluster, form=form, errors=field_errors(result.problem),
+                       action_result=result, edit=editing, status_code=result.status)
+
+
+@router.post("/ui/network/{cluster}/pools/{pool}/{verb}")
+async def pool_action(cluster: str, pool: str, verb: str, request: Request):
+    user, form = await _checked_form(request)
+    if user is None:
+        return sign_in_redirect(request)
+    if form is None or verb not in ("enable", "disable", "delete"):
+        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    if verb == "delete":
+        result = await api(request, "DELETE", f"clusters/{cluster}/ippools/{pool}")
+    else:
+        result = await api(request, "POST", f"clusters/{cluster}/ippools/{pool}:{verb}")
+    if result.ok:
+        return RedirectResponse(f"/ui/network?cluster={cluster}", status_code=303)
+    return await _page(request, cluster, action_result=result, status_code=result.status)
+
+
+@router.post("/ui/tickets/{ticket_id}/{verb}")
+async def ticket_action(ticket_id: str, verb: str, request: Request):
+    user, form = await _checked_form(request)
+    if user is None:
+        return sign_in_redirect(request)
+    if form is None or verb not in ("approve", "confirm", "retry"):
+        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    result = await api(request, "POST", f"tickets/{ticket_id}:{verb}", json={"comment": form.get("comment", "")})
+    cluster = form.get("cluster") or None
+    if result.ok:
+        return RedirectResponse(f"/ui/network{'?cluster=' + cluster if cluster else ''}", status_code=303)
+    return await _page(request, cluster, action_result=result, status_code=result.status)

@@ -1,0 +1,119 @@
+// AutoRKE console: small, dependency-free. Live parts of a page are server-rendered
+// fragments re-fetched when the event stream says something changed, so the browser
+// never invents state; logs are appended from executor output events as they arrive.
+(function () {
+  "use strict";
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  function live(url, handlers) {
+    const dot = document.querySelector("[data-live-dot]");
+    const es = new EventSource(url);
+    es.addEventListener("ready", (e) => { if (dot) dot.classList.add("on"); handlers.ready && handlers.ready(e); });
+    es.onmessage = (e) => { let env; try { env = JSON.parse(e.data); } catch (_) { return; } handlers.event(env); };
+    es.onerror = () => { if (dot) dot.classList.remove("on"); };
+    return es;
+  }
+
+  function debounce(fn, ms) {
+    let t = null;
+    return () => { clearTimeout(t); t = setTimeout(fn, ms); };
+  }
+
+  // A change's page: timeline, results and buttons re-rendered on every event of it.
+  function changePage(root) {
+    const id = root.dataset.changeId;
+    const target = document.getElementById("live");
+    const refresh = debounce(async () => {
+      const r = await fetch(`/ui/changes/${encodeURIComponent(id)}/live`, { headers: { accept: "text/html" } });
+      if (r.ok) { target.innerHTML = await r.text(); target.dataset.refreshed = String(Date.now()); }
+    }, 120);
+    const logs = document.getElementById("logs");
+    function logFor(host) {
+      let pane = logs.querySelector(`[data-host="${CSS.escape(host)}"]`);
+      if (!pane) {
+        const box = document.createElement("div");
+        box.className = "panel";
+        box.innerHTML = `<h4></h4><div class="log" data-host=""></div>`;
+        box.querySelector("h4").textContent = host;
+        pane = box.querySelector(".log"); pane.dataset.host = host;
+        logs.appendChild(box);
+      }
+      return pane;
+    }
+    live(`/api/v1/events?correlation_id=${encodeURIComponent(id)}`, {
+      ready: refresh,
+      event: (env) => {
+        if (env.type === "executor.target.output") {
+          for (const l of (env.data.lines || [])) {
+            const pane = logFor(l.host);
+            const stick = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
+            pane.append(document.createTextNode(l.line + "\n"));
+            if (stick) pane.scrollTop = pane.scrollHeight;
+          }
+          return;
+        }
+        refresh();
+      },
+    });
+  }
+
+  // The events page: a live feed, filterable by subject, pausable.
+  function feedPage(root) {
+    const body = root.querySelector("tbody");
+    const form = document.getElementById("feed-filter");
+    let es = null, paused = false;
+    const pauseBtn = document.getElementById("feed-pause");
+    function row(env) {
+      const tr = document.createElement("tr");
+      const cells = [env.time || "", env.type || "", env.source || "", env.actor || "", env.correlation_id || "", JSON.stringify(env.data)];
+      for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
+      tr.className = "feed"; tr.tabIndex = 0;
+      return tr;
+    }
+    function connect() {
+      if (es) es.close();
+      const q = new URLSearchParams();
+      const s = form.subject.value.trim(); const c = form.correlation_id.value.trim();
+      if (s) q.set("subject", s); if (c) q.set("correlation_id", c);
+      es = live(`/api/v1/events?${q}`, { event: (env) => {
+        if (paused) return;
+        body.prepend(row(env));
+        while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
+        const n = document.getElementById("feed-count"); if (n) n.textContent = String(body.rows.length);
+      } });
+    }
+    form.addEventListener("submit", (e) => { e.preventDefault(); history.replaceState(null, "", `?${new URLSearchParams(new FormData(form))}`); connect(); });
+    pauseBtn.addEventListener("click", () => { paused = !paused; pauseBtn.textContent = paused ? pauseBtn.dataset.resume : pauseBtn.dataset.pause; });
+    connect();
+  }
+
+  // Machines: select all, selection count, "/" to search, arrows to move between rows.
+  function machinesPage(root) {
+    const all = root.querySelector("[data-select-all]");
+    const boxes = () => Array.from(root.querySelectorAll("input[name=targets]"));
+    const count = document.getElementById("selected-count");
+    const update = () => { const n = boxes().filter((b) => b.checked).length; count.textContent = String(n);
+      document.querySelectorAll("[data-needs-selection]").forEach((b) => { b.disabled = n === 0; }); };
+    if (all) all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); update(); });
+    root.addEventListener("change", (e) => { if (e.target.name === "targets") update(); });
+    update();
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "/" && !/INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName)) {
+      const q = document.querySelector("input[name=q]"); if (q) { e.preventDefault(); q.focus(); }
+    }
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && document.activeElement.closest("tbody tr")) {
+      const tr = document.activeElement.closest("tr");
+      const next = e.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+      if (next) { e.preventDefault(); (next.querySelector("a, input") || next).focus(); }
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const change = document.querySelector("[data-change-id]"); if (change) changePage(change);
+    const feed = document.querySelector("[data-feed]"); if (feed) feedPage(feed);
+    const machines = document.querySelector("[data-machines]"); if (machines) machinesPage(machines);
+  });
+  window.AutoRKE = { live, csrf };
+})();

@@ -1,0 +1,42 @@
+"""Pages against what is running: a service that is down is shown as such (never as
+made-up data), and roles decide which buttons a user sees."""
+from __future__ import annotations
+
+from .servers import browser_sign_in
+
+
+def test_a_page_for_a_service_that_is_down_says_so(console):
+    with browser_sign_in(console.url, "operator") as browser:
+        page = browser.get("/ui/network?cluster=lab")
+        assert page.status_code == 200
+        assert 'data-test="unavailable"' in page.text
+        assert "The netcfg service is not reachable (503" in page.text
+        assert 'data-test="pools"' not in page.text
+
+
+def test_operators_see_machine_actions_and_viewers_do_not(console):
+    with browser_sign_in(console.url, "operator") as browser:
+        page = browser.get("/ui/machines").text
+        assert 'data-action="add"' in page and 'data-action="cleanup"' in page
+    with browser_sign_in(console.url, "viewer") as browser:
+        page = browser.get("/ui/machines").text
+        assert 'data-test="machines"' in page and 'data-action="add"' not in page
+
+
+def test_labels_switch_to_chinese_and_back(console):
+    with browser_sign_in(console.url, "viewer") as browser:
+        assert ">Machines<" in browser.get("/ui/machines").text
+        browser.get("/ui/lang/zh")
+        assert ">机器<" in browser.get("/ui/machines").text
+        browser.get("/ui/lang/en")
+        assert ">Machines<" in browser.get("/ui/machines").text
+
+
+def test_an_action_form_with_a_bad_label_shows_the_error_next_to_the_field(console):
+    with browser_sign_in(console.url, "operator") as browser:
+        form = browser.get("/ui/actions/add", params={"targets": "m001", "cluster": "lab"}).text
+        csrf = form.split('name="csrf" value="')[1].split('"')[0]
+        r = browser.post("/ui/actions/add", data={"csrf": csrf, "step": "plan", "targets": "m001",
+                                                   "cluster": "lab", "role": "worker", "labels": "no-equals"})
+        assert r.status_code == 422
+        assert 'data-field-error="labels"' in r.text and "is not key=value" in r.text

@@ -1,0 +1,107 @@
+"""Forms, API errors placed next to their field, a change's buttons per role and state,
+the merged OpenAPI document, and the side-by-side config diff."""
+from __future__ import annotations
+
+import pytest
+from autorke_console.domain.actions import ACTIONS, FormErrors, change_request, parse_taints
+from autorke_console.domain.change_view import ChangeView
+from autorke_console.domain.field_errors import field_errors
+from autorke_console.domain.i18n import LABELS, label
+from autorke_console.domain.openapi import merge
+from autorke_console.domain.pool_form import pool_body
+from autorke_console.domain.side_by_side import side_by_side
+
+P = "https://autorke.dev/problems/"
+
+
+def test_p7_pool_overlap_problems_land_next_to_the_cidr_field():
+    for slug in ("pool-overlaps-host-network", "pool-overlaps-service-cidr", "pool-overlaps-pool"):
+        errors = field_errors({"type": P + slug, "title": "x", "detail": f"{slug} detail", "status": 409})
+        assert errors == {"cidr": f"{slug} detail"}
+    assert "block_size" in field_errors({"type": P + "invalid-block-size", "detail": "must be 20-32"})
+
+
+def test_schema_errors_are_placed_by_their_location():
+    problem = {"type": P + "invalid-request", "detail": "schema",
+               "errors": [{"loc": ["body", "blockSize"], "msg": "not an int"}]}
+    assert field_errors(problem) == {"block_size": "not an int", "": "schema"} or \
+        field_errors(problem)["block_size"] == "not an int"
+
+
+def test_an_error_about_no_field_is_a_form_error():
+    assert field_errors({"type": P + "machine-locked", "detail": "m001 is locked"}) == {"": "m001 is locked"}
+
+
+def test_add_to_cluster_defaults_to_a_worker_with_the_default_config():
+    body = change_request(ACTIONS["add"], ["m001", "m002"], {"cluster": "lab"}, dry_run=True)
+    assert body == {"type": "node.add", "cluster": "lab", "targets": ["m001", "m002"], "dry_run": True,
+                    "params": {"role": "worker", "labels": {}, "taints": []}}
+
+
+def test_form_mistakes_are_reported_per_field_before_anything_is_sent():
+    with pytest.raises(FormErrors) as exc:
+        change_request(ACTIONS["add"], [], {"labels": "bad", "taints": "k=v:Sometimes", "config": "custom"}, True)
+    assert set(exc.value.errors) == {"targets", "cluster", "labels", "taints", "custom_config"}
+    assert parse_taints("gpu=true:NoSchedule") == [{"key": "gpu", "value": "true", "effect": "NoSchedule"}]
+
+
+def test_pool_form_checks_only_syntax_and_leaves_network_rules_to_netcfg():
+    body, errors = pool_body({"name": "p1", "cidr": "10.0.0.0/8", "block_size": "26"})
+    assert errors == {} and body["blockSize"] == 26 and body["cidr"] == "10.0.0.0/8"
+    _, errors = pool_body({"name": "", "cidr": "", "block_size": "x"})
+    assert set(errors) == {"name", "cidr", "block_size"}
+
+
+def _change(status: str, requested_by: str = "operator", **extra) -> dict:
+    steps = [{"id": "s1", "name": "check", "kind": "check", "status": "succeeded"},
+             {"id": "s2", "name": "approve join", "kind": "approval",
+              "status": "awaiting_approval" if status == "awaiting_approval" else "succeeded"}]
+    return {"id": "c1", "status": status, "requested_by": requested_by, "plan": {"steps": steps}, **extra}
+
+
+def test_a_requester_never_gets_an_approve_button_on_their_own_change():
+    own = ChangeView(_change("awaiting_approval", "admin"), "admin", {"admin"})
+    assert own.own and not own.can_decide
+    other = ChangeView(_change("awaiting_approval", "operator"), "approver", {"viewer", "approver"})
+    assert other.can_decide and other.waiting_step["id"] == "s2"
+    operator = ChangeView(_change("awaiting_approval", "operator2"), "operator", {"operator"})
+    assert not operator.can_decide
+
+
+def test_retry_and_continue_fit_a_partial_failure_and_cancel_ends_with_the_change():
+    change = _change("partially_failed", results=[{"host": "m001", "status": "succeeded"},
+                                                  {"host": "m002", "status": "failed"}])
+    view = ChangeView(change, "operator", {"operator"})
+    assert view.can_retry and view.failed_targets == ["m002"] and view.can_continue
+    assert view.counts() == {"succeeded": 1, "failed": 1}
+    assert not ChangeView(_change("succeeded"), "operator", {"operator"}).can_cancel
+    assert ChangeView(_change("running"), "operator", {"operator"}).can_cancel
+    assert not ChangeView(_change("running"), "viewer", {"viewer"}).can_cancel
+
+
+def test_merged_openapi_keeps_api_paths_and_renames_clashing_schemas():
+    a = {"paths": {"/api/v1/machines": {"get": {"operationId": "list", "responses": {"200": {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}}}},
+                   "/healthz": {"get": {"responses": {}}}},
+         "components": {"schemas": {"Item": {"type": "object", "title": "machine"}}}}
+    b = {"paths": {"/api/v1/changes": {"post": {"operationId": "create", "responses": {"201": {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}}}}}},
+         "components": {"schemas": {"Item": {"type": "object", "title": "change"}}}}
+    doc = merge({"inventory": a, "orchestrator": b}, unavailable={"netcfg": "ConnectError"})
+    assert set(doc["paths"]) == {"/api/v1/machines", "/api/v1/changes"}
+    ref = doc["paths"]["/api/v1/changes"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    assert ref == {"$ref": "#/components/schemas/orchestrator.Item"}
+    assert doc["components"]["schemas"]["Item"]["title"] == "machine"
+    assert doc["paths"]["/api/v1/machines"]["get"]["tags"] == ["inventory"]
+    assert doc["x-autorke-unavailable"] == {"netcfg": "ConnectError"}
+
+
+def test_side_by_side_aligns_changed_added_and_removed_lines():
+    rows = side_by_side("a\nb\nc\n", "a\nB\nc\nd\n")
+    assert rows == [("a", "a", "same"), ("b", "B", "changed"), ("c", "c", "same"), ("", "d", "added")]
+
+
+def test_every_label_has_chinese_and_english_is_the_default():
+    assert all(en and zh for en, zh in LABELS.values())
+    assert label("machines") == "Machines" and label("machines", "zh") == "机器"
+    assert label("no-such-key", "zh") == "no-such-key"

@@ -1,0 +1,45 @@
+"""The gateway's routing table and the event feed's subject filters."""
+from __future__ import annotations
+
+import pytest
+from autorke_console.domain.routes import route_for
+from autorke_console.domain.subjects import BadSubject, matches, normalise
+
+
+@pytest.mark.parametrize(("path", "service"), [
+    ("machines", "inventory"), ("machines:sync", "inventory"), ("machines/m001", "inventory"),
+    ("clusters", "inventory"), ("clusters/lab/nodes", "inventory"),
+    ("clusters/lab/configs/cluster.yml:diff", "inventory"),
+    ("clusters/lab/ippools", "netcfg"), ("clusters/lab/ippools/p1:enable", "netcfg"),
+    ("changes", "orchestrator"), ("changes/c1:retry", "orchestrator"), ("changes/c1/approvals", "orchestrator"),
+    ("tickets", "netcfg"), ("tickets/t1:confirm", "netcfg"), ("webhooks/vcalico", "netcfg"),
+    ("jobs/j1", "executor"),
+])
+def test_each_path_goes_to_its_owner(path, service):
+    assert route_for(path).service == service
+
+
+def test_only_the_webhook_skips_the_token_check():
+    assert route_for("webhooks/vcalico").needs_token is False
+    assert all(route_for(p).needs_token for p in ("machines", "changes", "tickets", "jobs/x"))
+
+
+def test_unknown_paths_have_no_owner():
+    assert route_for("") is None and route_for("secrets") is None and route_for("events2") is None
+
+
+def test_subject_filters_are_normalised_under_autorke_events():
+    assert normalise(None) == "autorke.events.>"
+    assert normalise("orchestrator.change.*") == "autorke.events.orchestrator.change.*"
+    assert normalise("autorke.events.netcfg.>") == "autorke.events.netcfg.>"
+    for bad in ("a.>.b", "a..b", "a.b*", "a b"):
+        with pytest.raises(BadSubject):
+            normalise(bad)
+
+
+def test_matching_follows_nats_rules():
+    assert matches("autorke.events.>", "autorke.events.orchestrator.change.created")
+    assert matches("autorke.events.*.change.*", "autorke.events.orchestrator.change.created")
+    assert not matches("autorke.events.*.change", "autorke.events.orchestrator.change.created")
+    assert not matches("autorke.events.executor.>", "autorke.events.executor")
+    assert matches("autorke.events.executor.job.started", "autorke.events.executor.job.started")
