@@ -24,10 +24,11 @@ def subscribe(runtime: ServiceRuntime, services: InventoryServices) -> None:
                                  handler=on_command, stream=COMMANDS_STREAM,
                                  max_deliver=settings.bus_max_deliver,
                                  backoff_s=tuple(settings.bus_retry_backoff_s)))
-    for verb in ("target", "job"):
-        runtime.consume(ConsumerSpec(durable=f"inventory-executor-{verb}",
-                                     subject=f"autorke.events.executor.{verb}.finished",
-                                     handler=on_executor, stream=EVENTS_STREAM,
-                                     max_deliver=settings.bus_max_deliver,
-                                     backoff_s=tuple(settings.bus_retry_backoff_s),
-                                     deliver_new_only=True))
+    # one durable for both executor results keeps them in order (target before job) and
+    # handled one at a time
+    runtime.consume(ConsumerSpec(durable="inventory-executor-results",
+                                 subject="autorke.events.executor.*.finished",
+                                 handler=on_executor, stream=EVENTS_STREAM,
+                                 max_deliver=settings.bus_max_deliver,
+                                 backoff_s=tuple(settings.bus_retry_backoff_s),
+                                 deliver_new_only=True))

@@ -116,7 +116,9 @@ class ExecutorResults:
                 event = env.parsed()
                 if isinstance(event, ex.TargetFinished):
                     self._target(uow, job, event, env)
-                elif isinstance(event, ex.JobFinished) and job.status == "pending":
+                elif isinstance(event, ex.JobFinished) and job.status == "pending" and (
+                        job.purpose == "facts" or event.status != "succeeded"):
+                    # an import is done when its listing target arrived, not before
                     job.status = "done" if event.status == "succeeded" else "failed"
                     job.finished_at = utcnow()
                     job.report = {**(job.report or {}), "job_status": event.status,
