@@ -1,0 +1,123 @@
+"""The saga engine's decisions without NATS, a database or SSH: flows on a context built
+by hand, a fake of our own config-lock port."""
+from __future__ import annotations
+
+import pytest
+
+from autorke_orchestrator.domain import saga
+from autorke_orchestrator.domain.flow import ClusterView, MachineView
+from autorke_orchestrator.domain.flows import FLOWS, flow_for
+from autorke_orchestrator.domain.model import IllegalTransition
+from autorke_orchestrator.domain.planning import ChangeRequest, Refused, context, plan
+
+
+class FakeLocks:
+    def __init__(self, holder: str | None = None) -> None:
+        self.holder = holder
+
+    def acquire(self, cluster: str, change_id: str, step_id: str) -> bool:
+        if self.holder in (None, change_id):
+            self.holder = change_id
+            return True
+        return False
+
+    def release(self, cluster: str, change_id: str) -> None:
+        if self.holder == change_id:
+            self.holder = None
+
+
+def cluster(provider: str = "rke2") -> ClusterView:
+    return ClusterView("c1", provider, "https://c1:6443", "sealed", "tok",
+                       {"e1": ["etcd", "controlplane"], "w1": ["worker"], "w2": ["worker"]})
+
+
+def machines() -> dict[str, MachineView]:
+    ms = {h: MachineView(h, h, "c1", r) for h, r in cluster().nodes.items()}
+    ms.update({h: MachineView(h, h, state="ready") for h in ("n1", "n2", "n3")})
+    ms["x1"] = MachineView("x1", "x1", "c2", ["worker"])
+    return ms
+
+
+def planned(type_: str, targets: list[str], params: dict, provider: str = "rke2"):  # noqa: ANN202
+    req = ChangeRequest(type_, "c1", targets, params)
+    flow = flow_for(type_, provider)
+    ctx = context(req, cluster(provider), machines())
+    return plan(req, flow, ctx, "alice", {}), flow, ctx
+
+
+def test_every_action_declares_its_compensation_or_why_not():
+    for flow in FLOWS.values():
+        for step in flow.steps:
+            if step.kind == "action":
+                assert step.undo is not None or step.irreversible, (flow.type, step.id)
+
+
+def test_p1_member_of_another_cluster_refused_at_plan():
+    with pytest.raises(Refused) as e:
+        planned("node.add", ["n1", "x1"], {"role": "worker"})
+    assert e.value.violation.slug == "machine-in-other-cluster" and e.value.violation.hosts == ("x1",)
+
+
+def test_p4_core_role_refused_by_node_add():
+    with pytest.raises(Refused) as e:
+        planned("node.add", ["n1"], {"role": "controlplane"})
+    assert e.value.violation.slug == "role-not-allowed"
+
+
+def test_p5_rke2_blast_radius_is_the_new_nodes_and_rke1_every_node():
+    change, _, _ = planned("node.add", ["n1", "n2"], {"role": "worker"})
+    assert change.blast_hosts == ["n1", "n2"]
+    change, _, _ = planned("node.add", ["n1"], {"role": "worker"}, "rke")
+    assert change.blast_hosts == ["e1", "n1", "w1", "w2"] and change.warnings
+
+
+def test_p6_etcd_restore_touches_etcd_nodes_only():
+    change, flow, ctx = planned("etcd.restore", [], {"snapshot_name": "s1"})
+    assert change.blast_hosts == ["e1"]
+    for spec in flow.steps:
+        if spec.job:
+            job = spec.job(ctx, ["e1"])
+            assert set(job.hosts) <= {"e1"} and job.kind in ("script", "kube")
+            assert (job.kind, job.action) != ("rke", "snapshot_restore")
+
+
+def test_p10_retry_reruns_failed_targets_only_with_a_new_job_id():
+    change, flow, ctx = planned("node.add", ["n1", "n2", "n3"], {"role": "worker"})
+    locks = FakeLocks()
+    orders = saga.advance(change, flow, ctx, locks)
+    assert [o.job.action for o in orders] == ["preflight"]
+    saga.on_results(change, flow, ctx, locks, orders[0].job_id, {h: saga.Outcome("succeeded") for h in change.targets})
+    assert change.status == "awaiting_approval"
+    with pytest.raises(IllegalTransition) as e:
+        saga.decide(change, flow, ctx, locks, "approve", "alice", lambda r: True, "approve", "")
+    assert e.value.slug == "self-approval"
+    orders = saga.decide(change, flow, ctx, locks, "approve", "bob", lambda r: True, "approve", "ok")
+    assert orders[0].job.action == "join", "init skipped: the machines are ready"
+    saga.on_results(change, flow, ctx, locks, orders[0].job_id,
+                    {"n1": saga.Outcome("succeeded"), "n2": saga.Outcome("failed", "x"), "n3": saga.Outcome("succeeded")})
+    assert change.status == "partially_failed"
+    again = saga.retry(change, flow, ctx, locks, "carol")
+    assert again[0].job.hosts == ("n2",) and again[0].job_id == f"{change.id}:join:2"
+    # A late duplicate report of attempt 1 changes nothing.
+    assert saga.on_results(change, flow, ctx, locks, orders[0].job_id, {"n2": saga.Outcome("succeeded")}) == []
+    assert change.step("join").targets["n2"].status == "running"
+
+
+def test_config_writing_steps_wait_for_the_cluster_lock():
+    change, flow, ctx = planned("node.add", ["n1"], {"role": "worker"}, "rke")
+    locks = FakeLocks(holder="chg-other")
+    o = saga.advance(change, flow, ctx, locks)
+    saga.on_results(change, flow, ctx, locks, o[0].job_id, {"n1": saga.Outcome("succeeded")})
+    member = saga.decide(change, flow, ctx, locks, "approve", "bob", lambda r: True, "approve", "")
+    assert member[0].job.action == "inventory.membership.assign"
+    assert saga.on_results(change, flow, ctx, locks, member[0].job_id, {"n1": saga.Outcome("succeeded")}) == []
+    assert "config lock" in change.waiting_for
+    locks.holder = None
+    assert saga.advance(change, flow, ctx, locks)[0].job.action == "inventory.config.store"
+    assert locks.holder == change.id
+
+
+def test_job_ids_are_deterministic_and_parse_back():
+    assert saga.parse_job_id(saga.job_id("chg-1", "join", 2)) == ("chg-1", "join", "run", 2)
+    assert saga.parse_job_id(saga.job_id("chg-1", "join", 1, undo=True)) == ("chg-1", "join", "undo", 1)
+    assert saga.parse_job_id("someone-else's-job") is None
