@@ -1,0 +1,75 @@
+"""The Machines page's API: server-side filters, sort and keyset cursors over synced CMDB
+data; the public machine JSON; problem+json for bad input; auth; ETag / If-Match."""
+from __future__ import annotations
+
+from collections import Counter
+
+from .conftest import LabCmdb
+
+CONTRACT = {"id", "hostname", "ip", "state", "cluster", "roles", "labels", "taints",
+            "hardware", "software", "kubernetes", "network"}
+
+
+def test_filters_sort_and_cursor_pages_cover_each_machine_once(make_inventory, cmdb: LabCmdb):
+    inv = make_inventory(cmdb.url)
+    assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
+    records = [cmdb.inventory.get(f"cmdb-{i:06d}") for i in range(1, 301)]
+    gpus = Counter(r["hardware"]["gpu"]["model"] for r in records if r["hardware"]["gpu"]["model"])
+    model, count = gpus.most_common(1)[0]
+
+    seen, cursor = [], None
+    while True:
+        page = inv.get("/api/v1/machines", params={"gpu_model": model, "limit": 7, "sort": "-rack",
+                                                   **({"cursor": cursor} if cursor else {})}).json()
+        assert page["total"] == count
+        seen += [(m["network"]["rack"], m["id"]) for m in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == count == len(set(seen))
+    assert seen == sorted(seen, reverse=True)
+
+    one = inv.get("/api/v1/machines", params={"q": records[5]["hostname"].upper()}).json()
+    assert records[5]["id"] in [m["id"] for m in one["items"]]
+    rack = records[9]["rack"]
+    by_rack = inv.get("/api/v1/machines", params={"rack": rack, "state": "available"}).json()
+    assert by_rack["total"] == sum(1 for r in records if r["rack"] == rack)
+    machine = by_rack["items"][0]
+    assert CONTRACT <= set(machine)
+    assert {"cpu", "memory_gb", "gpu", "disks"} <= set(machine["hardware"])
+    assert {"os", "kernel", "container_runtime", "gpu_driver"} <= set(machine["software"])
+
+
+def test_bad_input_gets_problem_json_and_auth_is_required(make_inventory, cmdb: LabCmdb):
+    inv = make_inventory(cmdb.url)
+    for params, slug in [({"state": "melted"}, "invalid-request"), ({"sort": "colour"},
+                          "invalid-request"), ({"cursor": "!!"}, "invalid-request"),
+                         ({"role": "master"}, "invalid-request")]:
+        r = inv.get("/api/v1/machines", params=params)
+        assert r.status_code == 422 and r.headers["content-type"].startswith(
+            "application/problem+json") and r.json()["type"].endswith(slug)
+    assert inv.client.get("/api/v1/machines").status_code == 401
+    assert inv.post("/api/v1/machines:sync", user="viewer", json={}).status_code == 403
+    assert inv.get("/api/v1/machines/nope").json()["type"].endswith("not-found")
+    bad = inv.post("/api/v1/clusters", json={"name": "c1", "provider": "rke",
+                                             "pod_cidr": "10.42.0.1/16"})
+    assert bad.status_code == 422 and inv.get("/api/v1/clusters").json()["items"] == []
+
+
+def test_cluster_update_needs_the_current_etag(make_inventory, events):
+    inv = make_inventory()
+    created = inv.post("/api/v1/clusters", json={"name": "etag-c", "provider": "rke2",
+                                                 "host_networks": ["10.0.0.0/16"],
+                                                 "kubeconfig": "apiVersion: v1\nkind: Config\n"})
+    etag = created.headers["ETag"]
+    assert "kubeconfig" not in created.json()
+    assert inv.patch("/api/v1/clusters/etag-c", json={"bgp_as": 64600}).status_code == 428
+    assert inv.patch("/api/v1/clusters/etag-c", json={"bgp_as": 64600},
+                     headers={"If-Match": 'W/"99"'}).status_code == 412
+    ok = inv.patch("/api/v1/clusters/etag-c", json={"bgp_as": 64600}, headers={"If-Match": etag})
+    assert ok.status_code == 200 and ok.json()["bgp_as"] == 64600 and ok.headers["ETag"] != etag
+    seen = events.wait_for(lambda ms: any(m["type"] == "inventory.cluster.updated"
+                                          and m["data"]["name"] == "etag-c" for m in ms))
+    updated = [m for m in seen if m["type"] == "inventory.cluster.updated"][-1]["data"]
+    assert updated["bgp_as"] == 64600 and updated["host_networks"] == ["10.0.0.0/16"]
+    assert updated["kubeconfig_sealed"] and "kind: Config" not in updated["kubeconfig_sealed"]
