@@ -47,7 +47,8 @@ def test_form_mistakes_are_reported_per_field_before_anything_is_sent():
 
 def test_pool_form_checks_only_syntax_and_leaves_network_rules_to_netcfg():
     body, errors = pool_body({"name": "p1", "cidr": "10.0.0.0/8", "block_size": "26"})
-    assert errors == {} and body["blockSize"] == 26 and body["cidr"] == "10.0.0.0/8"
+    assert errors == {} and body["name"] == "p1"
+    assert body["spec"]["blockSize"] == 26 and body["spec"]["cidr"] == "10.0.0.0/8"
     _, errors = pool_body({"name": "", "cidr": "", "block_size": "x"})
     assert set(errors) == {"name", "cidr", "block_size"}
 
@@ -105,3 +106,16 @@ def test_every_label_has_chinese_and_english_is_the_default():
     assert all(en and zh for en, zh in LABELS.values())
     assert label("machines") == "Machines" and label("machines", "zh") == "机器"
     assert label("no-such-key", "zh") == "no-such-key"
+
+
+def test_per_target_results_come_from_each_hosts_latest_started_step():
+    change = {"status": "partially_failed", "plan": {"steps": [
+        {"id": "s1", "name": "preflight", "status": "succeeded",
+         "targets": {"m001": {"status": "succeeded"}, "m002": {"status": "succeeded"}}},
+        {"id": "s2", "name": "join", "status": "failed",
+         "targets": {"m001": {"status": "succeeded"}, "m002": {"status": "failed", "error": "timeout"}}},
+        {"id": "s3", "name": "verify", "status": "pending", "targets": {"m001": {"status": "pending"}}}]}}
+    view = ChangeView(change, "operator", {"operator"})
+    rows = {r["host"]: r for r in view.results}
+    assert rows["m001"]["step"] == "join" and rows["m002"]["error"] == "timeout"
+    assert view.failed_targets == ["m002"] and view.can_retry

@@ -67,7 +67,20 @@ class ChangeView:
 
     @property
     def results(self) -> list[dict[str, Any]]:
-        """Per-target results as rows with at least ``host`` and ``status``."""
+        """Per-target results as rows with at least ``host`` and ``status``: from the
+        steps' targets (each host's latest step that has started for it), else from a
+        ``results`` list or mapping."""
+        per_host: dict[str, dict[str, Any]] = {}
+        for step in self.steps:
+            targets = step.get("targets")
+            if not isinstance(targets, dict):
+                continue
+            for host, state in targets.items():
+                state = state if isinstance(state, dict) else {"status": state}
+                if host not in per_host or state.get("status") not in (None, "pending"):
+                    per_host[host] = {"host": host, "step": step.get("name"), **state}
+        if per_host:
+            return list(per_host.values())
         raw = self.change.get("results") or self.change.get("target_results")
         if raw is None and isinstance(self.change.get("targets"), list) and all(
                 isinstance(t, dict) for t in self.change["targets"]):

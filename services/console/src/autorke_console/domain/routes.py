@@ -30,6 +30,7 @@ _BY_COLLECTION: dict[str, Route] = {
     "ippools": Route("netcfg"),
     "webhooks": Route("netcfg", needs_token=False),
     "jobs": Route("executor"),
+    "netcfg": Route("netcfg"),
 }
 
 #: Sub-collections of a cluster that another service owns: /clusters/{name}/<this>...

@@ -14,7 +14,7 @@ from autorke_console.adapters.rest_client import ApiError, RestClient
 from autorke_console.domain.actions import parse_labels, parse_taints
 from autorke_console.entrypoints import cli_output as out
 
-MACHINE_COLUMNS = ("id", "hostname", "ip", "state", "cluster", "roles", "network.rack", "hardware.gpu_model")
+MACHINE_COLUMNS = ("id", "hostname", "ip", "state", "cluster", "roles", "network.rack", "hardware.gpu.model")
 CHANGE_COLUMNS = ("id", "type", "status", "cluster", "targets", "requested_by")
 POOL_COLUMNS = ("name", "cidr", "blockSize", "disabled", "spec.cidr", "spec.blockSize", "spec.disabled")
 
@@ -68,7 +68,7 @@ def _items(data: object) -> list:
 # -- machines -------------------------------------------------------------------------
 def _machines_list(c: RestClient, a: argparse.Namespace) -> None:
     data = c.call("GET", "machines", params={"cluster": a.cluster, "state": a.state, "role": a.role,
-                                             "gpu": a.gpu, "rack": a.rack, "q": a.q, "sort": a.sort,
+                                             "gpu_model": a.gpu_model, "rack": a.rack, "q": a.q, "sort": a.sort,
                                              "limit": a.limit, "cursor": a.cursor})
     _emit(a, data, MACHINE_COLUMNS)
     if a.output == "table" and isinstance(data, dict) and data.get("next_cursor"):
@@ -135,7 +135,7 @@ def _decide(decision: str) -> Callable[[RestClient, argparse.Namespace], None]:
 
 def _verb(verb: str) -> Callable[[RestClient, argparse.Namespace], None]:
     def act(c: RestClient, a: argparse.Namespace) -> None:
-        _emit(a, c.call("POST", f"changes/{a.change}:{verb}", body={"comment": a.comment or ""}),
+        _emit(a, c.call("POST", f"changes/{a.change}:{verb}", body={} if verb == "retry" else None),
               text=lambda d: f"{verb}: {a.change} -> {(d or {}).get('status', 'requested')}")
     return act
 
@@ -163,7 +163,7 @@ def _register_machines(subparsers) -> None:
     sub = _group(subparsers, "machines", "the machine inventory (through the public API)")
     p = sub.add_parser("list", help="list machines (server-side filter, sort, paging)")
     _common(p)
-    for flag in ("cluster", "state", "role", "gpu", "rack", "q", "sort", "cursor"):
+    for flag in ("cluster", "state", "role", "gpu-model", "rack", "q", "sort", "cursor"):
         p.add_argument(f"--{flag}")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=_run(_machines_list))
@@ -211,7 +211,6 @@ def _register_changes(subparsers) -> None:
         p = sub.add_parser(verb, help=help_)
         _common(p)
         p.add_argument("change")
-        p.add_argument("--comment")
         p.set_defaults(func=_run(_verb(verb)))
 
 

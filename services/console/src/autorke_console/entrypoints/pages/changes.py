@@ -68,7 +68,7 @@ async def change_action(change_id: str, verb: str, request: Request):
         result = await api(request, "POST", f"changes/{change_id}/approvals",
                            json={"step": str(form.get("step", "")), "decision": verb, "comment": comment})
     elif verb in ("retry", "cancel", "continue"):
-        result = await api(request, "POST", f"changes/{change_id}:{verb}", json={"comment": comment})
+        result = await api(request, "POST", f"changes/{change_id}:{verb}", json={} if verb == "retry" else None)
     else:
         return render(request, "message.html", status_code=404, message=f"No action {verb!r}.")
     if result.ok:

@@ -21,8 +21,8 @@ from autorke_console.entrypoints.pages.rendering import api, items_of, render, s
 from autorke_console.service_layer.identity import csrf_ok, session_user
 
 router = APIRouter(include_in_schema=False)
-FILTERS = ("cluster", "state", "role", "gpu", "rack", "q")
-SORTS = ("hostname", "-hostname", "ip", "state", "cluster", "rack", "gpu")
+FILTERS = ("cluster", "state", "role", "gpu_model", "rack", "q")
+SORTS = ("hostname", "-hostname", "ip", "-ip", "state", "rack", "gpu_model")
 PAGE_SIZES = (25, 50, 100, 200)
 STATES = ("available", "initializing", "ready", "joining", "member", "draining", "removing",
           "cleaning", "faulty", "retired")
@@ -55,9 +55,12 @@ async def machine(machine_id: str, request: Request):
     if session_user(request) is None:
         return sign_in_redirect(request)
     result = await api(request, "GET", f"machines/{machine_id}")
-    history = await api(request, "GET", "changes", params={"target": machine_id, "limit": 50})
-    return render(request, "machine.html", result=result, m=result.data or {}, history=history,
-                  changes=items_of(history.data, "changes"), actions=ACTIONS, machine_id=machine_id)
+    history = await api(request, "GET", "changes", params={"limit": 500})
+    m = result.data if isinstance(result.data, dict) else {}
+    names = {machine_id, m.get("id"), m.get("hostname")} - {None}
+    touched = [c for c in items_of(history.data, "changes") if names & set(c.get("targets") or [])]
+    return render(request, "machine.html", result=result, m=m, history=history, changes=touched,
+                  actions=ACTIONS, machine_id=machine_id)
 
 
 def _form_page(request: Request, action_key: str, targets: list[str], form: dict, clusters, errors=None,
@@ -97,6 +100,13 @@ async def action_submit(action_key: str, request: Request):
     targets = [str(t) for t in raw.getlist("targets")]
     form = {k: str(v) for k, v in raw.items() if k not in ("targets", "csrf")}
     clusters = await api(request, "GET", "clusters")
+    if action.key == "refresh":  # read-only: facts are gathered, nothing is changed, no plan
+        result = await api(request, "POST", "machines:facts", json={"machines": targets})
+        if not result.ok:
+            return _form_page(request, action_key, targets, form, clusters, field_errors(result.problem),
+                              result, status_code=result.status)
+        return render(request, "message.html", title_key="refresh_facts",
+                      message=f"Facts requested for {', '.join(targets)}: {result.data}")
     submit = raw.get("step") == "submit"
     if submit and raw.get("body"):
         body = json.loads(str(raw["body"]))

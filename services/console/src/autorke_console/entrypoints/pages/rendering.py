@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from autorke_console.domain.i18n import DEFAULT, LANGUAGES, label
+from autorke_console.domain.facets import summary
 from autorke_console.domain.status import tone
 from autorke_console.service_layer.identity import session_user
 
@@ -24,6 +25,7 @@ def environment() -> Environment:
     env.filters["tone"] = tone
     env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
     env.filters["compact"] = _compact
+    env.filters["facets"] = summary
     return env
 
 
