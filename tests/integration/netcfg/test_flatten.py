@@ -12,7 +12,7 @@ import httpx
 from autorke_lab.vcalico.signing import signed_headers
 from kubernetes import client
 
-from .conftest import G, V, VCALICO_SECRET, pools_in, wait_for
+from .conftest import VCALICO_SECRET, G, V, pools_in, wait_for
 
 FLAT_POOL = {"name": "flat-pods", "spec": {"cidr": "10.100.0.0/16", "blockSize": 26}}
 
@@ -172,7 +172,7 @@ def test_p9_duplicate_delivery_by_vcalico_has_one_effect(netcfg, cluster, vcalic
     tid = plan(netcfg, lab.name).json()["id"]
     netcfg.call("POST", f"/api/v1/tickets/{tid}:approve", "approver")
     wait_status(netcfg, tid, "callback_received")
-    deliveries = wait_for(lambda: len((d := vcalico_tickets(vcalico, lab.name)[0]["deliveries"]))
+    deliveries = wait_for(lambda: len(d := vcalico_tickets(vcalico, lab.name)[0]["deliveries"])
                           >= 2 and d)
     assert [d["status_code"] for d in deliveries] == [200, 200]
     assert len(netcfg.events("autorke.events.netcfg.ticket.callback_received")) == 1
