@@ -69,7 +69,7 @@ class Cluster:
 
     def taint(self, node: str, add: list[dict], remove: list[str]) -> dict:
         n = self.call(self.v1.read_node, node)
-        keep = [t for t in (n.spec.taints or [])
+        keep = [t for t in ((n.spec.taints if n.spec else None) or [])
                 if t.key not in set(remove) and all((t.key, t.effect) != (a["key"], a["effect"]) for a in add)]
         taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in keep]
         taints += [{"key": a["key"], "value": a.get("value"), "effect": a["effect"]} for a in add]
@@ -105,8 +105,9 @@ class Cluster:
         nodes = self.call(self.v1.list_node).items
         return {"nodes": [{
             "name": n.metadata.name, "labels": dict(n.metadata.labels or {}),
-            "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in (n.spec.taints or [])],
-            "unschedulable": bool(n.spec.unschedulable),
+            "taints": [{"key": t.key, "value": t.value, "effect": t.effect}
+                       for t in ((n.spec.taints if n.spec else None) or [])],
+            "unschedulable": bool(n.spec and n.spec.unschedulable),
             "ready": any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])),
             "addresses": [{"type": a.type, "address": a.address} for a in (n.status.addresses or [])],
             "kubelet_version": getattr(n.status.node_info, "kubelet_version", None) if n.status.node_info else None,

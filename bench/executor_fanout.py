@@ -1,0 +1,205 @@
+"""Fan-out of the executor's ``facts`` script to 200 and 1,000 lab machines, side by side
+with ansible ad-hoc (shell module, pipelining on, 50 forks) and asyncssh running the same
+script with the same key, known host keys and parallelism 50. Wall time, client CPU
+(user+sys of the tool's process tree), ratios; medians of ``--repeat`` runs.
+
+    uv sync --all-packages --group bench
+    uv run --no-sync python bench/executor_fanout.py --sizes 200,1000 --repeat 3
+
+Each tool runs in its own child process (``--tool``), so its CPU is measured the same way
+(``RUSAGE_CHILDREN``). The executor row is the executor's own code path: its SSH adapter,
+its per-target work (``SshWork``) and its bounded fan-out, without database and bus.
+Writes its section of bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- executor_fanout:begin -->", "<!-- executor_fanout:end -->"
+FORKS = 50
+TOOLS = ("executor", "asyncssh", "ansible")
+
+
+# -- the tools, each run in a child process ------------------------------------------------
+def tool_executor(inv: dict, script: bytes, command: str) -> int:
+    from autorke_common.catalogue.executor import ExecutorRun, Target
+    from autorke_executor.adapters.scripts import ScriptLibrary
+    from autorke_executor.adapters.ssh import BastionCache, SshConnector, SshFailure
+    from autorke_executor.service_layer.fanout import fan_out
+    from autorke_executor.service_layer.live_output import LiveOutput
+    from autorke_executor.service_layer.ssh_targets import SshWork
+
+    targets = [Target(host=m["name"], address=m["address"], port=m["port"], host_key=m["host_key"])
+               for m in inv["machines"]]
+    job = ExecutorRun(job_id="bench", kind="script", action="facts", targets=targets,
+                      fence=[t.host for t in targets], concurrency=FORKS, connect_timeout_s=30,
+                      command_timeout_s=120)
+    connector = SshConnector(Path(inv["key"]), inv["user"])
+    work = SshWork(job, connector, BastionCache(connector), ScriptLibrary(), SshFailure, str,
+                   LiveOutput().sink)
+    ok = 0
+    for batch in fan_out(targets, work, lambda t: t.host, FORKS):
+        ok += sum(1 for o in batch if o.status == "succeeded" and o.result.get("facts"))
+    return ok
+
+
+def tool_asyncssh(inv: dict, script: bytes, command: str) -> int:
+    import asyncssh
+
+    async def main() -> int:
+        gate = asyncio.Semaphore(FORKS)
+        key = asyncssh.read_private_key(inv["key"])
+
+        async def one(m: dict) -> bool:
+            async with gate:
+                async with asyncssh.connect(m["address"], m["port"], username=inv["user"],
+                                            client_keys=[key], known_hosts=inv["known_hosts"],
+                                            agent_path=None) as conn:
+                    r = await conn.run(command, input=script.decode(), check=False)
+                    return r.exit_status == 0 and json.loads(r.stdout.strip().splitlines()[-1])
+        results = await asyncio.gather(*(one(m) for m in inv["machines"]), return_exceptions=True)
+        return sum(1 for r in results if r and not isinstance(r, BaseException))
+    return asyncio.run(main())
+
+
+def tool_ansible(inv: dict, script: bytes, command: str) -> int:
+    work = Path(inv["work"])
+    hosts = work / "hosts.ini"
+    lines = ["[lab]"] + [f"{m['name']} ansible_host={m['address']} ansible_port={m['port']}"
+                         for m in inv["machines"]]
+    lines += ["[lab:vars]", f"ansible_user={inv['user']}", f"ansible_ssh_private_key_file={inv['key']}",
+              "ansible_python_interpreter=/usr/bin/python3"]
+    hosts.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "ANSIBLE_PIPELINING": "True", "ANSIBLE_HOST_KEY_CHECKING": "True",
+           "ANSIBLE_FORKS": str(FORKS), "ANSIBLE_SSH_ARGS":
+           f"-o UserKnownHostsFile={inv['known_hosts']} -o StrictHostKeyChecking=yes "
+           "-o ControlMaster=auto -o ControlPersist=60s",
+           "ANSIBLE_LOCAL_TEMP": str(work / "tmp"), "ANSIBLE_HOME": str(work / "home")}
+    # ansible's argument splitter cannot take the script text itself: it travels base64-encoded
+    heredoc = f"echo {base64.b64encode(script).decode()} | base64 -d | {command}"
+    ansible = Path(sys.executable).with_name("ansible")
+    out = subprocess.run([str(ansible), "lab", "-i", str(hosts), "-o", "-m", "shell", "-a", heredoc],
+                         env=env, capture_output=True, text=True, check=False)
+    good = sum(1 for line in out.stdout.splitlines() if " | CHANGED | rc=0 |" in line and '"hostname"' in line)
+    if not good:
+        print(out.stdout[:1500], out.stderr[:1500], file=sys.stderr)
+    return good
+
+
+def child(tool: str, inventory: Path) -> None:
+    from autorke_executor.adapters.scripts import ScriptLibrary
+    from autorke_executor.domain.script_command import script_command
+
+    inv = json.loads(inventory.read_text())
+    script, command = ScriptLibrary().get("facts"), script_command("facts", "bench")
+    t0 = time.monotonic()
+    ok = {"executor": tool_executor, "asyncssh": tool_asyncssh, "ansible": tool_ansible}[tool](inv, script, command)
+    print(json.dumps({"ok": ok, "wall": time.monotonic() - t0}))
+
+
+# -- the driver ------------------------------------------------------------------------------
+def measure(tool: str, inventory: Path) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, __file__, "--tool", tool, "--inventory", str(inventory)],
+                         capture_output=True, text=True, check=False)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    try:
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        res = {"ok": 0, "wall": wall}
+    if not res["ok"]:
+        print(out.stderr[-3000:], file=sys.stderr)
+    return {"wall": res["wall"], "cpu": cpu, "ok": res["ok"]}
+
+
+def run_size(count: int, repeat: int, tools: list[str]) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from fixtures.lab import start_lab
+
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-", dir="/tmp") as tmp:
+        lab, finalize = start_lab(Path(tmp) / "lab", machines=count)
+        try:
+            machines = [m for m in lab.machines if m["role"] == "machine"]
+            known = Path(tmp) / "known_hosts"
+            known.write_text("".join(
+                f"{m['address'] if m['port'] == 22 else '[%s]:%d' % (m['address'], m['port'])} {m['host_key']}\n"
+                for m in machines))
+            inv = Path(tmp) / "inventory.json"
+            inv.write_text(json.dumps({"machines": machines, "key": str(lab.private_key), "user": lab.ssh_user,
+                                       "known_hosts": str(known), "work": tmp}))
+            runs: dict[str, list[dict]] = {t: [] for t in tools}
+            for i in range(repeat):
+                for tool in tools:
+                    r = measure(tool, inv)
+                    runs[tool].append(r)
+                    print(f"{count} machines, run {i + 1}: {tool:9s} {r['wall']:7.2f} s wall, "
+                          f"{r['cpu']:7.2f} s CPU, {r['ok']}/{len(machines)} ok", flush=True)
+            return {t: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "ok")}
+                    for t, rs in runs.items()}
+        finally:
+            finalize()
+
+
+def write_results(rows: dict[int, dict], repeat: int) -> None:
+    lines = [BEGIN, "## Executor fan-out: `facts` on N lab machines (`bench/executor_fanout.py`)", "",
+             f"`uv run --no-sync python bench/executor_fanout.py` — same machines, key, known host keys and "
+             f"parallelism ({FORKS}) for every tool; the executor's facts script (bash on stdin); client CPU = "
+             f"user+sys of the tool's process tree; medians of {repeat} run(s); 2-core machine shared with the "
+             "lab's sshds (whose CPU is not counted).", "",
+             "| machines | tool | wall (s) | client CPU (s) | CPU/host (ms) | ok | ansible ÷ tool (wall) | tool ÷ asyncssh (wall) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for count, res in rows.items():
+        for tool, r in res.items():
+            vs_ansible = res.get("ansible", {}).get("wall")
+            vs_async = res.get("asyncssh", {}).get("wall")
+            lines.append(f"| {count} | {tool} | {r['wall']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / count:.0f} | "
+                         f"{int(r['ok'])} | {vs_ansible / r['wall']:.1f}x | {r['wall'] / vs_async:.2f}x |"
+                         if vs_ansible and vs_async else
+                         f"| {count} | {tool} | {r['wall']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / count:.0f} | "
+                         f"{int(r['ok'])} | | |")
+    lines += ["", f"Measured {time.strftime('%Y-%m-%d')}.", END]
+    section = "\n".join(lines)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if BEGIN in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="200,1000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--tool", help=argparse.SUPPRESS)
+    parser.add_argument("--inventory", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if args.tool:
+        child(args.tool, args.inventory)
+        return
+    rows = {int(s): run_size(int(s), args.repeat, args.tools.split(",")) for s in args.sizes.split(",")}
+    if not args.no_write:
+        write_results(rows, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
