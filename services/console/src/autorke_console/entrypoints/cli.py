@@ -124,9 +124,11 @@ def _waiting_step(change: dict) -> str | None:
 
 def _decide(decision: str) -> Callable[[RestClient, argparse.Namespace], None]:
     def decide(c: RestClient, a: argparse.Namespace) -> None:
-        step = a.step or _waiting_step(c.call("GET", f"changes/{a.change}"))
+        change = c.call("GET", f"changes/{a.change}")
+        step = a.step or _waiting_step(change)
         if step is None:
-            raise ApiError(0, {"title": "nothing to decide", "detail": f"change {a.change} has no step awaiting approval"})
+            raise ApiError(0, {"title": "nothing to decide", "detail": f"change {a.change} has no step awaiting "
+                               f"approval (status {change.get('status')})"})
         _emit(a, c.call("POST", f"changes/{a.change}/approvals",
                         body={"step": step, "decision": decision, "comment": a.comment or ""}),
               text=lambda d: f"{decision}d step {step} of {a.change}")

@@ -71,6 +71,8 @@ def progress_text(change: dict) -> str:
     out = [f"{change.get('id')}  {change.get('type')}  status={change.get('status')}"]
     for step in steps:
         targets = step.get("targets") or []
+        if isinstance(targets, dict):
+            targets = [{"host": h, **(v if isinstance(v, dict) else {"status": v})} for h, v in targets.items()]
         status = step.get("status", "")
         if targets and isinstance(targets[0], dict):
             done = sum(1 for t in targets if t.get("status") in STEP_DONE)
