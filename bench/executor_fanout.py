@@ -49,6 +49,20 @@ def tool_executor(inv: dict, script: bytes, command: str) -> int:
     connector = SshConnector(Path(inv["key"]), inv["user"])
     work = SshWork(job, connector, BastionCache(connector), ScriptLibrary(), SshFailure, str,
                    LiveOutput().sink)
+    if not script:  # plain command mode: one connection, one command, per host
+        from autorke_executor.domain.model import TargetOutcome
+
+        def plain(t: Target) -> TargetOutcome:
+            try:
+                s = connector.connect(t, 30)
+                try:
+                    r = s.run(command, None, 60)
+                finally:
+                    s.close()
+            except SshFailure as exc:
+                return TargetOutcome.failed(t.host, exc.error_class, str(exc))
+            return TargetOutcome.ok(t.host, 0, r.exit_code, result={"facts": r.stdout.decode()})
+        work = plain
     ok = 0
     for batch in fan_out(targets, work, lambda t: t.host, FORKS):
         ok += sum(1 for o in batch if o.status == "succeeded" and o.result.get("facts"))
@@ -67,7 +81,9 @@ def tool_asyncssh(inv: dict, script: bytes, command: str) -> int:
                 async with asyncssh.connect(m["address"], m["port"], username=inv["user"],
                                             client_keys=[key], known_hosts=inv["known_hosts"],
                                             agent_path=None) as conn:
-                    r = await conn.run(command, input=script.decode(), check=False)
+                    r = await conn.run(command, input=script.decode() if script else None, check=False)
+                    if not script:
+                        return r.exit_status == 0 and r.stdout.strip() == m["name"]
                     return r.exit_status == 0 and json.loads(r.stdout.strip().splitlines()[-1])
         results = await asyncio.gather(*(one(m) for m in inv["machines"]), return_exceptions=True)
         return sum(1 for r in results if r and not isinstance(r, BaseException))
@@ -88,32 +104,34 @@ def tool_ansible(inv: dict, script: bytes, command: str) -> int:
            "-o ControlMaster=auto -o ControlPersist=60s",
            "ANSIBLE_LOCAL_TEMP": str(work / "tmp"), "ANSIBLE_HOME": str(work / "home")}
     # ansible's argument splitter cannot take the script text itself: it travels base64-encoded
-    heredoc = f"echo {base64.b64encode(script).decode()} | base64 -d | {command}"
+    heredoc = f"echo {base64.b64encode(script).decode()} | base64 -d | {command}" if script else command
     ansible = Path(sys.executable).with_name("ansible")
     out = subprocess.run([str(ansible), "lab", "-i", str(hosts), "-o", "-m", "shell", "-a", heredoc],
                          env=env, capture_output=True, text=True, check=False)
-    good = sum(1 for line in out.stdout.splitlines() if " | CHANGED | rc=0 |" in line and '"hostname"' in line)
+    good = sum(1 for line in out.stdout.splitlines() if " | CHANGED | rc=0 |" in line and ('"hostname"' in line or not script))
     if not good:
         print(out.stdout[:1500], out.stderr[:1500], file=sys.stderr)
     return good
 
 
-def child(tool: str, inventory: Path) -> None:
+def child(tool: str, inventory: Path, mode: str) -> None:
     from autorke_executor.adapters.scripts import ScriptLibrary
     from autorke_executor.domain.script_command import script_command
 
     inv = json.loads(inventory.read_text())
-    script, command = ScriptLibrary().get("facts"), script_command("facts", "bench")
+    script, command = (ScriptLibrary().get("facts"), script_command("facts", "bench")) if mode == "facts" \
+        else (b"", "hostname")
     t0 = time.monotonic()
     ok = {"executor": tool_executor, "asyncssh": tool_asyncssh, "ansible": tool_ansible}[tool](inv, script, command)
     print(json.dumps({"ok": ok, "wall": time.monotonic() - t0}))
 
 
 # -- the driver ------------------------------------------------------------------------------
-def measure(tool: str, inventory: Path) -> dict:
+def measure(tool: str, inventory: Path, mode: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, __file__, "--tool", tool, "--inventory", str(inventory)],
+    out = subprocess.run([sys.executable, __file__, "--tool", tool, "--inventory", str(inventory),
+                          "--script", mode],
                          capture_output=True, text=True, check=False)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -127,7 +145,7 @@ def measure(tool: str, inventory: Path) -> dict:
     return {"wall": res["wall"], "cpu": cpu, "ok": res["ok"]}
 
 
-def run_size(count: int, repeat: int, tools: list[str]) -> dict:
+def run_size(count: int, repeat: int, tools: list[str], modes: list[str]) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from fixtures.lab import start_lab
 
@@ -142,35 +160,38 @@ def run_size(count: int, repeat: int, tools: list[str]) -> dict:
             inv = Path(tmp) / "inventory.json"
             inv.write_text(json.dumps({"machines": machines, "key": str(lab.private_key), "user": lab.ssh_user,
                                        "known_hosts": str(known), "work": tmp}))
-            runs: dict[str, list[dict]] = {t: [] for t in tools}
-            for i in range(repeat):
-                for tool in tools:
-                    r = measure(tool, inv)
-                    runs[tool].append(r)
-                    print(f"{count} machines, run {i + 1}: {tool:9s} {r['wall']:7.2f} s wall, "
-                          f"{r['cpu']:7.2f} s CPU, {r['ok']}/{len(machines)} ok", flush=True)
-            return {t: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "ok")}
-                    for t, rs in runs.items()}
+            out = {}
+            for mode in modes:
+                runs: dict[str, list[dict]] = {t: [] for t in tools}
+                for i in range(repeat):
+                    for tool in tools:
+                        r = measure(tool, inv, mode)
+                        runs[tool].append(r)
+                        print(f"{count} machines, {mode}, run {i + 1}: {tool:9s} {r['wall']:7.2f} s wall, "
+                              f"{r['cpu']:7.2f} s CPU, {r['ok']}/{len(machines)} ok", flush=True)
+                out[mode] = {t: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "ok")}
+                             for t, rs in runs.items()}
+            return out
         finally:
             finalize()
 
 
-def write_results(rows: dict[int, dict], repeat: int) -> None:
+def write_results(rows: dict[tuple[int, str], dict], repeat: int) -> None:
     lines = [BEGIN, "## Executor fan-out: `facts` on N lab machines (`bench/executor_fanout.py`)", "",
              f"`uv run --no-sync python bench/executor_fanout.py` — same machines, key, known host keys and "
              f"parallelism ({FORKS}) for every tool; the executor's facts script (bash on stdin); client CPU = "
              f"user+sys of the tool's process tree; medians of {repeat} run(s); 2-core machine shared with the "
              "lab's sshds (whose CPU is not counted).", "",
-             "| machines | tool | wall (s) | client CPU (s) | CPU/host (ms) | ok | ansible ÷ tool (wall) | tool ÷ asyncssh (wall) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for count, res in rows.items():
+             "| machines | script | tool | wall (s) | client CPU (s) | CPU/host (ms) | ok | ansible ÷ tool (wall) | tool ÷ asyncssh (wall) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (count, mode), res in rows.items():
         for tool, r in res.items():
             vs_ansible = res.get("ansible", {}).get("wall")
             vs_async = res.get("asyncssh", {}).get("wall")
-            lines.append(f"| {count} | {tool} | {r['wall']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / count:.0f} | "
+            lines.append(f"| {count} | {mode} | {tool} | {r['wall']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / count:.0f} | "
                          f"{int(r['ok'])} | {vs_ansible / r['wall']:.1f}x | {r['wall'] / vs_async:.2f}x |"
                          if vs_ansible and vs_async else
-                         f"| {count} | {tool} | {r['wall']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / count:.0f} | "
+                         f"| {count} | {mode} | {tool} | {r['wall']:.1f} | {r['cpu']:.1f} | {1000 * r['cpu'] / count:.0f} | "
                          f"{int(r['ok'])} | | |")
     lines += ["", f"Measured {time.strftime('%Y-%m-%d')}.", END]
     section = "\n".join(lines)
@@ -189,14 +210,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="200,1000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--scripts", default="facts,hostname", help="facts and/or hostname")
+    parser.add_argument("--script", default="facts", help=argparse.SUPPRESS)
     parser.add_argument("--tool", help=argparse.SUPPRESS)
     parser.add_argument("--inventory", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.tool:
-        child(args.tool, args.inventory)
+        child(args.tool, args.inventory, args.script)
         return
-    rows = {int(s): run_size(int(s), args.repeat, args.tools.split(",")) for s in args.sizes.split(",")}
+    rows = {}
+    for size in args.sizes.split(","):
+        for mode, res in run_size(int(size), args.repeat, args.tools.split(","), args.scripts.split(",")).items():
+            rows[(int(size), mode)] = res
     if not args.no_write:
         write_results(rows, args.repeat)
 

@@ -1,0 +1,97 @@
+"""The executor's rules without I/O: the fence (P5), the probe verdict (P2), job status,
+output capping, job validation and how script parameters are quoted."""
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from autorke_common.catalogue.executor import ExecutorRun
+from autorke_executor.domain.model import (
+    InvalidJob,
+    TargetOutcome,
+    cap_output,
+    fence_refusal,
+    job_status,
+    needs_probe,
+    probe_evidence,
+    split_by_fence,
+    validate,
+)
+from autorke_executor.domain.script_command import UnsafeParameter, script_command
+from autorke_executor.service_layer.live_output import LiveOutput
+
+
+def test_p5_fence_splits_and_empty_fence_allows_nothing():
+    assert split_by_fence(["a", "b", "c"], ["c", "a"]) == (["a", "c"], ["b"])
+    assert split_by_fence(["a"], []) == ([], ["a"])
+    refusal = fence_refusal("b")
+    assert (refusal.status, refusal.error_class) == ("refused", "refused_fence")
+
+
+def test_p2_probe_evidence_and_which_actions_are_guarded():
+    clean = {"processes": [], "containers": [], "paths": [], "units": []}
+    assert probe_evidence(clean) == []
+    found = probe_evidence({"processes": ["kubelet pid 7"], "containers": ["etcd"],
+                            "paths": ["/etc/kubernetes"], "units": ["/etc/systemd/system/rke2-agent.service"]})
+    assert found == ["process running: kubelet pid 7", "container present: etcd",
+                     "path exists: /etc/kubernetes", "unit present: /etc/systemd/system/rke2-agent.service"]
+    for action, guarded in [("init", True), ("cleanup", True), ("facts", False), ("preflight", False)]:
+        job = ExecutorRun(job_id="j", kind="script", action=action, params={"profile": "base"})
+        assert needs_probe(job) is guarded
+
+
+def test_job_status_from_outcomes():
+    ok, bad = TargetOutcome.ok("a", 1), TargetOutcome.failed("b", "timeout", "slow")
+    assert job_status([ok, ok]) == "succeeded"
+    assert job_status([ok, bad]) == "partially_failed"
+    assert job_status([bad]) == "failed"
+    assert job_status([]) == "failed"
+
+
+def test_output_is_capped_keeping_the_end():
+    text = "x" * 100 + "END"
+    capped = cap_output(text, cap=10)
+    assert capped.endswith("xxxxxxxEND") and "cut" in capped
+    assert cap_output("short", cap=10) == "short"
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"kind": "script", "action": "format-disks"}, "unknown script action"),
+    ({"kind": "script", "action": "init"}, "params.profile"),
+    ({"kind": "kube", "action": "cordon", "secrets": {"kubeconfig": "s"}}, "params.nodes"),
+    ({"kind": "kube", "action": "list_nodes"}, "secrets.kubeconfig"),
+    ({"kind": "rke2", "action": "join", "targets": [], "fence": []}, "exactly one node"),
+    ({"kind": "rke", "action": "up"}, "cluster.yml"),
+])
+def test_invalid_jobs_are_refused_with_a_reason(fields, message):
+    with pytest.raises(InvalidJob, match=message):
+        validate(ExecutorRun(job_id="j", **fields))
+
+
+def test_script_parameters_are_quoted_never_spliced():
+    hostile = "x; rm -rf / #$(reboot)"
+    cmd = script_command("init", "job'1", [hostile, "gpu"], {"MIN_FREE_GB": "5 && reboot"})
+    words = shlex.split(cmd)
+    assert words[:2] == ["AUTORKE_JOB_ID=job'1", "AUTORKE_SCRIPT=init"]
+    assert "MIN_FREE_GB=5 && reboot" in words
+    assert words[-5:] == ["bash", "-s", "--", hostile, "gpu"]
+    with pytest.raises(UnsafeParameter):
+        script_command("facts", "j", env={"PATH;reboot": "x"})
+    with pytest.raises(UnsafeParameter):
+        script_command("facts", "j", env={"AUTORKE_JOB_ID": "spoof"})
+
+
+def test_live_output_joins_chunks_into_lines_and_caps_per_host():
+    live = LiveOutput(cap_per_host=20)
+    sink = live.sink("m1")
+    sink("stdout", b"hel")
+    sink("stdout", b"lo\nwor")
+    sink("stdout", b"ld")
+    live.close_host("m1")
+    assert [line["line"] for line in live.drain()] == ["hello", "world"]
+    live.feed("m2", "stdout", "a" * 30 + "\n" + "more\n")
+    lines = live.drain()
+    assert len(lines) == 1 and lines[0]["line"].endswith("[live output capped]")
+    live.sink("m3", quiet=True)("stdout", b"secret json\n")
+    assert live.drain() == []
