@@ -155,7 +155,7 @@ def run_size(count: int, repeat: int, tools: list[str], modes: list[str]) -> dic
             machines = [m for m in lab.machines if m["role"] == "machine"]
             known = Path(tmp) / "known_hosts"
             known.write_text("".join(
-                f"{m['address'] if m['port'] == 22 else '[%s]:%d' % (m['address'], m['port'])} {m['host_key']}\n"
+                (m['address'] if m['port'] == 22 else f"[{m['address']}]:{m['port']}") + f" {m['host_key']}\n"
                 for m in machines))
             inv = Path(tmp) / "inventory.json"
             inv.write_text(json.dumps({"machines": machines, "key": str(lab.private_key), "user": lab.ssh_user,
@@ -178,10 +178,10 @@ def run_size(count: int, repeat: int, tools: list[str], modes: list[str]) -> dic
 
 def write_results(rows: dict[tuple[int, str], dict], repeat: int) -> None:
     lines = [BEGIN, "## Executor fan-out: `facts` on N lab machines (`bench/executor_fanout.py`)", "",
-             f"`uv run --no-sync python bench/executor_fanout.py` — same machines, key, known host keys and "
+             (f"`uv run --no-sync python bench/executor_fanout.py` — same machines, key, known host keys and "
              f"parallelism ({FORKS}) for every tool; the executor's facts script (bash on stdin); client CPU = "
              f"user+sys of the tool's process tree; medians of {repeat} run(s); 2-core machine shared with the "
-             "lab's sshds (whose CPU is not counted).", "",
+             "lab's sshds (whose CPU is not counted)."), "",
              "| machines | script | tool | wall (s) | client CPU (s) | CPU/host (ms) | ok | ansible ÷ tool (wall) | tool ÷ asyncssh (wall) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for (count, mode), res in rows.items():

@@ -12,12 +12,11 @@ from typing import Any
 
 import nats
 import pytest
-from fastapi.testclient import TestClient
-
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_executor.bootstrap import ExecutorSettings, create_app
+from fastapi.testclient import TestClient
 
 SECRET_KEY = "executor-tests-secret"
 
@@ -60,7 +59,7 @@ class EventLog:
     async def _subscribe(self) -> None:
         self.nc = await nats.connect(self.url)
 
-        async def on(msg) -> None:  # noqa: ANN001
+        async def on(msg) -> None:
             self.events.append(json.loads(msg.data))
         await self.nc.subscribe("autorke.events.executor.>", cb=on)
         await self.nc.flush()

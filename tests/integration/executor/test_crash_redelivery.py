@@ -10,7 +10,6 @@ import sys
 import time
 
 import httpx
-
 from autorke_lab.machines.addresses import free_port
 
 from .conftest import SECRET_KEY, commands_of, new_job, send, target, wait_finished

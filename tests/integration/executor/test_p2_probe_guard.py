@@ -13,8 +13,8 @@ SETUPS = {
                           "docker rm -f kubelet", "container present: kubelet"),
     "etcd_data": ("mkdir -p /var/lib/etcd/member && touch /var/lib/etcd/member/wal",
                   "rm -rf /var/lib/etcd", "/var/lib/etcd (not empty)"),
-    "kubelet_process": ("mkdir -p /opt/k8s/bin && ln -sf /bin/sleep /opt/k8s/bin/kubelet && "
-                        "(setsid /opt/k8s/bin/kubelet 600 </dev/null >/dev/null 2>&1 &)",
+    "kubelet_process": (("mkdir -p /opt/k8s/bin && ln -sf /bin/sleep /opt/k8s/bin/kubelet && "
+                        "(setsid /opt/k8s/bin/kubelet 600 </dev/null >/dev/null 2>&1 &)"),
                         "pkill -f '^/opt/k8s/bin/kubelet 600'; rm -rf /opt/k8s", "process running: kubelet"),
 }
 
@@ -60,7 +60,7 @@ def test_p2_clean_machine_is_initialised_after_the_probe(lab, events, executor_f
     assert finished["status"] == "succeeded", finished["targets"]
     cmds = commands_of(lab, name)
     assert ["AUTORKE_SCRIPT=probe" in cmds[0], "AUTORKE_SCRIPT=init" in cmds[1]] == [True, True]
-    rc, out, _ = lab.run(name, "cat /var/lib/autorke/init-profile")
+    _rc, out, _ = lab.run(name, "cat /var/lib/autorke/init-profile")
     assert out.strip() == "gpu"
     live = [line["line"] for e in events.of(job.job_id, "executor.target.output") for line in e["data"]["lines"]]
     assert "init: profile gpu done" in live
@@ -69,6 +69,6 @@ def test_p2_clean_machine_is_initialised_after_the_probe(lab, events, executor_f
     send(events, job)
     done = wait_finished(events, job.job_id)[0]["data"]
     assert done["status"] == "succeeded", done["targets"][0]["error"]
-    rc, out, _ = lab.run(name, "test -e /var/lib/autorke/init-profile && echo yes || echo no")
+    _rc, out, _ = lab.run(name, "test -e /var/lib/autorke/init-profile && echo yes || echo no")
     assert out.strip() == "no"
     lab.reset(name)

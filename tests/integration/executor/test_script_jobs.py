@@ -29,7 +29,7 @@ def test_facts_job_returns_facts_and_events(lab, events, executor_factory, auth_
         # one connection, one command; parameters were quoted, the script came on stdin
         cmds = commands_of(lab, n)
         assert len(cmds) == 1 and cmds[0].endswith("bash -s --") and f"AUTORKE_JOB_ID={job.job_id}" in cmds[0]
-    assert [e["type"] for e in events.of(job.job_id)][0] == "executor.job.started"
+    assert next(e["type"] for e in events.of(job.job_id)) == "executor.job.started"
 
     body = client.get(f"/api/v1/jobs/{job.job_id}", headers=auth_headers("viewer")).json()
     assert body["status"] == "succeeded" and body["change_id"] == job.change_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 
 import pytest
-
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_executor.domain.model import (
     InvalidJob,

@@ -4,12 +4,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from fastapi import FastAPI
-from pydantic import Field
-
 from autorke_common.app import create_service_app
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings, secret_box
+from fastapi import FastAPI
+from pydantic import Field
 
 from autorke_executor.adapters.orm import metadata
 
@@ -42,7 +41,7 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
     runtime = ServiceRuntime(settings, metadata, "autorke_executor:migrations", configure_process)
 
     @functools.cache
-    def box():  # noqa: ANN202 - read the key on first use: a facts-only executor needs none
+    def box():
         return secret_box(settings)
 
     @functools.cache

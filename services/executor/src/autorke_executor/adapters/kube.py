@@ -53,7 +53,7 @@ class Cluster:
     def close(self) -> None:
         self.api.close()
 
-    def call(self, fn, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
+    def call(self, fn, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, _request_timeout=self.t, **kwargs)
         except Exception as exc:  # noqa: BLE001 - mapped to the contract's error classes

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from autorke_common.outbox import add_outbox_tables
 from sqlalchemy import JSON, Column, DateTime, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
-
-from autorke_common.outbox import add_outbox_tables
 
 
 class Table(SQLModel, registry=registry()):

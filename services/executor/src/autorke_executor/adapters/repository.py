@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from autorke_common.envelope import utcnow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from autorke_common.envelope import utcnow
 from autorke_executor.adapters.orm import JobRow, TargetRow
 from autorke_executor.domain.model import TargetOutcome
 

@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-
 from autorke_common.auth import Viewer
 from autorke_common.errors import Problem, not_found
+from fastapi import APIRouter, Query, Request
+
 from autorke_executor.adapters import repository as repo
 from autorke_executor.adapters.orm import JobRow, TargetRow
 

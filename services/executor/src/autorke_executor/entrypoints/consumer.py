@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from autorke_common.bus import COMMANDS_STREAM, ConsumerSpec
 from autorke_common.catalogue.executor import ExecutorRun
+
 from autorke_executor.service_layer.jobs import JobRunner
 
 DURABLE = "executor-run"

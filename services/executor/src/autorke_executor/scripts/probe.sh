@@ -13,6 +13,8 @@ own_process() {
 }
 probe_components() {
   local procs=() ctrs=() paths=() units=() pid comm args name word f p d hit
+  # One awk pass keeps only candidate lines (a name as the command or as a word of the
+  # program part of its arguments); the shell then checks those few.
   while read -r pid comm args; do
     for name in $K8S_NAMES; do
       hit=""
@@ -24,7 +26,9 @@ probe_components() {
       fi
       if [ -n "$hit" ] && own_process "$pid"; then procs+=("$hit pid $pid"); fi
     done
-  done < <(ps -eo pid=,comm=,args= 2>/dev/null)
+  done < <(ps -eo pid=,comm=,args= 2>/dev/null | awk -v names="$K8S_NAMES" '
+    BEGIN { n = split(names, want, " ") }
+    { for (i = 1; i <= n; i++) if ($2 == want[i] || $0 ~ ("(^|[ /])" want[i] "( |$)")) { print; next } }')
   # Containers: docker keeps each one's config in /var/lib/docker/containers/<id>/config.v2.json.
   for f in /var/lib/docker/containers/*/config.v2.json; do
     [ -r "$f" ] || continue

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from autorke_common.bus import Delivery
 from autorke_common.catalogue.executor import (
     ExecutorRun,
@@ -33,6 +31,8 @@ from autorke_common.catalogue.executor import (
 from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import PermanentError, TemporaryError
 from autorke_common.outbox import Database
+from pydantic import ValidationError
+
 from autorke_executor.adapters import repository as repo
 from autorke_executor.adapters.orm import JobRow
 from autorke_executor.domain.model import (
@@ -226,7 +226,7 @@ class JobRunner:
             log.info("job %s %s: %d target(s)", job.job_id, row.status, len(outcomes))
             return row.status
 
-    def _replay(self, uow, row: JobRow, ctx: JobContext) -> None:  # noqa: ANN001
+    def _replay(self, uow, row: JobRow, ctx: JobContext) -> None:
         outcomes = [repo.row_outcome(r) for r in repo.finished_targets(uow.session, row.job_id)]
         for o in outcomes:
             uow.emit(ctx.envelope(_finished_event(row.job_id, row.change_id, o), "replay",

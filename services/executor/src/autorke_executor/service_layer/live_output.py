@@ -19,7 +19,7 @@ class LiveOutput:
         self._lines: list[dict] = []
         self.cap = cap_per_host
 
-    def sink(self, host: str, quiet: bool = False):  # noqa: ANN201 - an adapters.ssh.OutputSink
+    def sink(self, host: str, quiet: bool = False):
         """A callback for one host's chunks; ``quiet`` keeps them out of the live log
         (machine-readable output such as facts JSON)."""
         def feed(stream: str, chunk: bytes) -> None:

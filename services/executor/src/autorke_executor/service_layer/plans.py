@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-
 from autorke_common.catalogue.executor import ExecutorRun
+
 from autorke_executor.domain.model import TargetOutcome
 from autorke_executor.service_layer.jobs import Plan
 from autorke_executor.service_layer.live_output import LiveOutput

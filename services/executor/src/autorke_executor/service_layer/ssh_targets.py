@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-
 from autorke_common.catalogue.executor import ExecutorRun, Target
+
 from autorke_executor.domain.model import TargetOutcome, needs_probe, probe_evidence
 from autorke_executor.domain.script_command import UnsafeParameter, argv_command, script_command
 
@@ -61,7 +61,7 @@ class SshWork:
     def _left(self, start: float) -> float:
         return max(1.0, self.job.command_timeout_s - (time.monotonic() - start))
 
-    def _probe_guard(self, session, target: Target, start: float) -> TargetOutcome | None:  # noqa: ANN001
+    def _probe_guard(self, session, target: Target, start: float) -> TargetOutcome | None:
         """P2: refuse init/cleanup on a host showing any Kubernetes component."""
         command = script_command("probe", self.job.job_id)
         res = session.run(command, self.scripts.get("probe"), self._left(start))
@@ -81,7 +81,7 @@ class SshWork:
                 result={"evidence": evidence, "components": components})
         return None
 
-    def _script(self, session, target: Target, start: float) -> TargetOutcome:  # noqa: ANN001
+    def _script(self, session, target: Target, start: float) -> TargetOutcome:
         job = self.job
         args = [str(a) for a in job.params.get("args", [])]
         if job.action == "init":
@@ -108,7 +108,7 @@ class SshWork:
         return TargetOutcome.ok(target.host, time.monotonic() - start, 0,
                                 "" if quiet else text, result)
 
-    def _rke2(self, session, target: Target, start: float) -> TargetOutcome:  # noqa: ANN001
+    def _rke2(self, session, target: Target, start: float) -> TargetOutcome:
         job = self.job
         sink = self.sink(target.host, False)
         if job.action == "join":

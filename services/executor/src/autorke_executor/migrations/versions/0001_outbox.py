@@ -4,7 +4,6 @@ Revision ID: 0001
 Revises:
 """
 from alembic import op
-
 from autorke_common.outbox import create_outbox_tables_op
 
 revision = "0001"
