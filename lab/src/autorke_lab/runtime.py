@@ -35,6 +35,7 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI
 
+from .clusters.component import ClustersComponent
 from .cmdb.component import CmdbComponent
 from .idp.component import IdentityProviderComponent
 from .kube.component import KubeComponent
@@ -60,6 +61,7 @@ COMPONENTS: list[Callable[[], Component]] = [
     VCalicoComponent,
     IdentityProviderComponent,
     KubeComponent,
+    ClustersComponent,
 ]
 
 

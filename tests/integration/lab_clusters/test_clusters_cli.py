@@ -1,0 +1,84 @@
+"""``autorke lab up`` (the real command, detached) brings the lab clusters up by itself,
+``lab status --json`` shows them, and ``lab down`` leaves no process behind: no machine
+process, and none of the clusters' kubelets (checked with ``ps`` by the PIDs the
+machines' systemctl recorded). A second ``lab up`` on the same state directory (what
+``autorke up`` does every time) first cleans what the first one left on the machines,
+then builds the clusters again against the new APIs."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from autorke_lab.machines.addresses import free_port, lease_free_range
+
+
+def unit_pids(state_dir: Path) -> list[int]:
+    return [int(p.read_text()) for p in
+            sorted(state_dir.glob("machines/*/ov/var.u/lib/autorke-lab/units/*.service.pid"))]
+
+
+def running(pids: list[int]) -> str:
+    return subprocess.run(["ps", "-o", "pid=,args=", "-p", ",".join(map(str, pids))],
+                          capture_output=True, text=True, check=False).stdout.strip()
+
+
+def still_running(pids: list[int], timeout: float = 15.0) -> str:
+    """What ``ps`` shows of ``pids`` once they had ``timeout`` s to die (SIGKILLed by the
+    lab: on a loaded machine the kernel may take a moment to finish them off)."""
+    deadline = time.monotonic() + timeout
+    while (left := running(pids)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def lab_up(lab: list[str], state: list[str], lease, port: int) -> dict:
+    up = subprocess.run(
+        [*lab, "up", "--detach", "-n", "5", "--cmdb-size", "10", "--only",
+         "machines,cmdb,kube,clusters", "--address-base", lease.base, "--cmdb-port", str(port),
+         "--set", "kube.base_port=0", "--set", "clusters.rke1_machines=1",
+         "--set", "clusters.rke2_machines=2", *state],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert up.returncode == 0, up.stdout + up.stderr
+    return json.loads(subprocess.run([*lab, "status", "--json", *state], capture_output=True,
+                                     text=True, timeout=30, check=False).stdout)
+
+
+def lab_down(lab: list[str], state: list[str]) -> None:
+    down = subprocess.run([*lab, "down", *state], capture_output=True, text=True, timeout=90,
+                          check=False)
+    assert down.returncode == 0, down.stderr
+
+
+def test_lab_up_builds_clusters_and_lab_down_leaves_nothing(tmp_path):
+    lease = lease_free_range()
+    lab = [sys.executable, "-m", "autorke_lab"]
+    state_dir = tmp_path / "lab"
+    state = ["--state-dir", str(state_dir)]
+    port = free_port()
+    pids: list[int] = []
+    try:
+        for attempt in (1, 2):
+            status = lab_up(lab, state, lease, port)
+            component = status["components"]["clusters"]
+            clusters = {c["name"]: c for c in component["clusters"]}
+            assert {n: c["ready"] for n, c in clusters.items()} == {"rke1-lab": True,
+                                                                    "rke2-lab": True}, clusters
+            assert [n["roles"] for n in clusters["rke1-lab"]["nodes"]] == [
+                ["controlplane", "etcd", "worker"]]
+            assert [n["rke2_type"] for n in clusters["rke2-lab"]["nodes"]] == ["server", "agent"]
+            assert component["free_machines"] == ["m004", "m005"]
+            assert component["wiped_leftovers_on"] == ([] if attempt == 1 else
+                                                       ["m001", "m002", "m003"])
+            pids = unit_pids(state_dir)
+            assert len(pids) == 3 and running(pids).count("autorke_lab.kube.kubelet") == 3
+            lab_down(lab, state)
+            assert still_running(pids) == ""
+    finally:
+        lab_down(lab, state)  # a no-op when the lab is already down
+        lease.release()
+    leftovers = subprocess.run(["pgrep", "-f", str(state_dir)], capture_output=True, text=True,
+                               check=False)
+    assert leftovers.stdout == ""

@@ -1,0 +1,93 @@
+"""The lab clusters component: at lab start, an RKE1 cluster (built by the rke stand-in from
+a cluster.yml) and an RKE2 cluster (servers and agents joined node by node) on real lab
+machines, every node Ready through the official client, the rest of the machines free;
+the status names files, never secrets; at lab down nothing of theirs keeps running."""
+from __future__ import annotations
+
+import json
+import stat
+import time
+from pathlib import Path
+
+import yaml
+from autorke_lab.clusters import ClustersComponent
+from autorke_lab.cmdb.component import CmdbComponent
+from autorke_lab.kube.component import KubeComponent
+from autorke_lab.machines.component import MachinesComponent
+from autorke_lab.machines.namespaces import processes_by_mount_ns, wait_gone
+from kubernetes import client, config
+
+OPTIONS = {"kube.base_port": "0", "kube.workloads": "true"}
+
+
+def components() -> list:
+    return [MachinesComponent(), CmdbComponent(), KubeComponent(), ClustersComponent()]
+
+
+def ready_nodes(kubeconfig: Path) -> dict[str, dict[str, str]]:
+    api = config.new_client_from_config_dict(yaml.safe_load(kubeconfig.read_text()))
+    try:
+        return {n.metadata.name: n.metadata.labels for n in client.CoreV1Api(api).list_node().items
+                if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions)}
+    finally:
+        api.close()
+
+
+def test_lab_start_builds_both_clusters_and_lab_down_ends_their_processes(lab_factory):
+    started = time.monotonic()
+    running = lab_factory(machines=14, cmdb_size=20, components=components(), options=OPTIONS)
+    took = time.monotonic() - started
+    status = running.lab.status()
+    state = status["components"]["clusters"]
+    clusters = {c["name"]: c for c in state["clusters"]}
+    assert set(clusters) == {"rke1-lab", "rke2-lab"}
+    assert all(c["ready"] for c in clusters.values()), clusters
+    assert state["free_machines"] == ["m013", "m014"]
+
+    rke1, rke2 = clusters["rke1-lab"], clusters["rke2-lab"]
+    assert [n["machine"] for n in rke1["nodes"]] == [f"m{i:03d}" for i in range(1, 7)]
+    assert [n["roles"] for n in rke1["nodes"]] == [["controlplane", "etcd"]] * 3 + [["worker"]] * 3
+    assert [n["machine"] for n in rke2["nodes"]] == [f"m{i:03d}" for i in range(7, 13)]
+    assert [n["rke2_type"] for n in rke2["nodes"]] == ["server"] * 3 + ["agent"] * 3
+
+    # RKE1: cluster.yml, the secret state and the kubeconfig kept in the lab state dir.
+    for key in ("cluster_yml", "rkestate", "kubeconfig"):
+        assert Path(rke1[key]).is_relative_to(running.lab.state_dir / "clusters" / "rke1-lab")
+    assert stat.S_IMODE(Path(rke1["rkestate"]).stat().st_mode) == 0o600
+    doc = yaml.safe_load(Path(rke1["cluster_yml"]).read_text())
+    assert [n["hostname_override"] for n in doc["nodes"]] == [n["machine"] for n in rke1["nodes"]]
+    nodes = ready_nodes(Path(rke1["kubeconfig"]))
+    assert set(nodes) == {n["machine"] for n in rke1["nodes"]}
+    assert nodes["m001"]["node-role.kubernetes.io/etcd"] == "true"
+    assert nodes["m004"]["node-role.kubernetes.io/worker"] == "true"
+
+    # RKE2: the join token is a 0600 file, never a value in the status.
+    token_file = Path(rke2["join_token_file"])
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    assert token.startswith("K10") and token not in json.dumps(status)
+    assert rke2["server_url"] == rke2["api_url"]
+    nodes = ready_nodes(Path(rke2["kubeconfig"]))
+    assert set(nodes) == {n["machine"] for n in rke2["nodes"]}
+    assert "node-role.kubernetes.io/control-plane" in nodes["m007"]
+    assert "node-role.kubernetes.io/control-plane" not in nodes["m010"]
+    code, out, _ = running.run("m007", "stat -c %a /var/lib/rancher/rke2/server/node-token")
+    assert (code, out.strip()) == (0, "600")
+
+    # The simulated kubelets are processes of the machines (their systemctl units) ...
+    units = [u for name in [f"m{i:03d}" for i in range(1, 13)]
+             for u in running.machine(name).units() if u["active"]]
+    assert len(units) == 12
+    assert not running.machine("m013").units()
+    assert took < 60, f"lab with two clusters took {took:.1f} s"
+
+    # ... and lab down ends them with everything else (SIGKILLed: on a loaded machine the
+    # kernel may take a moment to finish them off).
+    namespaces = {m.mount_ns for m in running.fleet.machines}
+    running.lab.stop()
+    assert not [u for u in units if not wait_gone(u["pid"], timeout=15)]
+    deadline = time.monotonic() + 15
+    while (left := [p for ns, ps in processes_by_mount_ns().items() if ns in namespaces
+                    for p in ps]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"processes of the lab machines left: {left}"
