@@ -124,7 +124,7 @@ class Netcfg:
         return asyncio.run(go())
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 45.0, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()

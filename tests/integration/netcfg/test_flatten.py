@@ -28,7 +28,7 @@ def status_of(netcfg, ticket_id):
     return netcfg.call("GET", f"/api/v1/tickets/{ticket_id}", "viewer").json()
 
 
-def wait_status(netcfg, ticket_id, status, timeout=20.0):
+def wait_status(netcfg, ticket_id, status, timeout=45.0):
     return wait_for(lambda: (t := status_of(netcfg, ticket_id))["status"] == status and t,
                     timeout=timeout)
 
@@ -242,3 +242,19 @@ def test_p9_callback_that_never_comes_times_out(netcfg_factory, lab_kube_factory
     assert status_of(netcfg, tid)["status"] == "failed"
     assert pools_in(api) == []
     api.close()
+
+
+def test_p9_callback_racing_the_submission_record_is_held_then_taken_up(netcfg, cluster, vcalico):
+    lab, api = cluster
+    unknown = json.dumps({"event_id": str(uuid.uuid4()), "ticket_id": "VC-not-yet-recorded",
+                          "cluster": lab.name, "result": "approved", "answer": {},
+                          "answered_at": time.time()}).encode()
+    held = post_callback(netcfg, unknown, signed_headers(VCALICO_SECRET, unknown))
+    assert held.status_code == 200 and held.json()["status"] == "held"
+    vcalico.configure(delay_s=0.0)              # answer at once, maybe before netcfg records
+    tid = plan(netcfg, lab.name).json()["id"]
+    netcfg.call("POST", f"/api/v1/tickets/{tid}:approve", "approver")
+    answered = wait_status(netcfg, tid, "callback_received")
+    assert answered["callback"]["result"] == "approved"
+    assert len(netcfg.events("autorke.events.netcfg.ticket.callback_received")) == 1
+    assert_nothing_applied(api, [])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from autorke_common.errors import Problem
@@ -46,7 +47,7 @@ class Pool:
     nodeSelector: str = "all()"
     disableBGPExport: bool = False
 
-    @property
+    @cached_property
     def network(self) -> IPNetwork:
         return ipaddress.ip_network(self.cidr)
 
@@ -74,7 +75,7 @@ class Block:
     cidr: str
     allocated: int
 
-    @property
+    @cached_property
     def network(self) -> IPNetwork:
         return ipaddress.ip_network(self.cidr, strict=False)
 

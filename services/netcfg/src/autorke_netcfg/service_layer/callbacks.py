@@ -63,18 +63,22 @@ def _record(ports: Ports, data: dict[str, Any]) -> dict[str, Any]:
             return {"status": "duplicate", "event_id": event_id}
         ticket_id = uow.session.execute(select(TicketRecord.id).where(
             TicketRecord.vcalico_ticket_id == data["ticket_id"])).scalar_one_or_none()
-        if ticket_id is None:   # not recorded as submitted yet (or not ours): VCalico retries
-            raise Problem("unknown-ticket", "Unknown ticket", 404,
-                          f"no ticket was submitted as {data['ticket_id']}")
+        if ticket_id is None:
+            # VCalico answered before the submission was recorded here: hold the verified
+            # callback under VCalico's id; recording the submission takes it up.
+            uow.session.add(CallbackRecord(event_id=event_id, ticket_id=data["ticket_id"],
+                                           result=data["result"], outcome="held", body=data))
+            uow.commit()
+            return {"status": "held", "event_id": event_id}
         t = lock(uow, ticket_id)
-        outcome = _apply_callback(uow, t, data)
+        outcome = apply_callback(uow, t, data)
         uow.session.add(CallbackRecord(event_id=event_id, ticket_id=t.id, result=data["result"],
                                        outcome=outcome, body=data))
         uow.commit()
         return {"status": outcome, "event_id": event_id, "ticket": t.id, "ticket_status": t.status}
 
 
-def _apply_callback(uow, t: TicketRecord, data: dict[str, Any]) -> str:
+def apply_callback(uow, t: TicketRecord, data: dict[str, Any]) -> str:
     if t.status != flow.SUBMITTED:
         log.warning("callback %s for ticket %s (%s) ignored", data["event_id"], t.id, t.status)
         return "ignored"
@@ -96,3 +100,13 @@ def _apply_callback(uow, t: TicketRecord, data: dict[str, Any]) -> str:
         fail(uow, t, problem.slug, problem.detail or problem.title)
         return "failed"
     return "accepted"
+
+
+def take_up_held(uow, t: TicketRecord) -> None:  # noqa: ANN001
+    """A callback held because it beat the submission record: apply the first one now."""
+    held = uow.session.execute(select(CallbackRecord).where(
+        CallbackRecord.ticket_id == t.vcalico_ticket_id, CallbackRecord.outcome == "held")
+        .order_by(CallbackRecord.received_at)).scalars().all()
+    for record in held:
+        record.outcome = apply_callback(uow, t, record.body)
+        record.ticket_id = t.id

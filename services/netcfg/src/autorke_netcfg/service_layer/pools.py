@@ -4,6 +4,7 @@ then written to the cluster with the official client, recorded, and announced th
 outbox in one transaction. A refused request writes nothing anywhere."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import urllib3
@@ -155,7 +156,7 @@ def set_disabled(ports: Ports, cluster: str, name: str, disabled: bool,
         api, _ = _cluster(ports, cluster)
         current, _, _, raw = _current(api, cluster, name)
         if current.disabled != disabled:
-            wanted = Pool(**{**current.__dict__, "disabled": disabled})
+            wanted = dataclasses.replace(current, disabled=disabled)
             _call(api.replace_spec, PLURAL, raw, {**(raw.get("spec") or {}), **wanted.spec()})
         else:
             wanted = current

@@ -12,6 +12,7 @@ from autorke_common.envelope import utcnow
 from autorke_netcfg.adapters.orm import TicketRecord
 from autorke_netcfg.adapters.vcalico import VCalicoRefused, VCalicoUnavailable
 from autorke_netcfg.domain import tickets as flow
+from autorke_netcfg.service_layer.callbacks import take_up_held
 from autorke_netcfg.service_layer.ports import Ports, emit
 from autorke_netcfg.service_layer.tickets import fail, lock, move
 
@@ -61,6 +62,7 @@ def submit(ports: Ports, ticket_id: str) -> str | None:
             emit(uow, TicketSubmitted(ticket_id=t.id, cluster=t.cluster, vcalico_ticket_id=value,
                                       attempts=attempts), aggregate=t.id,
                  correlation_id=t.correlation_id)
+            take_up_held(uow, t)
         else:
             fail(uow, t, kind, value or kind)
         uow.commit()
