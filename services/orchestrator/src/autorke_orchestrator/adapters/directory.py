@@ -1,9 +1,14 @@
 """The read model of machines and clusters the orchestrator keeps from the inventory's
 events: what flows check (membership, roles, state) and how the executor reaches a
 machine (its SSH endpoint, snapshotted into each plan). Machines are named by host name
-everywhere in a change; a request may name them by inventory id too."""
+everywhere in a change; a request may name them by inventory id too.
+
+What a step loads does not grow with the cluster: a change's own machines by host name
+(unique index), and the cluster's members (host name and roles only, through the index on
+``cluster``) only when a flow reads them (:class:`Members` is lazy)."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -37,14 +42,68 @@ def machines(session: Session, hostnames: list[str]) -> dict[str, MachineView]:
     return {r.hostname: _view(r) for r in rows}
 
 
+def _endpoint(hostname: str, ssh: dict[str, Any], ip: str | None,
+              bastions: dict[str, dict[str, Any]]) -> Endpoint | None:
+    address = ssh.get("address") or ip
+    if not address or not ssh.get("host_key"):
+        return None  # host keys are verified, never learnt: no key, no endpoint
+    bastion = ssh.get("bastion")
+    if isinstance(bastion, str):
+        bastion = bastions.get(bastion)
+        if bastion is None:
+            return None  # a bastion whose host key we do not know: unreachable, not direct
+    return Endpoint(hostname, address, int(ssh.get("port") or 22), ssh["host_key"], ssh.get("user"),
+                    dict(bastion) if bastion else None)
+
+
 def endpoints(session: Session, hostnames: list[str]) -> dict[str, Endpoint]:
+    """How the executor reaches each machine, from the SSH data of the inventory's events.
+    A bastion named by host name alone is looked up as a machine of the read model."""
+    rows = list(session.execute(select(MachineViewRow).where(MachineViewRow.hostname.in_(hostnames))).scalars())
+    named = {b for r in rows if isinstance(b := (r.ssh or {}).get("bastion"), str)}
+    bastions: dict[str, dict[str, Any]] = {}
+    if named:
+        for b in session.execute(select(MachineViewRow).where(
+                or_(MachineViewRow.hostname.in_(named), MachineViewRow.id.in_(named)))).scalars():
+            e = _endpoint(b.hostname, dict(b.ssh or {}), b.ip, {})
+            if e is not None:
+                entry = {"host": b.hostname, "address": e.address, "port": e.port, "user": e.user,
+                         "host_key": e.host_key}
+                bastions[b.hostname] = bastions[b.id] = entry
     out: dict[str, Endpoint] = {}
-    for r in session.execute(select(MachineViewRow).where(MachineViewRow.hostname.in_(hostnames))).scalars():
-        ssh = dict(r.ssh or {})
-        if ssh.get("address") or r.ip:
-            out[r.hostname] = Endpoint(r.hostname, ssh.get("address") or r.ip, int(ssh.get("port") or 22),
-                                       ssh.get("host_key") or "", ssh.get("user"), ssh.get("bastion"))
+    for r in rows:
+        e = _endpoint(r.hostname, dict(r.ssh or {}), r.ip, bastions)
+        if e is not None:
+            out[r.hostname] = e
     return out
+
+
+class Members(Mapping[str, list[str]]):
+    """A cluster's members (host name -> roles), read from the database on first use."""
+
+    def __init__(self, session: Session, cluster: str) -> None:
+        self._session, self._cluster = session, cluster
+        self._nodes: dict[str, list[str]] | None = None
+
+    def _load(self) -> dict[str, list[str]]:
+        if self._nodes is None:
+            rows = self._session.execute(select(MachineViewRow.hostname, MachineViewRow.roles)
+                                         .where(MachineViewRow.cluster == self._cluster))
+            self._nodes = {h: list(roles or []) for h, roles in rows}
+        return self._nodes
+
+    def __getitem__(self, host: str) -> list[str]:
+        return self._load()[host]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    @property
+    def loaded(self) -> bool:
+        return self._nodes is not None
 
 
 def cluster(session: Session, name: str | None) -> ClusterView | None:
@@ -53,9 +112,8 @@ def cluster(session: Session, name: str | None) -> ClusterView | None:
     row = session.get(ClusterViewRow, name)
     if row is None:
         return None
-    nodes = {m.hostname: list(m.roles or []) for m in session.execute(
-        select(MachineViewRow).where(MachineViewRow.cluster == name)).scalars()}
-    return ClusterView(row.name, row.provider, row.api_endpoint, row.kubeconfig_sealed, row.join_token_sealed, nodes)
+    return ClusterView(row.name, row.provider, row.api_endpoint, row.kubeconfig_sealed, row.join_token_sealed,
+                       Members(session, name))
 
 
 def upsert_machine(session: Session, machine_id: str, hostname: str | None = None, **fields: Any) -> MachineViewRow:

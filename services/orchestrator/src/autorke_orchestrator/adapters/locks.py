@@ -35,9 +35,10 @@ def _insert(session: Session, row: object) -> bool:
 
 def lock_machines(session: Session, change_id: str, hosts: list[str], recovered: Recovered) -> dict[str, str]:
     """Lock every host for the change; returns {host: holder} of those held by another open
-    change (then nothing is locked: the caller rolls back)."""
+    change (then nothing is locked: the caller rolls back). Hosts are locked in one global
+    order, so two changes naming the same hosts in different orders wait, never deadlock."""
     held: dict[str, str] = {}
-    for host in hosts:
+    for host in sorted(set(hosts)):
         if _insert(session, MachineLockRow(host=host, change_id=change_id, acquired_at=utcnow())):
             continue
         row = session.get(MachineLockRow, host)

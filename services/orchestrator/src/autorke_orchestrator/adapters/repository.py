@@ -1,10 +1,16 @@
 """Loads and stores the change aggregate (change, steps, targets, approvals, history) in
 one session. Saving checks the version it loaded (optimistic locking), so two handlers
-racing on one change never both win: the loser retries on fresh state."""
+racing on one change never both win: the loser retries on fresh state.
+
+The SSH endpoints snapshotted at plan time (one per host of the blast radius: on RKE1 every
+node of the cluster) never change afterwards: they are written once, and read only when a
+step sends an SSH job (:class:`PlannedEndpoints`), so a step's cost does not grow with them."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from autorke_orchestrator.adapters.orm import ApprovalRow, ChangeRow, HistoryRow, StepRow, TargetRow
 from autorke_orchestrator.domain.model import (
@@ -20,8 +26,32 @@ class StaleChange(Exception):
     """Another handler saved the change since it was loaded."""
 
 
+class PlannedEndpoints(Mapping[str, Endpoint]):
+    """A change's endpoints, read from its row on first use."""
+
+    def __init__(self, session: Session, change_id: str) -> None:
+        self._session, self._change_id = session, change_id
+        self._data: dict[str, Endpoint] | None = None
+
+    def _load(self) -> dict[str, Endpoint]:
+        if self._data is None:
+            raw = self._session.execute(select(ChangeRow.endpoints).where(ChangeRow.id == self._change_id)).scalar()
+            self._data = {h: Endpoint(**e) for h, e in (raw or {}).items()}
+        return self._data
+
+    def __getitem__(self, host: str) -> Endpoint:
+        return self._load()[host]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
 def load(session: Session, change_id: str) -> Change | None:
-    row = session.get(ChangeRow, change_id)
+    row = session.execute(select(ChangeRow).where(ChangeRow.id == change_id)
+                          .options(defer(ChangeRow.endpoints))).scalar_one_or_none()
     if row is None:
         return None
     steps = session.execute(select(StepRow).where(StepRow.change_id == change_id)
@@ -35,7 +65,7 @@ def load(session: Session, change_id: str) -> Change | None:
         id=row.id, steps=[Step(s.step_id, s.name, s.kind, s.position, s.status, s.attempt, s.job_id,
                                s.undo_status, s.undo_attempt, s.started_at, s.finished_at,
                                by_step.get(s.step_id, {})) for s in steps],
-        endpoints={h: Endpoint(**e) for h, e in (row.endpoints or {}).items()},
+        endpoints=PlannedEndpoints(session, change_id),
         version=row.version, **{k: getattr(row, k) for k in SCALARS})
     change.targets, change.dropped = list(row.targets or []), list(row.dropped or [])
     change.approvals = [Approval(a.step_id, a.decision, a.by, a.comment, a.at, a.automatic)
@@ -50,10 +80,10 @@ def load(session: Session, change_id: str) -> Change | None:
 
 def save(session: Session, change: Change) -> None:
     values = {k: getattr(change, k) for k in SCALARS}
-    values["endpoints"] = {h: vars(e) for h, e in change.endpoints.items()}
     saved_appr, saved_hist = change.__dict__.get("_saved", (0, 0))
     if change.version == 0 and session.get(ChangeRow, change.id) is None:
-        session.add(ChangeRow(id=change.id, version=1, **values))
+        endpoints = {h: vars(e) for h, e in change.endpoints.items()}
+        session.add(ChangeRow(id=change.id, version=1, endpoints=endpoints, **values))
     else:
         res = session.execute(update(ChangeRow).where(ChangeRow.id == change.id,
                                                       ChangeRow.version == change.version)

@@ -8,7 +8,7 @@ inventory's events). Flows never do I/O.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,9 @@ class ClusterView:
     api_endpoint: str | None = None
     kubeconfig_sealed: str | None = None
     join_token_sealed: str | None = None
-    nodes: dict[str, list[str]] = field(default_factory=dict)  # hostname -> roles
+    #: hostname -> roles of every member. The service layer passes a lazy mapping, so a
+    #: step whose flow never reads the members (RKE2 node.add) never loads them.
+    nodes: Mapping[str, list[str]] = field(default_factory=dict)
 
     def nodes_with(self, role: str) -> list[str]:
         return sorted(h for h, roles in self.nodes.items() if role in roles)

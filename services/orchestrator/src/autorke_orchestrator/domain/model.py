@@ -8,6 +8,7 @@ locks are held while its machines are in an unknown state.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,7 +110,7 @@ class Change:
     blast_components: list[str]
     config_diff: str = ""
     warnings: list[str] = field(default_factory=list)
-    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)  # fixed at plan time
     status: str = "planned"
     closed: bool = False
     cancel_requested: bool = False

@@ -74,6 +74,24 @@ def parse_job_id(value: str) -> tuple[str, str, str, int] | None:
     return None
 
 
+def news(change: Change, order_id: str, outcomes: dict[str, Outcome]) -> bool:
+    """Whether a report can move the change: it answers the current attempt (or compensation)
+    of a step and names a target still waiting. A job's summary after its targets' own
+    reports, a duplicate or a late report of an older attempt is no news: nothing to store."""
+    parsed = parse_job_id(order_id)
+    if parsed is None or parsed[0] != change.id or change.closed:
+        return False
+    _, step_id, purpose, attempt = parsed
+    step = next((s for s in change.steps if s.id == step_id), None)
+    if step is None:
+        return False
+    if purpose == "undo":
+        return step.undo_status == "running" and step.undo_attempt == attempt and any(
+            (t := step.targets.get(h)) is not None and t.undo_status == "running" for h in outcomes)
+    return step.status == "running" and step.attempt == attempt and any(
+        (t := step.targets.get(h)) is not None and t.status == "running" for h in outcomes)
+
+
 def _order(change: Change, step: Step, job: Job, purpose: str, attempt: int) -> Order:
     fence = set(change.blast_hosts)
     outside = [h for h in (*job.hosts, *job.reported) if h not in fence and h not in PSEUDO_TARGETS]

@@ -16,7 +16,7 @@ from autorke_common.outbox import Database, UnitOfWork
 
 from autorke_orchestrator.adapters import directory, locks, repository
 from autorke_orchestrator.domain import saga
-from autorke_orchestrator.domain.flow import Flow, FlowContext
+from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext
 from autorke_orchestrator.domain.flows import flow_for
 from autorke_orchestrator.domain.model import Change, IllegalTransition
 from autorke_orchestrator.domain.planning import ChangeRequest, Refused, context, plan, resolve_flow
@@ -41,16 +41,17 @@ def problem(v: Any) -> Problem:
 
 
 def _flow_ctx(uow: UnitOfWork, change: Change) -> tuple[Flow, FlowContext]:
+    """What a step sees: the change's own machines and the cluster (its members load only
+    if the flow reads them), so a step costs the same on a cluster of 10 or 1,000 nodes."""
     cluster = directory.cluster(uow.session, change.cluster)
     flow = flow_for(change.type, cluster.provider if cluster else None)
-    hosts = list(dict.fromkeys(change.targets + (list(cluster.nodes) if cluster else [])))
     ctx = FlowContext(change.type, cluster, change.active_targets(), change.params,
-                      directory.machines(uow.session, hosts))
+                      directory.machines(uow.session, change.targets))
     return flow, ctx
 
 
-def _commit(uow: UnitOfWork, change: Change, orders: list[saga.Order], actor: str) -> None:
-    cluster = directory.cluster(uow.session, change.cluster)
+def _commit(uow: UnitOfWork, change: Change, orders: list[saga.Order], actor: str,
+            cluster: ClusterView | None) -> None:
     for order in orders:
         send(uow, change, order, cluster, actor)
     if change.closed:
@@ -61,7 +62,7 @@ def _commit(uow: UnitOfWork, change: Change, orders: list[saga.Order], actor: st
         uow.emit(Envelope.of(message, source=SOURCE, correlation_id=change.id, actor=who), aggregate=change.id)
     change.events.clear()
     repository.save(uow.session, change)
-    uow.commit()
+    uow.commit()  # wakes the outbox relay at once (Database.notify_outbox_written)
 
 
 def _emit_recovered(uow: UnitOfWork) -> Callable:
@@ -95,7 +96,7 @@ def _operate(db: Database, change_id: str, actor: str,
                 raise Problem(exc.slug, exc.slug.replace("-", " ").capitalize(), exc.status, str(exc)) from None
             if quiet and not orders and not change.events and change.waiting_for == waiting:
                 return change  # nothing moved: no write
-            _commit(uow, change, orders, actor)
+            _commit(uow, change, orders, actor, ctx.cluster)
             return change
     return _retrying(once)
 
@@ -113,12 +114,12 @@ def create_change(db: Database, request: ChangeRequest, actor: Actor, dry_run: b
                 raise Problem("not-found", "Machine not found", 404, f"unknown machines: {', '.join(unknown)}",
                               hosts=unknown)
             request.targets = [names[n] for n in request.targets if n in names]
-            hosts = list(dict.fromkeys(request.targets + (list(cluster.nodes) if cluster else [])))
-            ctx = context(request, cluster, directory.machines(s, hosts))
-            change = plan(request, flow, ctx, actor.subject, directory.endpoints(s, hosts))
+            ctx = context(request, cluster, directory.machines(s, request.targets))
+            change = plan(request, flow, ctx, actor.subject, {})
         except Refused as exc:
             raise problem(exc.violation) from None
-        missing = [h for h in change.blast_hosts if h not in change.endpoints and h in ctx.machines]
+        change.endpoints = directory.endpoints(s, change.blast_hosts)  # the host keys this plan expects
+        missing = [h for h in change.targets if h not in change.endpoints]
         if missing and flow.type in ("machine.init", "machine.cleanup", "node.add", "node.add_core"):
             raise Problem("machine-unreachable", "No SSH endpoint", 409,
                           f"the inventory has no SSH endpoint for {', '.join(missing)}", hosts=missing)
@@ -140,7 +141,7 @@ def create_change(db: Database, request: ChangeRequest, actor: Actor, dry_run: b
                                   warnings=change.warnings), actor.subject)
         repository.save(s, change)
         orders = saga.advance(change, flow, ctx, locks.ClusterLocks(s, _emit_recovered(uow)))
-        _commit(uow, change, orders, actor.subject)
+        _commit(uow, change, orders, actor.subject, cluster)
         return change
 
 
@@ -178,13 +179,13 @@ def take_results(db: Database, consumer: str, message_id: str, order_id: str,
             if uow.already_processed(consumer, message_id):
                 return
             change = repository.load(uow.session, parsed[0])
-            if change is None:
-                uow.commit()
+            if change is None or not saga.news(change, order_id, outcomes):
+                uow.commit()  # a duplicate, stale or summary report: recorded as handled, no write
                 return
             flow, ctx = _flow_ctx(uow, change)
             orders = saga.on_results(change, flow, ctx, locks.ClusterLocks(uow.session, _emit_recovered(uow)),
                                      order_id, outcomes)
-            _commit(uow, change, orders, "system")
+            _commit(uow, change, orders, "system", ctx.cluster)
     _retrying(once)
 
 
