@@ -2,10 +2,11 @@
 relay, consumers) on a real NATS server and a real database, with a :class:`BusDriver`
 playing the executor and the inventory.
 
-The read model is built the real way, from inventory events published on the bus. Only
-the SSH endpoints are written straight into the orchestrator's own ``machines`` table:
-the inventory's events do not carry them yet (see the final report), and the executor is
-not involved in these tests anyway."""
+The read model is built the real way, from inventory events published on the bus,
+SSH connection data (address, port, host key) included: ``inventory.machine.added``
+carries it as an ``ssh`` object, which the catalogue does not declare yet but the
+orchestrator already reads. Only the Kubernetes components a facts probe found are
+written straight into the orchestrator's ``machines`` table (no event carries them)."""
 from __future__ import annotations
 
 import uuid
@@ -41,7 +42,7 @@ class Orchestrator:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def wait_status(self, change_id: str, *statuses: str, timeout: float = 20) -> dict:
+    def wait_status(self, change_id: str, *statuses: str, timeout: float = 60) -> dict:
         return self.driver.wait(lambda: (c := self.get(change_id))["status"] in statuses and c,
                                 timeout, f"{change_id} in {statuses}")
 
@@ -57,6 +58,10 @@ def machine_names(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i:03d}" for i in range(1, n + 1)]
 
 
+def ssh_data(hostname: str, ip: str) -> dict:
+    return {"address": ip, "port": 22, "user": "root", "host_key": f"ssh-ed25519 AAAAkey{hostname}"}
+
+
 def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dict[str, str],  # noqa: ANN001
          free: list[str], k8s: dict[str, list[str]] | None = None) -> None:
     for name, provider in clusters.items():
@@ -65,8 +70,9 @@ def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dic
                                          pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", bgp_as=None))
     hosts = list(members) + free
     for i, h in enumerate(hosts):
-        driver.publish(MachineAdded(machine=f"id-{h}", hostname=h, ip=f"127.9.{i // 250}.{i % 250 + 1}",
-                                    state="available"))
+        ip = f"127.9.{i // 250}.{i % 250 + 1}"
+        driver.publish(MachineAdded(machine=f"id-{h}", hostname=h, ip=ip, state="available"),
+                       extra={"ssh": ssh_data(h, ip)})
     for h, cluster in members.items():
         roles = ["etcd", "controlplane"] if h.endswith("001") else ["worker"]
         driver.publish(MembershipChanged(action="assigned", machine=f"id-{h}", hostname=h, cluster=cluster,
@@ -81,7 +87,6 @@ def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dic
     driver.wait(projected, what="read model projected from inventory events")
     with db.unit_of_work() as uow:
         for r in uow.session.execute(select(MachineViewRow)).scalars():
-            r.ssh = {"address": r.ip, "port": 22, "host_key": f"ssh-ed25519 AAAAkey{r.hostname}"}
             if k8s and r.hostname in k8s:
                 r.k8s_components = k8s[r.hostname]
         uow.commit()
@@ -105,7 +110,7 @@ def orch(nats_url, database, identity) -> Iterator[Orchestrator]:
             seed(driver, app.state.runtime.db, tag, {rke2: "rke2", rke1: "rke", other: "rke2"}, members,
                  machine_names(f"{tag}f", 8), k8s={f"{tag}f008": ["kubelet", "/etc/kubernetes"]})
             o = Orchestrator(client, driver, identity.headers, app, rke2, rke1, other)
-            o.tag = tag
+            o.tag, o.settings = tag, settings
             yield o
     finally:
         driver.close()

@@ -76,7 +76,7 @@ class BusDriver:
         with self._lock:
             return [e.type for e in self.events if e.correlation_id == change_id]
 
-    def wait(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    def wait(self, predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
@@ -93,8 +93,12 @@ class BusDriver:
         return self.wait(find, what=f"executor.run {action} of {change_id}")
 
     # -- playing the executor and the inventory -------------------------------------------
-    def publish(self, message: Message, correlation_id: str | None = None, **kw: Any) -> None:
+    def publish(self, message: Message, correlation_id: str | None = None, extra: dict[str, Any] | None = None,
+                **kw: Any) -> None:
+        """Publish as the other services would; ``extra`` adds data fields the catalogue
+        does not declare (yet), as a newer sender would."""
         env = Envelope.of(message, source="test-driver", correlation_id=correlation_id, **kw)
+        env.data.update(extra or {})
         self.call(self.bus.publish(env))
 
     def finish(self, run: ExecutorRun, failed: dict[str, str] | None = None,

@@ -9,20 +9,24 @@ from autorke_common.catalogue import inventory as inv
 from autorke_common.envelope import Envelope
 from autorke_common.outbox import Database
 
-from autorke_orchestrator.adapters import directory
+from autorke_orchestrator.adapters import directory, inventory_data
 from autorke_orchestrator.adapters.orm import JobRow
 from autorke_orchestrator.domain.saga import Outcome
 from autorke_orchestrator.service_layer import handlers
 from autorke_orchestrator.service_layer.dispatch import parse_command_id
 
 CONSUMER = "orchestrator-inventory"
+#: Machine events read tolerantly: they may carry SSH data the catalogue does not declare yet.
+TOLERANT = {c.TYPE: c for c in (inv.MachineAdded, inv.MachineUpdated)}
 
 
-def _project(session: Any, msg: Any) -> None:
+def _project(session: Any, msg: Any, data: dict[str, Any]) -> None:
+    ssh = inventory_data.ssh(data)
+    known = {"ssh": ssh} if ssh is not None else {}
     if isinstance(msg, inv.MachineAdded):
-        directory.upsert_machine(session, msg.machine, msg.hostname, ip=msg.ip, state=msg.state)
+        directory.upsert_machine(session, msg.machine, msg.hostname, ip=msg.ip, state=msg.state, **known)
     elif isinstance(msg, inv.MachineUpdated):
-        directory.upsert_machine(session, msg.machine, msg.hostname, ip=msg.ip)
+        directory.upsert_machine(session, msg.machine, msg.hostname, ip=msg.ip, **known)
     elif isinstance(msg, inv.MachineRetired):
         directory.upsert_machine(session, msg.machine, msg.hostname, state="retired")
     elif isinstance(msg, inv.MachineStateChanged):
@@ -54,11 +58,11 @@ def _answer(session: Any, msg: Any) -> tuple[str, str, Outcome] | None:
 
 
 def handle(db: Database, env: Envelope) -> None:
-    msg = env.parsed()
+    msg = inventory_data.message(env, TOLERANT)
     with db.unit_of_work() as uow:
         if uow.already_processed(CONSUMER, env.id):
             return
-        _project(uow.session, msg)
+        _project(uow.session, msg, env.data)
         answer = _answer(uow.session, msg)
         uow.commit()
     if answer:
