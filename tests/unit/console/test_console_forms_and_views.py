@@ -119,3 +119,14 @@ def test_per_target_results_come_from_each_hosts_latest_started_step():
     rows = {r["host"]: r for r in view.results}
     assert rows["m001"]["step"] == "join" and rows["m002"]["error"] == "timeout"
     assert view.failed_targets == ["m002"] and view.can_retry
+
+
+def test_facet_summaries_pick_the_fields_an_operator_scans_for():
+    from autorke_console.domain.facets import summary
+
+    m = {"hardware": {"cpu": {"model": "EPYC", "cores": 128}, "memory_gb": 512,
+                      "gpu": {"model": "Tesla T4", "count": 8}},
+         "software": {"os": "Ubuntu", "os_version": "22.04", "kernel": "5.15"},
+         "kubernetes": {"roles": [], "node_condition": None}, "network": {"rack": "R1", "site": "SH"}}
+    assert summary(m) == {"hardware": "128 cores · 512 GB · 8× Tesla T4", "software": "Ubuntu 22.04 · 5.15",
+                          "kubernetes": "—", "network": "rack R1 · SH"}

@@ -13,13 +13,20 @@ def _gpu(hw: dict[str, Any]) -> str | None:
     return None
 
 
+def _cpu(cpu: Any) -> str | None:
+    if isinstance(cpu, dict):
+        cores = cpu.get("cores") or cpu.get("count")
+        return f"{cores} cores" if cores else cpu.get("model")
+    return f"{cpu} CPU" if cpu else None
+
+
 def summary(machine: dict[str, Any]) -> dict[str, str]:
     hw = machine.get("hardware") or {}
     sw = machine.get("software") or {}
     k8s = machine.get("kubernetes") or {}
     net = machine.get("network") or {}
     parts = {
-        "hardware": [f"{hw['cpu']} CPU" if hw.get("cpu") else None,
+        "hardware": [_cpu(hw.get("cpu")),
                      f"{hw['memory_gb']} GB" if hw.get("memory_gb") else None, _gpu(hw)],
         "software": [" ".join(str(x) for x in (sw.get("os"), sw.get("os_version")) if x) or None,
                      sw.get("kernel"), sw.get("container_runtime")],

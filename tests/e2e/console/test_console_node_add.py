@@ -1,0 +1,96 @@
+"""The must-show flow in a browser: an operator adds two machines to the lab cluster from
+the Machines page; the operator gets no approve button on their own change; an approver
+approves each gate; the timeline finishes without a reload; both nodes are Ready — on the
+cluster page and in the lab Kubernetes API read with the official client."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, config
+
+pytestmark = pytest.mark.slow
+#: Why the node.add flow cannot finish yet; the test still runs, and passes (XPASS) once it can.
+SSH_ENDPOINT_GAP = (
+    "platform gap outside the console: inventory.machine.added/updated carry no SSH endpoint "
+    "(address, port, host key), so the orchestrator refuses node.add with machine-unreachable "
+    "('the inventory has no SSH endpoint for ...') before any plan exists")
+TERMINAL = ("succeeded", "partially_failed", "failed", "cancelled")
+
+
+def _free_lab_machines(platform, count: int) -> list[str]:
+    used = {n["hostname"] for c in platform.lab["components"]["clusters"]["clusters"] for n in c["nodes"]}
+    lab_names = {m["name"] for m in platform.lab["machines"]} - used
+    with platform.api("viewer") as api:
+        items = api.get("machines", params={"state": "available", "q": "m00", "limit": 50}).json()["items"]
+    free = [m["hostname"] for m in items if m["hostname"] in lab_names and not m.get("cluster")]
+    assert len(free) >= count, f"need {count} free lab machines, found {free}"
+    return sorted(free)[-count:]
+
+
+def _status(page) -> str:
+    return page.locator("[data-test=change-status] .badge").first.get_attribute("data-status")
+
+
+@pytest.mark.xfail(reason=SSH_ENDPOINT_GAP, strict=False)
+def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in, platform, shot):
+    hosts = _free_lab_machines(platform, 2)
+    operator = sign_in("operator")
+    operator.goto(f"{platform.console}/ui/machines?q=m00&limit=25")
+    for host in hosts:
+        operator.check(f"[data-machine={host}] input[name=targets]")
+    operator.click("button[data-action=add]")
+    operator.select_option("select[name=cluster]", platform.cluster)
+    operator.click("[data-test=show-plan]")
+    operator.wait_for_selector("[data-test=plan], [data-test=problem], .field-error")
+    assert operator.locator("[data-test=plan]").count() == 1, operator.locator("main").inner_text()
+    operator.click("[data-test=submit-change]")
+    operator.wait_for_url("**/ui/changes/chg-*")
+    change_url = operator.url
+
+    # the requester waits for approval and has no approve button
+    operator.wait_for_function(
+        "['awaiting_approval','failed','cancelled'].includes("
+        "document.querySelector('[data-test=change-status] .badge').dataset.status)", timeout=90_000)
+    assert _status(operator) == "awaiting_approval", operator.locator("#live").inner_text()
+    assert operator.locator("[data-test=approve]").count() == 0
+    assert operator.locator("[data-test=own-change]").is_visible()
+    shot(operator, "change-awaiting-own")
+
+    approver = sign_in("approver")
+    approver.goto(change_url)
+    approver.evaluate("window.__noReload = true")
+    gates = 0
+    while True:
+        approver.wait_for_function(
+            "document.querySelector('[data-test=approve]') !== null || "
+            f"{list(TERMINAL)!r}.includes(document.querySelector('[data-test=change-status] .badge').dataset.status)",
+            timeout=240_000)
+        if _status(approver) in TERMINAL:
+            break
+        gates += 1
+        approver.fill("[data-test=decide] input[name=comment]", f"gate {gates} checked in the browser")
+        shot(approver, f"change-gate-{gates}")
+        approver.click("[data-test=approve]")   # a form post: the page is reloaded here, on purpose
+        approver.wait_for_url(change_url)
+        approver.evaluate("window.__noReload = true")
+    assert gates >= 1
+    # the timeline finished while the page stayed open (no reload since the last approval)
+    assert approver.evaluate("window.__noReload") is True
+    assert _status(approver) == "succeeded", approver.locator("#live").inner_text()
+    steps = approver.locator("[data-test=timeline] li").evaluate_all("els => els.map(e => e.dataset.stepStatus)")
+    assert steps and all(s in ("succeeded", "skipped") for s in steps)
+    shot(approver, "change-succeeded")
+
+    approver.goto(f"{platform.console}/ui/clusters/{platform.cluster}")
+    for host in hosts:
+        assert approver.locator(f"[data-test=nodes] [data-node={host}] .badge").get_attribute("data-status") == "Ready"
+    shot(approver, "cluster-nodes-ready")
+
+    kubeconfig = yaml.safe_load(Path(platform.lab_cluster(platform.cluster)["kubeconfig"]).read_text())
+    with config.new_client_from_config_dict(kubeconfig) as api:
+        nodes = {n.metadata.name: n for n in client.CoreV1Api(api).list_node().items}
+    for host in hosts:
+        ready = next(c.status for c in nodes[host].status.conditions if c.type == "Ready")
+        assert ready == "True"
