@@ -127,6 +127,9 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Detach what was read first, so rows loaded in a read-only unit stay usable
+        # after it ends (a rollback would expire them); then undo anything uncommitted.
+        self.session.expunge_all()
         self.session.rollback()
         self.session.close()
 

@@ -40,6 +40,7 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
         self._leader_conn = None
+        self._closing = False
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -51,6 +52,7 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def stop(self) -> None:
+        self._closing = True
         if self._task:
             self._task.cancel()
             try:
@@ -81,6 +83,8 @@ class OutboxRelay:
         if is_sqlite(str(self.db.engine.url)):
             return True
         if self._leader_conn is None:
+            if self._closing:
+                return False
             conn = self.db.engine.connect()
             got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.lock_key}).scalar()
             conn.commit()
