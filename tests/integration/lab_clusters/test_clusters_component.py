@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from autorke_lab.clusters import ClustersComponent
 from autorke_lab.cmdb.component import CmdbComponent
 from autorke_lab.kube.component import KubeComponent
 from autorke_lab.machines.component import MachinesComponent
-from autorke_lab.machines.namespaces import processes_by_mount_ns, wait_gone
+from autorke_lab.machines.namespaces import processes_by_mount_ns
 from kubernetes import client, config
 
 OPTIONS = {"kube.base_port": "0", "kube.workloads": "true"}
@@ -81,13 +82,28 @@ def test_lab_start_builds_both_clusters_and_lab_down_ends_their_processes(lab_fa
     assert not running.machine("m013").units()
     assert took < 60, f"lab with two clusters took {took:.1f} s"
 
-    # ... and lab down ends them with everything else (SIGKILLed: on a loaded machine the
-    # kernel may take a moment to finish them off).
+    # ... and lab down ends them with everything else of the machines. Checked by PID and
+    # start time: a mount namespace's inode number is reused by the next one created (other
+    # labs run beside this test), so "processes in those namespaces" afterwards proves nothing.
     namespaces = {m.mount_ns for m in running.fleet.machines}
+    before = {pid: started_at(pid) for ns, pids in processes_by_mount_ns().items()
+              if ns in namespaces for pid in pids}
+    assert {u["pid"] for u in units} <= set(before)
     running.lab.stop()
-    assert not [u for u in units if not wait_gone(u["pid"], timeout=15)]
-    deadline = time.monotonic() + 15
-    while (left := [p for ns, ps in processes_by_mount_ns().items() if ns in namespaces
-                    for p in ps]) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 15  # SIGKILLed; a loaded machine may take a moment
+    while (left := [p for p, t in before.items() if started_at(p) == t]) and \
+            time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not left, f"processes of the lab machines left: {left}"
+    assert not left, "processes of the lab machines left:\n" + subprocess.run(
+        ["ps", "-o", "pid,ppid,stat,etimes,args", "-p", ",".join(map(str, left))],
+        capture_output=True, text=True, check=False).stdout
+
+
+def started_at(pid: int) -> str | None:
+    """A live process's start time (field 22 of /proc/PID/stat); None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
