@@ -65,6 +65,9 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the flush, so a commit that lands during it wakes the next
+            # round at once instead of waiting out the poll interval.
+            self._wake.clear()
             try:
                 if await asyncio.to_thread(self._is_leader):
                     while await self.flush() == self.batch:
@@ -73,7 +76,6 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep relaying whatever fails once
                 log.warning("outbox relay: %s", exc)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
             except TimeoutError:

@@ -19,12 +19,6 @@ class OrchestratorSettings(ServiceSettings):
     service_name: str = "orchestrator"
     port: int = 8102
     resume_interval_s: float = 5.0
-    #: The relay is woken by every commit that writes the outbox, but a wake-up that lands
-    #: while it is publishing is lost (``OutboxRelay._run`` clears the signal after the
-    #: flush), and a saga step commits exactly then: the next command waited the whole poll
-    #: interval (0.5 s). Until the relay clears before it flushes, poll often: one indexed
-    #: query for unpublished rows every 50 ms.
-    outbox_poll_interval_s: float = 0.05
 
 
 def create_app(settings: OrchestratorSettings | None = None, configure_process: bool = True) -> FastAPI:
