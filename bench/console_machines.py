@@ -34,6 +34,7 @@ from autorke_common.platform_env import DEFAULT_PORTS
 RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- console_machines:begin -->", "<!-- console_machines:end -->"
 OFFSET = 21_300
+LOAD = [0.0, 0.0]
 
 
 def start_platform(data: Path) -> tuple[subprocess.Popen, dict[str, int]]:
@@ -128,7 +129,8 @@ def write(rows: list[tuple[str, list[float]]], total: int, n: int) -> None:
              f"{n} filtered, sorted pages of 50 (state / GPU model / rack / free text / three filters "
              "at once), sequential, one client, signed in with a session cookie. Page = the whole "
              "HTML answer (console → inventory for machines and clusters → Jinja2). "
-             f"{os.cpu_count()} cores.", "",
+             f"{os.cpu_count()} cores; load average during the run {LOAD[0]:.0f}–{LOAD[1]:.0f} "
+             "(other test suites were running on the machine at the same time).", "",
              "| request | p50 (ms) | p95 (ms) | max (ms) |", "|---|---|---|---|"]
     for name, values in rows:
         lines.append(f"| {name} | {statistics.median(values):.1f} | {pct(values, 0.95):.1f} | {max(values):.1f} |")
@@ -153,15 +155,20 @@ def main() -> None:
         try:
             console = f"http://127.0.0.1:{port['console']}"
             bearer = {"Authorization": f"Bearer {token(data, 'viewer')}"}
+            browser = browser_session(console, "viewer")
             with httpx.Client(base_url=console, headers=bearer, timeout=30) as api, \
                     httpx.Client(base_url=f"http://127.0.0.1:{port['inventory']}", headers=bearer,
-                                 timeout=30) as inventory, browser_session(console, "viewer") as browser:
+                                 timeout=30) as inventory:
                 total = wait_machines(api, 10_000)
                 params = queries(api, args.requests)
                 timed(browser, "/ui/machines", params[:10])  # warm-up: connections, caches
+                LOAD[0] = os.getloadavg()[0]
                 rows = [("Machines page (HTML, through the console)", timed(browser, "/ui/machines", params)),
                         ("`/api/v1/machines` through the gateway (JSON)", timed(api, "/api/v1/machines", params)),
                         ("inventory directly (JSON)", timed(inventory, "/api/v1/machines", params))]
+            browser.close()
+            LOAD[1] = os.getloadavg()[0]
+            LOAD.sort()
             for name, values in rows:
                 print(f"{name}: p50 {statistics.median(values):.1f} ms, p95 {pct(values, 0.95):.1f} ms")
             write(rows, total, args.requests)

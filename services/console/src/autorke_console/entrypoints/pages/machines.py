@@ -3,6 +3,7 @@ page stays fast at thousands of machines), one machine's facets, history and loc
 the action flow — form with defaults, the plan from a dry run, then the real submission."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 from fastapi import APIRouter, Request
@@ -40,8 +41,8 @@ async def machines(request: Request):
     limit = limit if limit in PAGE_SIZES else 50
     params = {k: q.get(k) for k in FILTERS}
     params.update(sort=q.get("sort") if q.get("sort") in SORTS else None, limit=limit, cursor=q.get("cursor"))
-    result = await api(request, "GET", "machines", params=params)
-    clusters = await api(request, "GET", "clusters")
+    result, clusters = await asyncio.gather(api(request, "GET", "machines", params=params),
+                                            api(request, "GET", "clusters"))
     data = result.data if isinstance(result.data, dict) else {}
     return render(request, "machines.html", result=result, machines=items_of(result.data, "machines"),
                   next_cursor=data.get("next_cursor") or data.get("next"), total=data.get("total"),
