@@ -4,7 +4,8 @@ idp.console_redirect_uris=URL1,URL2``; key and issuer kept in ``<state dir>/idp`
 ``autorke lab token USER`` finds them."""
 from __future__ import annotations
 
-from .directory import CLI_CLIENT_ID, CONSOLE_CLIENT_ID, SERVICE_CLIENT_ID, USERS
+from .directory import (CLI_CLIENT_ID, CONSOLE_CLIENT_ID, CONSOLE_CLIENT_SECRET, SERVICE_CLIENT_ID,
+                        USERS)
 from .server import IdentityProvider
 
 DEFAULT_PORT = 8203
@@ -42,6 +43,9 @@ class IdentityProviderComponent:
             "jwks_uri": f"{issuer}/jwks",
             "audience": "autorke",
             "clients": [CONSOLE_CLIENT_ID, CLI_CLIENT_ID, SERVICE_CLIENT_ID],
+            # The lab's fixed development credentials, published like its SSH key path so
+            # the platform's console can sign users in; not a production secret.
+            "console_client": {"id": CONSOLE_CLIENT_ID, "secret": CONSOLE_CLIENT_SECRET},
             "users": {u.username: list(u.roles) for u in USERS.values()},
             "state_dir": str(self.server.state_dir.resolve()),
             "pid": self.server.pid,

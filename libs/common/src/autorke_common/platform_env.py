@@ -39,6 +39,10 @@ def lab_environment(lab: dict, port: dict[str, int]) -> dict[str, str]:
     }
     if idp.get("issuer"):
         env["AUTORKE_OIDC_ISSUER"] = idp["issuer"]
+    console_client = idp.get("console_client") or {}
+    if console_client.get("secret"):
+        env["AUTORKE_OIDC_CLIENT_ID"] = console_client["id"]
+        env["AUTORKE_OIDC_CLIENT_SECRET"] = console_client["secret"]
     if lab.get("cmdb_url"):
         env["AUTORKE_CMDB_URL"] = lab["cmdb_url"]
     ssh = lab.get("ssh", {})
