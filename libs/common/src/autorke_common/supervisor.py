@@ -246,7 +246,7 @@ def start_lab(sup: Supervisor, args: argparse.Namespace, data_dir: Path, env: di
             "--set", f"idp.console_redirect_uris={console}/auth/callback"]
     lab = sup.add(Child("lab", argv, env, data_dir / "logs" / "lab.log",
                         ready_url=f"http://127.0.0.1:{port['cmdb']}/lab/status"))
-    if sup.wait_ready([lab], 120.0):
+    if sup.wait_ready([lab], 300.0):  # seconds when idle; generous for a loaded host
         raise RuntimeError(f"the lab did not start; see {lab.log_path}")
     return httpx.get(lab.ready_url, timeout=5).json()  # type: ignore[arg-type]
 
