@@ -150,7 +150,14 @@ def run_size(count: int, repeat: int, tools: list[str], modes: list[str]) -> dic
     from fixtures.lab import start_lab
 
     with tempfile.TemporaryDirectory(prefix="bench-fanout-", dir="/tmp") as tmp:
-        lab, finalize = start_lab(Path(tmp) / "lab", machines=count)
+        for attempt in (1, 2):  # a 1,000-machine start now and then loses one machine: retry once
+            try:
+                lab, finalize = start_lab(Path(tmp) / f"lab{attempt}", machines=count)
+                break
+            except RuntimeError as exc:
+                if attempt == 2:
+                    raise
+                print(f"lab start failed ({exc}); retrying", flush=True)
         try:
             machines = [m for m in lab.machines if m["role"] == "machine"]
             known = Path(tmp) / "known_hosts"
@@ -223,8 +230,8 @@ def main() -> None:
     for size in args.sizes.split(","):
         for mode, res in run_size(int(size), args.repeat, args.tools.split(","), args.scripts.split(",")).items():
             rows[(int(size), mode)] = res
-    if not args.no_write:
-        write_results(rows, args.repeat)
+        if not args.no_write:  # after each size, so a later failure keeps what was measured
+            write_results(rows, args.repeat)
 
 
 if __name__ == "__main__":
