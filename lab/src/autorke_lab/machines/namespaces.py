@@ -47,7 +47,7 @@ def kill_namespaces(namespaces: set[str], timeout: float = 5.0) -> int:
     while namespaces:
         pids = [p for ns, ps in processes_by_mount_ns().items() if ns in namespaces for p in ps]
         live = [p for p in pids if not _is_zombie(p)]
-        if not live or time.monotonic() > deadline:
+        if not live:
             break
         for pid in live:
             try:
@@ -55,6 +55,10 @@ def kill_namespaces(namespaces: set[str], timeout: float = 5.0) -> int:
                 killed += 1
             except ProcessLookupError:
                 pass
+        # After the kill, not before: on a loaded host one /proc scan can outlast the
+        # deadline, and breaking before any kill left whole machines running.
+        if time.monotonic() > deadline:
+            break
         time.sleep(0.05)
     return killed
 
