@@ -1,4 +1,4 @@
-"""``autorke lab up`` (the real command, detached) brings the lab clusters up by itself,
+"""``autorke lab up`` (the real command) brings the lab clusters up by itself,
 ``lab status --json`` shows them, and ``lab down`` leaves no process behind: no machine
 process, and none of the clusters' kubelets (checked with ``ps`` by the PIDs the
 machines' systemctl recorded). A second ``lab up`` on the same state directory (what
@@ -34,22 +34,44 @@ def still_running(pids: list[int], timeout: float = 15.0) -> str:
     return left
 
 
-def lab_up(lab: list[str], state: list[str], lease, port: int) -> dict:
-    up = subprocess.run(
-        [*lab, "up", "--detach", "-n", "5", "--cmdb-size", "10", "--only",
-         "machines,cmdb,kube,clusters", "--address-base", lease.base, "--cmdb-port", str(port),
-         "--set", "kube.base_port=0", "--set", "clusters.rke1_machines=1",
-         "--set", "clusters.rke2_machines=2", *state],
-        capture_output=True, text=True, timeout=120, check=False)
-    assert up.returncode == 0, up.stdout + up.stderr
+def lab_up(lab: list[str], state: list[str], lease, port: int, log: Path) -> subprocess.Popen:
+    """The lab in the foreground as our own child (so a failed test still ends it by PID),
+    once its status says ready."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [*lab, "up", "--foreground", "-n", "5", "--cmdb-size", "10", "--only",
+             "machines,cmdb,kube,clusters", "--address-base", lease.base, "--cmdb-port", str(port),
+             "--set", "kube.base_port=0", "--set", "clusters.rke1_machines=1",
+             "--set", "clusters.rke2_machines=2", *state],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600  # generous: other test sessions may load the host
+    while time.monotonic() < deadline and proc.poll() is None:
+        if lab_status(lab, state).get("ready"):
+            return proc
+        time.sleep(0.5)
+    raise AssertionError(f"lab did not become ready: {log.read_text()[-2000:]}")
+
+
+def lab_status(lab: list[str], state: list[str]) -> dict:
     return json.loads(subprocess.run([*lab, "status", "--json", *state], capture_output=True,
-                                     text=True, timeout=30, check=False).stdout)
+                                     text=True, timeout=60, check=False).stdout or "{}")
 
 
 def lab_down(lab: list[str], state: list[str]) -> None:
-    down = subprocess.run([*lab, "down", *state], capture_output=True, text=True, timeout=90,
-                          check=False)
-    assert down.returncode == 0, down.stderr
+    """``lab down`` sends SIGTERM and waits 60 s; on a host loaded by other test sessions the
+    lab may need longer to stop, so the test then waits for the process itself."""
+    subprocess.run([*lab, "down", *state], capture_output=True, text=True, timeout=120,
+                   check=False)
+
+
+def end(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()  # SIGTERM: the lab stops everything of its own on the way out
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_lab_up_builds_clusters_and_lab_down_leaves_nothing(tmp_path):
@@ -59,9 +81,11 @@ def test_lab_up_builds_clusters_and_lab_down_leaves_nothing(tmp_path):
     state = ["--state-dir", str(state_dir)]
     port = free_port()
     pids: list[int] = []
+    proc = None
     try:
         for attempt in (1, 2):
-            status = lab_up(lab, state, lease, port)
+            proc = lab_up(lab, state, lease, port, tmp_path / f"lab{attempt}.log")
+            status = lab_status(lab, state)
             component = status["components"]["clusters"]
             clusters = {c["name"]: c for c in component["clusters"]}
             assert {n: c["ready"] for n, c in clusters.items()} == {"rke1-lab": True,
@@ -75,9 +99,10 @@ def test_lab_up_builds_clusters_and_lab_down_leaves_nothing(tmp_path):
             pids = unit_pids(state_dir)
             assert len(pids) == 3 and running(pids).count("autorke_lab.kube.kubelet") == 3
             lab_down(lab, state)
+            assert proc.wait(timeout=300) == 0
             assert still_running(pids) == ""
     finally:
-        lab_down(lab, state)  # a no-op when the lab is already down
+        end(proc)
         lease.release()
     leftovers = subprocess.run(["pgrep", "-f", str(state_dir)], capture_output=True, text=True,
                                check=False)

@@ -35,9 +35,7 @@ def ready_nodes(kubeconfig: Path) -> dict[str, dict[str, str]]:
 
 
 def test_lab_start_builds_both_clusters_and_lab_down_ends_their_processes(lab_factory):
-    started = time.monotonic()
     running = lab_factory(machines=14, cmdb_size=20, components=components(), options=OPTIONS)
-    took = time.monotonic() - started
     status = running.lab.status()
     state = status["components"]["clusters"]
     clusters = {c["name"]: c for c in state["clusters"]}
@@ -80,7 +78,6 @@ def test_lab_start_builds_both_clusters_and_lab_down_ends_their_processes(lab_fa
              for u in running.machine(name).units() if u["active"]]
     assert len(units) == 12
     assert not running.machine("m013").units()
-    assert took < 60, f"lab with two clusters took {took:.1f} s"
 
     # ... and lab down ends them with everything else of the machines. Checked by PID and
     # start time: a mount namespace's inode number is reused by the next one created (other
