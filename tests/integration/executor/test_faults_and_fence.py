@@ -20,7 +20,7 @@ def test_p5_hung_and_unreachable_hosts_fail_alone(lab_factory, events, executor_
     set_fault(lab.machine(hung), "hang")
     set_fault(lab.machine(down), "unreachable")
     job = new_job(kind="script", action="facts", targets=[target(lab, n) for n in names], fence=names,
-                  connect_timeout_s=5, command_timeout_s=6, concurrency=8)
+                  connect_timeout_s=5, command_timeout_s=12, concurrency=8)
     send(events, job)
     finished = wait_finished(events, job.job_id, timeout=90)[0]
     assert finished["data"]["status"] == "partially_failed"

@@ -88,3 +88,32 @@ async def test_close_finishes_the_message_in_hand(nats_server):
         assert again == []
     finally:
         await second.close()
+
+
+async def test_a_long_handler_does_not_hold_back_the_others(nats_server):
+    token = uuid.uuid4().hex[:8]
+    subject = f"autorke.events.probe.concurrent.{token}"
+    bus = Bus(nats_server.url, "probe")
+    await bus.connect()
+    release = asyncio.Event()
+    done: list[int] = []
+
+    async def handler(env, _d):
+        if env.data["n"] == 0:
+            await release.wait()  # the long job
+        done.append(env.data["n"])
+
+    try:
+        bus.subscribe(ConsumerSpec(durable=f"conc_{token}", subject=subject, handler=handler,
+                                   concurrency=4, ack_wait_s=30))
+        await bus.publish(probe(subject, 0))
+        await asyncio.sleep(0.5)
+        for n in range(1, 6):
+            await bus.publish(probe(subject, n))
+        await wait_for(lambda: sorted(done) == [1, 2, 3, 4, 5], timeout=20)
+        assert 0 not in done, "the long job is still running while the others finished"
+        release.set()
+        await wait_for(lambda: 0 in done, timeout=10)
+    finally:
+        release.set()
+        await bus.close()

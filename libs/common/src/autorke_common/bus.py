@@ -192,32 +192,43 @@ class Bus:
         return await self.js.pull_subscribe(spec.subject, durable=spec.durable, stream=spec.stream, config=config)
 
     async def _consume(self, spec: ConsumerSpec) -> None:
+        """Fetch and handle messages until the bus closes. With ``concurrency`` above one,
+        each message is handled as its own task and a new fetch asks only for as many as
+        there are free slots, so one long handler never holds back the others."""
         sub = None
-        gate = asyncio.Semaphore(spec.concurrency)
-        while not self._stopping.is_set():
-            try:
-                if sub is None:
-                    sub = await self._pull_subscription(spec)
-                    self._subs[spec.durable] = sub
-                msgs = await sub.fetch(batch=spec.batch, timeout=1.0)
-            except NatsTimeout:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - disconnected, consumer gone after a server reset
-                log.warning("consumer %s: fetch failed (%s); retrying", spec.durable, exc)
-                sub = None
-                await asyncio.sleep(0.5)
-                continue
-            if spec.concurrency == 1:
+        in_flight: set[asyncio.Task] = set()
+        try:
+            while not self._stopping.is_set():
+                free = spec.concurrency - len(in_flight)
+                if free <= 0:
+                    await asyncio.wait(in_flight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    if sub is None:
+                        sub = await self._pull_subscription(spec)
+                        self._subs[spec.durable] = sub
+                    batch = spec.batch if spec.concurrency == 1 else min(spec.batch, free)
+                    msgs = await sub.fetch(batch=batch, timeout=1.0)
+                except NatsTimeout:
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - disconnected, consumer gone after a reset
+                    log.warning("consumer %s: fetch failed (%s); retrying", spec.durable, exc)
+                    sub = None
+                    await asyncio.sleep(0.5)
+                    continue
+                if spec.concurrency == 1:
+                    for msg in msgs:
+                        await self._dispatch(spec, msg)
+                    continue
                 for msg in msgs:
-                    await self._dispatch(spec, msg)
-            else:
-                async def one(m):  # noqa: ANN001, ANN202
-                    async with gate:
-                        await self._dispatch(spec, m)
-
-                await asyncio.gather(*(one(m) for m in msgs))
+                    task = asyncio.create_task(self._dispatch(spec, msg))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+        finally:
+            if in_flight:  # finish (and ack) what is in hand
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _dispatch(self, spec: ConsumerSpec, msg) -> None:  # noqa: ANN001
         headers = dict(msg.headers or {})
