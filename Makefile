@@ -20,7 +20,7 @@ up: install
 	uv run --no-sync autorke up
 
 test: install lint
-	uv run --no-sync pytest tests
+	uv run --no-sync pytest
 
 unit: install
 	uv run --no-sync pytest tests/unit

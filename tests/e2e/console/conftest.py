@@ -112,7 +112,9 @@ def _register_lab_cluster(platform: Platform) -> None:
         platform.import_report = status
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the platform (and the sync Playwright loop below) end with
+# these tests instead of running under every later test of the session.
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory) -> Iterator[Platform]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} missing: run deploy/setup-system.sh (installs Debian's chromium)")
@@ -143,9 +145,10 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        lease.release()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
     from playwright.sync_api import sync_playwright
 
