@@ -65,9 +65,12 @@ def ssh_data(hostname: str, ip: str) -> dict:
 def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dict[str, str],  # noqa: ANN001
          free: list[str], k8s: dict[str, list[str]] | None = None) -> None:
     for name, provider in clusters.items():
+        join = {"join_address": f"https://{name}.lab:9345", "join_token_sealed": "sealed-token"} \
+            if provider == "rke2" else {}
         driver.publish(ClusterRegistered(name=name, provider=provider, api_endpoint=f"https://{name}.lab:6443",
                                          kubeconfig_sealed="sealed-kubeconfig", host_networks=["10.0.0.0/16"],
-                                         pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", bgp_as=None))
+                                         pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", bgp_as=None,
+                                         **join))
     hosts = list(members) + free
     for i, h in enumerate(hosts):
         ip = f"127.9.{i // 250}.{i % 250 + 1}"

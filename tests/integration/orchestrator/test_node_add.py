@@ -93,6 +93,11 @@ def test_rke1_node_add_blast_radius_lists_every_node_and_runs_rke_up(orch: Orche
                                      created_by="orchestrator", change_id=cid, command_id=store.id), cid)
     up = o.driver.wait_run(cid, "up_update_only")
     assert up.kind == "rke" and sorted(up.fence) == sorted(existing + targets)
-    o.driver.finish(up)
+    o.driver.finish(up, results={"rke": {"rkestate": "sealed-new-state"}})
+    state = o.driver.wait(lambda: [e for e in o.driver.inventory_commands(cid) if e.type == "inventory.config.store"
+                                   and e.data["kind"] == "cluster.rkestate"], what="rkestate store command")[0]
+    assert state.data["content_sealed"] == "sealed-new-state", "the new rkestate goes back to the inventory sealed"
+    o.driver.publish(ConfigVersioned(cluster=o.rke1, kind="cluster.rkestate", version=2, content_hash="s",
+                                     created_by="orchestrator", change_id=cid, command_id=state.id), cid)
     o.driver.finish(o.driver.wait_run(cid, "wait_ready"))
     o.wait_status(cid, "succeeded")

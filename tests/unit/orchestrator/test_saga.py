@@ -28,7 +28,8 @@ class FakeLocks:
 
 def cluster(provider: str = "rke2") -> ClusterView:
     return ClusterView("c1", provider, "https://c1:6443", "sealed", "tok",
-                       {"e1": ["etcd", "controlplane"], "w1": ["worker"], "w2": ["worker"]})
+                       {"e1": ["etcd", "controlplane"], "w1": ["worker"], "w2": ["worker"]},
+                       join_address="https://c1:9345")
 
 
 def machines() -> dict[str, MachineView]:

@@ -26,14 +26,21 @@ Conventions every message here follows:
   (``machine-in-other-cluster``, ``illegal-state-transition``, ``invalid-cluster-config``,
   ``not-found``, ``no-open-change``, ``invalid-request``, ...). A command replayed with the
   same envelope id has no second effect (and no second answer).
-* Secrets never travel in plain text: ``kubeconfig_sealed`` / ``content_sealed`` are
-  :class:`~autorke_common.secrets.SecretBox`-sealed with the platform key.
+* Secrets never travel in plain text: ``kubeconfig_sealed``, ``join_token_sealed`` and
+  ``content_sealed`` are :class:`~autorke_common.secrets.SecretBox`-sealed with the
+  platform key.
+* How to reach a machine (``ssh`` on :class:`MachineAdded` / :class:`MachineUpdated`) comes
+  from its CMDB record: the executor verifies the host key, never learns it.
+* A config's content travels only sealed, in :class:`ConfigVersioned` (``content_sealed``),
+  so the orchestrator can hand the current cluster.yml and cluster.rkestate to an ``rke``
+  job without reading the inventory's tables; an ``rke`` job's new rkestate comes back as
+  ``inventory.config.store`` with ``content_sealed``.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from autorke_common.catalogue import Command, Event
 
@@ -97,6 +104,20 @@ class SyncFinished(Event):
 
 
 # -- machines --------------------------------------------------------------------------------
+class SshAccess(BaseModel):
+    """How the executor reaches a machine, from its CMDB record. ``host_key`` is the OpenSSH
+    public key line the machine must present (None: never contacted, no trust on first
+    use). ``bastion`` is a jump host: ``{hostname, address, port, user, host_key}``, or
+    its host name alone when it is a machine of the inventory."""
+
+    model_config = ConfigDict(extra="ignore")
+    address: str | None = None
+    port: int = 22
+    user: str | None = None
+    host_key: str | None = None
+    bastion: dict[str, Any] | str | None = None
+
+
 class MachineAdded(Event):
     """A machine appeared in the CMDB and is now in the inventory (state ``available``)."""
 
@@ -106,6 +127,7 @@ class MachineAdded(Event):
     ip: str | None
     state: MachineState
     rack: str | None = None
+    ssh: SshAccess | None = None
 
 
 class MachineUpdated(Event):
@@ -117,6 +139,7 @@ class MachineUpdated(Event):
     hostname: str
     ip: str | None
     fields: list[str]
+    ssh: SshAccess | None = None  # the current SSH data (None: not part of this update)
 
 
 class MachineRetired(Event):
@@ -186,6 +209,10 @@ class ClusterFacts(Event):
     service_cidr: str
     bgp_as: int | None
     bastion: str | None = None
+    #: RKE2: where a new node registers (``https://<server>:9345`` in real RKE2) and the
+    #: server's node-token, sealed. None for RKE1 clusters and until registered.
+    join_address: str | None = None
+    join_token_sealed: str | None = None
 
 
 class ClusterRegistered(ClusterFacts):
@@ -202,8 +229,9 @@ class ClusterUpdated(ClusterFacts):
 
 # -- configs ---------------------------------------------------------------------------------
 class ConfigVersioned(Event):
-    """A new version of a cluster's config was stored (never the content itself).
-    ``rollback_of`` is set when the version restores an older one."""
+    """A new version of a cluster's config was stored. The content travels only sealed
+    (``content_sealed``, every kind, cluster.yml too: it may name keys); ``rollback_of``
+    is set when the version restores an older one."""
 
     TYPE = "inventory.config.versioned"
     cluster: str
@@ -214,6 +242,7 @@ class ConfigVersioned(Event):
     change_id: str | None = None
     command_id: str | None = None
     rollback_of: int | None = None
+    content_sealed: str | None = None
 
 
 class CommandRefused(Event):

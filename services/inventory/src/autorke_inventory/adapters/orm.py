@@ -64,6 +64,8 @@ class ClusterRow(Table, table=True):
     provider: str = Field(sa_column=Column(String(8), nullable=False))
     api_endpoint: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
     kubeconfig_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    join_address: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    join_token_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     host_networks: list = _json()
     pod_cidr: str = Field(sa_column=Column(String(64), nullable=False))
     service_cidr: str = Field(sa_column=Column(String(64), nullable=False))

@@ -32,6 +32,9 @@ class ClusterIn(BaseModel):
     provider: Literal["rke", "rke2"]
     api_endpoint: str | None = None
     kubeconfig: str | None = Field(default=None, description="sealed at rest, never shown")
+    join_address: str | None = Field(default=None, max_length=255,
+                                     description="RKE2: where new nodes register (https://<server>:9345)")
+    join_token: str | None = Field(default=None, description="RKE2 node-token: sealed at rest, never shown")
     host_networks: list[str] = []
     pod_cidr: str = "10.42.0.0/16"
     service_cidr: str = "10.43.0.0/16"
@@ -44,6 +47,8 @@ class ClusterIn(BaseModel):
 class ClusterPatch(BaseModel):
     api_endpoint: str | None = None
     kubeconfig: str | None = None
+    join_address: str | None = None
+    join_token: str | None = None
     host_networks: list[str] | None = None
     pod_cidr: str | None = None
     service_cidr: str | None = None

@@ -1,4 +1,5 @@
-"""Clusters: registration (with its networks, sealed kubeconfig and bastion), updates, and
+"""Clusters: registration (with its networks, sealed kubeconfig, RKE2 join address and
+sealed join token, and bastion), updates, and
 the import of an existing cluster — its nodes matched to inventory machines, matched
 machines placed as members, the rest reported (never invented). Runs in the caller's
 unit of work; a refused import changes nothing."""
@@ -25,7 +26,7 @@ from autorke_inventory.service_layer import configs, membership
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 EDITABLE = ("api_endpoint", "host_networks", "pod_cidr", "service_cidr", "bgp_as", "bastion",
-            "options")
+            "options", "join_address")
 
 
 def bad(detail: str) -> Problem:
@@ -59,7 +60,8 @@ def cluster_event(row: ClusterRow, cls: type[msg.ClusterFacts]) -> msg.ClusterFa
     return cls(name=row.name, provider=row.provider, api_endpoint=row.api_endpoint,
                kubeconfig_sealed=row.kubeconfig_sealed, host_networks=row.host_networks,
                pod_cidr=row.pod_cidr, service_cidr=row.service_cidr, bgp_as=row.bgp_as,
-               bastion=bastion_text(row.bastion))
+               bastion=bastion_text(row.bastion), join_address=row.join_address,
+               join_token_sealed=row.join_token_sealed)
 
 
 def _emit(uow: UnitOfWork, event: msg.Event, actor: str, aggregate: str) -> None:
@@ -75,12 +77,13 @@ def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) 
     if uow.session.get(ClusterRow, name) is not None:
         raise conflict("cluster-exists", f"cluster {name!r} is already registered", cluster=name)
     fields = check_fields({k: data.get(k) for k in EDITABLE if k in data})
-    kubeconfig = data.get("kubeconfig")
+    kubeconfig, token = data.get("kubeconfig"), data.get("join_token")
     now = utcnow()
     row = ClusterRow(name=name, provider=data["provider"], created_by=actor, version=1,
                      created_at=now, updated_at=now, options=fields.pop("options", None) or {},
                      host_networks=fields.pop("host_networks", None) or [],
-                     kubeconfig_sealed=box.seal(kubeconfig) if kubeconfig else None, **fields)
+                     kubeconfig_sealed=box.seal(kubeconfig) if kubeconfig else None,
+                     join_token_sealed=box.seal(token) if token else None, **fields)
     uow.session.add(row)
     uow.session.flush()
     if kubeconfig:
@@ -94,8 +97,10 @@ def update(uow: UnitOfWork, row: ClusterRow, patch: dict[str, Any], box: SecretB
            actor: str) -> ClusterRow:
     fields = check_fields({k: v for k, v in patch.items() if k in EDITABLE})
     for key, value in fields.items():
-        setattr(row, key, value if value is not None or key in ("api_endpoint", "bgp_as",
-                                                                 "bastion") else getattr(row, key))
+        setattr(row, key, value if value is not None or key in ("api_endpoint", "bgp_as", "bastion",
+                                                                 "join_address") else getattr(row, key))
+    if patch.get("join_token"):
+        row.join_token_sealed = box.seal(patch["join_token"])
     if patch.get("kubeconfig"):
         row.kubeconfig_sealed = box.seal(patch["kubeconfig"])
         configs.store(uow, row, "kubeconfig", patch["kubeconfig"], box, actor=actor,
@@ -110,6 +115,7 @@ def update(uow: UnitOfWork, row: ClusterRow, patch: dict[str, Any], box: SecretB
 def cluster_view(row: ClusterRow, members: int | None = None) -> dict[str, Any]:
     return {"name": row.name, "provider": row.provider, "api_endpoint": row.api_endpoint,
             "has_kubeconfig": row.kubeconfig_sealed is not None,
+            "join_address": row.join_address, "has_join_token": row.join_token_sealed is not None,
             "host_networks": row.host_networks, "pod_cidr": row.pod_cidr,
             "service_cidr": row.service_cidr, "bgp_as": row.bgp_as, "bastion": row.bastion,
             "options": row.options, "created_by": row.created_by,

@@ -60,6 +60,20 @@ def search_text(r: SourceRecord) -> str:
     return " ".join(str(p) for p in parts if p).lower()[:600]
 
 
+def ssh_access(r: SourceRecord) -> msg.SshAccess | None:
+    """The record's SSH data as machine events carry it (None when the CMDB has none)."""
+    raw = r.data.get("ssh")
+    if not isinstance(raw, dict) or not (raw.get("address") or r.ip):
+        return None
+    bastion = raw.get("bastion")
+    if isinstance(bastion, dict):
+        bastion = {k: bastion[k] for k in ("hostname", "address", "port", "user", "host_key")
+                   if bastion.get(k) not in (None, "")}
+    return msg.SshAccess(address=raw.get("address") or r.ip, port=int(raw.get("port") or 22),
+                         user=raw.get("user") or None, host_key=raw.get("host_key") or None,
+                         bastion=bastion or None)
+
+
 def _values(r: SourceRecord) -> dict:
     return {"rack": r.rack, "site": r.site, "gpu_model": r.gpu_model, "gpu_count": r.gpu_count,
             "search": search_text(r), "cmdb": r.data, "fingerprint": r.fingerprint}
@@ -161,7 +175,8 @@ class SyncRunner:
             for r in plan.add:
                 uow.emit(self._env(msg.MachineAdded(
                     machine=r.id, hostname=r.hostname, ip=r.ip, rack=r.rack,
-                    state="retired" if r.retired else "available"), s, actor), aggregate=r.id)
+                    state="retired" if r.retired else "available", ssh=ssh_access(r)), s, actor),
+                    aggregate=r.id)
         conflicts_by_machine: dict[str, list[dict]] = {}
         for c in plan.conflicts:
             conflicts_by_machine.setdefault(c.machine, []).append(
@@ -188,7 +203,7 @@ class SyncRunner:
                     **{f"_{k}": v for k, v in values.items()}})
                 uow.emit(self._env(msg.MachineUpdated(
                     machine=known.id, hostname=params[-1]["_hostname"], ip=params[-1]["_ip"],
-                    fields=fields), s, actor), aggregate=known.id)
+                    fields=fields, ssh=ssh_access(r)), s, actor), aggregate=known.id)
             session.execute(stmt, params)
         if plan.retire:
             session.execute(update(M).where(M.c.id == bindparam("_id"))

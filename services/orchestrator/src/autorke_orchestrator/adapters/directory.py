@@ -112,8 +112,21 @@ def cluster(session: Session, name: str | None) -> ClusterView | None:
     row = session.get(ClusterViewRow, name)
     if row is None:
         return None
+    configs = {kind: v["sealed"] for kind, v in (row.configs_sealed or {}).items() if v.get("sealed")}
     return ClusterView(row.name, row.provider, row.api_endpoint, row.kubeconfig_sealed, row.join_token_sealed,
-                       Members(session, name))
+                       Members(session, name), row.join_address, configs)
+
+
+def keep_config(session: Session, name: str, kind: str, version: int, sealed: str | None) -> None:
+    """Remember the newest version of a cluster's config (an older one arriving late is ignored)."""
+    row = session.get(ClusterViewRow, name)
+    if row is None or not sealed:
+        return
+    configs = dict(row.configs_sealed or {})
+    if int(configs.get(kind, {}).get("version", 0)) <= version:
+        configs[kind] = {"version": version, "sealed": sealed}
+        row.configs_sealed = configs
+        row.updated_at = utcnow()
 
 
 def upsert_machine(session: Session, machine_id: str, hostname: str | None = None, **fields: Any) -> MachineViewRow:

@@ -161,6 +161,9 @@ class ClusterViewRow(Table, table=True):
     api_endpoint: str | None = Field(default=None, max_length=255)
     kubeconfig_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     join_token_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    join_address: str | None = Field(default=None, max_length=255)
+    #: kind -> {"version", "sealed"}: the latest cluster.yml / cluster.rkestate (sealed)
+    configs_sealed: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     bastion: str | None = Field(default=None, max_length=255)
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 

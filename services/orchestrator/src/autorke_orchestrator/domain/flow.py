@@ -49,6 +49,10 @@ class ClusterView:
     #: hostname -> roles of every member. The service layer passes a lazy mapping, so a
     #: step whose flow never reads the members (RKE2 node.add) never loads them.
     nodes: Mapping[str, list[str]] = field(default_factory=dict)
+    join_address: str | None = None  # RKE2: where a new node registers (server:9345)
+    #: the latest config of each kind the inventory versioned ("cluster.yml",
+    #: "cluster.rkestate"), sealed as its events carry them
+    configs_sealed: dict[str, str] = field(default_factory=dict)
 
     def nodes_with(self, role: str) -> list[str]:
         return sorted(h for h, roles in self.nodes.items() if role in roles)
@@ -61,6 +65,8 @@ class FlowContext:
     targets: list[str]
     params: dict[str, Any]
     machines: dict[str, MachineView]
+    #: step id -> target -> what the step's job reported (e.g. an rke run's sealed rkestate)
+    results: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def machine(self, host: str) -> MachineView | None:
         return self.machines.get(host)

@@ -25,6 +25,8 @@ def executor_reports(db: Database) -> ConsumerSpec:
             outcomes = {msg.host: Outcome(msg.status, msg.error, msg.error_class, msg.result)}
         else:
             outcomes = {t.host: Outcome(t.status, t.error, t.error_class) for t in msg.targets}
+            if msg.error and not msg.targets:  # the job could not run at all: every target failed
+                outcomes = {handlers.EVERY_TARGET: Outcome("failed", msg.error, "failed")}
         await asyncio.to_thread(handlers.take_results, db, EXECUTOR_CONSUMER, env.id, msg.job_id, outcomes)
 
     return ConsumerSpec(durable=EXECUTOR_CONSUMER, subject="autorke.events.executor.>", handler=handle,

@@ -45,8 +45,10 @@ def _target(change: Change, host: str) -> Target:
 
 
 def _secrets(names: tuple[str, ...], cluster: ClusterView | None) -> dict[str, str]:
+    configs = cluster.configs_sealed if cluster else {}
     available = {"kubeconfig": cluster.kubeconfig_sealed if cluster else None,
-                 "token": cluster.join_token_sealed if cluster else None}
+                 "token": cluster.join_token_sealed if cluster else None,
+                 "cluster_yml": configs.get("cluster.yml"), "rkestate": configs.get("cluster.rkestate")}
     return {n: available[n] for n in names if available.get(n)}
 
 

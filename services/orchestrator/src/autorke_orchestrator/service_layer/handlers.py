@@ -5,7 +5,7 @@ the outbox in the same transaction — so a crash anywhere leaves either all of 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,28 @@ def _flow_ctx(uow: UnitOfWork, change: Change) -> tuple[Flow, FlowContext]:
     cluster = directory.cluster(uow.session, change.cluster)
     flow = flow_for(change.type, cluster.provider if cluster else None)
     ctx = FlowContext(change.type, cluster, change.active_targets(), change.params,
-                      directory.machines(uow.session, change.targets))
+                      directory.machines(uow.session, change.targets), StepResults(change))
     return flow, ctx
+
+
+class StepResults(Mapping[str, dict[str, dict[str, Any]]]):
+    """What each step's targets reported, read live from the change: a step started right
+    after results came in (same unit of work) sees them."""
+
+    def __init__(self, change: Change) -> None:
+        self._change = change
+
+    def __getitem__(self, step_id: str) -> dict[str, dict[str, Any]]:
+        step = next((s for s in self._change.steps if s.id == step_id), None)
+        if step is None:
+            raise KeyError(step_id)
+        return {h: dict(t.result or {}) for h, t in step.targets.items()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([s.id for s in self._change.steps])
+
+    def __len__(self) -> int:
+        return len(self._change.steps)
 
 
 def _commit(uow: UnitOfWork, change: Change, orders: list[saga.Order], actor: str,
@@ -167,6 +187,20 @@ def cancel(db: Database, change_id: str, actor: Actor) -> Change:
     return _operate(db, change_id, actor.subject, decide)
 
 
+#: A job that could not run at all (the executor refused it whole) reports no target:
+#: its error stands for every target still waiting on the step.
+EVERY_TARGET = "*"
+
+
+def _every_target(change: Change, parsed: tuple[str, str, str, int], outcome: saga.Outcome) -> dict:
+    _, step_id, purpose, _ = parsed
+    step = next((s for s in change.steps if s.id == step_id), None)
+    if step is None:
+        return {}
+    state = "undo_status" if purpose == "undo" else "status"
+    return {h: outcome for h, t in step.targets.items() if getattr(t, state) == "running"}
+
+
 def take_results(db: Database, consumer: str, message_id: str, order_id: str,
                  outcomes: dict[str, saga.Outcome]) -> None:
     """A job's (or an inventory command's) results; idempotent by message id."""
@@ -179,6 +213,8 @@ def take_results(db: Database, consumer: str, message_id: str, order_id: str,
             if uow.already_processed(consumer, message_id):
                 return
             change = repository.load(uow.session, parsed[0])
+            if change is not None and EVERY_TARGET in outcomes:
+                outcomes = _every_target(change, parsed, outcomes[EVERY_TARGET])
             if change is None or not saga.news(change, order_id, outcomes):
                 uow.commit()  # a duplicate, stale or summary report: recorded as handled, no write
                 return

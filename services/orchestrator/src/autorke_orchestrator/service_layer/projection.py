@@ -38,7 +38,10 @@ def _project(session: Any, msg: Any, data: dict[str, Any]) -> None:
                                  taints=[t.model_dump() for t in msg.taints])
     elif isinstance(msg, (inv.ClusterRegistered, inv.ClusterUpdated)):
         directory.upsert_cluster(session, msg.name, provider=msg.provider, api_endpoint=msg.api_endpoint,
-                                 kubeconfig_sealed=msg.kubeconfig_sealed, bastion=msg.bastion)
+                                 kubeconfig_sealed=msg.kubeconfig_sealed, bastion=msg.bastion,
+                                 join_address=msg.join_address, join_token_sealed=msg.join_token_sealed)
+    elif isinstance(msg, inv.ConfigVersioned):
+        directory.keep_config(session, msg.cluster, msg.kind, msg.version, msg.content_sealed)
 
 
 def _answer(session: Any, msg: Any) -> tuple[str, str, Outcome] | None:

@@ -22,9 +22,18 @@ def worker_only(ctx: FlowContext) -> Violation | None:
     return None
 
 
+def joinable(ctx: FlowContext) -> Violation | None:
+    """RKE2: a node joins with the server's address and node-token, both registered with
+    the cluster in the inventory (the token sealed)."""
+    if not (ctx.cluster.join_address and ctx.cluster.join_token_sealed):
+        return Violation("cluster-not-joinable", f"cluster {ctx.cluster.name} has no join address and token "
+                         "in the inventory; register them (join_address, join_token) first")
+    return None
+
+
 def join(ctx: FlowContext, hosts: Targets) -> Job:
     return Job("rke2", "join", tuple(hosts), {
-        "server": ctx.cluster.api_endpoint, "labels": ctx.params.get("labels", {}),
+        "server": ctx.cluster.join_address, "labels": ctx.params.get("labels", {}),
         "taints": ctx.params.get("taints", [])}, ("token",), timeout_s=600)
 
 
@@ -35,6 +44,19 @@ def unjoin(ctx: FlowContext, hosts: Targets) -> Job:
 def rke_up(ctx: FlowContext, hosts: Targets) -> Job:
     return Job("rke", "up_update_only", (), {}, ("kubeconfig", "cluster_yml", "rkestate"),
                reports=("rke",), timeout_s=3600)
+
+
+def store_state(ctx: FlowContext, hosts: Targets) -> Job:
+    """The rkestate the rke run wrote (sealed by the executor) becomes a new version in the
+    inventory, so the next rke run starts from it."""
+    sealed = ctx.results.get("rke_up", {}).get("rke", {}).get("rkestate")
+    return Job("inventory", "inventory.config.store", (), {
+        "cluster": ctx.cluster.name, "kind": "cluster.rkestate", "content_sealed": sealed,
+        "comment": "written by rke up"}, service="inventory", reports=("config",))
+
+
+STORE_STATE = action("state", "version the new cluster.rkestate in the inventory", store_state,
+                     writes_config=True, irreversible="a new version; the previous one can be rolled back")
 
 
 def membership(ctx: FlowContext) -> dict:
@@ -74,7 +96,7 @@ def rke1_radius(ctx: FlowContext) -> tuple[list[str], list[str]]:
 
 def rke2_diff(ctx: FlowContext) -> str:
     lines = ["--- /etc/rancher/rke2/config.yaml (absent)", "+++ /etc/rancher/rke2/config.yaml (per new node)",
-             f"+server: {ctx.cluster.api_endpoint}", "+token: <sealed>"]
+             f"+server: {ctx.cluster.join_address}", "+token: <sealed>"]
     lines += [f"+node-label: {k}={v}" for k, v in sorted(ctx.params.get("labels", {}).items())]
     lines += [f"+node-taint: {t['key']}={t.get('value', '')}:{t.get('effect', 'NoSchedule')}"
               for t in ctx.params.get("taints", [])]
@@ -90,12 +112,13 @@ def rke1_diff(ctx: FlowContext) -> str:
 
 
 GUARD = first(known_machines, worker_only, not_in_any_cluster)
+RKE2_GUARD = first(GUARD, joinable)
 
 RKE2 = Flow(
-    type="node.add", provider="rke2", policy="manual", validate=GUARD, blast_radius=rke2_radius,
+    type="node.add", provider="rke2", policy="manual", validate=RKE2_GUARD, blast_radius=rke2_radius,
     config_diff=rke2_diff,
     steps=(
-        check("guard", "membership (P1) and role (P4) guard", guard=GUARD),
+        check("guard", "membership (P1) and role (P4) guard", guard=RKE2_GUARD),
         check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
         approval("approve", "approve adding the nodes"),
         action("init", "init the nodes that need it", init_job, undo=cleanup_job,
@@ -121,6 +144,7 @@ RKE1 = Flow(
                irreversible="a new version; the previous one stays and can be rolled back"),
         action("rke_up", "rke up --update-only", rke_up, writes_config=True,
                irreversible="rke cannot un-add a node: remove it with node.remove"),
+        STORE_STATE,
         action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
                irreversible="read-only"),
     ),

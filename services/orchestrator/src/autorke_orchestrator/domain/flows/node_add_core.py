@@ -8,7 +8,9 @@ from autorke_orchestrator.domain.flow import (
     CORE_ROLES, Flow, FlowContext, Job, Targets, Violation, action, approval, check, cleanup_job, first,
     init_job, inventory, known_machines, kube, needs_init, not_in_any_cluster, preflight_job,
 )
-from autorke_orchestrator.domain.flows.node_add import RKE1_WARNING, release, render, rke1_radius
+from autorke_orchestrator.domain.flows.node_add import (
+    RKE1_WARNING, STORE_STATE, release, render, rke1_radius,
+)
 
 
 def core_roles(ctx: FlowContext) -> Violation | None:
@@ -45,6 +47,7 @@ RKE1 = Flow(
                irreversible="a new version; the previous one stays and can be rolled back"),
         action("rke_up", "rke up", rke_up, writes_config=True,
                irreversible="rke cannot un-add a node: remove it with node.remove"),
+        STORE_STATE,
         action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
                irreversible="read-only"),
     ),

@@ -7,7 +7,7 @@ from autorke_orchestrator.domain.flow import (
     Flow, FlowContext, Job, Targets, action, approval, check, cleanup_job, first, inventory,
     known_machines, kube, members_of_cluster,
 )
-from autorke_orchestrator.domain.flows.node_add import render, rke_up
+from autorke_orchestrator.domain.flows.node_add import STORE_STATE, render, rke_up
 
 
 def release(ctx: FlowContext, hosts: Targets) -> Job:
@@ -59,6 +59,7 @@ RKE1 = Flow(
                irreversible="a new version; the previous one can be rolled back"),
         action("rke_up", "rke up --update-only (removes the nodes)", rke_up, writes_config=True,
                irreversible="re-add the node with node.add"),
+        STORE_STATE,
         action("cleanup", "clean the machines", cleanup_job, irreversible="removed state cannot be put back"),
     ),
 )
