@@ -60,7 +60,7 @@ def test_output_is_capped_keeping_the_end():
     ({"kind": "script", "action": "init"}, "params.profile"),
     ({"kind": "kube", "action": "cordon", "secrets": {"kubeconfig": "s"}}, "params.nodes"),
     ({"kind": "kube", "action": "list_nodes"}, "secrets.kubeconfig"),
-    ({"kind": "rke2", "action": "join", "targets": [], "fence": []}, "exactly one node"),
+    ({"kind": "rke2", "action": "join", "targets": [], "fence": []}, "needs its nodes"),
     ({"kind": "rke", "action": "up"}, "cluster.yml"),
 ])
 def test_invalid_jobs_are_refused_with_a_reason(fields, message):

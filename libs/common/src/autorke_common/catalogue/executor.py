@@ -21,7 +21,9 @@ Kinds and actions (``kind`` / ``action``):
 
 * ``script``: a named script shipped with the executor — ``facts``, ``preflight``,
   ``probe``, ``init`` (``params.profile``: ``base``, ``container-runtime``, ``gpu``),
-  ``cleanup``. ``params.args`` (list of strings) and ``params.env`` (dict) reach the
+  ``cleanup``, and on RKE1 etcd nodes (P6: nothing else is touched) ``etcd_snapshot``,
+  ``etcd_snapshot_check``, ``etcd_snapshot_delete``, ``etcd_stop``, ``etcd_restore``,
+  ``etcd_start``, ``etcd_health`` (``params.args``: ``[snapshot name]``). ``params.args`` (list of strings) and ``params.env`` (dict) reach the
   script as quoted arguments / variables, never spliced into a shell string.
   ``facts`` returns ``result.facts``; ``probe`` returns ``result.components``.
 * ``kube``: one cluster's API through ``secrets.kubeconfig``; no SSH ``targets`` are
@@ -37,7 +39,7 @@ Kinds and actions (``kind`` / ``action``):
   ``snapshot_save`` / ``snapshot_restore`` (``params.snapshot_name``), ``remove``.
   Reported as one target ``host="rke"``; ``result.rkestate`` is the new state, sealed.
   Every node in cluster.yml must be in the fence.
-* ``rke2``: one node over SSH — ``join`` (``params.server``, ``params.node_name``,
+* ``rke2``: each target node over SSH, by itself (in parallel) — ``join`` (``params.server``, ``params.node_name``,
   ``params.labels``, ``params.taints``; ``secrets.token``) or ``remove``.
 """
 from __future__ import annotations
@@ -55,7 +57,9 @@ ErrorClass = Literal[
     "unreachable", "auth", "host_key", "timeout", "failed", "refused_fence", "refused_probe"
 ]
 
-SCRIPT_ACTIONS = ("facts", "preflight", "probe", "init", "cleanup")
+ETCD_SCRIPTS = ("etcd_snapshot", "etcd_snapshot_check", "etcd_snapshot_delete", "etcd_stop", "etcd_restore",
+                "etcd_start", "etcd_health")
+SCRIPT_ACTIONS = ("facts", "preflight", "probe", "init", "cleanup", *ETCD_SCRIPTS)
 KUBE_ACTIONS = ("cordon", "uncordon", "drain", "label", "taint", "delete_node", "wait_ready", "list_nodes")
 RKE_ACTIONS = ("up", "up_update_only", "snapshot_save", "snapshot_restore", "remove")
 RKE2_ACTIONS = ("join", "remove")

@@ -66,8 +66,8 @@ def validate(job: ExecutorRun) -> None:
         raise InvalidJob("kube jobs need secrets.kubeconfig")
     if job.kind == "kube" and job.action != "list_nodes" and not job.params.get("nodes"):
         raise InvalidJob(f"kube {job.action} needs params.nodes")
-    if job.kind == "rke2" and len(job.targets) != 1:
-        raise InvalidJob("an rke2 job touches exactly one node")
+    if job.kind == "rke2" and not job.targets:
+        raise InvalidJob("an rke2 job needs its nodes as targets")  # each node joins (or leaves) by itself
     if job.kind == "rke2" and job.action == "join":
         missing = [k for k in ("server",) if not job.params.get(k)]
         if missing or "token" not in job.secrets:
