@@ -213,14 +213,15 @@ def take_results(db: Database, consumer: str, message_id: str, order_id: str,
             if uow.already_processed(consumer, message_id):
                 return
             change = repository.load(uow.session, parsed[0])
+            reported = outcomes
             if change is not None and EVERY_TARGET in outcomes:
-                outcomes = _every_target(change, parsed, outcomes[EVERY_TARGET])
-            if change is None or not saga.news(change, order_id, outcomes):
+                reported = _every_target(change, parsed, outcomes[EVERY_TARGET])
+            if change is None or not saga.news(change, order_id, reported):
                 uow.commit()  # a duplicate, stale or summary report: recorded as handled, no write
                 return
             flow, ctx = _flow_ctx(uow, change)
             orders = saga.on_results(change, flow, ctx, locks.ClusterLocks(uow.session, _emit_recovered(uow)),
-                                     order_id, outcomes)
+                                     order_id, reported)
             _commit(uow, change, orders, "system", ctx.cluster)
     _retrying(once)
 
