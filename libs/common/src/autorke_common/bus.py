@@ -209,7 +209,7 @@ class Bus:
                         self._subs[spec.durable] = sub
                     batch = spec.batch if spec.concurrency == 1 else min(spec.batch, free)
                     msgs = await sub.fetch(batch=batch, timeout=1.0)
-                except NatsTimeout:
+                except (NatsTimeout, TimeoutError):  # nothing to fetch (nats-py raises either)
                     continue
                 except asyncio.CancelledError:
                     raise
