@@ -68,9 +68,9 @@ def test_killed_mid_join_resumes_and_joins_each_host_once(orch: Orchestrator, da
         o.driver.finish(join)  # the executor reports while the orchestrator is dead
         proc = start(env, tmp_path / "orch2.log")
         wait_ready(base, proc)
+        o.driver.finish(o.driver.wait_run(cid, "wait_ready"))
         labels = o.driver.wait_run(cid, "label")
         o.driver.finish(labels)
-        o.driver.finish(o.driver.wait_run(cid, "wait_ready"))
         from .test_node_add import answer_memberships
         answer_memberships(o, cid, o.rke2, 3)
         headers = identity.headers("viewer")

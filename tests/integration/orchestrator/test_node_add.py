@@ -32,7 +32,7 @@ def test_rke2_node_add_plan_approve_init_join_ready_member(orch: Orchestrator):
     change = r.json()
     cid = change["id"]
     assert [s["id"] for s in change["plan"]["steps"]] == [
-        "guard", "preflight", "approve", "init", "join", "labels", "ready", "member"]
+        "guard", "preflight", "approve", "init", "join", "ready", "labels", "member"]
     assert change["plan"]["blast_radius"]["hosts"] == sorted(targets)
     assert "+node-label: rack=r1" in change["plan"]["config_diff"]
 
@@ -52,10 +52,10 @@ def test_rke2_node_add_plan_approve_init_join_ready_member(orch: Orchestrator):
         run = o.driver.wait_run(cid, action)
         assert sorted(t.host for t in run.targets) == sorted(targets) and sorted(run.fence) == sorted(targets)
         o.driver.finish(run)
+    o.driver.finish(o.driver.wait_run(cid, "wait_ready"))
     labels = o.driver.wait_run(cid, "label")
     assert labels.kind == "kube" and sorted(labels.params["nodes"]) == sorted(targets)
     o.driver.finish(labels)
-    o.driver.finish(o.driver.wait_run(cid, "wait_ready"))
     answer_memberships(o, cid, o.rke2, 3)
     done = o.wait_status(cid, "succeeded")
 

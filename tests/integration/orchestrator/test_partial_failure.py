@@ -35,6 +35,7 @@ def test_p10_one_of_five_fails_retry_runs_that_one_only(orch: Orchestrator):
     join2 = o.driver.wait_run(cid, "join", attempt=2)
     assert [t.host for t in join2.targets] == [targets[2]] and join2.job_id == f"{cid}:join:2"
     o.driver.finish(join2)
+    o.driver.finish(o.driver.wait_run(cid, "wait_ready"))
     labels = o.driver.wait_run(cid, "label")
     assert sorted(labels.params["nodes"]) == sorted(targets), "after the retry every target goes on"
     assert len([r for r in o.driver.runs(cid) if r.action == "join"]) == 2
@@ -45,6 +46,7 @@ def test_cancel_compensates_in_reverse_order(orch: Orchestrator):
     targets = [f"{o.tag}f006", f"{o.tag}f007"]
     cid = to_join(o, targets)
     o.driver.finish(o.driver.wait_run(cid, "join"))
+    o.driver.finish(o.driver.wait_run(cid, "wait_ready"))
     o.driver.finish(o.driver.wait_run(cid, "label"), failed={targets[1]: "api said no"})
     o.wait_status(cid, "partially_failed")
     r = o.client.post(f"/api/v1/changes/{cid}:cancel", headers=o.headers("operator"))

@@ -4,7 +4,6 @@ runs), and the rkestate an ``rke up`` returned goes back to the inventory sealed
 from __future__ import annotations
 
 import pytest
-
 from autorke_orchestrator.domain.flow import ClusterView, FlowContext, MachineView
 from autorke_orchestrator.domain.flows import flow_for
 from autorke_orchestrator.domain.flows.node_add import join, store_state

@@ -113,8 +113,9 @@ class StepSpec:
     failure_slug: str = "check-failed"
 
 
-def check(id: str, name: str, guard=None, job=None, verify=None, slug: str = "check-failed") -> StepSpec:  # noqa: ANN001, A002
-    return StepSpec(id, name, "check", job=job, guard=guard, verify=verify, failure_slug=slug)
+def check(id: str, name: str, guard=None, job=None, verify=None, slug: str = "check-failed",  # noqa: ANN001, A002
+          select=None) -> StepSpec:  # noqa: ANN001
+    return StepSpec(id, name, "check", job=job, guard=guard, verify=verify, failure_slug=slug, select=select)
 
 
 def approval(id: str, name: str, role: str = "approver") -> StepSpec:  # noqa: A002

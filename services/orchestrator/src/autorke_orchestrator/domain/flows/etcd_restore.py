@@ -35,13 +35,14 @@ FLOW = Flow(
     steps=(
         check("guard", "snapshot named, cluster has etcd nodes", guard=named_snapshot),
         check("snapshot_present", "the snapshot exists on every etcd node", job=script("etcd_snapshot_check"),
-              slug="snapshot-missing"),
+              slug="snapshot-missing", select=etcd_only),
         approval("approve", "admin approval of the restore", role="admin"),
         action("stop", "stop etcd on the etcd nodes", script("etcd_stop"), undo=script("etcd_start"), select=etcd_only),
         action("restore", "restore the data directory", script("etcd_restore", 1800), select=etcd_only,
                irreversible="the previous data directory is kept beside it (.pre-restore) for a manual return"),
         action("start", "start etcd", script("etcd_start"), undo=script("etcd_stop"), select=etcd_only),
-        check("health", "etcd members healthy", job=script("etcd_health", 120), slug="etcd-unhealthy"),
+        check("health", "etcd members healthy", job=script("etcd_health", 120), slug="etcd-unhealthy",
+              select=etcd_only),
         action("reconcile", "read the nodes back through the API", reconcile, irreversible="read-only"),
     ),
 )

@@ -124,9 +124,11 @@ RKE2 = Flow(
         action("init", "init the nodes that need it", init_job, undo=cleanup_job,
                select=needs_init),
         action("join", "rke2 agent join, per node", join, undo=unjoin),
-        action("labels", "sync labels", sync_labels, undo=unlabel),
+        # a joining agent registers its Node by itself, some time after the join: labels
+        # are synced once the nodes are there and Ready
         action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=300),
                irreversible="read-only"),
+        action("labels", "sync labels", sync_labels, undo=unlabel),
         action("member", "record membership in the inventory", assign, undo=release),
     ),
 )
