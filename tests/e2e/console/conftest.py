@@ -10,9 +10,7 @@ tool never downloads a browser). Screenshots go to tests/e2e/artifacts/ (git-ign
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,8 @@ import pytest
 from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
+
+from ..ports import free_offset
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,24 +53,6 @@ class Platform:
 
     def lab_cluster(self, name: str) -> dict:
         return next(c for c in self.lab["components"]["clusters"]["clusters"] if c["name"] == name)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(10_000, 50_000, 100)
-        ports = [p + offset for p in DEFAULT_PORTS.values()] + [DEFAULT_PORTS["kube"] + offset + i for i in range(1, 4)]
-        if all(_port_free(p) for p in ports):
-            return offset
-    raise RuntimeError("no free port offset")
 
 
 def _wait_ready(proc: subprocess.Popen, port: dict[str, int], log: Path, timeout: float = 180) -> None:
@@ -120,7 +102,7 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
         pytest.fail(f"{CHROMIUM} missing: run deploy/setup-system.sh (installs Debian's chromium)")
     data = tmp_path_factory.mktemp("platform") / ".autorke"
     lease = lease_free_range()
-    offset = _free_offset()
+    offset = free_offset()
     port = {name: p + offset for name, p in DEFAULT_PORTS.items()}
     log = data.parent / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")}

@@ -3,9 +3,7 @@ lab is up, and after SIGINT not one of the processes it started is left."""
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,30 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.machines.addresses import lease_free_range
 
+from ..ports import free_offset
+
 SERVICES = ("console", "inventory", "orchestrator", "executor", "netcfg")
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(10_000, 50_000, 100)
-        ports = [p + offset for p in DEFAULT_PORTS.values()] + [DEFAULT_PORTS["kube"] + offset + i
-                                                               for i in range(1, 4)]
-        if all(port_free(p) for p in ports):
-            return offset
-    raise RuntimeError("no free port offset")
 
 
 def descendants(pid: int) -> set[int]:
