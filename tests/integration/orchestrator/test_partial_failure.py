@@ -75,7 +75,7 @@ def test_continue_goes_on_with_the_succeeded_targets(orch: Orchestrator):
     o.wait_status(cid, "partially_failed")
     r = o.client.post(f"/api/v1/changes/{cid}:continue", headers=o.headers("operator"))
     assert r.status_code == 200 and r.json()["dropped"] == [targets[0]]
-    assert o.driver.wait_run(cid, "label").params["nodes"] == [targets[1]]
+    assert o.driver.wait_run(cid, "wait_ready").params["nodes"] == [targets[1]]
 
 
 def test_reject_compensates_and_closes(orch: Orchestrator):

@@ -1,0 +1,244 @@
+"""The real services on one lab, for the orchestrator's end-to-end flows (issue 7).
+
+``platform`` (one for the whole folder: a lab start builds two clusters): a private lab (its own address range, free ports)
+with machines, the CMDB, a Kubernetes API per lab cluster and the clusters component,
+which builds ``rke1-lab`` (m001-m006, by the ``rke`` stand-in) and ``rke2-lab``
+(m007-m012, joined node by node) and leaves the rest free; then the inventory, executor
+and orchestrator apps in-process (their lifespans: migrations, bus, relay, consumers) on
+the session's real NATS server and a database of their own (PostgreSQL schemas when
+AUTORKE_TEST_DATABASE_URL is set, SQLite files otherwise), bearer tokens from the lab
+identity provider.
+
+Nothing is written into another service's tables: the inventory syncs the lab CMDB, both
+lab clusters are registered through its REST API as an admin would (the RKE2 join token
+and the kubeconfig sealed at rest), ``rke2-lab`` imported through the Kubernetes API and
+``rke1-lab`` from its cluster.yml and cluster.rkestate; the orchestrator learns all of it
+from the inventory's events. Every process started here is stopped here, by its owner.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from autorke_executor.bootstrap import ExecutorSettings
+from autorke_executor.bootstrap import create_app as executor_app
+from autorke_inventory.bootstrap import InventorySettings
+from autorke_inventory.bootstrap import create_app as inventory_app
+from autorke_lab.clusters import ClustersComponent
+from autorke_lab.cmdb.component import CmdbComponent
+from autorke_lab.kube.component import KubeComponent
+from autorke_lab.machines.component import MachinesComponent
+from autorke_lab.provisioners.rke import rke_path
+from autorke_lab.provisioners.rke2 import install_command
+from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
+from autorke_orchestrator.bootstrap import OrchestratorSettings
+from autorke_orchestrator.bootstrap import create_app as orchestrator_app
+from fastapi.testclient import TestClient
+from fixtures.infra import postgres_url
+from fixtures.lab import RunningLab, start_lab
+from kubernetes import client, config
+from sqlalchemy import create_engine, select, text
+
+SECRET_KEY = "e2e-flows-platform-key"
+MACHINES = 20  # rke1-lab 6, rke2-lab 6, 8 free (m013-m020)
+OPTIONS = {"kube.base_port": "0", "kube.workloads": "false", "clusters.heartbeat_seconds": "1"}
+
+
+@dataclass
+class Platform:
+    lab: RunningLab
+    inventory: TestClient
+    executor: TestClient
+    orchestrator: TestClient
+    identity: Any
+    clusters: dict[str, dict]
+
+    # -- REST, as a person with a role ------------------------------------------------
+    def call(self, service: TestClient, method: str, path: str, user: str = "operator", **kw: Any) -> httpx.Response:
+        return service.request(method, path, headers=self.identity.headers(user), **kw)
+
+    def change(self, user: str = "operator", **body: Any) -> httpx.Response:
+        return self.call(self.orchestrator, "POST", "/api/v1/changes", user, json=body)
+
+    def get_change(self, change_id: str) -> dict:
+        r = self.call(self.orchestrator, "GET", f"/api/v1/changes/{change_id}", "viewer")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def approve(self, change_id: str, step: str = "approve", user: str = "approver") -> httpx.Response:
+        return self.call(self.orchestrator, "POST", f"/api/v1/changes/{change_id}/approvals", user,
+                         json={"step": step, "decision": "approve", "comment": "e2e: looks right"})
+
+    def wait_change(self, change_id: str, *statuses: str, timeout: float = 240) -> dict:
+        def done() -> dict | None:
+            c = self.get_change(change_id)
+            if c["status"] in statuses:
+                return c
+            assert c["status"] not in ("failed", "cancelled", "partially_failed") or c["status"] in statuses, \
+                f"change {change_id} is {c['status']}: {c.get('waiting_for')} {c.get('history', [])[-3:]}"
+            return None
+        return wait(done, timeout, f"change {change_id} in {statuses}")
+
+    # -- the lab -------------------------------------------------------------------------
+    def machine_names(self) -> list[str]:
+        return [m["name"] for m in self.lab.machines]
+
+    def clear_command_logs(self) -> None:
+        for name in self.machine_names():
+            self.lab.machine(name).clear_command_log()
+
+    def touched(self) -> dict[str, int]:
+        """Machine -> number of SSH commands it received since the logs were cleared."""
+        return {n: len(log) for n in self.machine_names() if (log := self.lab.machine(n).command_log())}
+
+    def kube(self, cluster: str) -> client.CoreV1Api:
+        api = config.new_client_from_config_dict(yaml.safe_load(Path(self.clusters[cluster]["kubeconfig"]).read_text()))
+        return client.CoreV1Api(api)
+
+    def members(self, cluster: str) -> dict[str, list[str]]:
+        r = self.call(self.inventory, "GET", f"/api/v1/clusters/{cluster}/nodes", "viewer")
+        assert r.status_code == 200, r.text
+        return {m["hostname"]: sorted(m["roles"]) for m in r.json()["items"]}
+
+    def free(self) -> list[str]:
+        return list(self.lab.status["components"]["clusters"]["free_machines"])
+
+
+def wait(predicate: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(0.2)
+
+
+def ready(node: Any) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+
+
+def _database(tmp: Path, name: str) -> tuple[str, str]:
+    url = postgres_url()
+    schema = f"e2e_{name}_{uuid.uuid4().hex[:8]}"
+    return (url, schema) if url else (f"sqlite:///{tmp / f'{name}.db'}", schema)
+
+
+def _drop_schemas(schemas: list[str]) -> None:
+    url = postgres_url()
+    if not url:
+        return
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def _register(p: Platform) -> None:
+    """What an admin does once per cluster, through the inventory's API."""
+    rke2, rke1 = p.clusters["rke2-lab"], p.clusters["rke1-lab"]
+    hosts = sorted({".".join(m["address"].split(".")[:3]) + ".0/24" for m in p.lab.machines})
+    token = Path(rke2["join_token_file"]).read_text().strip()
+    r = p.call(p.inventory, "POST", "/api/v1/clusters", "admin", json={
+        "name": "rke2-lab", "provider": "rke2", "api_endpoint": rke2["api_url"],
+        "kubeconfig": Path(rke2["kubeconfig"]).read_text(), "join_address": rke2["server_url"],
+        "join_token": token, "host_networks": hosts})
+    assert r.status_code == 201, r.text
+    assert token not in r.text and r.json()["has_join_token"], "the token is never shown"
+    r = p.call(p.inventory, "POST", "/api/v1/clusters/rke2-lab:import", "admin", json={"source": "kubernetes"})
+    assert r.status_code == 202, r.text
+    job = r.json()["job_id"]
+    wait(lambda: p.call(p.inventory, "GET", f"/api/v1/clusters/rke2-lab/imports/{job}", "viewer")
+         .json()["status"] == "done", 120, "rke2-lab imported through its API")
+
+    # RKE1: the lab-only keys of the lab's cluster.yml (where the lab API's kubeconfig and
+    # the known_hosts are, and the SSH key rke uses) are cluster options the inventory
+    # merges into every cluster.yml it renders.
+    lab_yml = yaml.safe_load(Path(rke1["cluster_yml"]).read_text())
+    options = {k: lab_yml[k] for k in ("ssh_key_path", "x_autorke_lab")}
+    r = p.call(p.inventory, "POST", "/api/v1/clusters", "admin", json={
+        "name": "rke1-lab", "provider": "rke", "api_endpoint": rke1["api_url"],
+        "kubeconfig": Path(rke1["kubeconfig"]).read_text(), "host_networks": hosts, "options": options})
+    assert r.status_code == 201, r.text
+    r = p.call(p.inventory, "POST", "/api/v1/clusters/rke1-lab:import", "admin", json={
+        "cluster_yml": Path(rke1["cluster_yml"]).read_text(), "rkestate": Path(rke1["rkestate"]).read_text()})
+    assert r.status_code == 200 and len(r.json()["matched"]) == 6, r.text
+
+
+def _projected(p: Platform) -> bool:
+    """The orchestrator's read model has every machine (with its host key), both clusters
+    with their members, and rke1-lab's configs."""
+    with p.orchestrator.app.state.runtime.db.unit_of_work() as uow:
+        rows = uow.session.execute(select(MachineViewRow)).scalars().all()
+        clusters = {c.name: c for c in uow.session.execute(select(ClusterViewRow)).scalars()}
+    lab_names = set(p.machine_names())
+    keyed = {r.hostname for r in rows if (r.ssh or {}).get("host_key")}
+    members = {r.hostname for r in rows if r.cluster}
+    rke1 = clusters.get("rke1-lab")
+    return (lab_names <= keyed and len(members) == 12 and "rke2-lab" in clusters and rke1 is not None
+            and {"cluster.yml", "cluster.rkestate"} <= set(rke1.configs_sealed or {}))
+
+
+@pytest.fixture(scope="package")
+def platform(tmp_path_factory, nats_server, identity) -> Iterator[Platform]:
+    tmp = tmp_path_factory.mktemp("e2e-flows")
+    lab, finalize = start_lab(tmp, machines=MACHINES, cmdb_size=MACHINES + 4, options=dict(OPTIONS),
+                              components=[MachinesComponent(), CmdbComponent(), KubeComponent(),
+                                          ClustersComponent()])
+    clients: list[TestClient] = []
+    schemas: list[str] = []
+    try:
+        clusters = {c["name"]: c for c in lab.status["components"]["clusters"]["clusters"]}
+        assert all(c["ready"] for c in clusters.values()), clusters
+
+        def settings(cls: type, name: str, **extra: Any) -> Any:
+            url, schema = _database(tmp, name)
+            schemas.append(schema)
+            return cls(nats_url=nats_server.url, database_url=url, db_schema=schema, oidc_issuer=identity.issuer,
+                       trace_exporter="none", secret_key=SECRET_KEY, outbox_poll_interval_s=0.05, **extra)
+
+        def start(app: Any) -> TestClient:
+            c = TestClient(app)
+            c.__enter__()
+            clients.append(c)
+            return c
+
+        kube_dir = Path(lab.lab.state_dir) / "kube"
+        executor = start(executor_app(settings(
+            ExecutorSettings, "executor", ssh_key_path=lab.private_key, ssh_user=lab.ssh_user,
+            rke_binary=str(rke_path()), rke2_install_command=install_command(kube_dir, heartbeat_s=1.0),
+            job_ack_wait_s=30.0), configure_process=False))
+        inventory = start(inventory_app(settings(
+            InventorySettings, "inventory", cmdb_url=lab.cmdb_url, sync_interval_s=0), configure_process=False))
+        orchestrator = start(orchestrator_app(settings(
+            OrchestratorSettings, "orchestrator", resume_interval_s=1.0), configure_process=False))
+        p = Platform(lab, inventory, executor, orchestrator, identity, clusters)
+        r = p.call(inventory, "POST", "/api/v1/machines:sync", "admin", json={"mode": "full", "wait": True})
+        assert r.status_code == 200, r.text
+        _register(p)
+        wait(lambda: _projected(p), 180, "the orchestrator's read model built from inventory events")
+        yield p
+    finally:
+        for c in reversed(clients):
+            c.__exit__(None, None, None)
+        try:
+            finalize()
+        finally:
+            _drop_schemas(schemas)
+
+
+@pytest.fixture
+def clean_logs(platform: Platform) -> Platform:
+    """The platform with every machine's command log emptied: what a test sees in a log
+    was sent during the test."""
+    platform.clear_command_logs()
+    return platform

@@ -1,0 +1,110 @@
+"""Issue 7, must-shows 5 and 6, on the lab clusters through the real services:
+
+* ``node.remove`` drains first: pods bound to the node are evicted and gone from it (seen
+  by watching pods with ``spec.nodeName`` through the official client) before its Node
+  object is deleted;
+* ``etcd.restore`` sends commands to the etcd nodes only (P6): the snapshot taken by
+  ``etcd.snapshot`` comes back on each etcd node, and the command logs of the workers (and
+  of every other lab machine) stay empty.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from kubernetes import client, watch
+
+from .conftest import Platform, wait
+
+MARKER = "/var/lib/etcd/member/autorke-e2e-marker"
+
+
+def watch_events(v1: client.CoreV1Api, node: str, seen: list, stop: threading.Event) -> list[threading.Thread]:
+    """Record (monotonic time, kind, name, event type) for pods on ``node`` and the node."""
+    def pods() -> None:
+        while not stop.is_set():
+            for ev in watch.Watch().stream(v1.list_namespaced_pod, "default", field_selector=f"spec.nodeName={node}",
+                                           timeout_seconds=2):
+                seen.append((time.monotonic(), "pod", ev["object"].metadata.name, ev["type"]))
+
+    def nodes() -> None:
+        while not stop.is_set():
+            for ev in watch.Watch().stream(v1.list_node, field_selector=f"metadata.name={node}", timeout_seconds=2):
+                seen.append((time.monotonic(), "node", ev["object"].metadata.name, ev["type"]))
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (pods, nodes)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def test_node_remove_drains_before_the_node_is_deleted(clean_logs: Platform):
+    p = clean_logs
+    node = max(h for h, roles in p.members("rke2-lab").items() if roles == ["worker"])
+    v1 = p.kube("rke2-lab")
+    names = [f"e2e-drain-{i}" for i in range(3)]
+    for name in names:
+        v1.create_namespaced_pod("default", client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"app": "e2e-drain"}),
+            spec=client.V1PodSpec(node_name=node, containers=[client.V1Container(name="c", image="busybox")])))
+    seen: list = []
+    stop = threading.Event()
+    threads = watch_events(v1, node, seen, stop)
+    try:
+        r = p.change(type="node.remove", cluster="rke2-lab", targets=[node])
+        assert r.status_code == 201, r.text
+        steps = [s["id"] for s in r.json()["plan"]["steps"]]
+        assert steps.index("cordon") < steps.index("drain") < steps.index("unjoin") < steps.index("delete")
+        cid = r.json()["id"]
+        p.wait_change(cid, "awaiting_approval", timeout=60)
+        assert p.approve(cid).status_code == 200
+        p.wait_change(cid, "succeeded", timeout=240)
+        wait(lambda: any(k == "node" and t == "DELETED" for _, k, _, t in seen), 30, "node deletion watched")
+    finally:
+        stop.set()
+    deleted_node = min(at for at, k, _, t in seen if k == "node" and t == "DELETED")
+    gone = {n: at for at, k, n, t in seen if k == "pod" and t == "DELETED"}
+    assert set(gone) == set(names), f"every pod evicted from {node}: {seen}"
+    assert max(gone.values()) < deleted_node, "the pods were gone before the node was deleted"
+    assert not v1.list_namespaced_pod("default", field_selector=f"spec.nodeName={node}").items
+    assert node not in p.members("rke2-lab"), "released in the inventory"
+    assert set(p.touched()) == {node}, p.touched()
+    for t in threads:
+        t.join(5)
+    v1.api_client.close()
+
+
+def markers(p: Platform, hosts: list[str]) -> dict[str, str]:
+    return {h: p.lab.machine(h).exec_in(["cat", MARKER], check=False).stdout.strip() for h in hosts}
+
+
+def test_etcd_restore_touches_etcd_nodes_only(clean_logs: Platform):
+    p = clean_logs
+    members = p.members("rke1-lab")
+    etcd = sorted(h for h, roles in members.items() if "etcd" in roles)
+    assert len(etcd) == 3
+    for h in etcd:  # the etcd data a snapshot must bring back (written host-side, not over SSH)
+        p.lab.machine(h).exec_in(["sh", "-c", f"mkdir -p {MARKER.rsplit('/', 1)[0]} && echo before > {MARKER}"])
+    r = p.change(type="etcd.snapshot", cluster="rke1-lab", params={"snapshot_name": "e2e-snap"})
+    assert r.status_code == 201, r.text
+    assert r.json()["plan"]["blast_radius"]["hosts"] == etcd
+    p.wait_change(r.json()["id"], "succeeded", timeout=120)
+    assert set(p.touched()) == set(etcd), p.touched()
+
+    for h in etcd:
+        p.lab.machine(h).exec_in(["sh", "-c", f"echo after > {MARKER}"])
+    p.clear_command_logs()
+    r = p.change(type="etcd.restore", cluster="rke1-lab", params={"snapshot_name": "e2e-snap"})
+    assert r.status_code == 201, r.text
+    assert r.json()["plan"]["blast_radius"]["hosts"] == etcd
+    cid = r.json()["id"]
+    p.wait_change(cid, "awaiting_approval", timeout=120)
+    assert p.approve(cid, user="approver").status_code == 403, "a restore needs an admin"
+    assert p.approve(cid, user="admin").status_code == 200
+    p.wait_change(cid, "succeeded", timeout=240)
+
+    assert markers(p, etcd) == {h: "before" for h in etcd}, "the snapshot's data is back on every etcd node"
+    touched = p.touched()
+    assert set(touched) == set(etcd), f"P6: only etcd nodes receive commands: {touched}"
+    workers = [h for h, roles in members.items() if "etcd" not in roles]
+    assert workers and not set(workers) & set(touched)
