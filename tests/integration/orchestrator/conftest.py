@@ -96,7 +96,10 @@ def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dic
 
 
 @pytest.fixture
-def orch(nats_url, database, identity) -> Iterator[Orchestrator]:
+def orch(fresh_nats, database, identity) -> Iterator[Orchestrator]:
+    # A NATS server of the test's own: the read model replays every inventory event in the
+    # stream, so a server shared with earlier suites would first replay their thousands.
+    nats_url = fresh_nats.url
     url, schema = database
     tag = uuid.uuid4().hex[:5]
     settings = OrchestratorSettings(nats_url=nats_url, database_url=url, db_schema=schema,

@@ -41,7 +41,8 @@ def wait_ready(url: str, proc: subprocess.Popen) -> None:
     raise AssertionError("orchestrator not ready")
 
 
-def test_killed_mid_join_resumes_and_joins_each_host_once(orch: Orchestrator, database, nats_url, identity, tmp_path):
+def test_killed_mid_join_resumes_and_joins_each_host_once(orch: Orchestrator, database, identity, tmp_path):
+    nats_url = orch.settings.nats_url
     o = orch
     targets = [f"{o.tag}f001", f"{o.tag}f002", f"{o.tag}f003"]
     r = o.create(type="node.add", cluster=o.rke2, targets=targets, params={"role": "worker"})

@@ -130,6 +130,16 @@ def keep_config(session: Session, name: str, kind: str, version: int, sealed: st
 
 
 def upsert_machine(session: Session, machine_id: str, hostname: str | None = None, **fields: Any) -> MachineViewRow:
+    if hostname:
+        # The newest inventory event owns a hostname: a machine re-added under a new id (or
+        # events replayed from an older inventory) must not wedge the projection on the
+        # unique hostname index. The stale row is only this read model's copy.
+        stale = session.execute(select(MachineViewRow).where(
+            MachineViewRow.hostname == hostname, MachineViewRow.id != machine_id)).scalars().all()
+        for other in stale:
+            session.delete(other)
+        if stale:
+            session.flush()
     row = session.get(MachineViewRow, machine_id)
     if row is None:
         row = MachineViewRow(id=machine_id, hostname=hostname or machine_id, updated_at=utcnow())
