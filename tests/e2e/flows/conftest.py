@@ -31,6 +31,7 @@ from autorke_executor.bootstrap import ExecutorSettings
 from autorke_executor.bootstrap import create_app as executor_app
 from autorke_inventory.bootstrap import InventorySettings
 from autorke_inventory.bootstrap import create_app as inventory_app
+from autorke_common.natsserver import EmbeddedNats
 from autorke_lab.clusters import ClustersComponent
 from autorke_lab.cmdb.component import CmdbComponent
 from autorke_lab.kube.component import KubeComponent
@@ -189,7 +190,18 @@ def _projected(p: Platform) -> bool:
 
 
 @pytest.fixture(scope="package")
-def platform(tmp_path_factory, nats_server, identity) -> Iterator[Platform]:
+def flows_nats(tmp_path_factory) -> Iterator[EmbeddedNats]:
+    """A NATS server of these flows' own: the orchestrator's read model replays every
+    inventory event in the stream, and a server shared with earlier suites holds thousands."""
+    server = EmbeddedNats(tmp_path_factory.mktemp("flows-nats"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
+    nats_server = flows_nats
     tmp = tmp_path_factory.mktemp("e2e-flows")
     lab, finalize = start_lab(tmp, machines=MACHINES, cmdb_size=MACHINES + 4, options=dict(OPTIONS),
                               components=[MachinesComponent(), CmdbComponent(), KubeComponent(),
