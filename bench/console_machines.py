@@ -31,7 +31,8 @@ from autorke_lab.machines.addresses import lease_free_range
 
 from autorke_common.platform_env import DEFAULT_PORTS
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import write_section  # bench/ is on sys.path when a script runs
+
 BEGIN, END = "<!-- console_machines:begin -->", "<!-- console_machines:end -->"
 OFFSET = 21_300
 LOAD = [0.0, 0.0]
@@ -137,12 +138,7 @@ def write(rows: list[tuple[str, list[float]]], total: int, n: int) -> None:
     lines += ["", "Target: p95 of the filtered page under 300 ms.", "",
               f"Measured {time.strftime('%Y-%m-%d')}.", END]
     section = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section(BEGIN, END, section)
 
 
 def main() -> None:

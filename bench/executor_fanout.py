@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import write_section  # bench/ is on sys.path when a script runs
+
 BEGIN, END = "<!-- executor_fanout:begin -->", "<!-- executor_fanout:end -->"
 FORKS = 50
 TOOLS = ("executor", "asyncssh", "ansible")
@@ -202,14 +203,7 @@ def write_results(rows: dict[tuple[int, str], dict], repeat: int) -> None:
                          f"{int(r['ok'])} | | |")
     lines += ["", f"Measured {time.strftime('%Y-%m-%d')}.", END]
     section = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section(BEGIN, END, section)
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
@@ -36,7 +35,8 @@ from autorke_inventory.service_layer.queries import MachineFilter, list_machines
 from autorke_inventory.service_layer.sync import SyncRunner
 from autorke_inventory.service_layer.views import machine_view
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import write_section  # bench/ is on sys.path when a script runs
+
 BEGIN, END = "<!-- inventory_sync:begin -->", "<!-- inventory_sync:end -->"
 SCHEMA = "bench_inventory"
 
@@ -124,12 +124,7 @@ def write_results(rows: list[dict], records: int) -> None:
               "The relay publishes the outbox rows to NATS afterwards (not timed here).", "",
               f"Measured {time.strftime('%Y-%m-%d')}.", END]
     section = "\n".join(lines)
-    text_ = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text_:
-        text_ = text_[:text_.index(BEGIN)] + section + text_[text_.index(END) + len(END):]
-    else:
-        text_ = text_.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text_)
+    write_section(BEGIN, END, section)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ from autorke_lab.machines.addresses import lease_free_range
 from autorke_lab.machines.fleet import Fleet, FleetConfig
 from autorke_lab.machines.namespaces import processes_by_mount_ns
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import write_section  # bench/ is on sys.path when a script runs
+
 BEGIN, END = "<!-- lab_machines:begin -->", "<!-- lab_machines:end -->"
 
 
@@ -93,12 +94,7 @@ def write_results(rows: list[dict], repeat: int) -> None:
                      f"{r['pss_mb']:.0f} | {r['sample_ok']}/20 | {r['stop']:.1f} |")
     lines += ["", f"Measured {time.strftime('%Y-%m-%d')}.", END]
     section = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section(BEGIN, END, section)
 
 
 def main() -> None:

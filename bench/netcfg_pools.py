@@ -23,7 +23,8 @@ from autorke_netcfg.domain.pools import Block, ClusterNetworks, Pool
 from autorke_netcfg.service_layer.pools import read_state
 from kubernetes import client, config
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import write_section  # bench/ is on sys.path when a script runs
+
 BEGIN, END = "<!-- netcfg_pools:begin -->", "<!-- netcfg_pools:end -->"
 G, V = "crd.projectcalico.org", "v1"
 NETS = ClusterNetworks("bench", ("192.168.0.0/16",), "10.96.0.0/12", None)
@@ -88,12 +89,7 @@ def write(rows: list[dict]) -> None:
     lines += ["", "The read dominates: each pool write pays it once (under a per-cluster lock).",
               "", f"Measured {time.strftime('%Y-%m-%d')}.", END]
     section = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section(BEGIN, END, section)
 
 
 def main() -> None:

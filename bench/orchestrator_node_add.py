@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import re
 import statistics
 import tempfile
 import threading
@@ -54,7 +53,8 @@ from autorke_lab.kube.store import now_rfc3339
 from autorke_orchestrator.adapters.orm import MachineViewRow
 from autorke_orchestrator.bootstrap import OrchestratorSettings, create_app
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import write_section  # bench/ is on sys.path when a script runs
+
 
 
 def ssh_data(address: str, hostname: str) -> dict:
@@ -285,10 +285,7 @@ Before (2026-11-29, members loaded by every step, responder answering everything
 one run): 73 / 57 / 266 ms per step at 10 / 100 / 1,000 members.
 Measured {date.today().isoformat()}, 2 cores, shared with other test runs (load varies).
 <!-- orchestrator_node_add:end -->"""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"<!-- orchestrator_node_add:begin -->.*?<!-- orchestrator_node_add:end -->", re.DOTALL)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section("<!-- orchestrator_node_add:begin -->", "<!-- orchestrator_node_add:end -->", section)
 
 
 if __name__ == "__main__":
