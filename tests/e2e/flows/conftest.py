@@ -3,11 +3,15 @@
 ``platform`` (one for the whole folder: a lab start builds two clusters): a private lab (its own address range, free ports)
 with machines, the CMDB, a Kubernetes API per lab cluster and the clusters component,
 which builds ``rke1-lab`` (m001-m006, by the ``rke`` stand-in) and ``rke2-lab``
-(m007-m012, joined node by node) and leaves the rest free; then the inventory, executor
-and orchestrator apps in-process (their lifespans: migrations, bus, relay, consumers) on
-the session's real NATS server and a database of their own (PostgreSQL schemas when
-AUTORKE_TEST_DATABASE_URL is set, SQLite files otherwise), bearer tokens from the lab
-identity provider.
+(m007-m012, joined node by node) and leaves the rest free; then the inventory and executor
+apps in-process (their lifespans: migrations, bus, relay, consumers) and the orchestrator
+as a real child process (``python -m autorke_orchestrator``, talked to over HTTP, so a
+test can SIGKILL it and start it again on the same database), on a NATS server of the
+flows' own and databases of their own (PostgreSQL schemas when AUTORKE_TEST_DATABASE_URL
+is set, SQLite files otherwise), bearer tokens from the lab identity provider.
+
+Tests take free machines with ``platform.claim(n)``: each machine goes to one test only,
+so no test finds a machine another one joined.
 
 Nothing is written into another service's tables: the inventory syncs the lab CMDB, both
 lab clusters are registered through its REST API as an admin would (the RKE2 join token
@@ -20,18 +24,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from autorke_common.db import make_engine
+from autorke_common.natsserver import EmbeddedNats
 from autorke_executor.bootstrap import ExecutorSettings
 from autorke_executor.bootstrap import create_app as executor_app
 from autorke_inventory.bootstrap import InventorySettings
 from autorke_inventory.bootstrap import create_app as inventory_app
-from autorke_common.natsserver import EmbeddedNats
 from autorke_lab.clusters import ClustersComponent
 from autorke_lab.cmdb.component import CmdbComponent
 from autorke_lab.kube.component import KubeComponent
@@ -39,16 +44,19 @@ from autorke_lab.machines.component import MachinesComponent
 from autorke_lab.provisioners.rke import rke_path
 from autorke_lab.provisioners.rke2 import install_command
 from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
-from autorke_orchestrator.bootstrap import OrchestratorSettings
-from autorke_orchestrator.bootstrap import create_app as orchestrator_app
 from fastapi.testclient import TestClient
 from fixtures.infra import postgres_url
 from fixtures.lab import RunningLab, start_lab
 from kubernetes import client, config
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from .service_process import ServiceProcess
 
 SECRET_KEY = "e2e-flows-platform-key"
-MACHINES = 20  # rke1-lab 6, rke2-lab 6, 8 free (m013-m020)
+MACHINES = 30  # rke1-lab 6, rke2-lab 6, 18 free (m013-m030)
+#: free machines kept out of ``claim``: the refusal tests use them and expect them free
+RESERVED = 2
 OPTIONS = {"kube.base_port": "0", "kube.workloads": "false", "clusters.heartbeat_seconds": "1"}
 
 
@@ -57,12 +65,15 @@ class Platform:
     lab: RunningLab
     inventory: TestClient
     executor: TestClient
-    orchestrator: TestClient
+    orchestrator: httpx.Client
+    orchestrator_process: ServiceProcess
+    orchestrator_db: tuple[str, str]  # (URL, schema)
     identity: Any
     clusters: dict[str, dict]
+    claimed: set[str] = field(default_factory=set)
 
     # -- REST, as a person with a role ------------------------------------------------
-    def call(self, service: TestClient, method: str, path: str, user: str = "operator", **kw: Any) -> httpx.Response:
+    def call(self, service: httpx.Client, method: str, path: str, user: str = "operator", **kw: Any) -> httpx.Response:
         return service.request(method, path, headers=self.identity.headers(user), **kw)
 
     def change(self, user: str = "operator", **body: Any) -> httpx.Response:
@@ -110,6 +121,19 @@ class Platform:
 
     def free(self) -> list[str]:
         return list(self.lab.status["components"]["clusters"]["free_machines"])
+
+    def claim(self, n: int) -> list[str]:
+        """``n`` free machines no other test has claimed (the last RESERVED stay free)."""
+        left = [h for h in self.free()[:-RESERVED] if h not in self.claimed]
+        assert len(left) >= n, f"only {len(left)} free machines left; raise MACHINES"
+        self.claimed.update(left[:n])
+        return left[:n]
+
+    def jobs(self, change_id: str) -> list[dict]:
+        """The executor's job records of one change (its REST API)."""
+        r = self.call(self.executor, "GET", "/api/v1/jobs", "viewer", params={"change_id": change_id, "limit": 500})
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
 
 
 def wait(predicate: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:
@@ -176,11 +200,16 @@ def _register(p: Platform) -> None:
 
 
 def _projected(p: Platform) -> bool:
-    """The orchestrator's read model has every machine (with its host key), both clusters
-    with their members, and rke1-lab's configs."""
-    with p.orchestrator.app.state.runtime.db.unit_of_work() as uow:
-        rows = uow.session.execute(select(MachineViewRow)).scalars().all()
-        clusters = {c.name: c for c in uow.session.execute(select(ClusterViewRow)).scalars()}
+    """The orchestrator's read model (read from its database: the process has no API for
+    it) has every machine (with its host key), both clusters with their members, and
+    rke1-lab's configs."""
+    engine = make_engine(*p.orchestrator_db, pool_size=1)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(select(MachineViewRow)).scalars().all()
+            clusters = {c.name: c for c in session.execute(select(ClusterViewRow)).scalars()}
+    finally:
+        engine.dispose()
     lab_names = set(p.machine_names())
     keyed = {r.hostname for r in rows if (r.ssh or {}).get("host_key")}
     members = {r.hostname for r in rows if r.cluster}
@@ -208,6 +237,8 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
                                           ClustersComponent()])
     clients: list[TestClient] = []
     schemas: list[str] = []
+    orchestrator: ServiceProcess | None = None
+    orch_client: httpx.Client | None = None
     try:
         clusters = {c["name"]: c for c in lab.status["components"]["clusters"]["clusters"]}
         assert all(c["ready"] for c in clusters.values()), clusters
@@ -231,15 +262,26 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
             job_ack_wait_s=30.0), configure_process=False))
         inventory = start(inventory_app(settings(
             InventorySettings, "inventory", cmdb_url=lab.cmdb_url, sync_interval_s=0), configure_process=False))
-        orchestrator = start(orchestrator_app(settings(
-            OrchestratorSettings, "orchestrator", resume_interval_s=1.0), configure_process=False))
-        p = Platform(lab, inventory, executor, orchestrator, identity, clusters)
+        orch_db = _database(tmp, "orchestrator")
+        schemas.append(orch_db[1])
+        orchestrator = ServiceProcess("autorke_orchestrator", {
+            "nats_url": nats_server.url, "database_url": orch_db[0], "db_schema": orch_db[1],
+            "oidc_issuer": identity.issuer, "trace_exporter": "none", "secret_key": SECRET_KEY,
+            "outbox_poll_interval_s": "0.05", "resume_interval_s": "1.0", "log_format": "text",
+            "data_dir": str(tmp / "orchestrator")}, tmp / "logs")
+        orchestrator.start()
+        orch_client = httpx.Client(base_url=orchestrator.base_url, timeout=60)
+        p = Platform(lab, inventory, executor, orch_client, orchestrator, orch_db, identity, clusters)
         r = p.call(inventory, "POST", "/api/v1/machines:sync", "admin", json={"mode": "full", "wait": True})
         assert r.status_code == 200, r.text
         _register(p)
         wait(lambda: _projected(p), 180, "the orchestrator's read model built from inventory events")
         yield p
     finally:
+        if orch_client is not None:
+            orch_client.close()
+        if orchestrator is not None:
+            orchestrator.stop()
         for c in reversed(clients):
             c.__exit__(None, None, None)
         try:

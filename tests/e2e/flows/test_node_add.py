@@ -37,7 +37,7 @@ def assert_joined(p: Platform, cluster: str, targets: list[str]) -> None:
 
 def test_rke2_node_add_joins_three_nodes_touching_only_them(clean_logs: Platform):
     p = clean_logs
-    targets = p.free()[:3]
+    targets = p.claim(3)
     done = add_and_approve(p, "rke2-lab", targets)
     assert done["plan"]["blast_radius"]["hosts"] == sorted(targets)
     assert_joined(p, "rke2-lab", targets)
@@ -47,7 +47,7 @@ def test_rke2_node_add_joins_three_nodes_touching_only_them(clean_logs: Platform
 
 def test_rke1_node_add_runs_rke_up_within_its_blast_radius(clean_logs: Platform):
     p = clean_logs
-    targets = p.free()[3:6]
+    targets = p.claim(3)
     existing = sorted(p.members("rke1-lab"))
     done = add_and_approve(p, "rke1-lab", targets)
     radius = done["plan"]["blast_radius"]["hosts"]
