@@ -112,3 +112,34 @@ def test_up_then_update_only_touches_every_node(tmp_path, fleet, known_hosts, la
     assert v1.list_node().items == []
     assert not state_path.exists()
     api.close()
+
+
+def test_up_removes_a_node_dropped_from_cluster_yml(tmp_path, fleet, known_hosts, lab_kube_factory):
+    """As real rke reconciles (``reconcileWorker``): a node in the state file but no longer
+    in cluster.yml is deleted from Kubernetes and its host cleaned, also with --update-only."""
+    kube = lab_kube_factory(seed_workloads=False)
+    roles = [["etcd", "controlplane"], ["worker"], ["worker"]]
+    doc = cluster_yml(tmp_path, fleet, known_hosts, kube, roles=roles)
+    result = rke(tmp_path, "up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    gone = fleet.machines[2]
+    assert gone.exec_in(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+
+    doc["nodes"] = doc["nodes"][:2]
+    (tmp_path / "cluster.yml").write_text(yaml.safe_dump(doc))
+    gone.clear_command_log()
+    result = rke(tmp_path, "up", "--update-only")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Deleting host [{gone.spec.address}] from the cluster" in result.stdout
+
+    api = config.new_client_from_config(str(tmp_path / "kube_config_cluster.yml"))
+    v1 = client.CoreV1Api(api)
+    assert {n.metadata.name for n in v1.list_node().items} == {m.name for m in fleet.machines[:2]}
+    assert gone.command_log(), "the removed host was dialled to be cleaned"
+    assert gone.exec_in(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split() == []
+    assert gone.exec_in(["ls", "-d", "/etc/kubernetes"], check=False).returncode != 0
+    state = json.loads((tmp_path / "cluster.rkestate").read_text())
+    assert [n["hostname_override"] for n in state["currentState"]["rkeConfig"]["nodes"]] == \
+        [m.name for m in fleet.machines[:2]]
+    assert rke(tmp_path, "remove", "--force").returncode == 0
+    api.close()

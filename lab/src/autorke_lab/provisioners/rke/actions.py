@@ -4,6 +4,10 @@
 - ``up --update-only`` still dials every node, redeploys certificates to every node, runs
   the worker plane on every node and uncordons every existing node; only the etcd and
   control-plane containers are skipped (and not even that on a new cluster);
+- ``up`` (with or without ``--update-only``) reconciles nodes that are in the state file but
+  no longer in cluster.yml (``cluster/reconcile.go`` reconcileWorker): each is cordoned and
+  deleted from Kubernetes, then dialled on its own and its worker plane removed and the
+  host cleaned; a host that cannot be reached or cleaned is only a warning;
 - ``etcd snapshot-restore`` cleans every node (workers included) and rebuilds the cluster;
 - ``remove`` also deletes the local etcd snapshots, the state file and the kubeconfig.
 
@@ -23,7 +27,7 @@ import yaml
 
 from . import certs, hosts
 from . import components as comp
-from .config import ClusterConfig, Node
+from .config import ClusterConfig, Node, nodes_of
 from .kubeapi import LabAPI, delete_node, patch_node, wait_ready
 from .output import Console
 from .ssh import Bastion, NodeSession, SSHFailure
@@ -45,6 +49,7 @@ class Run:
         self.version = comp.k8s_version(config.kubernetes_version)
         self._stack = ExitStack()
         self.sessions: dict[str, NodeSession] = {}
+        self.bastion: Bastion | None = None
 
     def __enter__(self) -> Run:  # noqa: PYI034
         return self
@@ -54,20 +59,23 @@ class Run:
 
     def dial_all(self) -> None:
         """RKE's tunnel setup: one SSH session to EVERY node, whatever the command."""
-        bastion = None
-        if self.config.bastion:
-            bastion = Bastion(self.config.bastion, self.config.known_hosts)
-            self._stack.callback(bastion.close)
-
-        def dial(node: Node) -> NodeSession:
-            self.console.info(f"[dialer] Setup tunnel for host [{node.address}]")
-            session = NodeSession(node.ssh, self.config.known_hosts, bastion)
-            hosts.check_docker(session)
-            return session
-
-        for node, session in self.each(dial):
+        for node, session in self.each(self.dial):
             self.sessions[node.address] = session
-            self._stack.callback(session.close)
+
+    def dial(self, node: Node) -> NodeSession:
+        self.console.info(f"[dialer] Setup tunnel for host [{node.address}]")
+        session = NodeSession(node.ssh, self.config.known_hosts, self._bastion())
+        self._stack.callback(session.close)
+        hosts.check_docker(session)
+        return session
+
+    def _bastion(self) -> Bastion | None:
+        if self.config.bastion is None:
+            return None
+        if self.bastion is None:
+            self.bastion = Bastion(self.config.bastion, self.config.known_hosts)
+            self._stack.callback(self.bastion.close)
+        return self.bastion
 
     def each(self, step: Callable, nodes=None) -> list[tuple[Node, object]]:
         nodes = list(self.config.nodes if nodes is None else nodes)
@@ -143,6 +151,35 @@ def _configure(run: Run, uncordon: bool) -> None:
             patch_node(client, node.hostname, patch)
 
 
+def _reconcile_removed(run: Run, old_state: dict | None) -> None:
+    """Nodes the state file knows and cluster.yml no longer names: cordoned, their worker
+    plane removed and the host cleaned (a host that cannot be reached is a warning), then
+    deleted from Kubernetes. Real rke deletes before it cleans; the lab kubelet registers
+    its Node again when it finds it deleted, so here it is stopped first."""
+    if not old_state:
+        return
+    current = {n.address for n in run.config.nodes}
+    old_raw = old_state.get("currentState", {}).get("rkeConfig") or {}
+    removed = [n for n in nodes_of(old_raw, run.config.path.parent) if n.address not in current]
+    if not removed:
+        return
+    run.console.info("[reconcile] Check worker hosts to be deleted")
+    with run.api.client() as client:
+        for node in removed:
+            run.console.info(f"[hosts] Cordoning host [{node.address}]")
+            response = client.patch(f"/api/v1/nodes/{node.hostname}", json={"spec": {"unschedulable": True}},
+                                    headers={"Content-Type": "application/strategic-merge-patch+json"})
+            if response.status_code != 404:
+                response.raise_for_status()
+            try:
+                hosts.clean(run.dial(node), keep_snapshots=True)
+            except SSHFailure as exc:
+                run.console.warn(f"[reconcile] Couldn't clean up worker node [{node.address}]: {exc}")
+            run.console.info(f"[hosts] Deleting host [{node.address}] from the cluster")
+            delete_node(client, node.hostname)
+            run.console.info(f"[hosts] Successfully deleted host [{node.address}] from the cluster")
+
+
 def up(run: Run, update_only: bool) -> None:
     existing = run.config.state_path.exists()
     if update_only and not existing:
@@ -150,6 +187,7 @@ def up(run: Run, update_only: bool) -> None:
         update_only = False
     run.dial_all()
     bundle = _bundle(run)
+    _reconcile_removed(run, certs.read_state(run.config.state_path))
     _deploy(run, bundle, update_only)
     _write_outputs(run, bundle)
     _configure(run, uncordon=existing)

@@ -133,6 +133,13 @@ def load(path: Path) -> ClusterConfig:
     )
 
 
+def nodes_of(raw: dict[str, Any], base: Path) -> list[Node]:
+    """The nodes of a cluster.yml already parsed (e.g. the ``rkeConfig`` of a state file),
+    paths relative to ``base``; not validated."""
+    default_key = _path(base, raw.get("ssh_key_path") or "~/.ssh/id_rsa")
+    return [_node(base, i, n, default_key) for i, n in enumerate(raw.get("nodes") or [], 1)]
+
+
 def _node(base: Path, index: int, n: dict, default_key: Path | None) -> Node:
     if not isinstance(n, dict):
         raise ConfigError(f"Failed to parse cluster file: node ({index}) is not a mapping")
