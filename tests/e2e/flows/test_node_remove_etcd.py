@@ -108,3 +108,36 @@ def test_etcd_restore_touches_etcd_nodes_only(clean_logs: Platform):
     assert set(touched) == set(etcd), f"P6: only etcd nodes receive commands: {touched}"
     workers = [h for h, roles in members.items() if "etcd" not in roles]
     assert workers and not set(workers) & set(touched)
+
+
+def test_rke1_node_remove_deletes_the_node_and_cleans_the_machine(clean_logs: Platform):
+    """RKE1: the node is drained, released, left out of the new cluster.yml, and ``rke up
+    --update-only`` (as real rke reconciles a node gone from cluster.yml) deletes its Node
+    and cleans its worker plane; the cleanup finds nothing of Kubernetes left."""
+    p = clean_logs
+    members = p.members("rke1-lab")
+    node = max(h for h, roles in members.items() if roles == ["worker"])
+    v1 = p.kube("rke1-lab")
+    assert any(n.metadata.name == node for n in v1.list_node().items)
+    r = p.change(type="node.remove", cluster="rke1-lab", targets=[node])
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    assert r.json()["plan"]["blast_radius"]["hosts"] == sorted(members), "rke up dials every node"
+    p.wait_change(cid, "awaiting_approval", timeout=60)
+    assert p.approve(cid).status_code == 200
+    p.wait_change(cid, "succeeded", timeout=300)
+
+    assert not any(n.metadata.name == node for n in v1.list_node().items), f"{node} deleted from the API"
+    v1.api_client.close()
+    assert node not in p.members("rke1-lab"), "released in the inventory"
+    r = p.call(p.inventory, "GET", "/api/v1/clusters/rke1-lab/configs/cluster.yml", "viewer")
+    assert r.status_code == 200, r.text
+    latest = max(r.json()["items"], key=lambda v: v["version"])
+    r = p.call(p.inventory, "GET", f"/api/v1/clusters/rke1-lab/configs/cluster.yml/{latest['version']}", "admin")
+    assert r.status_code == 200, r.text
+    assert node not in r.json()["content"], "the new cluster.yml leaves the node out"
+    found = "ls -d /etc/kubernetes /var/lib/kubelet 2>/dev/null; docker ps -a --format '{{.Names}}' 2>/dev/null"
+    left = p.lab.machine(node).exec_in(["sh", "-c", found], check=False).stdout.split()
+    assert left == [], f"{node} still has Kubernetes on it: {left}"
+    touched = p.touched()
+    assert set(touched) <= set(members) and node in touched, touched
