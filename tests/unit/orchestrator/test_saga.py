@@ -122,3 +122,37 @@ def test_job_ids_are_deterministic_and_parse_back():
     assert saga.parse_job_id(saga.job_id("chg-1", "join", 2)) == ("chg-1", "join", "run", 2)
     assert saga.parse_job_id(saga.job_id("chg-1", "join", 1, undo=True)) == ("chg-1", "join", "undo", 1)
     assert saga.parse_job_id("someone-else's-job") is None
+
+
+def test_cancelled_rke2_join_is_undone_agent_first_then_node_object_then_init():
+    """A cancelled RKE2 node.add: the join's compensations run in order (uninstall the agent,
+    then delete its Node object, which a running agent would register again), each its own
+    job id, before the init's; a duplicate report of the first changes nothing."""
+    change, flow, ctx = planned("node.add", ["n1", "n2"], {"role": "worker"})
+    for m in ("n1", "n2"):
+        ctx.machines[m].state = "available"
+    locks = FakeLocks()
+    o = saga.advance(change, flow, ctx, locks)
+    saga.on_results(change, flow, ctx, locks, o[0].job_id, {h: saga.Outcome("succeeded") for h in change.targets})
+    init = saga.decide(change, flow, ctx, locks, "approve", "bob", lambda r: True, "approve", "")
+    assert init[0].job.action == "init"
+    join = saga.on_results(change, flow, ctx, locks, init[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")})
+    saga.on_results(change, flow, ctx, locks, join[0].job_id,
+                    {"n1": saga.Outcome("succeeded"), "n2": saga.Outcome("failed", "x")})
+    assert change.status == "partially_failed"
+
+    unjoin = saga.cancel(change, flow, ctx, "alice")
+    assert [(o.job.kind, o.job.action, o.job_id) for o in unjoin] == [("rke2", "remove", f"{change.id}:join:undo:1")]
+    delete = saga.on_results(change, flow, ctx, locks, unjoin[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")})
+    assert [(o.job.kind, o.job.action, o.job_id) for o in delete] == [("kube", "delete_node", f"{change.id}:join:undo:2")]
+    assert delete[0].job.params["nodes"] == ["n1", "n2"] and change.status == "compensating"
+    assert saga.on_results(change, flow, ctx, locks, unjoin[0].job_id, {"n1": saga.Outcome("succeeded")}) == []
+    cleanup = saga.on_results(change, flow, ctx, locks, delete[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")})
+    assert [o.job.action for o in cleanup] == ["cleanup"] and change.step("join").status == "compensated"
+    assert saga.on_results(change, flow, ctx, locks, cleanup[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")}) == []
+    assert change.status == "cancelled"
+    assert [(h.step_id, h.result, h.detail.get("job_id", "").rsplit(":", 2)[-2:]) for h in change.history
+            if h.action == "compensate"] == [
+        ("join", "started", ["undo", "1"]), ("join", "succeeded", ["undo", "1"]),
+        ("join", "started", ["undo", "2"]), ("join", "succeeded", ["undo", "2"]),
+        ("init", "started", ["undo", "1"]), ("init", "succeeded", ["undo", "1"])]

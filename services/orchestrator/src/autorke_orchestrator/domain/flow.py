@@ -107,10 +107,17 @@ class StepSpec:
     verify: Callable[[FlowContext, dict[str, dict[str, Any]]], Violation | None] | None = None
     select: Callable[[FlowContext, Targets], Targets] | None = None
     undo: JobFactory | None = None
+    #: compensation jobs that follow ``undo``, in order, each once the one before succeeded
+    #: (RKE2: the Node object is deleted only after the agent is gone, else it registers again)
+    undo_then: tuple[JobFactory, ...] = ()
     irreversible: str = ""  # why an action has no compensation
     approver: str = "approver"
     writes_config: bool = False
     failure_slug: str = "check-failed"
+
+    @property
+    def compensations(self) -> tuple[JobFactory, ...]:
+        return (self.undo, *self.undo_then) if self.undo is not None else ()
 
 
 def check(id: str, name: str, guard=None, job=None, verify=None, slug: str = "check-failed",  # noqa: ANN001, A002
@@ -123,11 +130,14 @@ def approval(id: str, name: str, role: str = "approver") -> StepSpec:  # noqa: A
 
 
 def action(id: str, name: str, job: JobFactory, undo: JobFactory | None = None, *,  # noqa: A002
-           irreversible: str = "", select=None, writes_config: bool = False) -> StepSpec:  # noqa: ANN001
+           undo_then: tuple[JobFactory, ...] = (), irreversible: str = "", select=None,  # noqa: ANN001
+           writes_config: bool = False) -> StepSpec:
     if undo is None and not irreversible:
         raise ValueError(f"action {id} must declare its compensation or why it has none")
-    return StepSpec(id, name, "action", job=job, undo=undo, irreversible=irreversible,
-                    select=select, writes_config=writes_config)
+    if undo_then and undo is None:
+        raise ValueError(f"action {id}: undo_then follows an undo")
+    return StepSpec(id, name, "action", job=job, undo=undo, undo_then=tuple(undo_then),
+                    irreversible=irreversible, select=select, writes_config=writes_config)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ next transition and which jobs to send. Pure: the service layer loads the change
 one of these functions, stores the change and sends the returned :class:`Order` s through
 the outbox in one transaction.
 
-Job ids are deterministic (``<change>:<step>:<attempt>``, ``<change>:<step>:undo:<n>``),
+Job ids are deterministic (``<change>:<step>:<attempt>``, ``<change>:<step>:undo:<n>``,
+``n`` the step's n-th compensation job: a step may declare several, run in order),
 so sending an order twice (after a crash, on resume) runs nothing twice: the executor
 de-duplicates by job id, the inventory by command id.
 """
@@ -340,18 +341,24 @@ def _advance_compensation(change: Change, flow: Flow, ctx: FlowContext) -> list[
             return []
         if step.undo_status != "pending":
             continue
-        hosts = [h for h, t in step.targets.items() if t.status in ("succeeded", "failed", "dropped")]
-        step.undo_attempt += 1
-        job = flow.spec(step.id).undo(ctx, hosts)
-        order = _order(change, step, job, "undo", step.undo_attempt)
         step.undo_status = "running"
         step.status = "compensating"
-        for h in job.reported:
-            step.targets.setdefault(h, TargetState(h, "succeeded")).undo_status = "running"
-        change.record(SYSTEM, "compensate", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
-        return [order]
+        return [_send_undo(change, flow, ctx, step)]
     change.close("cancelled", "every compensation ran")
     return []
+
+
+def _send_undo(change: Change, flow: Flow, ctx: FlowContext, step: Step) -> Order:
+    """The step's next compensation job (its ``undo_attempt``-th, counted from 1)."""
+    hosts = [h for h, t in step.targets.items() if t.status in ("succeeded", "failed", "dropped")]
+    factory = flow.spec(step.id).compensations[step.undo_attempt]
+    step.undo_attempt += 1
+    job = factory(ctx, hosts)
+    order = _order(change, step, job, "undo", step.undo_attempt)
+    for h in job.reported:
+        step.targets.setdefault(h, TargetState(h, "succeeded")).undo_status = "running"
+    change.record(SYSTEM, "compensate", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
+    return order
 
 
 def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, attempt: int,
@@ -365,11 +372,15 @@ def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, a
     if any(t.undo_status == "running" for t in step.targets.values()):
         return []
     ok = all(t.undo_status in (None, "succeeded") for t in step.targets.values())
+    undo_job = job_id(change.id, step.id, attempt, True)
+    if ok and step.undo_attempt < len(flow.spec(step.id).compensations):
+        change.record(SYSTEM, "compensate", "succeeded", step.id, job_id=undo_job)
+        return [_send_undo(change, flow, ctx, step)]
     step.undo_status = "succeeded" if ok else "failed"
     step.status = "compensated" if ok else "failed"
-    change.record(SYSTEM, "compensate", step.undo_status, step.id)
+    change.record(SYSTEM, "compensate", step.undo_status, step.id, job_id=undo_job)
     change.emit(StepCompensated(change_id=change.id, step_id=step.id, ok=ok,
-                                hosts=list(step.targets), job_id=job_id(change.id, step.id, attempt, True)))
+                                hosts=list(step.targets), job_id=undo_job))
     if not ok:
         change.waiting_for = f"operator: compensation of step {step.id} failed"
         change.set_status("failed", f"compensation of step {step.id} failed")

@@ -123,7 +123,9 @@ RKE2 = Flow(
         approval("approve", "approve adding the nodes"),
         action("init", "init the nodes that need it", init_job, undo=cleanup_job,
                select=needs_init),
-        action("join", "rke2 agent join, per node", join, undo=unjoin),
+        # undone: the agent stopped and uninstalled, then its Node object deleted (a Node
+        # deleted while its agent runs is registered again)
+        action("join", "rke2 agent join, per node", join, undo=unjoin, undo_then=(kube("delete_node"),)),
         # a joining agent registers its Node by itself, some time after the join: labels
         # are synced once the nodes are there and Ready
         action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=300),
