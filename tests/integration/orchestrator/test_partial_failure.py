@@ -57,12 +57,16 @@ def test_cancel_compensates_in_reverse_order(orch: Orchestrator):
     unjoin = o.driver.wait_run(cid, "remove")
     assert unjoin.kind == "rke2" and unjoin.job_id == f"{cid}:join:undo:1"
     o.driver.finish(unjoin)
+    delete = o.driver.wait_run(cid, "delete_node")  # the agent gone, its Node object goes
+    assert delete.kind == "kube" and delete.job_id == f"{cid}:join:undo:2"
+    assert delete.params["nodes"] == targets
+    o.driver.finish(delete)
     cleanup = o.driver.wait_run(cid, "cleanup")
     assert cleanup.job_id == f"{cid}:init:undo:1"
     o.driver.finish(cleanup)
     done = o.wait_status(cid, "cancelled")
     order = [r.job_id.split(":")[1] for r in o.driver.runs(cid) if ":undo:" in r.job_id]
-    assert order == ["labels", "join", "init"], "compensations ran in reverse order of the actions"
+    assert order == ["labels", "join", "join", "init"], "compensations ran in reverse order of the actions"
     assert not done["open"]
     assert o.client.post(f"/api/v1/changes/{cid}:cancel", headers=o.headers("operator")).status_code == 409
 
