@@ -20,19 +20,21 @@ MARKER = "/var/lib/etcd/member/autorke-e2e-marker"
 
 
 def watch_events(v1: client.CoreV1Api, node: str, seen: list, stop: threading.Event) -> list[threading.Thread]:
-    """Record (monotonic time, kind, name, event type) for pods on ``node`` and the node."""
-    def pods() -> None:
+    """Record (monotonic time, kind, name, event type) for pods on ``node`` and the node.
+    Each watch resumes from the last resourceVersion it saw, so no event falls between two
+    streams (on a loaded machine that gap is long)."""
+    def follow(kind: str, lister, *args, **selector) -> None:
+        w = watch.Watch()
+        version = lister(*args, **selector).metadata.resource_version
         while not stop.is_set():
-            for ev in watch.Watch().stream(v1.list_namespaced_pod, "default", field_selector=f"spec.nodeName={node}",
-                                           timeout_seconds=2):
-                seen.append((time.monotonic(), "pod", ev["object"].metadata.name, ev["type"]))
+            for ev in w.stream(lister, *args, timeout_seconds=2, resource_version=version, **selector):
+                seen.append((time.monotonic(), kind, ev["object"].metadata.name, ev["type"]))
+            version = w.resource_version or version
 
-    def nodes() -> None:
-        while not stop.is_set():
-            for ev in watch.Watch().stream(v1.list_node, field_selector=f"metadata.name={node}", timeout_seconds=2):
-                seen.append((time.monotonic(), "node", ev["object"].metadata.name, ev["type"]))
-
-    threads = [threading.Thread(target=f, daemon=True) for f in (pods, nodes)]
+    threads = [threading.Thread(target=follow, args=("pod", v1.list_namespaced_pod, "default"),
+                                kwargs={"field_selector": f"spec.nodeName={node}"}, daemon=True),
+               threading.Thread(target=follow, args=("node", v1.list_node),
+                                kwargs={"field_selector": f"metadata.name={node}"}, daemon=True)]
     for t in threads:
         t.start()
     return threads
