@@ -3,7 +3,6 @@ by hand, a fake of our own config-lock port."""
 from __future__ import annotations
 
 import pytest
-
 from autorke_orchestrator.domain import saga
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.flows import FLOWS, flow_for
@@ -39,7 +38,7 @@ def machines() -> dict[str, MachineView]:
     return ms
 
 
-def planned(type_: str, targets: list[str], params: dict, provider: str = "rke2"):  # noqa: ANN202
+def planned(type_: str, targets: list[str], params: dict, provider: str = "rke2"):
     req = ChangeRequest(type_, "c1", targets, params)
     flow = flow_for(type_, provider)
     ctx = context(req, cluster(provider), machines())

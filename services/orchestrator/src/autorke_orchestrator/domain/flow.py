@@ -120,17 +120,17 @@ class StepSpec:
         return (self.undo, *self.undo_then) if self.undo is not None else ()
 
 
-def check(id: str, name: str, guard=None, job=None, verify=None, slug: str = "check-failed",  # noqa: ANN001, A002
-          select=None) -> StepSpec:  # noqa: ANN001
+def check(id: str, name: str, guard=None, job=None, verify=None, slug: str = "check-failed",
+          select=None) -> StepSpec:
     return StepSpec(id, name, "check", job=job, guard=guard, verify=verify, failure_slug=slug, select=select)
 
 
-def approval(id: str, name: str, role: str = "approver") -> StepSpec:  # noqa: A002
+def approval(id: str, name: str, role: str = "approver") -> StepSpec:
     return StepSpec(id, name, "approval", approver=role)
 
 
-def action(id: str, name: str, job: JobFactory, undo: JobFactory | None = None, *,  # noqa: A002
-           undo_then: tuple[JobFactory, ...] = (), irreversible: str = "", select=None,  # noqa: ANN001
+def action(id: str, name: str, job: JobFactory, undo: JobFactory | None = None, *,
+           undo_then: tuple[JobFactory, ...] = (), irreversible: str = "", select=None,
            writes_config: bool = False) -> StepSpec:
     if undo is None and not irreversible:
         raise ValueError(f"action {id} must declare its compensation or why it has none")

@@ -249,7 +249,7 @@ def _decide(change: Change, step: Step, by: str, decision: str, comment: str,
 
 
 def decide(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, step_id: str,
-           subject: str, has_role, decision: str, comment: str) -> list[Order]:  # noqa: ANN001
+           subject: str, has_role, decision: str, comment: str) -> list[Order]:
     """A human decision on the approval gate the change waits at."""
     step = change.step(step_id)
     if change.status != "awaiting_approval" or step.status != "awaiting_approval":

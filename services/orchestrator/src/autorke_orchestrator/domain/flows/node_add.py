@@ -5,8 +5,23 @@ honestly lists all of them and the plan says what rke does to them."""
 from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import (
-    Flow, FlowContext, Job, Targets, Violation, action, approval, check, cleanup_job, first, init_job,
-    inventory, known_machines, kube, needs_init, not_in_any_cluster, preflight_job,
+    Flow,
+    FlowContext,
+    Job,
+    Targets,
+    Violation,
+    action,
+    approval,
+    check,
+    cleanup_job,
+    first,
+    init_job,
+    inventory,
+    known_machines,
+    kube,
+    needs_init,
+    not_in_any_cluster,
+    preflight_job,
 )
 
 RKE1_WARNING = ("rke up --update-only connects to every node of the cluster, redeploys certificates "
