@@ -155,3 +155,23 @@ def test_cancelled_rke2_join_is_undone_agent_first_then_node_object_then_init():
         ("join", "started", ["undo", "1"]), ("join", "succeeded", ["undo", "1"]),
         ("join", "started", ["undo", "2"]), ("join", "succeeded", ["undo", "2"]),
         ("init", "started", ["undo", "1"]), ("init", "succeeded", ["undo", "1"])]
+
+
+def test_retry_after_a_failed_compensation_never_runs_the_action_again():
+    """A cancel whose compensation failed leaves the change failed; retry must not take the
+    compensated step's failed targets for a forward run (it would join them after a cancel)."""
+    change, flow, ctx = planned("node.add", ["n1", "n2"], {"role": "worker"})
+    locks = FakeLocks()
+    o = saga.advance(change, flow, ctx, locks)
+    saga.on_results(change, flow, ctx, locks, o[0].job_id, {h: saga.Outcome("succeeded") for h in change.targets})
+    join = saga.decide(change, flow, ctx, locks, "approve", "bob", lambda r: True, "approve", "")
+    saga.on_results(change, flow, ctx, locks, join[0].job_id,
+                    {"n1": saga.Outcome("succeeded"), "n2": saga.Outcome("failed", "x")})
+    unjoin = saga.cancel(change, flow, ctx, "alice")
+    saga.on_results(change, flow, ctx, locks, unjoin[0].job_id,
+                    {"n1": saga.Outcome("failed", "ssh down"), "n2": saga.Outcome("succeeded")})
+    assert change.status == "failed" and "compensation" in change.waiting_for
+    with pytest.raises(IllegalTransition) as e:
+        saga.retry(change, flow, ctx, locks, "carol")
+    assert e.value.slug == "compensation-failed"
+    assert change.step("join").attempt == 1, "the join was not sent again"

@@ -273,6 +273,10 @@ def retry(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, acto
     """P10: re-run the failed targets of the failed step only (or the named ones of them)."""
     if change.status not in ("partially_failed", "failed") or change.closed:
         raise IllegalTransition(f"change {change.id} is {change.status}: nothing to retry")
+    undone = [s.id for s in change.steps if s.undo_status == "failed"]
+    if undone:  # the change was being compensated: a forward run would redo what was cancelled
+        raise IllegalTransition(f"change {change.id}: the compensation of step {undone[0]} failed; retry runs "
+                                "actions forward and would redo what the cancel undoes", "compensation-failed", 409)
     step = next(s for s in change.steps if s.status in ("partially_failed", "failed"))
     failed = step.failed_hosts()
     chosen = hosts or failed
