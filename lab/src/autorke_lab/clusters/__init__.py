@@ -29,7 +29,12 @@ How the platform finds them: ``autorke lab status --json`` → ``components.clus
         "nodes": [{"machine": "m007", ..., "roles": ["controlplane", "etcd"], "rke2_type": "server"},
                   {"machine": "m010", ..., "roles": ["worker"], "rke2_type": "agent"}, ...]}],
      "free_machines": ["m013", ...], "skipped": null, "wiped_leftovers_on": [],
+     "provisioners": {"rke_binary": ".../bin/autorke-lab-rke",
+                      "rke2_install_command": "env INSTALL_RKE2_TYPE=agent ... -m autorke_lab.provisioners.rke2.install"},
      "started_in_seconds": 4.2}
+
+``provisioners`` is what the platform's executor needs to add nodes to these clusters
+(its ``rke_binary`` and ``rke2_install_command`` settings); ``autorke up`` passes them on.
 
 Paths only, never a token or a key. A failed cluster has ``"ready": false`` and ``error``.
 The same membership is visible through each cluster's API (node names are the machine

@@ -16,7 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..provisioners.rke import rke_path
 from ..provisioners.rke.ssh import SSHFailure
+from ..provisioners.rke2 import install_command
 from . import access, rke1, rke2
 from .plan import ClusterOptions, ClusterPlan, Layout, plan
 
@@ -32,6 +34,7 @@ class ClustersComponent:
         self.skipped = ""
         self.started_in = 0.0
         self.wiped: list[str] = []
+        self.provisioners: dict[str, str] = {}
         self._notice = log.warning
 
     def start(self, lab: Any) -> None:
@@ -47,6 +50,7 @@ class ClustersComponent:
             if opts.enabled:
                 lab.notice(f"lab clusters: none built: {self.skipped}")
             return
+        self.provisioners = provisioners(lab.get("kube"), opts)
         usable = [m for m in fleet.machines if m.spec.role == "machine"]
         state = Path(lab.state_dir) / "clusters"
         key = Path(fleet.ssh["private_key"])
@@ -112,8 +116,22 @@ class ClustersComponent:
 
     def status(self) -> dict[str, Any]:
         return {"clusters": list(self.entries.values()), "free_machines": self.layout.free,
+                "provisioners": self.provisioners,
                 "skipped": self.skipped or None, "wiped_leftovers_on": self.wiped,
                 "started_in_seconds": round(self.started_in, 3)}
+
+
+def provisioners(kube: Any, opts: ClusterOptions) -> dict[str, str]:
+    """How the platform's executor provisions nodes of these lab clusters (its
+    ``rke_binary`` and ``rke2_install_command`` settings): the ``rke`` stand-in and the
+    RKE2 stand-in's installer, with the kube directory and heartbeat the lab's own nodes
+    use. Published so ``autorke up`` can hand them on without importing the lab."""
+    try:
+        rke = str(rke_path())
+    except FileNotFoundError:
+        rke = ""
+    return {"rke_binary": rke,
+            "rke2_install_command": install_command(kube.state_dir, heartbeat_s=opts.heartbeat_seconds)}
 
 
 def describe(p: ClusterPlan, api_url: str) -> dict[str, Any]:

@@ -61,6 +61,11 @@ class KubeComponent:
         router.add_api_route("/clusters", self._create, methods=["POST"])
         lab.app.include_router(router)
 
+    @property
+    def state_dir(self) -> Path:
+        """Where each lab cluster keeps its files (``<name>/ca.crt``, kubeconfig, …)."""
+        return self._state_dir
+
     def ensure_cluster(self, name: str) -> LabKubeCluster:
         if name in self.clusters:
             return self.clusters[name]

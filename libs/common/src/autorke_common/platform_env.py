@@ -3,8 +3,6 @@ when ``autorke up`` runs them against the lab: one mapping from the lab's publis
 to ``AUTORKE_*`` variables, so no service knows it is talking to the lab."""
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 DEFAULT_PORTS: dict[str, int] = {
@@ -54,7 +52,11 @@ def lab_environment(lab: dict, port: dict[str, int]) -> dict[str, str]:
         secret = _read(vcalico.get("secret_file"))
         if secret:
             env["AUTORKE_VCALICO_SECRET"] = secret
-    rke = Path(sys.executable).parent / "autorke-lab-rke"
-    if rke.exists() or shutil.which("autorke-lab-rke"):
-        env["AUTORKE_RKE_BINARY"] = str(rke if rke.exists() else shutil.which("autorke-lab-rke"))
+    # How the executor provisions nodes of the lab's clusters (the rke stand-in, the RKE2
+    # stand-in's installer), as the lab publishes it: without them no node could join.
+    provisioners = components.get("clusters", {}).get("provisioners") or {}
+    if provisioners.get("rke_binary"):
+        env["AUTORKE_RKE_BINARY"] = provisioners["rke_binary"]
+    if provisioners.get("rke2_install_command"):
+        env["AUTORKE_RKE2_INSTALL_COMMAND"] = provisioners["rke2_install_command"]
     return env
