@@ -31,6 +31,8 @@ from sqlalchemy import (
     Text,
     insert,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,6 +40,8 @@ from sqlalchemy.orm import Session
 from autorke_common.envelope import Envelope, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
+#: Dialects with ``INSERT … ON CONFLICT DO NOTHING`` (others mark inside a savepoint).
+_UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,19 @@ class UnitOfWork:
 
     def already_processed(self, consumer: str, message_id: str) -> bool:
         """Record that ``consumer`` handles ``message_id`` in this transaction; True when it
-        was handled before (the caller then does nothing)."""
+        was handled before (the caller then does nothing).
+
+        An ``INSERT … ON CONFLICT DO NOTHING``, not a savepoint: on SQLite the driver starts
+        no transaction before a SAVEPOINT, so releasing it committed the mark on its own and
+        a unit that failed afterwards (``database is locked``) left the message marked as
+        handled — its redelivery was then dropped. The plain insert also takes SQLite's write
+        lock first, so the rest of the unit waits for the lock instead of failing on it."""
+        dialect = self.session.get_bind().dialect.name
+        if dialect in _UPSERT:
+            values = {"consumer": consumer, "message_id": message_id, "processed_at": utcnow()}
+            result = self.session.execute(
+                _UPSERT[dialect](self.db.tables.processed).values(**values).on_conflict_do_nothing())
+            return result.rowcount == 0
         try:
             with self.session.begin_nested():
                 self.session.execute(
