@@ -32,6 +32,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SERVICES = ("console", "inventory", "orchestrator", "executor", "netcfg")
 LAB_CLUSTER = "rke2-lab"
+#: Lab machines: the lab builds rke1-lab on m001-m002 and rke2-lab on m003-m004 (half the
+#: machines when fewer than its clusters ask for), leaving m005-m008 free; the browser
+#: tests add two of them each (distinct ones: a change locks its machines).
+MACHINES = 8
 
 
 @dataclass
@@ -70,17 +74,22 @@ def _wait_ready(proc: subprocess.Popen, port: dict[str, int], log: Path, timeout
 
 
 def _register_lab_cluster(platform: Platform) -> None:
-    """What an admin does once: register the lab's RKE2 cluster (kubeconfig sealed at rest)."""
+    """What an admin does once: register the lab's RKE2 cluster with its join address and
+    token (a new node joins with them; the token and the kubeconfig are sealed at rest)."""
     lab = platform.lab_cluster(LAB_CLUSTER)
+    assert lab["ready"], lab
     hosts = sorted({".".join(m["address"].split(".")[:3]) + ".0/24" for m in platform.lab["machines"]})
+    token = Path(lab["join_token_file"]).read_text().strip()
     with platform.api("admin") as api:
         if api.get(f"clusters/{LAB_CLUSTER}").status_code == 200:
             return
         r = api.post("clusters", json={
-            "name": LAB_CLUSTER, "provider": "rke2", "api_endpoint": lab["server_url"],
+            "name": LAB_CLUSTER, "provider": "rke2", "api_endpoint": lab["api_url"],
             "kubeconfig": Path(lab["kubeconfig"]).read_text(), "host_networks": hosts,
-            "pod_cidr": lab["cluster_cidr"], "service_cidr": lab["service_cidr"]})
+            "pod_cidr": lab["cluster_cidr"], "service_cidr": lab["service_cidr"],
+            "join_address": lab["server_url"], "join_token": token})
         assert r.status_code == 201, r.text
+        assert r.json()["has_join_token"] and token not in r.text, "the token is never shown"
     with platform.api("operator") as api:  # its nodes become members, as read from its API server
         r = api.post(f"clusters/{LAB_CLUSTER}:import", json={"source": "kubernetes"})
         assert r.status_code == 202, r.text
@@ -111,7 +120,7 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
     autorke = Path(sys.executable).parent / "autorke"
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(autorke), "up", "--data-dir", str(data), "--port-offset", str(offset),
-                                 "--machines", "4", "--lab-address-base", lease.base],
+                                 "--machines", str(MACHINES), "--lab-address-base", lease.base],
                                 cwd=data.parent, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
     try:

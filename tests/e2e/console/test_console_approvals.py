@@ -12,8 +12,9 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from .change_page import TERMINAL, approve, wait_live, wait_status
+
 pytestmark = pytest.mark.slow
-TERMINAL = ("succeeded", "partially_failed", "failed", "cancelled")
 
 
 def _wait_until_the_orchestrator_knows_the_member(platform, node: str, timeout: float = 240) -> None:
@@ -31,10 +32,6 @@ def _wait_until_the_orchestrator_knows_the_member(platform, node: str, timeout: 
     if r.status_code != 200:
         pytest.xfail(f"the orchestrator did not learn {node}'s membership of {platform.cluster} from "
                      f"inventory within {timeout:.0f} s: {r.json().get('detail')}")
-
-
-def _status(page) -> str:
-    return page.locator("[data-test=change-status] .badge").first.get_attribute("data-status")
 
 
 def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_live(sign_in, platform, shot):
@@ -63,30 +60,28 @@ def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_liv
     operator.click("[data-test=submit-change]")
     operator.wait_for_url("**/ui/changes/chg-*")
     change_url = operator.url
-    operator.wait_for_function(
-        f"{list(TERMINAL) + ['awaiting_approval']!r}.includes("
-        "document.querySelector('[data-test=change-status] .badge').dataset.status)", timeout=90_000)
-    assert _status(operator) == "awaiting_approval", operator.locator("#live").inner_text()
+    wait_live(operator)
+    assert wait_status(operator, [*TERMINAL, "awaiting_approval"], 90_000) == "awaiting_approval", \
+        operator.locator("#live").inner_text()
     assert operator.locator("[data-test=approve]").count() == 0
     assert operator.locator("[data-test=own-change]").is_visible()
+    operator.evaluate("window.__noReload = true")
     shot(operator, "change-own-no-approve")
 
     approver = sign_in("approver")
     approver.goto(change_url)
-    approver.fill("[data-test=decide] input[name=comment]", "checked the label in the browser")
-    approver.click("[data-test=approve]")
-    approver.wait_for_url(change_url)
-    approver.evaluate("window.__noReload = true")
-    approver.wait_for_function(
-        f"{list(TERMINAL)!r}.includes(document.querySelector('[data-test=change-status] .badge').dataset.status)",
-        timeout=120_000)
+    approve(approver, change_url, "checked the label in the browser")
+    assert wait_status(approver, TERMINAL, 120_000) == "succeeded", approver.locator("#live").inner_text()
     assert approver.evaluate("window.__noReload") is True  # finished live, no reload
-    assert _status(approver) == "succeeded", approver.locator("#live").inner_text()
     shot(approver, "change-approved-finished")
+    with platform.api("viewer") as api:
+        approvals = api.get(f"changes/{change_url.rsplit('/', 1)[-1]}").json()["approvals"]
+    assert [(a["by"], a["decision"], a["comment"]) for a in approvals if not a["automatic"]] == \
+        [("approver", "approve", "checked the label in the browser")]
 
     # the requester's open page followed along too, without a reload
-    operator.wait_for_function("document.querySelector('[data-test=change-status] .badge').dataset.status"
-                               " === 'succeeded'", timeout=30_000)
+    assert wait_status(operator, TERMINAL, 90_000) == "succeeded"
+    assert operator.evaluate("window.__noReload") is True
 
     kubeconfig = yaml.safe_load(Path(platform.lab_cluster(platform.cluster)["kubeconfig"]).read_text())
     with config.new_client_from_config_dict(kubeconfig) as api:

@@ -10,13 +10,9 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from .change_page import approve, status, wait_gate_or_end, wait_live, wait_status
+
 pytestmark = pytest.mark.slow
-#: Why the node.add flow cannot finish yet; the test still runs, and passes (XPASS) once it can.
-NODE_ADD_GAP = (
-    "not yet passing end to end (issue 9 open): the SSH-endpoint gap it was written against is "
-    "closed, but this suite's platform fixture registers the lab cluster without the RKE2 join "
-    "address and token that node.add now requires (cluster-not-joinable)")
-TERMINAL = ("succeeded", "partially_failed", "failed", "cancelled")
 
 
 def _free_lab_machines(platform, count: int) -> list[str]:
@@ -29,11 +25,6 @@ def _free_lab_machines(platform, count: int) -> list[str]:
     return sorted(free)[-count:]
 
 
-def _status(page) -> str:
-    return page.locator("[data-test=change-status] .badge").first.get_attribute("data-status")
-
-
-@pytest.mark.xfail(reason=NODE_ADD_GAP, strict=False)
 def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in, platform, shot):
     hosts = _free_lab_machines(platform, 2)
     operator = sign_in("operator")
@@ -50,37 +41,26 @@ def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in
     change_url = operator.url
 
     # the requester waits for approval and has no approve button
-    operator.wait_for_function(
-        "['awaiting_approval','failed','cancelled'].includes("
-        "document.querySelector('[data-test=change-status] .badge').dataset.status)", timeout=90_000)
-    assert _status(operator) == "awaiting_approval", operator.locator("#live").inner_text()
+    wait_live(operator)
+    assert wait_status(operator, ["awaiting_approval", "failed", "cancelled"], 90_000) == "awaiting_approval", \
+        operator.locator("#live").inner_text()
     assert operator.locator("[data-test=approve]").count() == 0
     assert operator.locator("[data-test=own-change]").is_visible()
     shot(operator, "change-awaiting-own")
 
     approver = sign_in("approver")
     approver.goto(change_url)
-    approver.evaluate("window.__noReload = true")
-    gates = 0
-    while True:
-        approver.wait_for_function(
-            "document.querySelector('[data-test=approve]') !== null || "
-            f"{list(TERMINAL)!r}.includes(document.querySelector('[data-test=change-status] .badge').dataset.status)",
-            timeout=240_000)
-        if _status(approver) in TERMINAL:
-            break
-        gates += 1
-        approver.fill("[data-test=decide] input[name=comment]", f"gate {gates} checked in the browser")
-        shot(approver, f"change-gate-{gates}")
-        approver.click("[data-test=approve]")   # a form post: the page is reloaded here, on purpose
-        approver.wait_for_url(change_url)
-        approver.evaluate("window.__noReload = true")
-    assert gates >= 1
+    decided: list[str] = []
+    while (gate := wait_gate_or_end(approver, decided, 300_000)) is not None:
+        shot(approver, f"change-gate-{len(decided) + 1}")
+        decided.append(approve(approver, change_url, f"gate {len(decided) + 1} checked in the browser"))
+        assert decided[-1] == gate
+    assert decided
     # the timeline finished while the page stayed open (no reload since the last approval)
     assert approver.evaluate("window.__noReload") is True
-    assert _status(approver) == "succeeded", approver.locator("#live").inner_text()
+    assert status(approver) == "succeeded", approver.locator("#live").inner_text()
     steps = approver.locator("[data-test=timeline] li").evaluate_all("els => els.map(e => e.dataset.stepStatus)")
-    assert steps and all(s in ("succeeded", "skipped") for s in steps)
+    assert steps and all(s in ("succeeded", "skipped") for s in steps), steps
     shot(approver, "change-succeeded")
 
     approver.goto(f"{platform.console}/ui/clusters/{platform.cluster}")

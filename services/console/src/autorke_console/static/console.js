@@ -25,7 +25,22 @@
     const target = document.getElementById("live");
     const refresh = debounce(async () => {
       const r = await fetch(`/ui/changes/${encodeURIComponent(id)}/live`, { headers: { accept: "text/html" } });
-      if (r.ok) { target.innerHTML = await r.text(); target.dataset.refreshed = String(Date.now()); }
+      if (!r.ok) return;
+      const html = await r.text();
+      // What the user is typing (an approval comment) survives the re-render: the form
+      // comes back with the fragment, so an event arriving mid-sentence loses nothing.
+      const typed = new Map();
+      target.querySelectorAll("input[name]:not([type=hidden]), textarea[name]").forEach((el) => {
+        if (el.value) typed.set(el.name, el.value);
+      });
+      const focused = target.contains(document.activeElement) ? document.activeElement.name : null;
+      target.innerHTML = html;
+      for (const [name, value] of typed) {
+        const el = target.querySelector(`input[name="${CSS.escape(name)}"]:not([type=hidden]), textarea[name="${CSS.escape(name)}"]`);
+        if (el && !el.value) el.value = value;
+      }
+      if (focused) { const el = target.querySelector(`[name="${CSS.escape(focused)}"]`); if (el) el.focus(); }
+      target.dataset.refreshed = String(Date.now());
     }, 120);
     const logs = document.getElementById("logs");
     function logFor(host) {
