@@ -14,7 +14,8 @@ from kubernetes import client, config
 
 from .change_page import TERMINAL, approve, wait_live, wait_status
 
-pytestmark = pytest.mark.slow
+# Longer than the suite's 300 s: the package's platform starts inside the first test's timeout; each wait inside ends as soon as the page shows it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _wait_until_the_orchestrator_knows_the_member(platform, node: str, timeout: float = 240) -> None:

@@ -12,7 +12,8 @@ from kubernetes import client, config
 
 from .change_page import approve, status, wait_gate_or_end, wait_live, wait_status
 
-pytestmark = pytest.mark.slow
+# Longer than the suite's 300 s: two joins and every gate on a loaded machine; each wait inside ends as soon as the page shows it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _free_lab_machines(platform, count: int) -> list[str]:
