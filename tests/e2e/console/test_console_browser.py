@@ -9,11 +9,6 @@ import re
 import pytest
 
 pytestmark = pytest.mark.slow
-#: Why the node.add flow cannot finish yet; the test still runs, and passes (XPASS) once it can.
-NODE_ADD_GAP = (
-    "not yet passing end to end (issue 9 open): the SSH-endpoint gap it was written against is "
-    "closed, but this suite's platform fixture registers the lab cluster without the RKE2 join "
-    "address and token that node.add now requires (cluster-not-joinable)")
 LAB_CLUSTER = "rke2-lab"
 
 
@@ -43,6 +38,11 @@ def test_every_page_renders_for_a_signed_in_operator(sign_in, platform, shot):
         page.wait_for_selector(marker)
         assert page.locator("[data-test=unavailable]").count() == 0, f"{name}: a service did not answer"
         shot(page, name)
+        if name == "changes" and page.locator("[data-test=changes] tbody a").count():
+            page.click("[data-test=changes] tbody a >> nth=0")   # the newest change's page
+            page.wait_for_url("**/ui/changes/chg-*")
+            page.wait_for_selector("[data-test=timeline]")
+            shot(page, "change")
     page.click("[data-test=lang]")
     page.wait_for_selector("text=机器")
     shot(page, "events-zh")
@@ -80,7 +80,6 @@ def _new_members(platform, count: int) -> list[dict]:
     return free[:count]
 
 
-@pytest.mark.xfail(reason=NODE_ADD_GAP, strict=False)
 def test_operator_adds_two_machines_and_sees_the_plan_then_a_live_timeline(sign_in, platform, shot):
     """From the Machines page: select two, Add to cluster, the form's defaults, the plan
     (blast radius = exactly those two), submit, and the timeline moves without a reload."""

@@ -1,7 +1,8 @@
 """The must-show flow in a browser: an operator adds two machines to the lab cluster from
 the Machines page; the operator gets no approve button on their own change; an approver
-approves each gate; the timeline finishes without a reload; both nodes are Ready — on the
-cluster page and in the lab Kubernetes API read with the official client."""
+approves each gate; the timeline finishes without a reload; both nodes are Ready — in the
+flow's Ready step on the change page and in the lab Kubernetes API read with the official
+client — and listed on the cluster page."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -64,10 +65,21 @@ def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in
     assert steps and all(s in ("succeeded", "skipped") for s in steps), steps
     shot(approver, "change-succeeded")
 
+    # both nodes Ready, as the flow's own check saw them (the step names each node's result)
+    ready = approver.locator("[data-test=timeline] [data-step=ready]")
+    assert ready.get_attribute("data-step-status") == "succeeded"
+    assert "2/2" in ready.inner_text(), ready.inner_text()
+    for host in hosts:
+        assert approver.locator(f"[data-test=results] [data-target={host}] .badge").get_attribute(
+            "data-status") == "succeeded"
+
+    # members of the cluster now, as workers (the inventory's nodes: it records membership,
+    # not the kubelet's condition, which is checked on the API server below)
     approver.goto(f"{platform.console}/ui/clusters/{platform.cluster}")
     for host in hosts:
-        assert approver.locator(f"[data-test=nodes] [data-node={host}] .badge").get_attribute("data-status") == "Ready"
-    shot(approver, "cluster-nodes-ready")
+        assert approver.locator(f"[data-test=nodes] [data-node={host}]").count() == 1
+        assert "worker" in approver.locator(f"[data-test=nodes] [data-node={host}]").inner_text()
+    shot(approver, "cluster-nodes-added")
 
     kubeconfig = yaml.safe_load(Path(platform.lab_cluster(platform.cluster)["kubeconfig"]).read_text())
     with config.new_client_from_config_dict(kubeconfig) as api:
