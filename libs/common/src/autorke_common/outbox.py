@@ -166,9 +166,11 @@ class UnitOfWork:
         dialect = self.session.get_bind().dialect.name
         if dialect in _UPSERT:
             values = {"consumer": consumer, "message_id": message_id, "processed_at": utcnow()}
-            result = self.session.execute(
-                _UPSERT[dialect](self.db.tables.processed).values(**values).on_conflict_do_nothing())
-            return result.rowcount == 0
+            table = self.db.tables.processed
+            marked = self.session.execute(  # a row back: marked now; none: marked before
+                _UPSERT[dialect](table).values(**values).on_conflict_do_nothing()
+                .returning(table.c.message_id)).first()
+            return marked is None
         try:
             with self.session.begin_nested():
                 self.session.execute(
