@@ -40,6 +40,33 @@ def test_filters_sort_and_cursor_pages_cover_each_machine_once(make_inventory, c
     assert {"os", "kernel", "container_runtime", "gpu_driver"} <= set(machine["software"])
 
 
+def test_free_text_pages_cover_each_match_once_whichever_way_the_page_is_found(
+        make_inventory, cmdb: LabCmdb, monkeypatch):
+    """Few matches are paged from the matches themselves (the search index), many by walking
+    the sort order: the same pages either way, each match once, in order."""
+    from autorke_inventory.service_layer import queries
+
+    inv = make_inventory(cmdb.url)
+    assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
+    everything = inv.get("/api/v1/machines", params={"q": "m1", "limit": 500}).json()
+    expected = sorted((m["hostname"] for m in everything["items"]), reverse=True)
+    assert 7 < everything["total"] == len(expected) <= queries.FEW_MATCHES
+
+    def paged() -> list[str]:
+        seen, cursor = [], None
+        while True:
+            page = inv.get("/api/v1/machines", params={"q": "M1", "limit": 7, "sort": "-hostname",
+                                                       **({"cursor": cursor} if cursor else {})}).json()
+            assert page["total"] == len(expected)
+            seen += [m["hostname"] for m in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                return seen
+
+    assert paged() == expected
+    monkeypatch.setattr(queries, "FEW_MATCHES", 0)  # as if there were thousands of matches
+    assert paged() == expected
+
+
 def test_bad_input_gets_problem_json_and_auth_is_required(make_inventory, cmdb: LabCmdb):
     inv = make_inventory(cmdb.url)
     for params, slug in [({"state": "melted"}, "invalid-request"), ({"sort": "colour"},

@@ -5,8 +5,8 @@ The P1 rule lives here as a constraint, not only in code: ``memberships.machine_
 the table's primary key, so a machine has at most one membership row — one cluster — and
 two concurrent placements of one machine cannot both commit.
 
-Indexes serve the console's Machines page (filters by state, rack, GPU model, cluster;
-keyset pagination on (sort column, id))."""
+Indexes serve the console's Machines page (filters by state, rack, GPU model, cluster,
+free text; keyset pagination on (sort column, id))."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,6 +37,7 @@ class MachineRow(Table, table=True):
         Index("ix_machines_state_hostname", "state", "hostname"),
         Index("ix_machines_rack_hostname", "rack", "hostname"),
         Index("ix_machines_gpu_hostname", "gpu_model", "hostname"),
+        Index("ix_machines_search_id", "search", "id"),  # free text: scan this, not the rows
     )
     id: str = Field(sa_column=Column(String(64), primary_key=True))
     source: str = Field(sa_column=Column(String(32), nullable=False))

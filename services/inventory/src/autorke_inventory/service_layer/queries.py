@@ -24,6 +24,10 @@ M = MachineRow.__table__
 MEM = MembershipRow.__table__
 SORTS = {"hostname": M.c.hostname, "ip": M.c.ip, "rack": M.c.rack, "state": M.c.state,
          "gpu_model": M.c.gpu_model, "cluster": MEM.c.cluster}
+#: Up to this many free-text matches, a page is picked from the matches themselves.
+FEW_MATCHES = 1000
+#: Filters on the membership side: only these need the join to count the matches.
+MEMBERSHIP_FILTERS = ("cluster", "role")
 MAX_LIMIT = 500
 
 
@@ -80,7 +84,10 @@ def list_machines(session: Session, f: MachineFilter) -> tuple[list[tuple], str 
     if not 1 <= f.limit <= MAX_LIMIT:
         raise bad(f"limit must be between 1 and {MAX_LIMIT}")
     desc = f.sort.startswith("-")
-    column = func.coalesce(SORTS[f.sort.lstrip("-")], "")
+    sort_column = SORTS[f.sort.lstrip("-")]
+    # A NOT NULL column sorts as itself, so its index gives the order and a page reads 51
+    # rows; a nullable one sorts as '' for NULL, which no index serves (all matches sorted).
+    column = sort_column if _never_null(sort_column) else func.coalesce(sort_column, "")
     conditions = []
     if f.cluster:
         conditions.append(MEM.c.cluster == f.cluster)
@@ -92,12 +99,22 @@ def list_machines(session: Session, f: MachineFilter) -> tuple[list[tuple], str 
         conditions.append(M.c.gpu_model == f.gpu_model)
     if f.rack:
         conditions.append(M.c.rack == f.rack)
+    pattern = None
     if f.q:
         needle = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(M.c.search.like(f"%{needle}%", escape="\\"))
+        pattern = f"%{needle}%"
+        conditions.append(M.c.search.like(pattern, escape="\\"))
     joined = M.outerjoin(MEM, MEM.c.machine_id == M.c.id)
-    total = session.execute(select(func.count()).select_from(joined).where(*conditions)).scalar()
+    # A machine has at most one membership (its primary key), so the join never changes the
+    # count; it is needed only to filter on it (counting 10,000 rows through it is 10x slower).
+    counted = joined if any(getattr(f, k) for k in MEMBERSHIP_FILTERS) else M
+    total = session.execute(select(func.count()).select_from(counted).where(*conditions)).scalar()
     page = list(conditions)
+    if pattern is not None and total <= FEW_MATCHES:
+        # Few matches (a hostname, an IP): find them in the (search, id) index and sort
+        # those, rather than walk the sort order through every row until a page is full.
+        matching = M.alias("matching")
+        page.append(M.c.id.in_(select(matching.c.id).where(matching.c.search.like(pattern, escape="\\"))))
     if f.cursor:
         value, ident = _decode(f.cursor, f.sort)
         if desc:
@@ -112,6 +129,12 @@ def list_machines(session: Session, f: MachineFilter) -> tuple[list[tuple], str 
     rows = rows[: f.limit]
     next_cursor = _encode(f.sort, rows[-1].sort_value, rows[-1][0].id) if more and rows else None
     return [(r[0], r[1]) for r in rows], next_cursor, int(total or 0)
+
+
+def _never_null(column: Any) -> bool:
+    """A column of ``machines`` that can hold no NULL (a membership column can: the outer
+    join gives a machine outside every cluster none)."""
+    return column.table is M and not column.nullable
 
 
 def membership_of(session: Session, machine_id: str) -> MembershipRow | None:
