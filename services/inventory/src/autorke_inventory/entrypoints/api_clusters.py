@@ -74,8 +74,8 @@ def _get(uow, name: str) -> ClusterRow:  # noqa: ANN001
 def list_clusters(services: Services, _: Viewer) -> dict:
     with services.db.unit_of_work() as uow:
         rows = uow.session.scalars(select(ClusterRow).order_by(ClusterRow.name)).all()
-        return {"items": [clusters.cluster_view(r, clusters.member_count(uow, r.name))
-                          for r in rows]}
+        counts = clusters.member_counts(uow)
+        return {"items": [clusters.cluster_view(r, counts.get(r.name, 0)) for r in rows]}
 
 
 @router.post("/clusters", status_code=201)

@@ -208,3 +208,12 @@ def member_count(uow: UnitOfWork, name: str) -> int:
 
     return int(uow.session.execute(select(func.count()).select_from(MembershipRow)
                                    .where(MembershipRow.cluster == name)).scalar() or 0)
+
+
+def member_counts(uow: UnitOfWork) -> dict[str, int]:
+    """Members of every cluster in one query (the cluster list is on every Machines page)."""
+    from sqlalchemy import func
+
+    rows = uow.session.execute(select(MembershipRow.cluster, func.count())
+                               .group_by(MembershipRow.cluster)).all()
+    return {cluster: int(n) for cluster, n in rows}
