@@ -18,7 +18,8 @@ from autorke_console.domain.actions import (
     change_request,
 )
 from autorke_console.domain.field_errors import field_errors
-from autorke_console.entrypoints.pages.rendering import api, items_of, render, sign_in_redirect
+from autorke_console.domain.i18n import label
+from autorke_console.entrypoints.pages.rendering import api, items_of, language, render, sign_in_redirect
 from autorke_console.service_layer.identity import csrf_ok, session_user
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +45,11 @@ async def machines(request: Request):
     result, clusters = await asyncio.gather(api(request, "GET", "machines", params=params),
                                             api(request, "GET", "clusters"))
     data = result.data if isinstance(result.data, dict) else {}
+    # Each row has a menu of every action: translated once per page, not once per row.
+    lang = language(request)
+    action_labels = [(key, label(a.label, lang)) for key, a in ACTIONS.items()]
     return render(request, "machines.html", result=result, machines=items_of(result.data, "machines"),
+                  action_labels=action_labels,
                   next_cursor=data.get("next_cursor") or data.get("next"), total=data.get("total"),
                   filters={k: q.get(k, "") for k in FILTERS}, sort=q.get("sort", ""), limit=limit,
                   clusters=items_of(clusters.data, "clusters"), states=STATES, roles=NODE_ROLES,
