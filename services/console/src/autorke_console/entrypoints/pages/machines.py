@@ -19,7 +19,13 @@ from autorke_console.domain.actions import (
 )
 from autorke_console.domain.field_errors import field_errors
 from autorke_console.domain.i18n import label
-from autorke_console.entrypoints.pages.rendering import api, items_of, language, render, sign_in_redirect
+from autorke_console.entrypoints.pages.rendering import (
+    api,
+    items_of,
+    language,
+    render,
+    sign_in_redirect,
+)
 from autorke_console.service_layer.identity import csrf_ok, session_user
 
 router = APIRouter(include_in_schema=False)
