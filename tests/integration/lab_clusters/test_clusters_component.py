@@ -60,6 +60,15 @@ def test_lab_start_builds_both_clusters_and_lab_down_ends_their_processes(lab_fa
     assert nodes["m001"]["node-role.kubernetes.io/etcd"] == "true"
     assert nodes["m004"]["node-role.kubernetes.io/worker"] == "true"
 
+    # How the platform's executor adds nodes to them (autorke up passes these on): the rke
+    # stand-in and the RKE2 installer pointed at these clusters' CA files.
+    provisioners = state["provisioners"]
+    assert Path(provisioners["rke_binary"]).name == "autorke-lab-rke"
+    assert Path(provisioners["rke_binary"]).exists()
+    install = provisioners["rke2_install_command"]
+    assert "autorke_lab.provisioners.rke2.install" in install
+    assert f"AUTORKE_LAB_KUBE_DIR={running.lab.state_dir / 'kube'}" in install
+
     # RKE2: the join token is a 0600 file, never a value in the status.
     token_file = Path(rke2["join_token_file"])
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
