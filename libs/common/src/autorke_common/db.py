@@ -15,10 +15,13 @@ default) each service has its own file, in WAL mode so readers never block the w
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -61,6 +64,25 @@ def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Eng
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return engine
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint inside the session's transaction: what it wrote is undone on an error
+    raised inside it, and kept (uncommitted) otherwise — the caller's commit decides.
+
+    Use this, not ``session.begin_nested()``, for an all-or-nothing part of a unit of work.
+    On SQLite the driver opens no transaction before a ``SAVEPOINT`` (only before a data
+    change), so a savepoint that came first in a unit became the outermost transaction and
+    its release committed it on its own: a unit that failed afterwards kept half its work.
+    Here the outer transaction is opened first, as ``BEGIN IMMEDIATE`` (the unit is about
+    to write, so it takes the write lock now, waiting up to the busy timeout, instead of
+    failing on a lock upgrade later)."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    with session.begin_nested():
+        yield
 
 
 def migrate(engine: Engine, script_location: str, metadata: MetaData) -> None:

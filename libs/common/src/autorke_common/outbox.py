@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from autorke_common.db import savepoint
 from autorke_common.envelope import Envelope, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -172,7 +173,7 @@ class UnitOfWork:
                 .returning(table.c.message_id)).first()
             return marked is None
         try:
-            with self.session.begin_nested():
+            with savepoint(self.session):
                 self.session.execute(
                     insert(self.db.tables.processed).values(
                         consumer=consumer, message_id=message_id, processed_at=utcnow()

@@ -15,6 +15,7 @@ from typing import Any
 
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
+from autorke_common.db import savepoint
 from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import Problem
 from autorke_common.outbox import Database, UnitOfWork
@@ -150,7 +151,7 @@ class ExecutorResults:
                 nodes = [observed_node(n) for n in event.result.get("nodes") or []]
                 result = clusters.match(uow, nodes)
                 try:
-                    with uow.session.begin_nested():
+                    with savepoint(uow.session):
                         placed = clusters.place_matched(uow, cluster, result, job.requested_by)
                     job.status = "done"
                     job.report = {"cluster": cluster.name, "source": "kubernetes",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from autorke_common.catalogue import inventory as msg
+from autorke_common.db import savepoint
 from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import Problem, conflict, not_found
 from autorke_common.outbox import UnitOfWork
@@ -57,7 +58,7 @@ def assign(uow: UnitOfWork, machine: MachineRow, cluster: str, roles: list[str],
         current = MembershipRow(machine_id=machine.id, cluster=cluster, roles=",".join(roles),
                                 labels=labels, taints=taints, change_id=change_id, since=utcnow())
         try:
-            with session.begin_nested():  # a savepoint: the transaction survives a refusal
+            with savepoint(session):  # a savepoint: the transaction survives a refusal
                 session.add(current)
         except IntegrityError:
             winner = session.get(MembershipRow, machine.id)

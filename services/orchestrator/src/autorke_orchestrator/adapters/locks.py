@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from autorke_common.catalogue.orchestrator import LockRecovered
+from autorke_common.db import savepoint
 from autorke_common.envelope import utcnow
 
 from autorke_orchestrator.adapters.orm import ChangeRow, ClusterLockRow, MachineLockRow
@@ -25,7 +26,7 @@ def _holder_open(session: Session, change_id: str) -> bool:
 
 def _insert(session: Session, row: object) -> bool:
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(row)
             session.flush()
         return True
