@@ -25,7 +25,7 @@ class ServiceSettings(BaseSettings):
     nats_url: str = DEFAULT_NATS_URL
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
-    trace_exporter: str = Field(default="console", description="console, otlp or none")
+    trace_exporter: str = Field(default="none", description="none, console or otlp (an OTLP endpoint implies otlp)")
     otlp_endpoint: str | None = None
     # Bus behaviour
     bus_max_deliver: int = 5

@@ -1,8 +1,8 @@
 """OpenTelemetry tracing. One change can be followed across services: the W3C
 ``traceparent`` travels in NATS headers (the bus and the outbox inject and extract it) and
 in HTTP headers (the app factory's middleware extracts it; :func:`trace_headers` injects it
-into outgoing calls). Spans go to the console by default, to OTLP/HTTP when an endpoint is
-configured, or nowhere."""
+into outgoing calls). Spans go to OTLP/HTTP when an endpoint is configured, to stdout when
+asked (``console``), or nowhere: the default, since printed spans swamped the logs."""
 from __future__ import annotations
 
 import sys
