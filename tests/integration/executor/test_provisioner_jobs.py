@@ -95,6 +95,19 @@ def test_rke_up_returns_sealed_state_and_respects_the_fence(lab_factory, lab_kub
     assert any("Finished building Kubernetes cluster successfully" in line for line in live)
     assert commands_of(lab, names[1]) == [] and commands_of(lab, names[2]) == []
 
+    # rke reconciles away the applied state's nodes missing from cluster.yml by connecting
+    # to them: a change fenced to the new node only may not run it.
+    moved = {**doc, "nodes": [{**doc["nodes"][0], "address": lab.info(names[1])["address"],
+                               "port": lab.info(names[1])["port"], "hostname_override": names[1]}]}
+    before = commands_of(lab, names[0])
+    stale = new_job(kind="rke", action="up", fence=names[1:2], secrets={
+        "cluster_yml": box.seal(yaml.safe_dump(moved)), "rkestate": result["rkestate"]})
+    send(events, stale)
+    t = wait_finished(events, stale.job_id)[0]["data"]["targets"][0]
+    assert t["error_class"] == "refused_fence" and names[0] in t["error"], t
+    assert commands_of(lab, names[0]) == before
+    assert commands_of(lab, names[1]) == []
+
     job = new_job(kind="rke", action="remove", fence=names[:1], secrets={
         "cluster_yml": sealed_yml, "rkestate": result["rkestate"]})
     send(events, job)

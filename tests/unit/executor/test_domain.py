@@ -2,6 +2,7 @@
 output capping, job validation and how script parameters are quoted."""
 from __future__ import annotations
 
+import json
 import shlex
 
 import pytest
@@ -14,6 +15,7 @@ from autorke_executor.domain.model import (
     job_status,
     needs_probe,
     probe_evidence,
+    rke_outside_fence,
     split_by_fence,
     validate,
 )
@@ -26,6 +28,21 @@ def test_p5_fence_splits_and_empty_fence_allows_nothing():
     assert split_by_fence(["a"], []) == ([], ["a"])
     refusal = fence_refusal("b")
     assert (refusal.status, refusal.error_class) == ("refused", "refused_fence")
+
+
+def test_p5_rke_fence_covers_the_nodes_its_state_would_remove():
+    """rke connects to cluster.yml's nodes and to the nodes of the applied state it is told
+    to reconcile away: both must be inside the fence."""
+    yml = {"nodes": [{"address": "10.0.0.2", "hostname_override": "m002"}]}
+    state = json.dumps({"currentState": {"rkeConfig": {"nodes": [
+        {"address": "10.0.0.1", "hostname_override": "m001"},
+        {"address": "10.0.0.2", "hostname_override": "m002"}]}}})
+    assert rke_outside_fence(yml, None, ["m002"]) == []
+    assert rke_outside_fence(yml, state, ["m002"]) == ["m001"]
+    assert rke_outside_fence(yml, state, ["m001", "m002"]) == []
+    assert rke_outside_fence(yml, state, ["10.0.0.1", "10.0.0.2"]) == []
+    assert rke_outside_fence(yml, "not json", ["m002"]) == []
+    assert rke_outside_fence({"nodes": [{"address": "10.0.0.9"}]}, None, []) == ["10.0.0.9"]
 
 
 def test_p2_probe_evidence_and_which_actions_are_guarded():

@@ -4,6 +4,7 @@ results add up to a job status. The service layer and the adapters only carry da
 and out of these rules."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,33 @@ def split_by_fence(hosts: Iterable[str], fence: Iterable[str]) -> tuple[list[str
     for h in hosts:
         (inside if h in allowed else outside).append(h)
     return inside, outside
+
+
+def rke_hosts(cluster_yml: dict[str, Any], rkestate: str | None) -> dict[str, set[str]]:
+    """Every host ``rke`` may dial for this cluster.yml, by name (hostname override, else
+    address) with all its names: the nodes of cluster.yml, and the nodes of the last
+    applied state (``currentState.rkeConfig.nodes`` of the rkestate), which rke reconciles
+    away by connecting to them and cleaning them. An unreadable state adds none (rke fails
+    on it before dialling anything)."""
+    nodes = list(cluster_yml.get("nodes") or [])
+    if rkestate:
+        try:
+            current = (json.loads(rkestate).get("currentState") or {}).get("rkeConfig") or {}
+            nodes += list(current.get("nodes") or [])
+        except (ValueError, AttributeError):
+            pass
+    hosts: dict[str, set[str]] = {}
+    for node in nodes:
+        names = {str(n) for n in (node.get("hostname_override"), node.get("address")) if n}
+        if names:
+            hosts.setdefault(str(node.get("hostname_override") or node.get("address")), set()).update(names)
+    return hosts
+
+
+def rke_outside_fence(cluster_yml: dict[str, Any], rkestate: str | None, fence: Iterable[str]) -> list[str]:
+    """The hosts rke may dial that are outside the fence (P5)."""
+    allowed = set(fence)
+    return [name for name, names in rke_hosts(cluster_yml, rkestate).items() if not names & allowed]
 
 
 def fence_refusal(host: str) -> TargetOutcome:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from autorke_common.catalogue.executor import ExecutorRun
 
-from autorke_executor.domain.model import TargetOutcome
+from autorke_executor.domain.model import TargetOutcome, rke_outside_fence
 from autorke_executor.service_layer.jobs import Plan
 from autorke_executor.service_layer.live_output import LiveOutput
 from autorke_executor.service_layer.ssh_targets import SshWork
@@ -93,12 +93,10 @@ def rke_plan(ports: Ports) -> Callable[[ExecutorRun, LiveOutput], Plan]:
 
         def work(_: str) -> TargetOutcome:
             start = time.monotonic()
-            fence = set(job.fence)
-            outside = [n.get("hostname_override") or n.get("address") for n in doc.get("nodes", [])
-                       if not ({n.get("hostname_override"), n.get("address")} & fence)]
-            if outside:
-                return TargetOutcome.failed(RKE_TARGET, "refused_fence", "cluster.yml names nodes outside "
-                                            f"this change's fence: {', '.join(map(str, outside))}; rke not run")
+            outside = rke_outside_fence(doc, rkestate, job.fence)
+            if outside:  # rke dials cluster.yml's nodes and removes the state's others
+                return TargetOutcome.failed(RKE_TARGET, "refused_fence", "rke would connect to nodes outside "
+                                            f"this change's fence: {', '.join(outside)}; rke not run")
             run = ports.run_rke(ports.rke_binary, job.action, cluster_yml, rkestate, job.command_timeout_s,
                                 lambda line: live.feed(RKE_TARGET, "stdout", line + "\n"),
                                 snapshot_name=job.params.get("snapshot_name"))
