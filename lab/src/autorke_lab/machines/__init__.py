@@ -6,7 +6,9 @@ What a machine is
     its hostname; copy-on-write overlays of the host's ``/etc``, ``/var``, ``/opt`` and
     ``/usr/local`` (so ``/etc/kubernetes``, ``/var/lib/etcd``, ``/etc/rancher/rke2``,
     ``/etc/docker``, ``/usr/local/bin/rke2`` are per machine at their real paths); a fresh
-    ``/root``; simulated ``/proc/cpuinfo``, ``/proc/meminfo``, ``/etc/os-release``. Each
+    ``/root``; its own PID namespace and ``/proc`` (``machine-pid1`` is its PID 1, so ``ps``
+    sees the machine's processes only, not the fleet's); simulated ``/proc/cpuinfo``,
+    ``/proc/meminfo``, ``/etc/os-release``. Each
     listens on its own 127.A.B.C:22 (``addresses.py``), with its own ed25519 host key; root
     logs in with the lab's key (``<state dir>/id_ed25519``). ``curve25519-sha256`` is
     offered (OpenSSH's default list), MaxStartups/MaxSessions are high. Files: ``layout.py``.
@@ -52,7 +54,7 @@ Bastion mode (``network.py``)
 Clean-up
     Everything of a machine lives in its mount namespace; the fleet kills exactly those
     processes (``namespaces.py``), never by name. If the lab process dies, each machine's
-    keeper notices (``tail --pid``) and ends its own namespace. Network namespaces are named
+    keeper notices (``tail --pid``) and kills the machine's PID 1, which ends its PID namespace. Network namespaces are named
     ``autorke-lab-<owner pid>-…`` and removed when their owner is gone.
 
 Without root or namespaces the fleet falls back to a few plain sshd's (own address and

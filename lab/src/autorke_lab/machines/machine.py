@@ -1,9 +1,10 @@
 """One lab machine: its processes, its sshd, what it received, what it runs.
 
 A namespaced machine is a keeper process (``machine-init`` in new UTS and mount
-namespaces, and a network namespace in bastion mode) plus the sshd it started. The sshd
-can be replaced without losing the machine (faults need other sshd options): the new one
-is started with ``nsenter`` into the keeper's namespaces. A plain machine (no namespaces:
+namespaces, and a network namespace in bastion mode) plus the machine's own PID namespace
+under it (``machine-pid1`` is its PID 1), where the machine's sshd, sessions, units and
+containers run. The sshd can be replaced without losing the machine (faults need other
+sshd options): the new one is started with ``nsenter`` into PID 1's namespaces. A plain machine (no namespaces:
 not root) is just an sshd sharing the host's files.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from . import layout
 from .commandlog import CommandRecord, read_command_log
 from .facts import MachineFacts
 from .keys import read_public_key
-from .namespaces import mount_ns_of, pid_alive, wait_gone
+from .namespaces import children_of, host_pid, host_pids, mount_ns_of, nspid, pid_alive, wait_gone
 from .network import BASTION_INNER_IP
 
 
@@ -47,6 +48,7 @@ class Machine:
         self.keeper: subprocess.Popen | None = None
         self.sshd_pid: int | None = None
         self.mount_ns: str | None = None
+        self.init_pid: int | None = None  # host PID of the machine's PID 1 (machine-pid1)
         self._children: list[subprocess.Popen] = []
 
     # -- files ---------------------------------------------------------------------------
@@ -79,16 +81,26 @@ class Machine:
         return {p.name: p.read_text().strip() for p in sorted(d.iterdir())} if d.exists() else {}
 
     def units(self) -> list[dict]:
-        """Units started by the machine's systemctl, with the PID the lab kills at the end."""
+        """Units started by the machine's systemctl, with the (host) PID the lab kills at the end.
+
+        The pid files hold the machine's own numbering (its PID namespace); a unit whose
+        number no live process of this machine has is inactive."""
         out = []
         state = self.dir / "ov" / "var.u" / "lib" / "autorke-lab" / "units"
-        for pid_file in sorted(state.glob("*.service.pid")) if state.exists() else []:
+        pid_files = sorted(state.glob("*.service.pid")) if state.exists() else []
+        mapping = host_pids(self.mount_ns) if pid_files and self.namespaced and self.mount_ns else {}
+        for pid_file in pid_files:
             try:
                 pid = int(pid_file.read_text())
             except (OSError, ValueError):
                 continue
-            out.append({"name": pid_file.name[:-4], "pid": pid,
-                        "active": pid_alive(pid) and mount_ns_of(pid) == self.mount_ns})
+            if self.namespaced:
+                host = mapping.get(pid)
+                out.append({"name": pid_file.name[:-4], "pid": host,
+                            "active": host is not None and pid_alive(host)})
+            else:
+                out.append({"name": pid_file.name[:-4], "pid": pid,
+                            "active": pid_alive(pid) and mount_ns_of(pid) == self.mount_ns})
         return out
 
     # -- processes ----------------------------------------------------------------------
@@ -125,9 +137,16 @@ class Machine:
         if self.sshd_pid is not None:
             return True
         try:
-            self.sshd_pid = int((self.dir / "sshd.pid").read_text())
+            inner = int((self.dir / "sshd.pid").read_text())
         except (OSError, ValueError):
             return False
+        if self.init_pid is None:
+            self.init_pid = next((p for p in _descendants(self.keeper.pid, depth=2)
+                                  if nspid(p)[1:] == [1]), None)
+        sshd = host_pid(self.init_pid, inner) if self.init_pid else None
+        if sshd is None:
+            return False
+        self.sshd_pid = sshd
         self.mount_ns = mount_ns_of(self.keeper.pid)
         return True
 
@@ -143,7 +162,8 @@ class Machine:
         if "unreachable" in self.faults():
             return
         if self.namespaced:
-            argv = ["nsenter", "-t", str(self.keeper.pid), "-m", "-u",
+            # -p: nsenter forks, so the sshd (its child) is in the machine's PID namespace.
+            argv = ["nsenter", "-t", str(self.init_pid), "-m", "-u", "-p",
                     *(["-n"] if self.spec.netns else []), "--", *self.sshd_argv()]
         else:
             argv = self.sshd_argv()
@@ -151,8 +171,10 @@ class Machine:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                     start_new_session=True, close_fds=True)
         self._children.append(proc)
-        self.sshd_pid = proc.pid
-        if not self.namespaced:
+        if self.namespaced:
+            self.sshd_pid = _first_child(proc)
+        else:
+            self.sshd_pid = proc.pid
             self.keeper = proc
         self.wait_listening()
 
@@ -178,10 +200,12 @@ class Machine:
         raise TimeoutError(f"{self.name}: sshd not listening on {self.spec.address}:{self.spec.port}")
 
     def exec_in(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
-        """Run a host-side helper inside this machine's mount namespace (faults use it)."""
+        """Run a host-side helper inside this machine (faults use it). It joins the PID
+        namespace too: the machine's /proc only knows the machine's processes, and tools
+        such as umount read /proc/self."""
         if not self.namespaced:
             raise RuntimeError(f"{self.name} has no namespaces (plain mode)")
-        return subprocess.run(["nsenter", "-t", str(self.keeper.pid), "-m", "-u", "--", *argv],
+        return subprocess.run(["nsenter", "-t", str(self.init_pid), "-m", "-u", "-p", "--", *argv],
                               capture_output=True, text=True, check=check)
 
     def _reap(self) -> None:
@@ -212,3 +236,22 @@ class Machine:
             "command_log": str(self.command_log_path.resolve()),
             "faults": self.faults(),
         }
+
+
+def _descendants(pid: int, depth: int) -> list[int]:
+    """Children, grandchildren… of ``pid`` down to ``depth`` levels."""
+    out, level = [], [pid]
+    for _ in range(depth):
+        level = [c for p in level for c in children_of(p)]
+        out += level
+    return out
+
+
+def _first_child(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    """The process ``nsenter -p`` forked (the command itself, in the machine's PID namespace)."""
+    deadline = time.monotonic() + timeout
+    while not (children := children_of(proc.pid)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"nsenter (pid {proc.pid}) started no command (exit {proc.poll()})")
+        time.sleep(0.005)
+    return children[0]

@@ -4,7 +4,9 @@ A machine is a set of processes sharing one mount namespace (its sshd, its sessi
 units started by its ``systemctl``, its ``docker`` containers, hung commands). The lab
 records each machine's mount-namespace inode at start and, at the end, kills exactly the
 processes in those namespaces: never by name, so other engineers' and the system's sshd
-are safe. Network namespaces (bastion mode) are named ``autorke-lab-<owner pid>-…`` so a
+are safe. A machine also has its own PID namespace (so ``ps`` on it sees its processes
+only): PIDs it writes down (sshd.pid, units' pid files) are its own numbers, which the lab
+maps to the host's with ``host_pid``/``host_pids`` (``NSpid`` in /proc/PID/status). Network namespaces (bastion mode) are named ``autorke-lab-<owner pid>-…`` so a
 later lab can remove the ones whose owner died without touching anybody else's.
 """
 from __future__ import annotations
@@ -74,6 +76,60 @@ def processes_in(ns: str, argv0_prefix: bytes | None = None) -> list[int]:
             except OSError:
                 continue
         out.append(pid)
+    return out
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of a process (every thread's), from /proc/PID/task/*/children."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def nspid(pid: int) -> list[int]:
+    """A process's PID in each PID namespace it is in, the host's first (NSpid); [] if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return [int(p) for p in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
+
+
+def host_pid(root: int, inner_pid: int) -> int | None:
+    """The host's PID of the process a nested PID namespace numbers ``inner_pid``, searched
+    among ``root`` and its descendants (a machine's tree: cheap, no whole-/proc scan)."""
+    todo, seen = [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        ids = nspid(pid)
+        if len(ids) > 1 and ids[-1] == inner_pid:
+            return pid
+        todo += children_of(pid)
+    return None
+
+
+def host_pids(mount_ns: str) -> dict[int, int]:
+    """{PID as the machine numbers it: host PID} for every process of a machine."""
+    out = {}
+    for pid in processes_by_mount_ns().get(mount_ns, []):
+        ids = nspid(pid)
+        if len(ids) > 1:
+            out[ids[-1]] = pid
     return out
 
 
