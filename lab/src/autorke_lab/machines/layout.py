@@ -5,7 +5,8 @@
     <lab dir>/id_ed25519{,.pub}   the lab's login key pair (authorized for root everywhere)
     <lab dir>/authorized_keys     the one AuthorizedKeysFile of every machine
     <lab dir>/sshd_config         shared sshd settings (each machine adds its own -o options)
-    <lab dir>/standins/           lower layer of every machine's /usr/local (bin/, libexec/)
+    <lab dir>/standins/           lower layer of every machine's /usr/local (bin/, libexec/;
+                                  bin/<tool> is the generated fast-tool: see answers.py)
     <lab dir>/machines/<name>/
         hostkey{,.pub}            the machine's host key (the CMDB publishes this one)
         ov/{etc,var,opt,usrlocal}.{u,w}   overlay upper/work dirs: the machine's own changes
@@ -16,8 +17,9 @@
         sshd.log, sshd.pid, init.log
 
 The simulated facts are written into the overlay upper dirs (``/etc/os-release``,
-``/etc/hostname``, ``/etc/machine-id``, ``/var/lib/autorke-lab/facts.json``) so they
-appear at their real paths inside the machine only.
+``/etc/hostname``, ``/etc/machine-id``, ``/var/lib/autorke-lab/facts.json``, and the
+stand-ins' pre-rendered answers in ``/var/lib/autorke-lab/answers/``) so they appear at
+their real paths inside the machine only.
 """
 from __future__ import annotations
 
@@ -29,10 +31,12 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
+from . import answers
 from .facts import MachineFacts
 from .keys import ensure_key_pair
 
-STANDIN_TOOLS = ("nvidia-smi", "lscpu", "nproc", "lsblk", "uname")
+STANDIN_TOOLS = (*answers.FACTS_TOOLS, "docker")  # /usr/local/bin/<tool> -> fast-tool
+FAST_TOOL = "libexec/autorke-lab/fast-tool"
 SESSION = "/usr/local/libexec/autorke-lab/session"
 SLOW_AUTH = "/usr/local/libexec/autorke-lab/slow-auth"
 INIT = "libexec/autorke-lab/machine-init"
@@ -96,8 +100,10 @@ def _install_standins(target: Path) -> None:
     for path in target.rglob("*"):
         if path.is_file():
             path.chmod(0o755)
+    (target / FAST_TOOL).write_text(answers.dispatcher())
+    (target / FAST_TOOL).chmod(0o755)
     for tool in STANDIN_TOOLS:
-        os.symlink("../libexec/autorke-lab/facts-tool", target / "bin" / tool)
+        os.symlink(f"../{FAST_TOOL}", target / "bin" / tool)
     os.chmod(target, 0o755)
 
 
@@ -121,6 +127,7 @@ def prepare_machine(lab_dir: Path, name: str, address: str, facts: MachineFacts)
     lib = m / "ov" / "var.u" / "lib" / "autorke-lab"
     lib.mkdir(parents=True, exist_ok=True)
     (lib / "facts.json").write_text(json.dumps(asdict(facts)))
+    answers.write_answers(lib / "answers", facts)
     (m / "proc" / "cpuinfo").write_text("".join(
         f"processor\t: {i}\nvendor_id\t: {'AuthenticAMD' if 'AMD' in facts.cpu_model else 'GenuineIntel'}\n"
         f"model name\t: {facts.cpu_model}\nphysical id\t: {i * facts.cpu_sockets // facts.cpu_cores}\n"
