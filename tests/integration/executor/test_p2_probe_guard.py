@@ -72,3 +72,28 @@ def test_p2_clean_machine_is_initialised_after_the_probe(lab, events, executor_f
     _rc, out, _ = lab.run(name, "test -e /var/lib/autorke/init-profile && echo yes || echo no")
     assert out.strip() == "no"
     lab.reset(name)
+
+
+def test_p2_kubelet_of_another_machine_does_not_refuse_this_one(lab, events, executor_factory):
+    """Lab machines share one host: a kubelet process on one must not count on another (as
+    on real machines, each sees its own processes only)."""
+    executor_factory(lab)
+    make, undo, _ = SETUPS["kubelet_process"]
+    lab.reset("m005")
+    lab.reset("m006")
+    rc, _, err = lab.run("m005", make)
+    assert rc == 0, err
+    try:
+        assert lab.run("m006", "pgrep -f '^/opt/k8s/bin/kubelet'")[0] == 1  # not even visible
+        job = new_job(kind="script", action="init", params={"profile": "base"},
+                      targets=[target(lab, "m006"), target(lab, "m005")], fence=["m005", "m006"])
+        send(events, job)
+        finished = wait_finished(events, job.job_id)[0]["data"]
+        by_host = {t["host"]: t for t in finished["targets"]}
+        assert by_host["m006"]["status"] == "succeeded", by_host["m006"]
+        assert (by_host["m005"]["status"], by_host["m005"]["error_class"]) == ("refused", "refused_probe")
+        assert "process running: kubelet" in by_host["m005"]["error"]
+    finally:
+        lab.run("m005", undo)
+        lab.reset("m005")
+        lab.reset("m006")
