@@ -1,7 +1,7 @@
 """``autorke lab up`` (the real command) brings the lab clusters up by itself,
 ``lab status --json`` shows them, and ``lab down`` leaves no process behind: no machine
 process, and none of the clusters' kubelets (checked with ``ps`` by the PIDs the
-machines' systemctl recorded). A second ``lab up`` on the same state directory (what
+machines' systemctl recorded, mapped from each machine's own PID namespace to the host's). A second ``lab up`` on the same state directory (what
 ``autorke up`` does every time) first cleans what the first one left on the machines,
 then builds the clusters again against the new APIs."""
 from __future__ import annotations
@@ -13,11 +13,19 @@ import time
 from pathlib import Path
 
 from autorke_lab.machines.addresses import free_port, lease_free_range
+from autorke_lab.machines.namespaces import host_pids, mount_ns_of
 
 
-def unit_pids(state_dir: Path) -> list[int]:
-    return [int(p.read_text()) for p in
-            sorted(state_dir.glob("machines/*/ov/var.u/lib/autorke-lab/units/*.service.pid"))]
+def unit_pids(status: dict) -> list[int]:
+    """Host PIDs of the units the machines' systemctl recorded: each machine writes its own
+    numbers (its PID namespace), mapped here through the machine's processes' NSpid."""
+    out = []
+    for m in status["machines"]:
+        files = sorted(Path(m["state_dir"]).glob("ov/var.u/lib/autorke-lab/units/*.service.pid"))
+        if files:
+            mapping = host_pids(mount_ns_of(m["pid"]))
+            out += [mapping[int(p.read_text())] for p in files]
+    return out
 
 
 def running(pids: list[int]) -> str:
@@ -96,7 +104,7 @@ def test_lab_up_builds_clusters_and_lab_down_leaves_nothing(tmp_path):
             assert component["free_machines"] == ["m004", "m005"]
             assert component["wiped_leftovers_on"] == ([] if attempt == 1 else
                                                        ["m001", "m002", "m003"])
-            pids = unit_pids(state_dir)
+            pids = unit_pids(status)
             assert len(pids) == 3 and running(pids).count("autorke_lab.kube.kubelet") == 3
             lab_down(lab, state)
             assert proc.wait(timeout=300) == 0
