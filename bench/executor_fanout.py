@@ -81,14 +81,13 @@ def tool_asyncssh(inv: dict, script: bytes, command: str) -> int:
         key = asyncssh.read_private_key(inv["key"])
 
         async def one(m: dict) -> bool:
-            async with gate:
-                async with asyncssh.connect(m["address"], m["port"], username=inv["user"],
-                                            client_keys=[key], known_hosts=inv["known_hosts"],
-                                            agent_path=None) as conn:
-                    r = await conn.run(command, input=script.decode() if script else None, check=False)
-                    if not script:
-                        return r.exit_status == 0 and r.stdout.strip() == m["name"]
-                    return r.exit_status == 0 and json.loads(r.stdout.strip().splitlines()[-1])
+            async with gate, asyncssh.connect(m["address"], m["port"], username=inv["user"],
+                                              client_keys=[key], known_hosts=inv["known_hosts"],
+                                              agent_path=None) as conn:
+                r = await conn.run(command, input=script.decode() if script else None, check=False)
+                if not script:
+                    return r.exit_status == 0 and r.stdout.strip() == m["name"]
+                return r.exit_status == 0 and json.loads(r.stdout.strip().splitlines()[-1])
         results = await asyncio.gather(*(one(m) for m in inv["machines"]), return_exceptions=True)
         return sum(1 for r in results if r and not isinstance(r, BaseException))
     return asyncio.run(main())
