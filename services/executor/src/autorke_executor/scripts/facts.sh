@@ -1,15 +1,24 @@
 # facts: what this machine is, as one JSON object on stdout: hardware (CPU, memory, disks,
 # GPUs), software (OS, kernel, container runtime), kubernetes (the probe's findings) and
-# network (addresses, default route). Reads /proc and /etc directly where it can, so one
-# run costs the machine little even across a fleet.
-hostname_v=$(cat /etc/hostname 2>/dev/null || hostname)
+# network (addresses, default route). Reads /proc and /etc with bash's own `read` and builds
+# the JSON in variables (json_str_v): no subshell per value, a handful of processes per run
+# (uname, lsblk, nvidia-smi, docker, ip, the probe's ps), so one run costs the machine
+# little even across a fleet.
+hostname_v=""
+{ read -r hostname_v < /etc/hostname; } 2>/dev/null || hostname_v=${HOSTNAME-}
 os_name="" os_version="" os_id=""
 if [ -r /etc/os-release ]; then
-  os_name=$(. /etc/os-release; echo "${PRETTY_NAME-}")
-  os_id=$(. /etc/os-release; echo "${ID-}")
-  os_version=$(. /etc/os-release; echo "${VERSION_ID-}")
+  while IFS='=' read -r key value; do
+    value=${value#[\"\']}; value=${value%[\"\']}
+    case "$key" in
+      PRETTY_NAME) os_name=$value ;;
+      ID) os_id=$value ;;
+      VERSION_ID) os_version=$value ;;
+    esac
+  done < /etc/os-release
 fi
-kernel=$(uname -r 2>/dev/null)
+kernel=""
+read -r kernel < <(uname -r 2>/dev/null) || true
 cpu_model="" cpus=0
 while IFS=: read -r key value; do
   case "$key" in
@@ -17,44 +26,56 @@ while IFS=: read -r key value; do
     processor*) cpus=$((cpus + 1)) ;;
   esac
 done < /proc/cpuinfo
-mem_kb=$(while read -r k v _; do [ "$k" = MemTotal: ] && echo "$v" && break; done < /proc/meminfo)
-machine_id=$(cat /etc/machine-id 2>/dev/null)
-disks=null
-have lsblk && disks=$(lsblk -J -d -o NAME,SIZE,TYPE,ROTA 2>/dev/null | tr -d '\n') && [ -n "$disks" ] || disks=null
+mem_kb=0
+while read -r key value _; do
+  if [ "$key" = MemTotal: ]; then mem_kb=$value; break; fi
+done < /proc/meminfo
+machine_id=""
+{ read -r machine_id < /etc/machine-id; } 2>/dev/null || true
+disks=""
+if have lsblk; then
+  while IFS= read -r line; do disks+=$line; done < <(lsblk -J -d -o NAME,SIZE,TYPE,ROTA 2>/dev/null)
+fi
+[ -n "$disks" ] || disks=null
 gpus="" driver=""
 if have nvidia-smi; then
   while IFS=, read -r idx name mem drv uuid; do
     [ -n "$idx" ] || continue
     case "$idx" in *[!0-9\ ]*) continue ;; esac
     driver=${drv# }
-    gpus+="${gpus:+,}{\"index\":${idx// /},\"model\":$(json_str "${name# }"),\"memory_mb\":${mem// /},\"uuid\":$(json_str "${uuid# }")}"
+    json_str_v j_name "${name# }"
+    json_str_v j_uuid "${uuid# }"
+    gpus+="${gpus:+,}{\"index\":${idx// /},\"model\":$j_name,\"memory_mb\":${mem// /},\"uuid\":$j_uuid}"
   done < <(nvidia-smi --query-gpu=index,name,memory.total,driver_version,uuid --format=csv,noheader,nounits 2>/dev/null)
 fi
 runtime="" runtime_version=""
 if have docker; then
   runtime=docker
-  runtime_version=$(docker version 2>/dev/null | while read -r k v _; do [ "$k" = Version: ] && echo "$v"; done | tail -n1)
+  while read -r key value _; do  # the last Version: line is the server's
+    [ "$key" = Version: ] && runtime_version=$value
+  done < <(docker version 2>/dev/null)
 elif have containerd; then
   runtime=containerd
-  runtime_version=$(containerd --version 2>/dev/null | awk '{print $3}')
+  read -r _ _ runtime_version _ < <(containerd --version 2>/dev/null) || true
 fi
-addrs=()
+addr_json="" route=""
 if have ip; then
   while read -r _ ifname _ cidr _; do
     [ "$ifname" = lo ] && continue
-    addrs+=("$ifname $cidr")
+    json_str_v j_if "$ifname"
+    json_str_v j_cidr "$cidr"
+    addr_json+="${addr_json:+,}{\"interface\":$j_if,\"cidr\":$j_cidr}"
   done < <(ip -o -4 addr show 2>/dev/null)
-  route=$(ip -4 route show default 2>/dev/null | head -n1)
+  IFS= read -r route < <(ip -4 route show default 2>/dev/null) || true
 fi
-addr_json=""
-for a in ${addrs[@]+"${addrs[@]}"}; do
-  addr_json+="${addr_json:+,}{\"interface\":$(json_str "${a%% *}"),\"cidr\":$(json_str "${a#* }")}"
+for v in hostname_v machine_id cpu_model driver os_name os_id os_version kernel runtime runtime_version route; do
+  json_str_v "j_$v" "${!v}"
 done
-printf '{"hostname":%s,"machine_id":%s,' "$(json_str "$hostname_v")" "$(json_str "$machine_id")"
+printf '{"hostname":%s,"machine_id":%s,' "$j_hostname_v" "$j_machine_id"
 printf '"hardware":{"cpu_model":%s,"cpus":%d,"memory_kb":%d,"disks":%s,"gpus":[%s],"gpu_driver":%s},' \
-  "$(json_str "$cpu_model")" "$cpus" "${mem_kb:-0}" "$disks" "$gpus" "$(json_str "$driver")"
+  "$j_cpu_model" "$cpus" "${mem_kb:-0}" "$disks" "$gpus" "$j_driver"
 printf '"software":{"os":%s,"os_id":%s,"os_version":%s,"kernel":%s,"container_runtime":%s,"container_runtime_version":%s},' \
-  "$(json_str "$os_name")" "$(json_str "$os_id")" "$(json_str "$os_version")" "$(json_str "$kernel")" \
-  "$(json_str "$runtime")" "$(json_str "$runtime_version")"
-printf '"kubernetes":%s,' "$(probe_components)"
-printf '"network":{"addresses":[%s],"default_route":%s}}\n' "$addr_json" "$(json_str "${route-}")"
+  "$j_os_name" "$j_os_id" "$j_os_version" "$j_kernel" "$j_runtime" "$j_runtime_version"
+printf '"kubernetes":'
+probe_components
+printf ',"network":{"addresses":[%s],"default_route":%s}}\n' "$addr_json" "$j_route"

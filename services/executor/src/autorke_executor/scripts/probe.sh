@@ -40,17 +40,24 @@ probe_components() {
   for p in /etc/kubernetes /var/lib/kubelet /etc/rancher/rke2 /var/lib/rancher/rke2; do
     [ -e "$p" ] && paths+=("$p")
   done
-  if [ -d /var/lib/etcd ] && [ -n "$(ls -A /var/lib/etcd 2>/dev/null)" ]; then
-    paths+=("/var/lib/etcd (not empty)")
+  if [ -d /var/lib/etcd ]; then
+    local entries
+    entries=(/var/lib/etcd/* /var/lib/etcd/.[!.]* /var/lib/etcd/..?*)  # every entry, dot files too
+    for f in "${entries[@]}"; do
+      if [ -e "$f" ] || [ -L "$f" ]; then paths+=("/var/lib/etcd (not empty)"); break; fi
+    done
   fi
   for name in rke2-agent rke2-server kubelet; do
     for d in /etc/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
       if [ -e "$d/$name.service" ]; then units+=("$d/$name.service"); break; fi
     done
   done
-  printf '{"processes":%s,"containers":%s,"paths":%s,"units":%s}' \
-    "$(json_list ${procs[@]+"${procs[@]}"})" "$(json_list ${ctrs[@]+"${ctrs[@]}"})" \
-    "$(json_list ${paths[@]+"${paths[@]}"})" "$(json_list ${units[@]+"${units[@]}"})"
+  local jp jc jpa ju
+  json_list_v jp ${procs[@]+"${procs[@]}"}
+  json_list_v jc ${ctrs[@]+"${ctrs[@]}"}
+  json_list_v jpa ${paths[@]+"${paths[@]}"}
+  json_list_v ju ${units[@]+"${units[@]}"}
+  printf '{"processes":%s,"containers":%s,"paths":%s,"units":%s}' "$jp" "$jc" "$jpa" "$ju"
 }
 if [ "${AUTORKE_SCRIPT-}" = probe ]; then
   probe_components
