@@ -2,8 +2,9 @@
 
 Start-up is parallel by nature: every machine is launched at once (one ``unshare`` each),
 then the fleet polls the kernel's table of listening sockets (no probing connections,
-which would cost an sshd fork each) until every sshd listens. Ending kills exactly the
-processes in the fleet's recorded mount namespaces, then removes its network namespaces.
+which would cost an sshd fork each) until every sshd listens. Ending kills each machine's
+own process tree (its PID 1 takes its whole PID namespace with it), then removes the
+fleet's network namespaces.
 """
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ from . import layout
 from .addresses import machine_addresses, ssh_port_for, tcp_listeners
 from .facts import facts_for, hostname_for
 from .machine import Machine, MachineSpec
-from .namespaces import kill_namespaces, namespaces_usable, pid_alive, reap_orphaned_netns
+from .namespaces import (
+    kill_namespaces,
+    namespaces_usable,
+    pid_alive,
+    reap_orphaned_netns,
+    wait_gone,
+)
 from .network import BastionNetwork
 
 log = logging.getLogger("autorke_lab.machines")
@@ -142,11 +149,15 @@ class Fleet:
     def stop(self) -> None:
         """End every process of every machine, then the fleet's network namespaces."""
         if self.namespaced:
-            namespaces = {m.mount_ns for m in self.machines if m.mount_ns}
-            for m in self.machines:  # machines that never reported their namespace
-                if m.mount_ns is None and m.keeper is not None and m.keeper.poll() is None:
-                    m.keeper.kill()
-            kill_namespaces(namespaces)
+            # Each machine by its own process tree; by namespace only where the keeper died
+            # early and left no tree to walk (a namespace number can be reused, see kill_tree).
+            killed = [m for m in self.machines if m.kill_tree()]
+            orphaned = {m.mount_ns for m in self.machines if m not in killed and m.mount_ns}
+            if orphaned:
+                kill_namespaces(orphaned)
+            for m in killed:  # PID 1 is done exiting once its namespace is empty
+                if m.init_pid:
+                    wait_gone(m.init_pid, timeout=10)
         else:
             for m in self.machines:
                 _kill_tree(m.sshd_pid)

@@ -213,6 +213,24 @@ class Machine:
             if proc.poll() is not None:
                 self._children.remove(proc)
 
+    def kill_tree(self) -> bool:
+        """End this machine by its own processes: SIGKILL its PID 1 (the kernel then kills
+        everything in the machine's PID namespace), the keeper's other descendants and the
+        keeper. Found from the keeper, our own unreaped child, never by namespace number:
+        the kernel hands a freed namespace number to the next namespace made, which may be
+        another lab's machine. False when the keeper was already gone (nothing to walk)."""
+        if self.keeper is None or self.keeper.poll() is not None:
+            return False
+        tree = _descendants(self.keeper.pid, depth=64)
+        inits = [p for p in tree if p == self.init_pid or nspid(p)[1:] == [1]]
+        for pid in inits + [p for p in tree if p not in inits]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.keeper.kill()
+        return True
+
     def reap_all(self) -> None:
         """Collect exit statuses of our direct children after the fleet killed them."""
         for proc in [self.keeper, *self._children]:
