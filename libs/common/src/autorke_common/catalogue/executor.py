@@ -32,7 +32,9 @@ Kinds and actions (``kind`` / ``action``):
   ``label`` (``params.labels``: value ``None`` removes), ``taint`` (``params.taints``:
   list of ``{key, value, effect}``; ``params.remove``: keys to drop), ``delete_node``,
   ``wait_ready`` (``params.timeout_s``), ``list_nodes`` (no fence; one target
-  ``host="kube-api"`` whose ``result.nodes`` lists every node). Every other action reports
+  ``host="kube-api"`` whose ``result.nodes`` lists every node: ``name``, ``labels``,
+  ``taints``, ``unschedulable``, ``ready``, ``addresses``, ``kubelet_version`` and
+  ``conditions`` — ``{type, status, reason, message, last_transition_time}`` each). Every other action reports
   each node as one target (``host`` = node name).
 * ``rke``: RKE1 through the configured ``rke`` binary, with ``secrets.cluster_yml``
   (or ``params.cluster_yml``) and ``secrets.rkestate`` — ``up``, ``up_update_only``,

@@ -42,6 +42,14 @@ def _classify(exc: Exception) -> KubeFailure:
     return KubeFailure("unreachable", f"API unreachable: {type(exc).__name__}: {exc}")
 
 
+def _condition(c: Any) -> dict:
+    """A node condition as the inventory records it (message capped: it is free text)."""
+    when = c.last_transition_time
+    return {"type": c.type, "status": c.status, "reason": c.reason,
+            "message": (c.message or "")[:300] or None,
+            "last_transition_time": when.isoformat() if hasattr(when, "isoformat") else when}
+
+
 class Cluster:
     """One cluster's API, used by many threads (the client's pool is thread-safe)."""
 
@@ -111,6 +119,7 @@ class Cluster:
             "ready": any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])),
             "addresses": [{"type": a.type, "address": a.address} for a in (n.status.addresses or [])],
             "kubelet_version": getattr(n.status.node_info, "kubelet_version", None) if n.status.node_info else None,
+            "conditions": [_condition(c) for c in (n.status.conditions or [])],
         } for n in nodes]}
 
     def drain(self, node: str, timeout_s: float, grace_period_s: int | None = None,
