@@ -18,6 +18,7 @@ from autorke_inventory.adapters.orm import metadata
 from autorke_inventory.entrypoints import api_clusters, api_configs, api_machines, consumer
 from autorke_inventory.entrypoints.deps import InventoryServices
 from autorke_inventory.service_layer.commands import CommandHandler
+from autorke_inventory.service_layer import node_status
 from autorke_inventory.service_layer.jobs import ExecutorResults
 from autorke_inventory.service_layer.sync import SyncRunner
 
@@ -32,6 +33,8 @@ class InventorySettings(ServiceSettings):
     cmdb_token: SecretStr | None = None
     cmdb_page_size: int = 1000
     sync_interval_s: float = Field(default=300.0, description="incremental sync period; 0 = off")
+    node_status_interval_s: float = Field(
+        default=30.0, ge=0, description="period of the members' node status refresh; 0 = off")
 
 
 def source_factory(settings: InventorySettings):  # noqa: ANN201
@@ -57,6 +60,13 @@ def create_app(settings: InventorySettings | None = None, configure_process: boo
             await asyncio.to_thread(syncer.run, "incremental", "schedule")
 
         runtime.every(settings.sync_interval_s, periodic_sync)
+    if settings.node_status_interval_s > 0:
+        interval = settings.node_status_interval_s
+
+        async def periodic_node_status() -> None:
+            await asyncio.to_thread(node_status.request_periodic, runtime.db, interval)
+
+        runtime.every(interval, periodic_node_status)
     app = create_service_app(runtime, [api_machines.router, api_clusters.router,
                                        api_configs.router])
     app.state.inventory = services

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from autorke_common.catalogue import Command, Event
 
@@ -194,6 +194,42 @@ class MembershipChanged(Event):
     taints: list[Taint]
     change_id: str | None = None
     command_id: str | None = None
+
+
+# -- node status ---------------------------------------------------------------------------
+class NodeCondition(BaseModel):
+    """A node condition that is not OK (e.g. ``MemoryPressure`` True)."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
+class NodeStatusChanged(Event):
+    """A member's node, as its cluster's Kubernetes API shows it, changed: its Ready
+    condition (``ready``: ``True``/``False``/``Unknown``, None when not registered),
+    ``status`` (``Ready``/``NotReady``/``Unknown``, as ``kubectl get nodes`` says it), the
+    conditions that are not OK, cordoned (``unschedulable``) or its kubelet version. Sent
+    only on a change, not for every observation; ``observed_at`` is the observation's
+    time, ``job_id`` the listing it came from."""
+
+    TYPE = "inventory.node.status_changed"
+    cluster: str
+    machine: str
+    hostname: str
+    node: str | None
+    status: Literal["Ready", "NotReady", "Unknown"]
+    previous_status: Literal["Ready", "NotReady", "Unknown"] | None = None
+    ready: Literal["True", "False", "Unknown"] | None
+    registered: bool = True
+    reason: str | None = None
+    problems: list[NodeCondition] = Field(default_factory=list)
+    unschedulable: bool = False
+    kubelet_version: str | None = None
+    observed_at: str
+    job_id: str | None = None
 
 
 # -- clusters --------------------------------------------------------------------------------

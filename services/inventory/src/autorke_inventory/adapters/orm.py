@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -90,6 +90,15 @@ class MembershipRow(Table, table=True):
     taints: list = _json()
     change_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     since: datetime = _ts()
+    # the node as its cluster's Kubernetes API last showed it (domain.node_status); all
+    # None until the first observation
+    node_name: str | None = Field(default=None, sa_column=Column(String(253), nullable=True))
+    node_ready: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    node_unschedulable: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    kubelet_version: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    node_detail: dict | None = _json(nullable=True)  # reason, message, problems, registered
+    node_observed_at: datetime | None = _ts(nullable=True)
+    node_changed_at: datetime | None = _ts(nullable=True)
 
 
 class ConfigVersionRow(Table, table=True):
@@ -122,7 +131,7 @@ class JobRow(Table, table=True):
 
     __tablename__ = "executor_jobs"
     job_id: str = Field(sa_column=Column(String(80), primary_key=True))
-    purpose: str = Field(sa_column=Column(String(16), nullable=False))  # facts | import
+    purpose: str = Field(sa_column=Column(String(16), nullable=False))  # facts|import|nodes
     cluster: str | None = Field(default=None, sa_column=Column(String(63), nullable=True))
     status: str = Field(sa_column=Column(String(16), nullable=False))  # pending|done|failed
     requested_by: str = Field(sa_column=Column(String(128), nullable=False))

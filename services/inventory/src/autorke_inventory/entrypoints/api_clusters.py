@@ -1,5 +1,6 @@
-"""Clusters REST: register, read, update (If-Match), nodes, import (from cluster.yml +
-cluster.rkestate now, or through the Kubernetes API via the executor)."""
+"""Clusters REST: register, read, update (If-Match), nodes (with their observed Kubernetes
+status, refreshed through the executor), import (from cluster.yml + cluster.rkestate now,
+or through the Kubernetes API via the executor)."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -14,7 +15,7 @@ from autorke_common.errors import Problem, not_found
 
 from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow, MembershipRow
 from autorke_inventory.entrypoints.deps import Services, check_if_match, set_etag
-from autorke_inventory.service_layer import clusters, jobs
+from autorke_inventory.service_layer import clusters, jobs, node_status
 from autorke_inventory.service_layer.views import machine_view
 
 router = APIRouter(prefix="/api/v1", tags=["clusters"])
@@ -122,7 +123,18 @@ def cluster_nodes(name: str, services: Services, _: Viewer) -> dict:
             select(MachineRow, MembershipRow).join(MembershipRow,
                                                    MembershipRow.machine_id == MachineRow.id)
             .where(MembershipRow.cluster == name).order_by(MachineRow.hostname)).all()
-        return {"items": [machine_view(m, mem) for m, mem in rows]}
+        return {"items": [machine_view(m, mem) for m, mem in rows],
+                "node_status": node_status.latest_job(uow, name)}
+
+
+@router.post("/clusters/{name}/nodes:refresh", status_code=202)
+def refresh_nodes(name: str, services: Services, principal: Operator) -> dict:
+    """Read the nodes' status from the cluster's API now (through the executor)."""
+    with services.db.unit_of_work() as uow:
+        row = _get(uow, name)
+        job_id = node_status.request(uow, row, principal.subject)
+        uow.commit()
+        return {"job_id": job_id, "status": "pending"}
 
 
 @router.post("/clusters/{name}:import")
@@ -139,6 +151,9 @@ def import_cluster(name: str, body: ImportIn, services: Services,
                           "an import from files needs cluster_yml (and usually rkestate)")
         report = clusters.import_from_files(uow, row, body.cluster_yml, body.rkestate,
                                             services.box, principal.subject)
+        if row.kubeconfig_sealed:  # the files say who the members are, the API how they are
+            report["node_status_job"] = node_status.request(uow, row, principal.subject,
+                                                            reason="imported")
         uow.commit()
         return JSONResponse(report)
 

@@ -1,6 +1,9 @@
 """The orchestrator's commands, each answered by exactly one event: its success event, or
 ``inventory.command.refused`` with the problem slug (nothing else changes then). A command
-seen before (same envelope id) is ignored, so redelivery has no second effect."""
+seen before (same envelope id) is ignored, so redelivery has no second effect.
+
+A member placed (or moved to ``member``) also asks for a refresh of its cluster's node
+status, so the console shows the new node's Ready without waiting a period."""
 from __future__ import annotations
 
 import logging
@@ -13,8 +16,8 @@ from autorke_common.errors import Problem
 from autorke_common.outbox import Database, UnitOfWork
 from autorke_common.secrets import SecretBox
 
-from autorke_inventory.service_layer import configs, membership
-from autorke_inventory.service_layer.queries import find_machine
+from autorke_inventory.service_layer import configs, membership, node_status
+from autorke_inventory.service_layer.queries import find_machine, membership_of
 
 log = logging.getLogger(__name__)
 CONSUMER = "inventory-commands"
@@ -58,6 +61,7 @@ class CommandHandler:
             machine = find_machine(uow.session, c.machine)
             membership.assign(uow, machine, c.cluster, list(c.roles), c.labels,
                               [t.model_dump() for t in c.taints], **ids)
+            node_status.request_soon(uow, c.cluster, env.id, actor)
             return msg.MembershipChanged.TYPE
         if isinstance(c, msg.ReleaseMembership):
             membership.release(uow, find_machine(uow.session, c.machine), c.cluster, **ids)
@@ -68,8 +72,11 @@ class CommandHandler:
                                    else [t.model_dump() for t in c.taints], **ids)
             return msg.MembershipChanged.TYPE
         if isinstance(c, msg.TransitionMachine):
-            membership.transition(uow, find_machine(uow.session, c.machine), c.state,
-                                  expected=c.expected, **ids)
+            machine = find_machine(uow.session, c.machine)
+            membership.transition(uow, machine, c.state, expected=c.expected, **ids)
+            member = membership_of(uow.session, machine.id)
+            if c.state == "member" and member is not None:
+                node_status.request_soon(uow, member.cluster, env.id, actor)
             return msg.MachineStateChanged.TYPE
         if isinstance(c, msg.StoreConfig):
             cluster = membership.require_cluster(uow, c.cluster)

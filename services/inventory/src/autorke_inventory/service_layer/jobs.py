@@ -6,6 +6,8 @@
 * import through the Kubernetes API: ``kube``/``list_nodes`` with the cluster's sealed
   kubeconfig; the listed nodes are matched to machines and placed, and the report (matched,
   unmatched) is kept on the job row for ``GET /api/v1/clusters/{name}/imports/{job_id}``.
+  The same listing gives the members' node status (``node_status``);
+* node status refreshes: the same listing, stored on the members (``node_status``).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from autorke_common.outbox import Database, UnitOfWork
 from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow
 from autorke_inventory.domain.matching import ObservedNode
 from autorke_inventory.domain.roles import roles_from_node_labels
-from autorke_inventory.service_layer import clusters
+from autorke_inventory.service_layer import clusters, node_status
 
 log = logging.getLogger(__name__)
 CONSUMER = "inventory-executor"
@@ -123,6 +125,7 @@ class ExecutorResults:
                     job.status = "done" if event.status == "succeeded" else "failed"
                     job.finished_at = utcnow()
                     job.report = {**(job.report or {}), "job_status": event.status,
+                                  **({"error": event.error} if event.error else {}),
                                   "targets_failed": [t.host for t in event.targets
                                                      if t.status != "succeeded"]}
                     uow.session.add(job)
@@ -148,7 +151,8 @@ class ExecutorResults:
             if event.status != "succeeded" or cluster is None:
                 job.status, job.report = "failed", {"error": event.error or "listing failed"}
             else:
-                nodes = [observed_node(n) for n in event.result.get("nodes") or []]
+                raw = list(event.result.get("nodes") or [])
+                nodes = [observed_node(n) for n in raw]
                 result = clusters.match(uow, nodes)
                 try:
                     with savepoint(uow.session):
@@ -157,7 +161,21 @@ class ExecutorResults:
                     job.report = {"cluster": cluster.name, "source": "kubernetes",
                                   "matched": placed,
                                   "unmatched": [u.to_dict() for u in result.unmatched]}
+                    node_status.apply(uow, cluster, list(zip(raw, nodes, strict=True)), job.job_id,
+                                      env.actor)
                 except Problem as p:
                     job.status, job.report = "failed", {"error": p.detail, "problem": p.slug}
+            job.finished_at = utcnow()
+            uow.session.add(job)
+        elif job.purpose == node_status.PURPOSE and job.status == "pending":
+            cluster = uow.session.get(ClusterRow, job.cluster)
+            if event.status != "succeeded" or cluster is None:
+                job.status = "failed"
+                job.report = {**(job.report or {}), "error": event.error or "listing failed"}
+            else:
+                raw = list(event.result.get("nodes") or [])
+                counts = node_status.apply(uow, cluster, [(n, observed_node(n)) for n in raw],
+                                           job.job_id, env.actor)
+                job.status, job.report = "done", {**(job.report or {}), **counts}
             job.finished_at = utcnow()
             uow.session.add(job)

@@ -16,6 +16,29 @@ def _merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]
     return out
 
 
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def node_view(membership: Any | None) -> dict[str, Any] | None:
+    """A member's node as its cluster's Kubernetes API last showed it; ``status`` is
+    ``Ready`` / ``NotReady`` / ``Unknown`` (never observed, or not registered)."""
+    if membership is None:
+        return None
+    detail = getattr(membership, "node_detail", None) or {}
+    observed = getattr(membership, "node_observed_at", None)
+    registered = bool(detail.get("registered", True)) if observed else None
+    ready = membership.node_ready if observed else None
+    status = "Unknown" if not registered or ready is None else (
+        "Ready" if ready == "True" else "NotReady")
+    return {"name": membership.node_name, "status": status, "ready": ready,
+            "registered": registered, "reason": detail.get("reason"),
+            "message": detail.get("message"), "problems": list(detail.get("problems") or []),
+            "kubelet_version": membership.kubelet_version,
+            "unschedulable": bool(membership.node_unschedulable) if observed else None,
+            "observed_at": _iso(observed), "changed_at": _iso(membership.node_changed_at)}
+
+
 def machine_view(row: Any, membership: Any | None) -> dict[str, Any]:
     cmdb = row.cmdb or {}
     facts = row.facts or {}
@@ -38,11 +61,15 @@ def machine_view(row: Any, membership: Any | None) -> dict[str, Any]:
         "os": os_.get("name") or os_.get("id"), "os_version": os_.get("version"),
         "kernel": os_.get("kernel"), "container_runtime": None, "gpu_driver": None,
     }, facts.get("software"))
+    node = node_view(membership)
     kubernetes = _merge({
         "cluster": cluster, "roles": roles, "labels": labels, "taints": taints,
-        "node_condition": None, "member_since": membership.since.isoformat()
+        "member_since": membership.since.isoformat()
         if membership and membership.since else None,
     }, facts.get("kubernetes"))
+    # the API's observation, not the facts script's (it probes the machine, not the API)
+    kubernetes["node_condition"] = node["status"] if node else None
+    kubernetes["node"] = node
     network = _merge({
         "ip": row.ip, "management_ip": net.get("management_ip"), "data_ip": net.get("data_ip"),
         "bmc_ip": net.get("bmc_ip"), "rack": row.rack, "rack_unit": net.get("rack_unit"),

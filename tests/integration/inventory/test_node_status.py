@@ -1,0 +1,171 @@
+"""The members' node status, end to end on real parts: the inventory and the executor
+in-process on one real NATS, each with its own database, a lab Kubernetes API with
+simulated kubelets (its node lifecycle controller marks a node whose kubelet stopped
+NotReady), read by the executor with the official client through the cluster's sealed
+kubeconfig. A placed member's status is refreshed without being asked (the membership
+change asks), a stopped kubelet shows NotReady after a refresh, each change is one
+``inventory.node.status_changed``, and a refresh of an unknown cluster is problem+json."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from autorke_executor.bootstrap import ExecutorSettings
+from autorke_executor.bootstrap import create_app as create_executor
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from autorke_common.catalogue import inventory as msg
+from autorke_common.envelope import Envelope
+
+from .conftest import SECRET_KEY, LabCmdb
+
+
+@pytest.fixture
+def nats_url(fresh_nats) -> str:
+    """A NATS server of this test's own: the executor's work queue holds no other test's jobs."""
+    return fresh_nats.url
+
+
+@pytest.fixture
+def executor(nats_url, database, identity, tmp_path) -> Iterator[TestClient]:
+    """The executor on the same bus, with a database of its own (as deployed)."""
+    url, schema = database
+    own_url = url if url.startswith("postgresql") else f"sqlite:///{tmp_path / 'executor.db'}"
+    settings = ExecutorSettings(nats_url=nats_url, database_url=own_url, db_schema=f"{schema}_ex",
+                                oidc_issuer=identity.issuer, trace_exporter="none",
+                                secret_key=SECRET_KEY, ssh_key_path=tmp_path / "no-ssh-key",
+                                outbox_poll_interval_s=0.1)
+    client = TestClient(create_executor(settings, configure_process=False))
+    client.__enter__()
+    yield client
+    client.__exit__(None, None, None)
+    if url.startswith("postgresql"):
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_ex" CASCADE'))
+        engine.dispose()
+
+
+def wait_until(what: str, check, timeout: float = 120.0):  # noqa: ANN001, ANN201
+    """Poll until ``check()`` answers something truthy (no wall-clock assertion: the
+    timeout only ends a test that would otherwise hang)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def nodes_of(inv, cluster: str) -> dict[str, dict]:
+    r = inv.get(f"/api/v1/clusters/{cluster}/nodes")
+    assert r.status_code == 200, r.text
+    return {n["hostname"]: n["kubernetes"]["node"] for n in r.json()["items"]}
+
+
+def test_members_show_ready_then_notready_after_the_kubelet_stops(
+        make_inventory, executor, cmdb: LabCmdb, lab_kube_factory, start_kubelet, events):
+    kube = lab_kube_factory(seed_workloads=False, node_grace_seconds=2)
+    inv = make_inventory(cmdb.url, node_status_interval_s=0)
+    assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
+    machines = inv.get("/api/v1/machines", params={"limit": 2, "state": "available"}).json()["items"]
+    a, b = machines[0], machines[1]
+    kubelets = {m["hostname"]: start_kubelet(kube, m["hostname"], address=m["ip"], interval=0.3,
+                                             labels="node-role.kubernetes.io/worker=true")
+                for m in (a, b)}
+    r = inv.post("/api/v1/clusters", json={"name": "ns-lab", "provider": "rke2",
+                                           "api_endpoint": kube.url,
+                                           "kubeconfig": kube.kubeconfig_yaml})
+    assert r.status_code == 201, r.text
+    assert nodes_of(inv, "ns-lab") == {}
+
+    # placed by the orchestrator's commands: each placement asks for a refresh by itself
+    change = f"chg-{uuid.uuid4().hex[:8]}"
+    commands = inv.client.app.state.inventory.commands
+    for m in (a, b):
+        env = Envelope.of(msg.AssignMembership(change_id=change, machine=m["id"], cluster="ns-lab",
+                                               roles=["worker"]),
+                          source="orchestrator", correlation_id=change, actor="alice")
+        assert commands.handle(env) == msg.MembershipChanged.TYPE
+    seen = wait_until("both members Ready", lambda: (n := nodes_of(inv, "ns-lab")) and all(
+        v["status"] == "Ready" for v in n.values()) and n)
+    for m in (a, b):
+        node = seen[m["hostname"]]
+        assert node["name"] == m["hostname"] and node["ready"] == "True" and node["registered"]
+        assert node["kubelet_version"] and node["unschedulable"] is False and node["observed_at"]
+        assert node["problems"] == []
+    detail = inv.get(f"/api/v1/machines/{a['hostname']}").json()["kubernetes"]
+    assert detail["node_condition"] == "Ready" and detail["node"]["ready"] == "True"
+    events.wait_for(lambda ms: {m["data"]["hostname"] for m in ms
+                                if m["type"] == msg.NodeStatusChanged.TYPE
+                                and m["data"]["status"] == "Ready"} == {a["hostname"], b["hostname"]})
+
+    # b's kubelet stops posting: the lab's lifecycle controller marks it Unknown -> NotReady
+    stopped = kubelets[b["hostname"]]
+    stopped.terminate()
+    stopped.wait(15)
+
+    def kube_says_unknown() -> bool:
+        from kubernetes import client
+        with kube.api_client() as api:
+            node = client.CoreV1Api(api).read_node(b["hostname"])
+        return any(c.type == "Ready" and c.status == "Unknown" for c in node.status.conditions)
+
+    wait_until("the lab API marks b Unknown", kube_says_unknown)
+    assert nodes_of(inv, "ns-lab")[b["hostname"]]["status"] == "Ready"  # not refreshed yet
+    r = inv.post("/api/v1/clusters/ns-lab/nodes:refresh")
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+
+    def refreshed():  # noqa: ANN202
+        body = inv.get("/api/v1/clusters/ns-lab/nodes").json()
+        return body if body["node_status"]["job_id"] == job_id and \
+            body["node_status"]["status"] != "pending" else None
+
+    body = wait_until("the refresh", refreshed)
+    assert body["node_status"]["status"] == "done", body["node_status"]
+    now = {n["hostname"]: n["kubernetes"]["node"] for n in body["items"]}
+    assert now[a["hostname"]]["status"] == "Ready"
+    assert now[b["hostname"]]["status"] == "NotReady"
+    assert now[b["hostname"]]["ready"] == "Unknown" and now[b["hostname"]]["reason"] == "NodeStatusUnknown"
+    assert [p["status"] for p in now[b["hostname"]]["problems"]] == ["Unknown"] * 3  # pressures unknown
+    changed = events.wait_for(lambda ms: any(
+        m["type"] == msg.NodeStatusChanged.TYPE and m["data"]["job_id"] == job_id for m in ms))
+    ours = [m["data"] for m in changed if m["type"] == msg.NodeStatusChanged.TYPE
+            and m["data"]["job_id"] == job_id]
+    assert [(d["hostname"], d["previous_status"], d["status"]) for d in ours] == \
+        [(b["hostname"], "Ready", "NotReady")]  # a, unchanged, has no event
+    assert kube.token not in str(events.raw)  # the kubeconfig only travels sealed
+
+
+def test_refresh_of_an_unknown_cluster_or_one_without_kubeconfig_is_a_problem(make_inventory, events):
+    inv = make_inventory(None, node_status_interval_s=0)
+    r = inv.post("/api/v1/clusters/nowhere/nodes:refresh")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/not-found")
+    assert inv.get("/api/v1/clusters/nowhere/nodes").status_code == 404
+    assert inv.post("/api/v1/clusters", json={"name": "bare", "provider": "rke"}).status_code == 201
+    r = inv.post("/api/v1/clusters/bare/nodes:refresh")
+    assert r.status_code == 422 and r.json()["type"].endswith("/no-kubeconfig")
+    assert inv.post("/api/v1/clusters/bare/nodes:refresh", user="viewer").status_code == 403
+    body = inv.get("/api/v1/clusters/bare/nodes").json()
+    assert body == {"items": [], "node_status": None}  # nothing was asked or stored
+    assert not [m for m in events.messages if m.get("type") == "executor.run"]
+
+
+def test_periodic_refresh_asks_once_per_period_and_not_while_one_is_in_flight(make_inventory, lab_kube):
+    from autorke_inventory.service_layer import node_status
+
+    inv = make_inventory(None, node_status_interval_s=0)
+    assert inv.post("/api/v1/clusters", json={"name": "p1", "provider": "rke2",
+                                              "kubeconfig": lab_kube.kubeconfig_yaml}).status_code == 201
+    assert inv.post("/api/v1/clusters", json={"name": "p2", "provider": "rke"}).status_code == 201
+    db = inv.client.app.state.inventory.db
+    first = node_status.request_periodic(db, 30, now=3000.0)
+    assert first == ["inventory-nodes-p1-p100"]  # p2 has no kubeconfig
+    assert node_status.request_periodic(db, 30, now=3031.0) == []  # the first is still pending
+    assert inv.get("/api/v1/clusters/p1/nodes").json()["node_status"]["status"] == "pending"
