@@ -71,9 +71,9 @@ def test_node_operations_and_fence(lab, lab_kube, kube_api, events, executor_fac
     assert target["status"] == "succeeded", target["error"]
     listed = {n["name"]: n for n in target["result"]["nodes"]}
     assert listed[a]["unschedulable"] and listed[a]["labels"]["rack"] == "r9" and listed[b]["ready"]
-    conditions = {c["type"]: c for c in listed[b]["conditions"]}
-    assert conditions["Ready"]["status"] == "True" and conditions["MemoryPressure"]["status"] == "False"
-    assert conditions["Ready"]["reason"] and conditions["Ready"]["last_transition_time"]
+    assert [(c["type"], c["status"], c["reason"]) for c in listed[b]["conditions"]] == \
+        [("Ready", "True", "KubeletReady")]
+    assert listed[b]["conditions"][0]["last_transition_time"].startswith("2024-01-01T00:00:00")
 
     job = _kube_job(box, lab_kube, "wait_ready", [b], fence=[b], timeout_s=5)
     send(events, job)
