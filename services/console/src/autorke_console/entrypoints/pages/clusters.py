@@ -1,4 +1,6 @@
-"""The Clusters pages: the list, and one cluster's nodes (roles, conditions) and configs
+"""The Clusters pages: the list, and one cluster's nodes (roles; Ready, conditions, cordoned
+and kubelet version as the inventory last read them from the cluster's API, with a refresh
+for operators) and configs
 (versions, a side-by-side diff of any two, rollback to a version — which inventory turns
 into a change that goes through approval like any other)."""
 from __future__ import annotations
@@ -51,6 +53,22 @@ async def cluster(name: str, request: Request):
                   node_items=items_of(nodes.data, "nodes"), versions=versions,
                   version_items=items_of(versions.data, "versions"), kind=kind, kinds=CONFIG_KINDS,
                   diff=diff, diff_rows=diff_rows, frm=q.get("from", ""), to=q.get("to", ""))
+
+
+@router.post("/ui/clusters/{name}/nodes/refresh")
+async def refresh_nodes(name: str, request: Request):
+    user = session_user(request)
+    if user is None:
+        return sign_in_redirect(request)
+    form = await request.form()
+    if not csrf_ok(request, user, str(form.get("csrf", ""))):
+        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    result = await api(request, "POST", f"clusters/{name}/nodes:refresh")
+    if result.ok:
+        return RedirectResponse(f"/ui/clusters/{name}", status_code=303)
+    return render(request, "message.html", status_code=result.status,
+                  message=(result.problem or {}).get("detail") or (result.problem or {}).get("title")
+                  or "The refresh was not accepted.")
 
 
 @router.post("/ui/clusters/{name}/configs/{kind}/rollback")
