@@ -102,6 +102,24 @@
     connect();
   }
 
+  // A cluster's page: its nodes section re-rendered (fetched whole, the section swapped)
+  // when the inventory says something about this cluster: a node's status changed, a
+  // member joined or left.
+  function clusterPage(root) {
+    const name = root.dataset.clusterNodes;
+    const refresh = debounce(async () => {
+      const r = await fetch(location.href, { headers: { accept: "text/html" } });
+      if (!r.ok) return;
+      const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+      const fresh = doc.querySelector("[data-cluster-nodes]");
+      if (fresh) { root.innerHTML = fresh.innerHTML; root.dataset.refreshed = String(Date.now()); }
+    }, 300);
+    // once connected, fetch again: what happened between the page and the connection is not lost
+    live("/api/v1/events?subject=inventory.>", { ready: refresh, event: (env) => {
+      if ((env.data || {}).cluster === name) refresh();
+    } });
+  }
+
   // Machines: select all, selection count, "/" to search, arrows to move between rows.
   function machinesPage(root) {
     const all = root.querySelector("[data-select-all]");
@@ -129,6 +147,7 @@
     const change = document.querySelector("[data-change-id]"); if (change) changePage(change);
     const feed = document.querySelector("[data-feed]"); if (feed) feedPage(feed);
     const machines = document.querySelector("[data-machines]"); if (machines) machinesPage(machines);
+    const cluster = document.querySelector("[data-cluster-nodes]"); if (cluster) clusterPage(cluster);
   });
   window.AutoRKE = { live, csrf };
 })();
