@@ -2,7 +2,8 @@
 the Machines page; the operator gets no approve button on their own change; an approver
 approves each gate; the timeline finishes without a reload; both nodes are Ready — in the
 flow's Ready step on the change page and in the lab Kubernetes API read with the official
-client — and listed on the cluster page."""
+client — and listed on the cluster page, Ready there too (the inventory reads the nodes'
+status through the executor when membership changes; the page updates live)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes import client, config
+from playwright.sync_api import expect
 
 from .change_page import approve, status, wait_gate_or_end, wait_live, wait_status
 
@@ -73,12 +75,16 @@ def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in
         assert approver.locator(f"[data-test=results] [data-target={host}] .badge").get_attribute(
             "data-status") == "succeeded"
 
-    # members of the cluster now, as workers (the inventory's nodes: it records membership,
-    # not the kubelet's condition, which is checked on the API server below)
+    # members of the cluster now, as workers, and Ready as the inventory read them from the
+    # cluster's API (recording the membership asked for that reading; the page updates live)
     approver.goto(f"{platform.console}/ui/clusters/{platform.cluster}")
     for host in hosts:
         assert approver.locator(f"[data-test=nodes] [data-node={host}]").count() == 1
         assert "worker" in approver.locator(f"[data-test=nodes] [data-node={host}]").inner_text()
+    for host in hosts:
+        expect(approver.locator(f"[data-test=nodes] [data-node={host}] .badge").first).to_have_attribute(
+            "data-status", "Ready", timeout=120_000)
+        assert approver.locator(f"[data-test=nodes] [data-node={host}] [data-test=kubelet]").inner_text()
     shot(approver, "cluster-nodes-added")
 
     kubeconfig = yaml.safe_load(Path(platform.lab_cluster(platform.cluster)["kubeconfig"]).read_text())
