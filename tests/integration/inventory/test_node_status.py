@@ -15,6 +15,7 @@ import pytest
 from autorke_executor.bootstrap import ExecutorSettings
 from autorke_executor.bootstrap import create_app as create_executor
 from fastapi.testclient import TestClient
+from kubernetes import client
 from sqlalchemy import create_engine, text
 
 from autorke_common.catalogue import inventory as msg
@@ -49,15 +50,16 @@ def executor(nats_url, database, identity, tmp_path) -> Iterator[TestClient]:
         engine.dispose()
 
 
-def wait_until(what: str, check, timeout: float = 120.0):  # noqa: ANN001, ANN201
+def wait_until(what: str, check, last=lambda: None, timeout: float = 120.0):  # noqa: ANN001, ANN201
     """Poll until ``check()`` answers something truthy (no wall-clock assertion: the
-    timeout only ends a test that would otherwise hang)."""
+    timeout only ends a test that would otherwise hang; ``last()`` says what was seen)."""
     deadline = time.monotonic() + timeout
     while True:
         got = check()
         if got:
             return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}; last seen: {last()}")
         time.sleep(0.2)
 
 
@@ -69,7 +71,7 @@ def nodes_of(inv, cluster: str) -> dict[str, dict]:
 
 def test_members_show_ready_then_notready_after_the_kubelet_stops(
         make_inventory, executor, cmdb: LabCmdb, lab_kube_factory, start_kubelet, events):
-    kube = lab_kube_factory(seed_workloads=False, node_grace_seconds=2)
+    kube = lab_kube_factory(seed_workloads=False, node_grace_seconds=4)
     inv = make_inventory(cmdb.url, node_status_interval_s=0)
     assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
     machines = inv.get("/api/v1/machines", params={"limit": 2, "state": "available"}).json()["items"]
@@ -77,6 +79,15 @@ def test_members_show_ready_then_notready_after_the_kubelet_stops(
     kubelets = {m["hostname"]: start_kubelet(kube, m["hostname"], address=m["ip"], interval=0.3,
                                              labels="node-role.kubernetes.io/worker=true")
                 for m in (a, b)}
+
+    def kube_ready() -> dict[str, str]:
+        with kube.api_client() as api:
+            return {n.metadata.name: next((c.status for c in n.status.conditions or []
+                                           if c.type == "Ready"), "") for n in client.CoreV1Api(api).list_node().items}
+
+    # the nodes are registered and Ready before they become members, as in node.add
+    wait_until("both kubelets registered", lambda: set(kubelets) <= {
+        n for n, ready in kube_ready().items() if ready == "True"}, kube_ready)
     r = inv.post("/api/v1/clusters", json={"name": "ns-lab", "provider": "rke2",
                                            "api_endpoint": kube.url,
                                            "kubeconfig": kube.kubeconfig_yaml})
@@ -92,7 +103,8 @@ def test_members_show_ready_then_notready_after_the_kubelet_stops(
                           source="orchestrator", correlation_id=change, actor="alice")
         assert commands.handle(env) == msg.MembershipChanged.TYPE
     seen = wait_until("both members Ready", lambda: (n := nodes_of(inv, "ns-lab")) and all(
-        v["status"] == "Ready" for v in n.values()) and n)
+        v["status"] == "Ready" for v in n.values()) and n,
+        lambda: inv.get("/api/v1/clusters/ns-lab/nodes").json())
     for m in (a, b):
         node = seen[m["hostname"]]
         assert node["name"] == m["hostname"] and node["ready"] == "True" and node["registered"]
@@ -109,13 +121,7 @@ def test_members_show_ready_then_notready_after_the_kubelet_stops(
     stopped.terminate()
     stopped.wait(15)
 
-    def kube_says_unknown() -> bool:
-        from kubernetes import client
-        with kube.api_client() as api:
-            node = client.CoreV1Api(api).read_node(b["hostname"])
-        return any(c.type == "Ready" and c.status == "Unknown" for c in node.status.conditions)
-
-    wait_until("the lab API marks b Unknown", kube_says_unknown)
+    wait_until("the lab API marks b Unknown", lambda: kube_ready()[b["hostname"]] == "Unknown", kube_ready)
     assert nodes_of(inv, "ns-lab")[b["hostname"]]["status"] == "Ready"  # not refreshed yet
     r = inv.post("/api/v1/clusters/ns-lab/nodes:refresh")
     assert r.status_code == 202, r.text
