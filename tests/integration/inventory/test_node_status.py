@@ -12,14 +12,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from autorke_common.catalogue import inventory as msg
+from autorke_common.envelope import Envelope
 from autorke_executor.bootstrap import ExecutorSettings
 from autorke_executor.bootstrap import create_app as create_executor
 from fastapi.testclient import TestClient
 from kubernetes import client
 from sqlalchemy import create_engine, text
-
-from autorke_common.catalogue import inventory as msg
-from autorke_common.envelope import Envelope
 
 from .conftest import SECRET_KEY, LabCmdb
 
@@ -50,7 +49,7 @@ def executor(nats_url, database, identity, tmp_path) -> Iterator[TestClient]:
         engine.dispose()
 
 
-def wait_until(what: str, check, last=lambda: None, timeout: float = 120.0):  # noqa: ANN001, ANN201
+def wait_until(what: str, check, last=lambda: None, timeout: float = 120.0):
     """Poll until ``check()`` answers something truthy (no wall-clock assertion: the
     timeout only ends a test that would otherwise hang; ``last()`` says what was seen)."""
     deadline = time.monotonic() + timeout
@@ -127,7 +126,7 @@ def test_members_show_ready_then_notready_after_the_kubelet_stops(
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
 
-    def refreshed():  # noqa: ANN202
+    def refreshed():
         body = inv.get("/api/v1/clusters/ns-lab/nodes").json()
         return body if body["node_status"]["job_id"] == job_id and \
             body["node_status"]["status"] != "pending" else None

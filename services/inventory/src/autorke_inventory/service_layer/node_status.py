@@ -22,14 +22,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import Problem
 from autorke_common.outbox import Database, UnitOfWork
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow, MembershipRow
 from autorke_inventory.domain import node_status as ns
