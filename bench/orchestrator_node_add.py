@@ -167,7 +167,8 @@ def build_read_model(responder: Responder, db, cluster: str, kube: k8s.CoreV1Api
     async def publish() -> None:
         await responder.publish(ClusterRegistered(
             name=cluster, provider="rke2", api_endpoint=f"https://{cluster}.lab:9345", kubeconfig_sealed="sealed",
-            host_networks=["198.18.0.0/15"], pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", bgp_as=None))
+            host_networks=["198.18.0.0/15"], pod_cidr="10.42.0.0/16", service_cidr="10.43.0.0/16", bgp_as=None,
+            join_address=f"https://{cluster}.lab:9345", join_token_sealed="sealed"))
         for n in nodes:
             name = n.metadata.name
             address = next(a.address for a in n.status.addresses if a.type == "InternalIP")
