@@ -6,11 +6,17 @@ orchestrator refuses such an approval anyway (``self-approval``)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from autorke_console.domain.change_view import ChangeView
-from autorke_console.entrypoints.pages.rendering import api, items_of, render, sign_in_redirect
-from autorke_console.service_layer.identity import csrf_ok, session_user
+from autorke_console.entrypoints.pages.rendering import (
+    api,
+    items_of,
+    posted_form,
+    render,
+    sign_in_redirect,
+)
+from autorke_console.service_layer.identity import session_user
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("planned", "running", "awaiting_approval", "succeeded", "partially_failed", "failed",
@@ -57,12 +63,9 @@ async def change_live(change_id: str, request: Request):
 
 @router.post("/ui/changes/{change_id}/{verb}")
 async def change_action(change_id: str, verb: str, request: Request):
-    user = session_user(request)
-    if user is None:
-        return sign_in_redirect(request)
-    form = await request.form()
-    if not csrf_ok(request, user, str(form.get("csrf", ""))):
-        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    form = await posted_form(request)
+    if isinstance(form, Response):
+        return form
     comment = str(form.get("comment", ""))
     if verb in ("approve", "reject"):
         result = await api(request, "POST", f"changes/{change_id}/approvals",

@@ -6,11 +6,17 @@ into a change that goes through approval like any other)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from autorke_console.domain.side_by_side import side_by_side
-from autorke_console.entrypoints.pages.rendering import api, items_of, render, sign_in_redirect
-from autorke_console.service_layer.identity import csrf_ok, session_user
+from autorke_console.entrypoints.pages.rendering import (
+    api,
+    items_of,
+    posted_form,
+    render,
+    sign_in_redirect,
+)
+from autorke_console.service_layer.identity import session_user
 
 router = APIRouter(include_in_schema=False)
 CONFIG_KINDS = ("cluster.yml", "cluster.rkestate", "kubeconfig")
@@ -57,12 +63,9 @@ async def cluster(name: str, request: Request):
 
 @router.post("/ui/clusters/{name}/nodes/refresh")
 async def refresh_nodes(name: str, request: Request):
-    user = session_user(request)
-    if user is None:
-        return sign_in_redirect(request)
-    form = await request.form()
-    if not csrf_ok(request, user, str(form.get("csrf", ""))):
-        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    form = await posted_form(request)
+    if isinstance(form, Response):
+        return form
     result = await api(request, "POST", f"clusters/{name}/nodes:refresh")
     if result.ok:
         return RedirectResponse(f"/ui/clusters/{name}", status_code=303)
@@ -73,12 +76,9 @@ async def refresh_nodes(name: str, request: Request):
 
 @router.post("/ui/clusters/{name}/configs/{kind}/rollback")
 async def rollback(name: str, kind: str, request: Request):
-    user = session_user(request)
-    if user is None:
-        return sign_in_redirect(request)
-    form = await request.form()
-    if not csrf_ok(request, user, str(form.get("csrf", ""))):
-        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    form = await posted_form(request)
+    if isinstance(form, Response):
+        return form
     result = await api(request, "POST", f"clusters/{name}/configs/{kind}:rollback",
                        json={"version": str(form.get("version", "")), "comment": str(form.get("comment", ""))})
     if result.ok and isinstance(result.data, dict) and (result.data.get("change_id") or result.data.get("id")):

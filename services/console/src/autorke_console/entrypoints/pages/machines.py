@@ -7,7 +7,7 @@ import asyncio
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from autorke_console.domain.actions import (
     ACTIONS,
@@ -23,10 +23,11 @@ from autorke_console.entrypoints.pages.rendering import (
     api,
     items_of,
     language,
+    posted_form,
     render,
     sign_in_redirect,
 )
-from autorke_console.service_layer.identity import csrf_ok, session_user
+from autorke_console.service_layer.identity import session_user
 
 router = APIRouter(include_in_schema=False)
 FILTERS = ("cluster", "state", "role", "gpu_model", "rack", "q")
@@ -100,12 +101,9 @@ async def action_form(action_key: str, request: Request):
 @router.post("/ui/actions/{action_key}")
 async def action_submit(action_key: str, request: Request):
     """``step=plan`` asks for a dry run and shows the plan; ``step=submit`` creates the change."""
-    user = session_user(request)
-    if user is None:
-        return sign_in_redirect(request)
-    raw = await request.form()
-    if not csrf_ok(request, user, str(raw.get("csrf", ""))):
-        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    raw = await posted_form(request)
+    if isinstance(raw, Response):
+        return raw
     if action_key not in ACTIONS:
         return render(request, "message.html", status_code=404, message=f"No action {action_key!r}.")
     action = ACTIONS[action_key]

@@ -5,12 +5,18 @@ callback, whose content is shown before the button (DESIGN.md P7, P9)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from autorke_console.domain.field_errors import field_errors
 from autorke_console.domain.pool_form import MODES, form_of, pool_body
-from autorke_console.entrypoints.pages.rendering import api, items_of, render, sign_in_redirect
-from autorke_console.service_layer.identity import csrf_ok, session_user
+from autorke_console.entrypoints.pages.rendering import (
+    api,
+    items_of,
+    posted_form,
+    render,
+    sign_in_redirect,
+)
+from autorke_console.service_layer.identity import session_user
 
 router = APIRouter(include_in_schema=False)
 WAITING = {"planned": "awaiting_check", "callback_received": "awaiting_confirmation"}
@@ -41,23 +47,18 @@ async def network(request: Request):
     return await _page(request, request.query_params.get("cluster"), edit=request.query_params.get("edit"))
 
 
-async def _checked_form(request: Request):
-    user = session_user(request)
-    if user is None:
-        return None, None
-    form = await request.form()
-    if not csrf_ok(request, user, str(form.get("csrf", ""))):
-        return user, None
-    return user, {k: str(v) for k, v in form.items() if k != "csrf"}
+async def _fields(request: Request) -> dict[str, str] | Response:
+    form = await posted_form(request)
+    if isinstance(form, Response):
+        return form
+    return {k: str(v) for k, v in form.items() if k != "csrf"}
 
 
 @router.post("/ui/network/{cluster}/pools")
 async def create_or_update_pool(cluster: str, request: Request):
-    user, form = await _checked_form(request)
-    if user is None:
-        return sign_in_redirect(request)
-    if form is None:
-        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    form = await _fields(request)
+    if isinstance(form, Response):
+        return form
     editing = form.get("editing") or None
     body, errors = pool_body(form, include_name=editing is None)
     if errors:
@@ -74,10 +75,10 @@ async def create_or_update_pool(cluster: str, request: Request):
 
 @router.post("/ui/network/{cluster}/pools/{pool}/{verb}")
 async def pool_action(cluster: str, pool: str, verb: str, request: Request):
-    user, form = await _checked_form(request)
-    if user is None:
-        return sign_in_redirect(request)
-    if form is None or verb not in ("enable", "disable", "delete"):
+    form = await _fields(request)
+    if isinstance(form, Response):
+        return form
+    if verb not in ("enable", "disable", "delete"):
         return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
     if verb == "delete":
         result = await api(request, "DELETE", f"clusters/{cluster}/ippools/{pool}")
@@ -90,10 +91,10 @@ async def pool_action(cluster: str, pool: str, verb: str, request: Request):
 
 @router.post("/ui/tickets/{ticket_id}/{verb}")
 async def ticket_action(ticket_id: str, verb: str, request: Request):
-    user, form = await _checked_form(request)
-    if user is None:
-        return sign_in_redirect(request)
-    if form is None or verb not in ("approve", "confirm", "retry"):
+    form = await _fields(request)
+    if isinstance(form, Response):
+        return form
+    if verb not in ("approve", "confirm", "retry"):
         return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
     result = await api(request, "POST", f"tickets/{ticket_id}:{verb}", json={"comment": form.get("comment", "")})
     cluster = form.get("cluster") or None

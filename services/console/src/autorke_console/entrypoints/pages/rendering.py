@@ -9,13 +9,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.datastructures import FormData
 
-from autorke_console.domain.i18n import DEFAULT, LANGUAGES, label
 from autorke_console.domain.facets import summary
+from autorke_console.domain.i18n import DEFAULT, LANGUAGES, label
 from autorke_console.domain.status import tone
-from autorke_console.service_layer.identity import session_user
+from autorke_console.service_layer.identity import csrf_ok, session_user
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +67,18 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 def sign_in_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/auth/login?{urlencode({'next': target})}", status_code=303)
+
+
+async def posted_form(request: Request) -> FormData | Response:
+    """The form a signed-in user posted, or the answer that ends the request: the sign-in
+    page without a session, 403 when the form's CSRF token is not this session's."""
+    user = session_user(request)
+    if user is None:
+        return sign_in_redirect(request)
+    form = await request.form()
+    if not csrf_ok(request, user, str(form.get("csrf", ""))):
+        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
+    return form
 
 
 async def api(request: Request, method: str, path: str, **kwargs: Any):
