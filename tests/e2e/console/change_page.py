@@ -24,6 +24,21 @@ def status(page) -> str:
     return page.locator("[data-test=change-status] .badge").first.get_attribute("data-status")
 
 
+def show_plan(page) -> None:
+    """Ask the open action form for its plan; the plan (not a problem) must come back."""
+    page.click("[data-test=show-plan]")
+    page.wait_for_selector("[data-test=plan], [data-test=problem], .field-error")
+    assert page.locator("[data-test=plan]").count() == 1, page.locator("main").inner_text()
+
+
+def submit_plan(page) -> str:
+    """Show the form's plan and submit it; the URL of the change it created."""
+    show_plan(page)
+    page.click("[data-test=submit-change]")
+    page.wait_for_url("**/ui/changes/chg-*")
+    return page.url
+
+
 def wait_live(page) -> None:
     """Until the page's event stream is ready and its live part re-rendered once."""
     page.wait_for_function("document.getElementById('live')?.dataset.refreshed !== undefined",

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from .change_page import TERMINAL, approve, wait_live, wait_status
+from .change_page import TERMINAL, approve, submit_plan, wait_live, wait_status
 
 # Longer than the suite's 300 s: the package's platform starts inside the first test's timeout; each wait inside ends as soon as the page shows it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -55,12 +55,7 @@ def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_liv
     operator.click("button[data-action=update]")
     operator.select_option("select[name=cluster]", platform.cluster)
     operator.fill("textarea[name=labels]", f"console-e2e={value}")
-    operator.click("[data-test=show-plan]")
-    operator.wait_for_selector("[data-test=plan], [data-test=problem], .field-error")
-    assert operator.locator("[data-test=plan]").count() == 1, operator.locator("main").inner_text()
-    operator.click("[data-test=submit-change]")
-    operator.wait_for_url("**/ui/changes/chg-*")
-    change_url = operator.url
+    change_url = submit_plan(operator)
     wait_live(operator)
     assert wait_status(operator, [*TERMINAL, "awaiting_approval"], 90_000) == "awaiting_approval", \
         operator.locator("#live").inner_text()

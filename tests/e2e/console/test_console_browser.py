@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from .change_page import show_plan
+
 pytestmark = pytest.mark.slow
 LAB_CLUSTER = "rke2-lab"
 
@@ -95,9 +97,7 @@ def test_operator_adds_two_machines_and_sees_the_plan_then_a_live_timeline(sign_
     assert page.locator("input[name=config][value=default]").is_checked()             # default config
     page.select_option("select[name=cluster]", LAB_CLUSTER)
     shot(page, "action-form")
-    page.click("[data-test=show-plan]")
-    page.wait_for_selector("[data-test=plan], [data-test=problem], .field-error")
-    assert page.locator("[data-test=plan]").count() == 1, page.locator("main").inner_text()
+    show_plan(page)
     hosts = page.locator("[data-test=blast-hosts]").inner_text()
     assert sorted(h.strip() for h in hosts.split(",")) == sorted(m["id"] for m in machines) or \
         sorted(h.strip() for h in hosts.split(",")) == sorted(m["hostname"] for m in machines)

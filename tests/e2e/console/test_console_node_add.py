@@ -13,7 +13,7 @@ import yaml
 from kubernetes import client, config
 from playwright.sync_api import expect
 
-from .change_page import approve, status, wait_gate_or_end, wait_live, wait_status
+from .change_page import approve, status, submit_plan, wait_gate_or_end, wait_live, wait_status
 
 # Longer than the suite's 300 s: two joins and every gate on a loaded machine; each wait inside ends as soon as the page shows it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -37,12 +37,7 @@ def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in
         operator.check(f"[data-machine={host}] input[name=targets]")
     operator.click("button[data-action=add]")
     operator.select_option("select[name=cluster]", platform.cluster)
-    operator.click("[data-test=show-plan]")
-    operator.wait_for_selector("[data-test=plan], [data-test=problem], .field-error")
-    assert operator.locator("[data-test=plan]").count() == 1, operator.locator("main").inner_text()
-    operator.click("[data-test=submit-change]")
-    operator.wait_for_url("**/ui/changes/chg-*")
-    change_url = operator.url
+    change_url = submit_plan(operator)
 
     # the requester waits for approval and has no approve button
     wait_live(operator)
