@@ -66,16 +66,24 @@ def echo_upstream() -> Iterator[RunningServer]:
         yield running
 
 
+def console_settings(data, nats_url: str, idp: ConsoleIdP, port: int, *, inventory_url: str,
+                     upstream_url: str) -> ConsoleSettings:
+    """The console on ``port`` (the one the lab IdP's client redirects to), signing in at
+    ``idp``; inventory at ``inventory_url``, orchestrator and executor at ``upstream_url``,
+    netcfg nowhere."""
+    return ConsoleSettings(
+        nats_url=nats_url, database_url=f"sqlite:///{data / 'console.db'}", db_schema="console",
+        data_dir=data, oidc_issuer=idp.issuer, oidc_client_secret="lab-console-secret",
+        trace_exporter="none", session_secret="test-session-secret", port=port,
+        inventory_url=inventory_url, orchestrator_url=upstream_url,
+        executor_url=upstream_url, netcfg_url=f"http://127.0.0.1:{free_port()}",
+        upstream_timeout_s=5.0)
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory, nats_server, console_idp: ConsoleIdP, console_port: int,
             echo_upstream: RunningServer) -> Iterator[RunningServer]:
-    data = tmp_path_factory.mktemp("console")
-    settings = ConsoleSettings(
-        nats_url=nats_server.url, database_url=f"sqlite:///{data / 'console.db'}", db_schema="console",
-        data_dir=data, oidc_issuer=console_idp.issuer, oidc_client_secret="lab-console-secret",
-        trace_exporter="none", session_secret="test-session-secret", port=console_port,
-        inventory_url=echo_upstream.url, orchestrator_url=echo_upstream.url,
-        executor_url=echo_upstream.url, netcfg_url=f"http://127.0.0.1:{free_port()}",
-        upstream_timeout_s=5.0)
+    settings = console_settings(tmp_path_factory.mktemp("console"), nats_server.url, console_idp, console_port,
+                                inventory_url=echo_upstream.url, upstream_url=echo_upstream.url)
     with serve_app(create_app(settings, configure_process=False), port=console_port) as running:
         yield running

@@ -13,7 +13,7 @@ import pytest
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
-from autorke_console.bootstrap import ConsoleSettings, create_app
+from autorke_console.bootstrap import create_app
 from autorke_inventory.bootstrap import InventorySettings
 from autorke_inventory.bootstrap import create_app as create_inventory
 from autorke_lab.cmdb.api import cmdb_router
@@ -22,6 +22,7 @@ from autorke_lab.machines.addresses import free_port
 from autorke_lab.runtime import HttpServer
 from fastapi import FastAPI
 
+from .conftest import console_settings
 from .servers import browser_sign_in, serve_app
 
 KUBECONFIG = """apiVersion: v1
@@ -59,16 +60,9 @@ def inventory(tmp_path_factory, nats_server, console_idp, cmdb_url):
 def console_on_inventory(tmp_path_factory, nats_server, console_idp, console_port, inventory,
                          echo_upstream):
     """The console on the port the lab IdP's client redirects to, with the real inventory."""
-    data = tmp_path_factory.mktemp("console-inv")
-    port = console_port
-    settings = ConsoleSettings(
-        nats_url=nats_server.url, database_url=f"sqlite:///{data / 'console.db'}", db_schema="console",
-        data_dir=data, oidc_issuer=console_idp.issuer, oidc_client_secret="lab-console-secret",
-        trace_exporter="none", session_secret="test-session-secret", port=port,
-        inventory_url=inventory.url, orchestrator_url=echo_upstream.url,
-        executor_url=echo_upstream.url, netcfg_url=f"http://127.0.0.1:{free_port()}",
-        upstream_timeout_s=5.0)
-    with serve_app(create_app(settings, configure_process=False), port=port) as running:
+    settings = console_settings(tmp_path_factory.mktemp("console-inv"), nats_server.url, console_idp, console_port,
+                                inventory_url=inventory.url, upstream_url=echo_upstream.url)
+    with serve_app(create_app(settings, configure_process=False), port=console_port) as running:
         yield running
 
 
