@@ -26,3 +26,15 @@ def test_command_log_lists_exactly_the_commands_sent(lab):
     httpx.delete(f"{lab.control_url}/machines/{a}/commands")
     assert lab.machine(a).command_log() == []
     lab.reset(b)
+
+
+def test_commands_run_as_in_a_login_shell(lab):
+    """The session wrapper runs each command in the shell sshd started (no further shell):
+    it sees no parameters or variables of the wrapper, exits with the command's status, and
+    starts in root's home, as ``bash -c`` under sshd does on a real machine."""
+    name = lab.machines[3]["name"]
+    code, out, _ = lab.run(name, 'echo "$# ${M-unset} ${F-unset}"; pwd; (exit 3)')
+    assert code == 3
+    assert out.splitlines() == ["0 unset unset", "/root"]
+    code, out, _ = lab.run(name, "for i in 1 2; do echo $i; done | wc -l; exit 7")
+    assert (code, out.strip()) == (7, "2")

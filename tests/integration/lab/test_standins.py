@@ -1,5 +1,5 @@
 """The stand-in tools answer common invocations from answers the lab rendered when it laid
-the machine out (a shell script and ``cat``, no Python start-up), and those answers are
+the machine out (one ``sh`` that sources the answer, no Python start-up), and those answers are
 exactly what the Python stand-ins print: checked over real SSH on lab machines with and
 without GPUs, for every pre-rendered invocation (facts.sh's among them)."""
 from __future__ import annotations
@@ -44,3 +44,16 @@ def test_other_invocations_fall_back_to_python(lab):
     lines = out.splitlines()
     assert lines[0] == f"{lab.run(name, 'uname -r')[1].strip()} {name}"  # in the order asked
     assert lines[1].startswith("NAME ") and lines[-1].startswith("Containers: ")
+
+
+def test_kernel_release_file_agrees_with_uname(lab):
+    """facts.sh reads /proc/sys/kernel/osrelease instead of starting ``uname -r``: each
+    machine's says the machine's simulated kernel, as its ``uname -r`` does."""
+    kernels = set()
+    for m in lab.machines[:6]:
+        code, out, err = lab.run(m["name"], "cat /proc/sys/kernel/osrelease; uname -r")
+        assert code == 0, err
+        from_proc, from_uname = out.splitlines()
+        assert from_proc == from_uname, m["name"]
+        kernels.add(from_proc)
+    assert len(kernels) > 1, "machines simulate different kernels; all read the same"

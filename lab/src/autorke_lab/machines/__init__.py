@@ -8,7 +8,7 @@ What a machine is
     ``/etc/docker``, ``/usr/local/bin/rke2`` are per machine at their real paths); a fresh
     ``/root``; its own PID namespace and ``/proc`` (``machine-pid1`` is its PID 1, so ``ps``
     sees the machine's processes only, not the fleet's); simulated ``/proc/cpuinfo``,
-    ``/proc/meminfo``, ``/etc/os-release``. Each
+    ``/proc/meminfo``, ``/proc/sys/kernel/osrelease``, ``/etc/os-release``. Each
     listens on its own 127.A.B.C:22 (``addresses.py``), with its own ed25519 host key; root
     logs in with the lab's key (``<state dir>/id_ed25519``). ``curve25519-sha256`` is
     offered (OpenSSH's default list), MaxStartups/MaxSessions are high. Files: ``layout.py``.
@@ -40,8 +40,8 @@ Declaring a unit (for the rke2 stand-in and other provisioners)
     process of the machine ends (units included).
 
 Command log
-    sshd's ForceCommand (``standins/libexec/autorke-lab/session``) records every command
-    exactly, then runs it (``commandlog.py``): ``Machine.command_log()``, the file path in
+    sshd's ForceCommand (``standins/libexec/autorke-lab/session``, sourced by the login
+    shell) records every command exactly, then runs it (``commandlog.py``): ``Machine.command_log()``, the file path in
     status (``command_log``), ``GET /lab/machines/{name}/commands``.
 
 Faults (``faults.py``; control API in ``api.py``; ``autorke lab fault``)

@@ -8,7 +8,10 @@ out, the lab renders those invocations' output with the stand-ins' own code (so 
 agree by construction) into the machine's ``/var/lib/autorke-lab/answers/``; the shell
 dispatcher ``fast-tool`` (what ``/usr/local/bin/<tool>`` is) prints a rendered answer and
 hands any other invocation to the Python stand-in. docker's stateful commands always go to
-Python. An answer file is ``<exit code> <n if the line needs the hostname>`` then the output.
+Python. An answer file is a ``sh`` snippet the dispatcher sources: ``printf`` of the output
+(quoted, the machine's current hostname read from /proc where the output names it), then
+``exit <code>``; so a common invocation costs one ``sh`` start, as one real tool would,
+not ``sh`` plus ``cat``.
 """
 from __future__ import annotations
 
@@ -70,8 +73,14 @@ def write_answers(target: Path, facts: MachineFacts) -> None:
     for tool, invocations in ANSWERS.items():
         for i, args in enumerate(invocations):
             text, rc = render(tool, args, facts, NODENAME)
-            sub = " n" if NODENAME in text else ""
-            (target / f"{tool}.{i}").write_text(f"{rc}{sub}\n{text}")
+            (target / f"{tool}.{i}").write_text(answer_snippet(text, rc))
+
+
+def answer_snippet(text: str, rc: int) -> str:
+    """The ``sh`` code that prints ``text`` (NODENAME: the hostname now) and exits ``rc``."""
+    parts = [shlex.quote(part) for part in text.split(NODENAME)]
+    hostname = "read -r n < /proc/sys/kernel/hostname\n" if len(parts) > 1 else ""
+    return hostname + "printf '%s' " + ' "$n" '.join(parts) + f"\nexit {int(rc)}\n"
 
 
 def dispatcher() -> str:
@@ -89,17 +98,7 @@ case "$#:$t $*" in
 esac
 f={ANSWER_DIR}/$s
 if [ -n "$s" ] && [ -r "$f" ]; then
-  {{
-    read -r rc sub
-    if [ "$sub" = n ]; then
-      read -r line
-      read -r n < /proc/sys/kernel/hostname
-      printf '%s%s%s\\n' "${{line%%{NODENAME}*}}" "$n" "${{line#*{NODENAME}}}"
-    else
-      cat
-    fi
-  }} < "$f"
-  exit "$rc"
+  . "$f"
 fi
 if [ "$t" = docker ]; then exec {DOCKER} "$@"; fi
 exec {FACTS_TOOL} --as "$t" "$@"

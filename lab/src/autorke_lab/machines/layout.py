@@ -133,6 +133,7 @@ def prepare_machine(lab_dir: Path, name: str, address: str, facts: MachineFacts)
         f"model name\t: {facts.cpu_model}\nphysical id\t: {i * facts.cpu_sockets // facts.cpu_cores}\n"
         f"cpu cores\t: {facts.cpu_cores // facts.cpu_sockets // 2}\n\n"
         for i in range(facts.cpu_cores)))
+    (m / "proc" / "osrelease").write_text(facts.kernel + "\n")  # what uname -r says
     kb = facts.memory_gb * 1024 * 1024
     (m / "proc" / "meminfo").write_text(
         f"MemTotal:       {kb} kB\nMemFree:        {kb * 9 // 10} kB\n"
@@ -147,7 +148,8 @@ def sshd_argv(lab_dir: Path, machine_dir: Path, address: str, port: int, *,
     return ["/usr/sbin/sshd", "-D", "-f", str(lab_dir.resolve() / "sshd_config"),
             "-o", f"ListenAddress={address}:{port}",
             "-o", f"HostKey={host_key.resolve()}",
-            "-o", f"ForceCommand={shlex.quote(session)} {shlex.quote(str(machine_dir.resolve()))}",
+            # sourced by the login shell sshd starts for it (``bash -c``): no shell of its own
+            "-o", f"ForceCommand=. {shlex.quote(session)} {shlex.quote(str(machine_dir.resolve()))}",
             "-E", str(machine_dir.resolve() / "sshd.log"), *extra]
 
 
