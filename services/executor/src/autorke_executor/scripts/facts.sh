@@ -1,9 +1,9 @@
 # facts: what this machine is, as one JSON object on stdout: hardware (CPU, memory, disks,
 # GPUs), software (OS, kernel, container runtime), kubernetes (the probe's findings) and
 # network (addresses, default route). Reads /proc and /etc with bash's own `read` and builds
-# the JSON in variables (json_str_v): no subshell per value, a handful of processes per run
-# (uname, lsblk, nvidia-smi, docker, ip, the probe's ps), so one run costs the machine
-# little even across a fleet.
+# the JSON in variables (json_str_v): no subshell per value, and a program started only for
+# what no file tells (lsblk, nvidia-smi, docker, one `ip` for addresses and route, the
+# probe's pgrep). Each started program costs a fleet-wide run one fork and exec per machine.
 hostname_v=""
 { read -r hostname_v < /etc/hostname; } 2>/dev/null || hostname_v=${HOSTNAME-}
 os_name="" os_version="" os_id=""
@@ -17,8 +17,8 @@ if [ -r /etc/os-release ]; then
     esac
   done < /etc/os-release
 fi
-kernel=""
-read -r kernel < <(uname -r 2>/dev/null) || true
+kernel=""  # what `uname -r` prints, without starting it
+{ read -r kernel < /proc/sys/kernel/osrelease; } 2>/dev/null || read -r kernel < <(uname -r 2>/dev/null) || true
 cpu_model="" cpus=0
 while IFS=: read -r key value; do
   case "$key" in
@@ -59,14 +59,19 @@ elif have containerd; then
   read -r _ _ runtime_version _ < <(containerd --version 2>/dev/null) || true
 fi
 addr_json="" route=""
-if have ip; then
-  while read -r _ ifname _ cidr _; do
+if have ip; then  # one `ip` for both: IPv4 addresses (one line each), then the default route
+  while IFS= read -r line; do
+    case "$line" in default\ *) [ -n "$route" ] || route=$line; continue ;; esac
+    read -r _ ifname _ cidr _ <<< "$line"
     [ "$ifname" = lo ] && continue
     json_str_v j_if "$ifname"
     json_str_v j_cidr "$cidr"
     addr_json+="${addr_json:+,}{\"interface\":$j_if,\"cidr\":$j_cidr}"
-  done < <(ip -o -4 addr show 2>/dev/null)
-  IFS= read -r route < <(ip -4 route show default 2>/dev/null) || true
+  done < <(ip -o -4 -batch - 2>/dev/null <<'IP'
+addr show
+route show default
+IP
+)
 fi
 for v in hostname_v machine_id cpu_model driver os_name os_id os_version kernel runtime runtime_version route; do
   json_str_v "j_$v" "${!v}"

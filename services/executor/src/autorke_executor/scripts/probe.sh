@@ -1,6 +1,6 @@
 # probe: is anything of Kubernetes on this machine? (DESIGN.md P2)
 # Prints one JSON object: {"processes": [...], "containers": [...], "paths": [...], "units": [...]}.
-# Exit 0 whatever it finds; the executor judges the evidence. Cheap on purpose (one ps,
+# Exit 0 whatever it finds; the executor judges the evidence. Cheap on purpose (one pgrep,
 # file tests, no interpreter started) because facts runs it across whole fleets.
 K8S_NAMES="kubelet etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy rke2"
 # A process counts only when it shares this shell's mount namespace (the machine's own
@@ -13,9 +13,11 @@ own_process() {
 }
 probe_components() {
   local procs=() ctrs=() paths=() units=() pid comm args name word f p d hit
-  # One awk pass keeps only candidate lines (a name as the command or as a word of the
-  # program part of its arguments); the shell then checks those few.
-  while read -r pid comm args; do
+  # One pgrep keeps only candidate processes (a name as the program or as a bare word of the
+  # command line); the shell then checks those few: the name must be the program, or a word
+  # of the program part of its arguments (as in "hyperkube kubelet --…").
+  while read -r pid args; do
+    { read -r comm < "/proc/$pid/comm"; } 2>/dev/null || continue  # ended meanwhile
     for name in $K8S_NAMES; do
       hit=""
       if [ "$comm" = "$name" ]; then hit="$name"
@@ -26,9 +28,7 @@ probe_components() {
       fi
       if [ -n "$hit" ] && own_process "$pid"; then procs+=("$hit pid $pid"); fi
     done
-  done < <(ps -eo pid=,comm=,args= 2>/dev/null | awk -v names="$K8S_NAMES" '
-    BEGIN { n = split(names, want, " ") }
-    { for (i = 1; i <= n; i++) if ($2 == want[i] || $0 ~ ("(^|[ /])" want[i] "( |$)")) { print; next } }')
+  done < <(pgrep -a -f "(^|[ /])(${K8S_NAMES// /|})( |\$)" 2>/dev/null)
   # Containers: docker keeps each one's config in /var/lib/docker/containers/<id>/config.v2.json.
   for f in /var/lib/docker/containers/*/config.v2.json; do
     [ -r "$f" ] || continue
