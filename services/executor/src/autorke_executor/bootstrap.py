@@ -19,6 +19,8 @@ class ExecutorSettings(ServiceSettings):
     ssh_key_path: Path = Field(default=Path("~/.ssh/id_ed25519"),
                                description="the executor's own private key for every machine")
     ssh_user: str = Field(default="root", description="login user when a target names none")
+    ssh_kex: str = Field(default="", description="key exchanges to offer, comma-separated, in "
+                         "order of preference (empty: adapters.ssh.DEFAULT_KEX)")
     rke_binary: str = Field(default="rke", description="the RKE1 binary (lab: autorke-lab-rke)")
     rke2_install_command: str = Field(
         default="curl -sfL https://get.rke2.io | INSTALL_RKE2_TYPE=agent sh -",
@@ -46,7 +48,8 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
 
     @functools.cache
     def connector() -> ssh.SshConnector:
-        return ssh.SshConnector(settings.ssh_key_path.expanduser(), settings.ssh_user)
+        kex = tuple(k.strip() for k in settings.ssh_kex.split(",") if k.strip()) or ssh.DEFAULT_KEX
+        return ssh.SshConnector(settings.ssh_key_path.expanduser(), settings.ssh_user, kex)
 
     ports = Ports(
         ssh_connector=connector, bastion_cache=ssh.BastionCache, ssh_failure=ssh.SshFailure,
@@ -61,4 +64,5 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
                                  settings.job_max_deliver))
     app = create_service_app(runtime, [router])
     app.state.job_runner = runner
+    app.state.ssh_connector = connector
     return app
