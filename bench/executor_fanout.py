@@ -1,8 +1,10 @@
 """Fan-out of the executor's ``facts`` script to 200 and 1,000 lab machines, side by side
 with ansible ad-hoc (shell module, pipelining on, 50 forks) and asyncssh running the same
-script with the same key, known host keys and parallelism 50. Wall time, client CPU
-(user+sys of the tool's process tree), machine CPU (what the lab machines spent serving
-the run), ratios; medians of ``--repeat`` runs.
+script with the same key, known host keys and parallelism 50; the executor also with
+curve25519 key exchange (what asyncssh and OpenSSH negotiate), to show what its default
+of ECDH P-256 is worth. Wall time, client CPU (user+sys of the tool's process tree),
+machine CPU (what the lab machines spent serving the run), ratios; medians of ``--repeat``
+runs.
 
     uv sync --all-packages --group bench
     uv run --no-sync python bench/executor_fanout.py --sizes 200,1000 --repeat 3
@@ -10,7 +12,8 @@ the run), ratios; medians of ``--repeat`` runs.
 Each tool runs in its own child process (``--tool``), so its CPU is measured the same way
 (``RUSAGE_CHILDREN``). Machine CPU is the growth of every machine's sshd's own and reaped
 children's CPU (/proc/PID/stat utime+stime+cutime+cstime): the per-connection sshd, the
-session and everything the script starts, all waited for up that chain. The executor row is the executor's own code path: its SSH adapter,
+session and everything the script starts, all waited for up that chain; plus the machine's
+PID 1, which reaps what outlives its sshd. The executor row is the executor's own code path: its SSH adapter,
 its per-target work (``SshWork``) and its bounded fan-out, without database and bus.
 Writes its section of bench/RESULTS.md.
 """
@@ -33,14 +36,15 @@ from _results import write_section  # bench/ is on sys.path when a script runs
 
 BEGIN, END = "<!-- executor_fanout:begin -->", "<!-- executor_fanout:end -->"
 FORKS = 50
-TOOLS = ("executor", "asyncssh", "ansible")
+TOOLS = ("executor", "executor-curve25519", "asyncssh", "ansible")
 
 
 # -- the tools, each run in a child process ------------------------------------------------
-def tool_executor(inv: dict, script: bytes, command: str) -> int:
+def tool_executor(inv: dict, script: bytes, command: str, kex: tuple[str, ...] | None = None) -> int:
+    """The executor with its default key exchange (ECDH P-256 first), or ``kex``."""
     from autorke_common.catalogue.executor import ExecutorRun, Target
     from autorke_executor.adapters.scripts import ScriptLibrary
-    from autorke_executor.adapters.ssh import BastionCache, SshConnector, SshFailure
+    from autorke_executor.adapters.ssh import DEFAULT_KEX, BastionCache, SshConnector, SshFailure
     from autorke_executor.service_layer.fanout import fan_out
     from autorke_executor.service_layer.live_output import LiveOutput
     from autorke_executor.service_layer.ssh_targets import SshWork
@@ -50,7 +54,7 @@ def tool_executor(inv: dict, script: bytes, command: str) -> int:
     job = ExecutorRun(job_id="bench", kind="script", action="facts", targets=targets,
                       fence=[t.host for t in targets], concurrency=FORKS, connect_timeout_s=30,
                       command_timeout_s=120)
-    connector = SshConnector(Path(inv["key"]), inv["user"])
+    connector = SshConnector(Path(inv["key"]), inv["user"], kex or DEFAULT_KEX)
     work = SshWork(job, connector, BastionCache(connector), ScriptLibrary(), SshFailure, str,
                    LiveOutput().sink)
     if not script:  # plain command mode: one connection, one command, per host
@@ -125,19 +129,26 @@ def child(tool: str, inventory: Path, mode: str) -> None:
     script, command = (ScriptLibrary().get("facts"), script_command("facts", "bench")) if mode == "facts" \
         else (b"", "hostname")
     t0 = time.monotonic()
-    ok = {"executor": tool_executor, "asyncssh": tool_asyncssh, "ansible": tool_ansible}[tool](inv, script, command)
+    tools = {"executor": tool_executor, "asyncssh": tool_asyncssh, "ansible": tool_ansible,
+             "executor-curve25519": lambda *a: tool_executor(*a, kex=("curve25519-sha256@libssh.org",))}
+    ok = tools[tool](inv, script, command)
     print(json.dumps({"ok": ok, "wall": time.monotonic() - t0}))
 
 
 # -- the driver ------------------------------------------------------------------------------
 def machines_cpu(sshd_pids: list[int]) -> float:
-    """CPU seconds the machines' sshds and their reaped descendants have used so far."""
+    """CPU seconds the machines' sshds and their reaped descendants have used so far, plus
+    each machine's PID 1 (its sshd's parent): a session process that outlives its sshd is
+    reaped by PID 1, and its CPU is added there instead."""
     total = 0
     for pid in sshd_pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15])
+            with open(f"/proc/{fields[1]}/stat") as f:
                 total += sum(int(v) for v in f.read().rsplit(")", 1)[1].split()[11:15])
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             pass
     return total / os.sysconf("SC_CLK_TCK")
 
@@ -192,7 +203,7 @@ def run_size(count: int, repeat: int, tools: list[str], modes: list[str]) -> dic
                     for tool in tools:
                         r = measure(tool, inv, mode, sshd_pids)
                         runs[tool].append(r)
-                        print(f"{count} machines, {mode}, run {i + 1}: {tool:9s} {r['wall']:7.2f} s wall, "
+                        print(f"{count} machines, {mode}, run {i + 1}: {tool:19s} {r['wall']:7.2f} s wall, "
                               f"{r['cpu']:7.2f} s CPU, {r['machine_cpu']:7.2f} s machine CPU, "
                               f"{r['ok']}/{len(machines)} ok", flush=True)
                 out[mode] = {t: {k: statistics.median(r[k] for r in rs)
@@ -206,7 +217,9 @@ def run_size(count: int, repeat: int, tools: list[str], modes: list[str]) -> dic
 def write_results(rows: dict[tuple[int, str], dict], repeat: int) -> None:
     lines = [BEGIN, "## Executor fan-out: `facts` on N lab machines (`bench/executor_fanout.py`)", "",
              (f"`uv run --no-sync python bench/executor_fanout.py` — same machines, key, known host keys and "
-             f"parallelism ({FORKS}) for every tool; the executor's facts script (bash on stdin); client CPU = "
+             f"parallelism ({FORKS}) for every tool; the executor's facts script (bash on stdin); key exchange: "
+             f"the executor's default (ECDH P-256 first, `AUTORKE_SSH_KEX`), curve25519 for "
+             f"`executor-curve25519`, asyncssh's and OpenSSH's defaults (curve25519); client CPU = "
              f"user+sys of the tool's process tree; machine CPU = what the lab machines' sshds and everything "
              f"under them used; medians of {repeat} run(s); 2-core machine shared with the lab's sshds."), "",
              ("| machines | script | tool | wall (s) | client CPU (s) | CPU/host (ms) | machine CPU/host (ms) | ok "
