@@ -3,13 +3,26 @@
 # Exit 0 whatever it finds; the executor judges the evidence. Cheap on purpose (one pgrep,
 # file tests, no interpreter started) because facts runs it across whole fleets.
 K8S_NAMES="kubelet etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy rke2"
-# A process counts only when it shares this shell's mount namespace (the machine's own
-# host processes): a machine that sees other machines' processes (lab machines share one
-# PID namespace) must not be refused for them. Containerised components are found below.
+# A process counts only when it shares this shell's mount namespace (a process of the
+# machine itself, not of a container or of another machine that shares its PID namespace);
+# containerised components are found below, from docker's own records.
 own_process() {
   local self_ns
   self_ns=$(readlink /proc/$$/ns/mnt 2>/dev/null) || return 0
   [ "$(readlink "/proc/$1/ns/mnt" 2>/dev/null)" = "$self_ns" ]
+}
+K8S_RE="(^|[ /])(${K8S_NAMES// /|})( |\$)"  # a name as a word of a command line
+probe_candidates() {  # "pid command line" of each process whose command line names one
+  if have pgrep; then
+    pgrep -a -f "$K8S_RE" 2>/dev/null
+    return 0
+  fi
+  local d argv  # no procps on this machine: read /proc ourselves (slower, same answer)
+  for d in /proc/[0-9]*; do
+    mapfile -d '' argv < "$d/cmdline" 2>/dev/null || continue
+    [[ "${argv[*]-}" =~ $K8S_RE ]] && printf '%s %s\n' "${d#/proc/}" "${argv[*]}"
+  done
+  return 0
 }
 probe_components() {
   local procs=() ctrs=() paths=() units=() pid comm args name word f p d hit
@@ -28,7 +41,7 @@ probe_components() {
       fi
       if [ -n "$hit" ] && own_process "$pid"; then procs+=("$hit pid $pid"); fi
     done
-  done < <(pgrep -a -f "(^|[ /])(${K8S_NAMES// /|})( |\$)" 2>/dev/null)
+  done < <(probe_candidates)
   # Containers: docker keeps each one's config in /var/lib/docker/containers/<id>/config.v2.json.
   for f in /var/lib/docker/containers/*/config.v2.json; do
     [ -r "$f" ] || continue
