@@ -107,8 +107,10 @@ def tool_ansible(inv: dict, script: bytes, command: str) -> int:
     hosts.write_text("\n".join(lines) + "\n")
     env = {**os.environ, "ANSIBLE_PIPELINING": "True", "ANSIBLE_HOST_KEY_CHECKING": "True",
            "ANSIBLE_FORKS": str(FORKS), "ANSIBLE_SSH_ARGS":
-           f"-o UserKnownHostsFile={inv['known_hosts']} -o StrictHostKeyChecking=yes "
-           "-o ControlMaster=auto -o ControlPersist=60s",
+           # No control master: with one task per host it only adds a process (cold runs of
+           # 200 took 37.4 s either way), and persisting it let a repeated run reuse warm
+           # connections (29 s) and kept its CPU, client and machine, out of the count.
+           f"-o UserKnownHostsFile={inv['known_hosts']} -o StrictHostKeyChecking=yes -o ControlMaster=no",
            "ANSIBLE_LOCAL_TEMP": str(work / "tmp"), "ANSIBLE_HOME": str(work / "home")}
     # ansible's argument splitter cannot take the script text itself: it travels base64-encoded
     heredoc = f"echo {base64.b64encode(script).decode()} | base64 -d | {command}" if script else command
