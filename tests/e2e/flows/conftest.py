@@ -119,6 +119,13 @@ class Platform:
         assert r.status_code == 200, r.text
         return {m["hostname"]: sorted(m["roles"]) for m in r.json()["items"]}
 
+    def node_status(self, cluster: str) -> dict[str, str]:
+        """hostname -> Ready / NotReady / Unknown, as the inventory last observed it."""
+        r = self.call(self.inventory, "GET", f"/api/v1/clusters/{cluster}/nodes", "viewer")
+        assert r.status_code == 200, r.text
+        return {m["hostname"]: (m["kubernetes"]["node"] or {}).get("status", "Unknown")
+                for m in r.json()["items"]}
+
     def free(self) -> list[str]:
         return list(self.lab.status["components"]["clusters"]["free_machines"])
 
@@ -261,7 +268,10 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
             rke_binary=str(rke_path()), rke2_install_command=install_command(kube_dir, heartbeat_s=1.0),
             job_ack_wait_s=30.0), configure_process=False))
         inventory = start(inventory_app(settings(
-            InventorySettings, "inventory", cmdb_url=lab.cmdb_url, sync_interval_s=0), configure_process=False))
+            # no periodic node status: what the inventory shows of a node comes from the
+            # refreshes the changes themselves ask for
+            InventorySettings, "inventory", cmdb_url=lab.cmdb_url, sync_interval_s=0,
+            node_status_interval_s=0), configure_process=False))
         orch_db = _database(tmp, "orchestrator")
         schemas.append(orch_db[1])
         orchestrator = ServiceProcess("autorke_orchestrator", {

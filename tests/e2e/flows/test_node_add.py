@@ -54,6 +54,10 @@ def test_rke1_node_add_runs_rke_up_within_its_blast_radius(clean_logs: Platform)
     assert radius == sorted(existing + targets), "rke up connects to every node: the plan says so"
     assert any("every node" in w for w in done["plan"]["warnings"])
     assert_joined(p, "rke1-lab", targets)
+    # the members were recorded before rke up registered them; the state stored after rke
+    # up has the inventory read the nodes again (no periodic refresh here)
+    wait(lambda: all(p.node_status("rke1-lab").get(h) == "Ready" for h in targets), 60,
+         f"{targets} Ready in the inventory")
     touched = p.touched()
     assert set(touched) <= set(radius) and set(targets) <= set(touched), touched
     outside = set(p.machine_names()) - set(radius)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
+from autorke_common.secrets import SecretBox
 from autorke_executor.bootstrap import ExecutorSettings
 from autorke_executor.bootstrap import create_app as create_executor
 from fastapi.testclient import TestClient
@@ -145,6 +146,44 @@ def test_members_show_ready_then_notready_after_the_kubelet_stops(
     assert [(d["hostname"], d["previous_status"], d["status"]) for d in ours] == \
         [(b["hostname"], "Ready", "NotReady")]  # a, unchanged, has no event
     assert kube.token not in str(events.raw)  # the kubeconfig only travels sealed
+
+
+def test_a_new_rkestate_refreshes_members_placed_before_their_node_registered(
+        make_inventory, executor, cmdb: LabCmdb, lab_kube_factory, start_kubelet, events):
+    """RKE1 node.add records the member before ``rke up`` registers its Node; the rkestate
+    stored after ``rke up`` asks for a refresh, so the new node shows Ready without waiting
+    for a period (periodic refresh off here)."""
+    kube = lab_kube_factory(seed_workloads=False)
+    inv = make_inventory(cmdb.url, node_status_interval_s=0)
+    assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
+    m = inv.get("/api/v1/machines", params={"limit": 1, "state": "available"}).json()["items"][0]
+    r = inv.post("/api/v1/clusters", json={"name": "rke1-ns", "provider": "rke", "api_endpoint": kube.url,
+                                           "kubeconfig": kube.kubeconfig_yaml})
+    assert r.status_code == 201, r.text
+    change = f"chg-{uuid.uuid4().hex[:8]}"
+    commands = inv.client.app.state.inventory.commands
+    place = Envelope.of(msg.AssignMembership(change_id=change, machine=m["id"], cluster="rke1-ns",
+                                             roles=["worker"]),
+                        source="orchestrator", correlation_id=change, actor="alice")
+    assert commands.handle(place) == msg.MembershipChanged.TYPE
+    wait_until("the placement's refresh", lambda: (b := inv.get("/api/v1/clusters/rke1-ns/nodes").json())
+               ["node_status"]["status"] == "done" and b)
+    assert nodes_of(inv, "rke1-ns")[m["hostname"]]["registered"] is False  # rke up has not run
+
+    start_kubelet(kube, m["hostname"], address=m["ip"], interval=0.3)  # what rke up starts
+    with kube.api_client() as api:
+        wait_until("the node Ready in the API", lambda: any(
+            n.metadata.name == m["hostname"] and any(c.type == "Ready" and c.status == "True"
+                                                     for c in n.status.conditions or [])
+            for n in client.CoreV1Api(api).list_node().items))
+    state = Envelope.of(msg.StoreConfig(change_id=change, cluster="rke1-ns", kind="cluster.rkestate",
+                                        content_sealed=SecretBox(SECRET_KEY).seal('{"currentState": {}}')),
+                        source="orchestrator", correlation_id=change, actor="alice")
+    assert commands.handle(state) == msg.ConfigVersioned.TYPE
+    node = wait_until("the member Ready", lambda: (n := nodes_of(inv, "rke1-ns")[m["hostname"]])
+                      ["status"] == "Ready" and n, lambda: inv.get("/api/v1/clusters/rke1-ns/nodes").json())
+    assert node["registered"] and node["ready"] == "True"
+    assert inv.get("/api/v1/clusters/rke1-ns/nodes").json()["node_status"]["reason"] == "cluster state stored"
 
 
 def test_refresh_of_an_unknown_cluster_or_one_without_kubeconfig_is_a_problem(make_inventory, events):

@@ -3,7 +3,9 @@
 seen before (same envelope id) is ignored, so redelivery has no second effect.
 
 A member placed (or moved to ``member``) also asks for a refresh of its cluster's node
-status, so the console shows the new node's Ready without waiting a period."""
+status, so the console shows the new node's Ready without waiting a period; so does a new
+``cluster.rkestate``, stored right after ``rke up`` has changed the cluster's nodes (on
+RKE1 a node becomes a member before ``rke up`` registers it)."""
 from __future__ import annotations
 
 import logging
@@ -83,6 +85,8 @@ class CommandHandler:
             content = self._config_content(uow, c, cluster)
             configs.store(uow, cluster, c.kind, content, self.box, actor=actor,
                           change_id=c.change_id, command_id=env.id, comment=c.comment)
+            if c.kind == "cluster.rkestate":
+                node_status.request_soon(uow, cluster.name, env.id, actor, reason="cluster state stored")
             return msg.ConfigVersioned.TYPE
         raise Problem("invalid-request", "Unknown command", 422, f"no handler for {env.type}")
 

@@ -5,7 +5,8 @@ import through the Kubernetes API sends; its listing is matched to the cluster's
 (by address and hostname, as the import matches) and stored on their membership rows.
 
 A refresh is asked for on an operator's request, after a membership change (so a node
-just added shows Ready without waiting a period), after an import, and periodically.
+just added shows Ready without waiting a period), after a new ``cluster.rkestate`` (RKE1:
+``rke up`` has just registered or removed nodes), after an import, and periodically.
 Periodic refreshes have a deterministic job id per period and cluster, so replicas of the
 inventory ask once between them (the job row's key) and the executor runs it once (its
 idempotency key); one stays in flight per cluster at a time.
@@ -71,15 +72,15 @@ def request(uow: UnitOfWork, cluster: ClusterRow, actor: str, job_id: str | None
     return job_id
 
 
-def request_soon(uow: UnitOfWork, cluster_name: str, cause: str, actor: str) -> str | None:
-    """A refresh after a membership change (``cause``: the command's id, so a redelivered
-    command asks once); nothing when the cluster has no kubeconfig."""
+def request_soon(uow: UnitOfWork, cluster_name: str, cause: str, actor: str,
+                 reason: str = "membership changed") -> str | None:
+    """A refresh after a change of the cluster's nodes (``cause``: the command's id, so a
+    redelivered command asks once); nothing when the cluster has no kubeconfig."""
     cluster = uow.session.get(ClusterRow, cluster_name)
     if cluster is None or not cluster.kubeconfig_sealed:
         return None
     suffix = uuid.uuid5(uuid.NAMESPACE_URL, f"{cluster_name}/{cause}").hex[:12]
-    return request(uow, cluster, actor, job_id_for(cluster_name, f"m{suffix}"),
-                   reason="membership changed")
+    return request(uow, cluster, actor, job_id_for(cluster_name, f"m{suffix}"), reason=reason)
 
 
 def request_periodic(db: Database, interval_s: float, now: float | None = None) -> list[str]:
