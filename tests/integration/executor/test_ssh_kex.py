@@ -1,12 +1,13 @@
 """The executor offers the key exchanges its ``ssh_kex`` setting names, in that order
 (against a real lab sshd): the default prefers ECDH P-256 (cheaper for the machine's
 OpenSSH, see adapters/ssh.py), curve25519 when asked, and a name paramiko does not know is
-refused when the connector is built, before any machine is contacted."""
+refused before any machine is contacted: by the settings at start, and by the connector."""
 from __future__ import annotations
 
 import logging
 
 import pytest
+from pydantic import ValidationError
 from autorke_common.catalogue.executor import Target
 from autorke_executor.adapters.ssh import DEFAULT_KEX, SshConnector
 from autorke_executor.bootstrap import create_app
@@ -50,3 +51,8 @@ def test_service_setting_reaches_the_connector(lab, fresh_nats, database, identi
                      configure_process=False)
     connector = app.state.ssh_connector()
     assert connector.kex == ("curve25519-sha256@libssh.org", "ecdh-sha2-nistp256")
+
+
+def test_unknown_key_exchange_setting_fails_the_start(lab, fresh_nats, database, identity):
+    with pytest.raises(ValidationError, match="no-such-kex not supported"):
+        executor_settings(fresh_nats.url, database, identity, lab, ssh_kex="ecdh-sha2-nistp256,no-such-kex")

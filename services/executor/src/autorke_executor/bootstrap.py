@@ -8,7 +8,7 @@ from autorke_common.app import create_service_app
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings, secret_box
 from fastapi import FastAPI
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from autorke_executor.adapters.orm import metadata
 
@@ -30,6 +30,14 @@ class ExecutorSettings(ServiceSettings):
     job_max_deliver: int = 20
     kube_request_timeout_s: float = 30.0
 
+    @field_validator("ssh_kex")
+    @classmethod
+    def _known_kex(cls, value: str) -> str:  # a typo fails the start, not the first job
+        from autorke_executor.adapters.ssh import checked_kex
+
+        checked_kex(value)
+        return value
+
 
 def create_app(settings: ExecutorSettings | None = None, configure_process: bool = True) -> FastAPI:
     from autorke_executor.adapters import kube, rke, ssh
@@ -48,8 +56,8 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
 
     @functools.cache
     def connector() -> ssh.SshConnector:
-        kex = tuple(k.strip() for k in settings.ssh_kex.split(",") if k.strip()) or ssh.DEFAULT_KEX
-        return ssh.SshConnector(settings.ssh_key_path.expanduser(), settings.ssh_user, kex)
+        return ssh.SshConnector(settings.ssh_key_path.expanduser(), settings.ssh_user,
+                                ssh.checked_kex(settings.ssh_kex))
 
     ports = Ports(
         ssh_connector=connector, bastion_cache=ssh.BastionCache, ssh_failure=ssh.SshFailure,
