@@ -4,8 +4,10 @@
     -> cleaning -> available, plus faulty (from anywhere live) and retired.
 
 Every backward edge is a compensation a flow may need (an init that failed goes back to
-``available``, a join that failed back to ``ready``, a drain that was cancelled back to
-``member``). ``retired`` is left only when the CMDB brings the machine back."""
+``available``, a join that failed back to ``ready``, a node.add cancelled after its
+membership was recorded back through ``joining`` to ``ready``, a drain that was cancelled
+back to ``member``). A free machine may be cleaned up from ``available`` too (a machine
+handed back by another team). ``retired`` is left only when the CMDB brings the machine back."""
 from __future__ import annotations
 
 from autorke_common.errors import Problem
@@ -14,14 +16,14 @@ STATES = ("available", "initializing", "ready", "joining", "member", "draining",
           "cleaning", "faulty", "retired")
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "available": frozenset({"initializing", "ready", "joining", "faulty", "retired"}),
-    "initializing": frozenset({"ready", "available", "faulty"}),
-    "ready": frozenset({"joining", "cleaning", "initializing", "faulty", "retired"}),
+    "available": frozenset({"initializing", "ready", "joining", "cleaning", "faulty", "retired"}),
+    "initializing": frozenset({"ready", "available", "cleaning", "faulty"}),
+    "ready": frozenset({"joining", "cleaning", "initializing", "available", "faulty", "retired"}),
     "joining": frozenset({"member", "ready", "faulty"}),
-    "member": frozenset({"draining", "faulty"}),
+    "member": frozenset({"draining", "joining", "ready", "faulty"}),
     "draining": frozenset({"removing", "member", "faulty"}),
     "removing": frozenset({"cleaning", "available", "faulty"}),
-    "cleaning": frozenset({"available", "faulty"}),
+    "cleaning": frozenset({"available", "initializing", "faulty"}),
     "faulty": frozenset({"available", "initializing", "cleaning", "member", "retired"}),
     "retired": frozenset({"available"}),
 }

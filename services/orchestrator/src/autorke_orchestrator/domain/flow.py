@@ -98,6 +98,19 @@ JobFactory = Callable[[FlowContext, Targets], Job]
 
 
 @dataclass(frozen=True)
+class Marks:
+    """The machine lifecycle states (DESIGN.md section 3) an action moves its targets
+    through, recorded in the inventory: ``during`` when the step starts on a host,
+    ``after`` when it succeeded there, ``undone`` when its compensation did. ``None``
+    leaves the state alone at that point. A host that failed keeps its ``during`` state:
+    the truth is that the step did not finish there."""
+
+    during: str | None = None
+    after: str | None = None
+    undone: str | None = None
+
+
+@dataclass(frozen=True)
 class StepSpec:
     id: str
     name: str
@@ -114,6 +127,7 @@ class StepSpec:
     approver: str = "approver"
     writes_config: bool = False
     failure_slug: str = "check-failed"
+    marks: Marks | None = None
 
     @property
     def compensations(self) -> tuple[JobFactory, ...]:
@@ -131,13 +145,13 @@ def approval(id: str, name: str, role: str = "approver") -> StepSpec:
 
 def action(id: str, name: str, job: JobFactory, undo: JobFactory | None = None, *,
            undo_then: tuple[JobFactory, ...] = (), irreversible: str = "", select=None,
-           writes_config: bool = False) -> StepSpec:
+           writes_config: bool = False, marks: Marks | None = None) -> StepSpec:
     if undo is None and not irreversible:
         raise ValueError(f"action {id} must declare its compensation or why it has none")
     if undo_then and undo is None:
         raise ValueError(f"action {id}: undo_then follows an undo")
     return StepSpec(id, name, "action", job=job, undo=undo, undo_then=tuple(undo_then),
-                    irreversible=irreversible, select=select, writes_config=writes_config)
+                    irreversible=irreversible, select=select, writes_config=writes_config, marks=marks)
 
 
 @dataclass(frozen=True)
@@ -219,13 +233,31 @@ def free_machines(ctx: FlowContext) -> Violation | None:
     return None
 
 
+def probe_findings(components: Any) -> list[str]:
+    """What one host's probe answer found, as ``kind: name`` lines (empty: clean). The probe
+    answers ``{"processes": [...], "containers": [...], "paths": [...], "units": [...]}``:
+    a kind with an empty list found nothing. Anything else it might answer (a bare list, a
+    string) is taken as a finding, never as clean."""
+    if not components:
+        return []
+    if isinstance(components, dict):
+        return [f"{kind}: {item}" for kind, items in components.items()
+                for item in (items if isinstance(items, list) else [items]) if item]
+    return [str(c) for c in (components if isinstance(components, list) else [components])]
+
+
 def probe_clean(ctx: FlowContext, results: dict[str, dict[str, Any]]) -> Violation | None:
     """P2, live: the executor's probe found no Kubernetes component on any target."""
-    dirty = {h: r.get("components") for h, r in results.items() if r.get("components")}
+    dirty = {h: found for h, r in results.items() if (found := probe_findings(r.get("components")))}
     if dirty:
         return Violation("machine-has-k8s-components", "Kubernetes components found: " + "; ".join(
-            f"{h}: {', '.join(map(str, c))}" for h, c in sorted(dirty.items())), tuple(sorted(dirty)))
+            f"{h}: {', '.join(found)}" for h, found in sorted(dirty.items())), tuple(sorted(dirty)))
     return None
+
+
+#: What init and cleanup do to a machine's lifecycle state, wherever they run.
+INIT_MARKS = Marks(during="initializing", after="ready", undone="available")
+CLEANUP_MARKS = Marks(during="cleaning", after="available")
 
 
 def needs_init(ctx: FlowContext, targets: Targets) -> Targets:

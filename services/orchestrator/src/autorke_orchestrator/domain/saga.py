@@ -10,6 +10,7 @@ de-duplicates by job id, the inventory by command id.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,10 +25,12 @@ from autorke_common.catalogue.orchestrator import (
 )
 from autorke_common.envelope import utcnow
 
-from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Flow, FlowContext, Job, Violation
+from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Flow, FlowContext, Job, StepSpec, Violation
 from autorke_orchestrator.domain.model import Approval, Change, IllegalTransition, Step, TargetState
 
 SYSTEM = "system"
+#: The inventory command a lifecycle mark sends (:class:`~autorke_orchestrator.domain.flow.Marks`).
+MARK_COMMAND = "inventory.machine.transition"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def parse_job_id(value: str) -> tuple[str, str, str, int] | None:
     try:
         if len(parts) == 4 and parts[2] == "undo":
             return parts[0], parts[1], "undo", int(parts[3])
+        if len(parts) == 4 and parts[2].startswith(("mark-", "undone-")):
+            return parts[0], parts[1], "mark", int(parts[3])
         if len(parts) == 3:
             return parts[0], parts[1], "run", int(parts[2])
     except ValueError:
@@ -84,7 +89,7 @@ def news(change: Change, order_id: str, outcomes: dict[str, Outcome]) -> bool:
         return False
     _, step_id, purpose, attempt = parsed
     step = next((s for s in change.steps if s.id == step_id), None)
-    if step is None:
+    if step is None or purpose == "mark":  # a lifecycle mark's answer moves no change
         return False
     if purpose == "undo":
         return step.undo_status == "running" and step.undo_attempt == attempt and any(
@@ -94,21 +99,38 @@ def news(change: Change, order_id: str, outcomes: dict[str, Outcome]) -> bool:
 
 
 def _order(change: Change, step: Step, job: Job, purpose: str, attempt: int) -> Order:
+    _check_fence(change, step, job)
+    return Order(job_id(change.id, step.id, attempt, purpose == "undo"), change.id, step.id, purpose,
+                 attempt, job)
+
+
+def _check_fence(change: Change, step: Step, job: Job) -> None:
     fence = set(change.blast_hosts)
     outside = [h for h in (*job.hosts, *job.reported) if h not in fence and h not in PSEUDO_TARGETS]
     if outside:  # a flow bug: never send it
         raise IllegalTransition(f"step {step.id} would touch {outside} outside the blast radius",
                                 "target-outside-blast-radius", 500)
-    return Order(job_id(change.id, step.id, attempt, purpose == "undo"), change.id, step.id, purpose,
-                 attempt, job)
 
 
 def _fail_check(change: Change, step: Step, v: Violation) -> None:
+    """A check refused the change. The hosts it names failed the check, whatever their job
+    reported (a probe that answered is a succeeded job, but a refused host): the per-host
+    results say so, with the check's finding as their error."""
     step.status, step.finished_at = "failed", utcnow()
+    for h in v.hosts:
+        t = step.targets.setdefault(h, TargetState(h, attempt=step.attempt))
+        t.status, t.error_class = "failed", v.slug
+        t.error = t.error or _finding(v.detail, h)
     change.record(SYSTEM, "check", "failed", step.id, problem=v.slug, detail=v.detail)
     change.emit(StepFailed(change_id=change.id, step_id=step.id, attempt=step.attempt, status="failed",
                            targets={h: "failed" for h in v.hosts}, problem=v.slug))
     change.close("failed", f"check {step.id} refused: {v.detail}", problem=v.slug, detail=v.detail)
+
+
+def _finding(detail: str, host: str) -> str:
+    """The part of a check's detail about ``host`` (``"...: h1: a, b; h2: c"``), else all of it."""
+    found = re.search(r"(?<![\w.-])" + re.escape(host) + r": [^;]*", detail)
+    return found.group(0) if found else detail
 
 
 def advance(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks) -> list[Order]:
@@ -175,7 +197,23 @@ def advance(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks) ->
         change.record(SYSTEM, "step", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
         change.emit(StepStarted(change_id=change.id, step_id=step.id, kind=step.kind, attempt=step.attempt,
                                 job_id=order.job_id, hosts=list(job.reported)))
-        return [order]
+        return [order, *_marks(change, step, spec.marks and spec.marks.during, hosts, step.attempt)]
+
+
+def _marks(change: Change, step: Step, state: str | None, hosts: list[str] | tuple[str, ...],
+           attempt: int, undone: bool = False) -> list[Order]:
+    """The inventory command that moves ``hosts`` to lifecycle ``state`` (none for no state).
+    Sent beside the step's own job and not waited for: the state is what the inventory
+    shows of the machine, the step's job is what decides the change. Its id is derived from
+    the step, the state and the attempt, so a re-sent mark is dropped like any order."""
+    machines = tuple(h for h in hosts if h not in PSEUDO_TARGETS)
+    if not state or not machines:
+        return []
+    job = Job("inventory", MARK_COMMAND, machines, {"state": state}, service="inventory")
+    _check_fence(change, step, job)
+    kind = "undone" if undone else "mark"
+    return [Order(f"{change.id}:{step.id}:{kind}-{state}:{attempt}", change.id, step.id, "mark",
+                  attempt, job)]
 
 
 def _succeed(change: Change, step: Step) -> None:
@@ -196,17 +234,27 @@ def on_results(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks,
     step = change.step(step_id)
     if purpose == "undo":
         return _on_undo_results(change, flow, ctx, step, attempt, outcomes)
-    if step.status != "running" or step.attempt != attempt:
+    if purpose == "mark" or step.status != "running" or step.attempt != attempt:
         return []
+    spec = flow.spec(step.id)
+    done: list[str] = []
     for host, o in outcomes.items():
         t = step.targets.get(host)
         if t is None or t.status != "running":
             continue
         t.status, t.error, t.error_class = o.status, o.error, o.error_class
         t.result = dict(o.result or {})
+        if t.status == "succeeded":
+            done.append(host)
+    marks = _marks(change, step, spec.marks and spec.marks.after, done, attempt)
     if any(t.status == "running" for t in step.targets.values()):
-        return []
-    spec = flow.spec(step.id)
+        return marks
+    return marks + _step_reported(change, flow, ctx, locks, step, spec, attempt)
+
+
+def _step_reported(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, step: Step,
+                   spec: StepSpec, attempt: int) -> list[Order]:
+    """Every target of the step's attempt has reported: the step succeeded or failed."""
     failed = step.failed_hosts()
     if spec.writes_config and change.cluster:
         locks.release(change.cluster, change.id)
@@ -389,4 +437,7 @@ def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, a
         change.waiting_for = f"operator: compensation of step {step.id} failed"
         change.set_status("failed", f"compensation of step {step.id} failed")
         return []
-    return _advance_compensation(change, flow, ctx)
+    marks = flow.spec(step.id).marks
+    undone = [h for h, t in step.targets.items() if t.undo_status == "succeeded"]
+    return (_marks(change, step, marks and marks.undone, undone, attempt, undone=True)
+            + _advance_compensation(change, flow, ctx))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import (
     Flow, FlowContext, action, approval, check, cleanup_job, first, free_machines, known_machines,
-    probe_clean, probe_job,
+    probe_clean, probe_job, CLEANUP_MARKS,
 )
 
 
@@ -22,6 +22,7 @@ FLOW = Flow(
               slug="machine-has-k8s-components"),
         approval("approve", "approve the cleanup"),
         action("cleanup", "remove runtime and state", cleanup_job,
-               irreversible="removed state cannot be put back; re-run machine.init instead"),
+               irreversible="removed state cannot be put back; re-run machine.init instead",
+               marks=CLEANUP_MARKS),
     ),
 )

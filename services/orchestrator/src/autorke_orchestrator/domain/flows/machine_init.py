@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import (
     Flow, FlowContext, approval, action, check, cleanup_job, first, free_machines, init_job,
-    known_machines, preflight_job, probe_clean, probe_job,
+    known_machines, preflight_job, probe_clean, probe_job, INIT_MARKS,
 )
 
 
@@ -24,6 +24,6 @@ FLOW = Flow(
               slug="machine-has-k8s-components"),
         check("preflight", "reachable, OS, disk and driver facts", job=preflight_job, slug="preflight-failed"),
         approval("approve", "approve the init"),
-        action("init", "run the init profile", init_job, undo=cleanup_job),
+        action("init", "run the init profile", init_job, undo=cleanup_job, marks=INIT_MARKS),
     ),
 )

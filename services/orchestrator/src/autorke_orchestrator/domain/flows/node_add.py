@@ -22,6 +22,8 @@ from autorke_orchestrator.domain.flow import (
     needs_init,
     not_in_any_cluster,
     preflight_job,
+    INIT_MARKS,
+    Marks,
 )
 
 RKE1_WARNING = ("rke up --update-only connects to every node of the cluster, redeploys certificates "
@@ -137,16 +139,18 @@ RKE2 = Flow(
         check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
         approval("approve", "approve adding the nodes"),
         action("init", "init the nodes that need it", init_job, undo=cleanup_job,
-               select=needs_init),
+               select=needs_init, marks=INIT_MARKS),
         # undone: the agent stopped and uninstalled, then its Node object deleted (a Node
         # deleted while its agent runs is registered again)
-        action("join", "rke2 agent join, per node", join, undo=unjoin, undo_then=(kube("delete_node"),)),
+        action("join", "rke2 agent join, per node", join, undo=unjoin, undo_then=(kube("delete_node"),),
+               marks=Marks(during="joining", undone="ready")),
         # a joining agent registers its Node by itself, some time after the join: labels
         # are synced once the nodes are there and Ready
         action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=300),
                irreversible="read-only"),
         action("labels", "sync labels", sync_labels, undo=unlabel),
-        action("member", "record membership in the inventory", assign, undo=release),
+        action("member", "record membership in the inventory", assign, undo=release,
+               marks=Marks(after="member", undone="joining")),
     ),
 )
 
@@ -157,14 +161,18 @@ RKE1 = Flow(
         check("guard", "membership (P1) and role (P4) guard", guard=GUARD),
         check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
         approval("approve", "approve adding the nodes (rke up touches every node)"),
-        action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init),
-        action("member", "record membership in the inventory", assign, undo=release),
+        action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init,
+               marks=INIT_MARKS),
+        # a member from here on (cluster.yml is rendered from the membership), but joining
+        # until rke up has registered it and it is Ready
+        action("member", "record membership in the inventory", assign, undo=release,
+               marks=Marks(during="joining", undone="ready")),
         action("config", "render and version cluster.yml", render, writes_config=True,
                irreversible="a new version; the previous one stays and can be rolled back"),
         action("rke_up", "rke up --update-only", rke_up, writes_config=True,
                irreversible="rke cannot un-add a node: remove it with node.remove"),
         STORE_STATE,
         action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
-               irreversible="read-only"),
+               irreversible="read-only", marks=Marks(after="member")),
     ),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from autorke_orchestrator.domain.flow import (
     CORE_ROLES, Flow, FlowContext, Job, Targets, Violation, action, approval, check, cleanup_job, first,
     init_job, inventory, known_machines, kube, needs_init, not_in_any_cluster, preflight_job,
+    INIT_MARKS, Marks,
 )
 from autorke_orchestrator.domain.flows.node_add import (
     RKE1_WARNING, STORE_STATE, release, render, rke1_radius,
@@ -41,14 +42,16 @@ RKE1 = Flow(
         check("guard", "membership (P1) and core-role guard (P4)", guard=GUARD),
         check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
         approval("approve", "admin approval of core roles", role="admin"),
-        action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init),
-        action("member", "record membership in the inventory", assign, undo=release),
+        action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init,
+               marks=INIT_MARKS),
+        action("member", "record membership in the inventory", assign, undo=release,
+               marks=Marks(during="joining", undone="ready")),
         action("config", "render and version cluster.yml", render, writes_config=True,
                irreversible="a new version; the previous one stays and can be rolled back"),
         action("rke_up", "rke up", rke_up, writes_config=True,
                irreversible="rke cannot un-add a node: remove it with node.remove"),
         STORE_STATE,
         action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
-               irreversible="read-only"),
+               irreversible="read-only", marks=Marks(after="member")),
     ),
 )

@@ -1,11 +1,15 @@
 """``node.remove``: cordon, drain (evictions honour PodDisruptionBudgets), remove the node
-from the cluster and the config, clean the machine, release it. Nothing is removed before
-the drain succeeded: a failed drain stops the change with the node cordoned."""
+from the cluster and the config, release it, clean the machine. Nothing is removed before
+the drain succeeded: a failed drain stops the change with the node cordoned.
+
+The machine's state follows: ``draining`` from the cordon, ``removing`` once drained,
+``cleaning`` once it is out of the cluster (its membership released: a machine being
+cleaned is no member), ``available`` when clean."""
 from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import (
     Flow, FlowContext, Job, Targets, action, approval, check, cleanup_job, first, inventory,
-    known_machines, kube, members_of_cluster,
+    known_machines, kube, members_of_cluster, CLEANUP_MARKS, Marks,
 )
 from autorke_orchestrator.domain.flows.node_add import STORE_STATE, render, rke_up
 
@@ -30,14 +34,18 @@ DRAIN = kube("drain", timeout_s=300, grace_period_s=30)
 COMMON = (
     check("guard", "the nodes are members of this cluster", guard=GUARD),
     approval("approve", "approve removing the nodes"),
-    action("cordon", "cordon", kube("cordon"), undo=kube("uncordon")),
+    action("cordon", "cordon", kube("cordon"), undo=kube("uncordon"),
+           marks=Marks(during="draining", undone="member")),
     action("drain", "drain (PodDisruptionBudgets honoured)", DRAIN,
-           irreversible="evicted pods are rescheduled elsewhere; uncordon is the cordon step's undo"),
+           irreversible="evicted pods are rescheduled elsewhere; uncordon is the cordon step's undo",
+           marks=Marks(after="removing")),
 )
+CLEANUP = action("cleanup", "clean the machines", cleanup_job, irreversible="removed state cannot be put back",
+                 marks=CLEANUP_MARKS)
 TAIL = (
-    action("cleanup", "clean the machines", cleanup_job, irreversible="removed state cannot be put back"),
     action("release", "release the machines in the inventory", release,
            irreversible="the machine is free; add it again with node.add"),
+    CLEANUP,
 )
 
 RKE2 = Flow(
@@ -60,6 +68,6 @@ RKE1 = Flow(
         action("rke_up", "rke up --update-only (removes the nodes)", rke_up, writes_config=True,
                irreversible="re-add the node with node.add"),
         STORE_STATE,
-        action("cleanup", "clean the machines", cleanup_job, irreversible="removed state cannot be put back"),
+        CLEANUP,
     ),
 )
