@@ -1,6 +1,7 @@
 """Plan on create: validate a change request against its flow and what the orchestrator
 knows, and build the change with its steps, blast radius and config diff. Nothing is run
-here; a refused request raises :class:`Refused` with the problem slug of DESIGN.md."""
+here; a refused request raises :class:`Refused` with the problem slug of DESIGN.md, params
+that break their change type's rules :class:`~autorke_orchestrator.domain.params.InvalidParams`."""
 from __future__ import annotations
 
 import uuid
@@ -10,6 +11,7 @@ from typing import Any
 from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext, MachineView, Violation
 from autorke_orchestrator.domain.flows import TYPES, flow_for
 from autorke_orchestrator.domain.model import Change, Endpoint, Step
+from autorke_orchestrator.domain.params import validated
 
 
 class Refused(Exception):
@@ -43,7 +45,9 @@ def resolve_flow(request: ChangeRequest, cluster: ClusterView | None) -> Flow:
 
 
 def context(request: ChangeRequest, cluster: ClusterView | None, machines: dict[str, MachineView]) -> FlowContext:
-    return FlowContext(request.type, cluster, list(request.targets), dict(request.params), machines)
+    """The flow sees the params validated and normalised (and the change stores those)."""
+    return FlowContext(request.type, cluster, list(request.targets), validated(request.type, request.params),
+                       machines)
 
 
 def plan(request: ChangeRequest, flow: Flow, ctx: FlowContext, requested_by: str,
@@ -57,7 +61,7 @@ def plan(request: ChangeRequest, flow: Flow, ctx: FlowContext, requested_by: str
     steps = [Step(s.id, s.name, s.kind, i) for i, s in enumerate(flow.steps)]
     return Change(
         id=f"chg-{uuid.uuid4().hex[:12]}", type=request.type, cluster=request.cluster,
-        targets=list(request.targets), params=dict(request.params), requested_by=requested_by,
+        targets=list(request.targets), params=dict(ctx.params), requested_by=requested_by,
         policy=request.policy or flow.policy, steps=steps, blast_hosts=sorted(set(hosts)),
         blast_components=list(components), config_diff=flow.config_diff(ctx), warnings=flow.warnings(ctx),
         endpoints={h: e for h, e in endpoints.items() if h in set(hosts)},

@@ -19,6 +19,7 @@ from autorke_orchestrator.domain import saga
 from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext
 from autorke_orchestrator.domain.flows import flow_for
 from autorke_orchestrator.domain.model import Change, IllegalTransition
+from autorke_orchestrator.domain.params import InvalidParams
 from autorke_orchestrator.domain.planning import ChangeRequest, Refused, context, plan, resolve_flow
 from autorke_orchestrator.service_layer.dispatch import SOURCE, send
 
@@ -138,6 +139,8 @@ def create_change(db: Database, request: ChangeRequest, actor: Actor, dry_run: b
             change = plan(request, flow, ctx, actor.subject, {})
         except Refused as exc:
             raise problem(exc.violation) from None
+        except InvalidParams as exc:
+            raise Problem(exc.slug, "Invalid params", 422, str(exc), field=exc.field, errors=exc.errors) from None
         change.endpoints = directory.endpoints(s, change.blast_hosts)  # the host keys this plan expects
         missing = [h for h in change.targets if h not in change.endpoints]
         if missing and flow.type in ("machine.init", "machine.cleanup", "node.add", "node.add_core"):

@@ -1,0 +1,169 @@
+"""What each change type accepts in ``params``, checked when the change is planned.
+
+The flows hand these values on: labels and taints to the Kubernetes API, the rke2 config
+file and the inventory, a snapshot name and an init profile as arguments of a script run
+over SSH. So nothing reaches a flow that it does not read, and nothing in the shape or
+syntax its consumers expect is left for them to trip on: a value like ``$(reboot)`` is
+refused here, before any row, lock or event exists, not later on a machine.
+
+Every pattern is applied with ``re.fullmatch``: ``re.match(... $)`` would let a trailing
+newline through. :func:`validated` answers the normalised params (defaults filled in,
+absent fields left out) the flow sees and the change stores, or raises
+:class:`InvalidParams` naming every offending field.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
+
+# -- Kubernetes label syntax --------------------------------------------------------------
+_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
+#: Label prefixes Kubernetes keeps for itself, and the platform's own (netcfg marks
+#: flattened nodes with ``network.autorke.io/...``: an operator's label must not fake that).
+RESERVED_DOMAINS = ("kubernetes.io", "k8s.io", "autorke.io")
+
+#: The init profiles the executor's scripts/init.sh knows.
+INIT_PROFILES = ("base", "container-runtime", "gpu")
+#: The executor's etcd scripts take the name as a file name under the snapshot directory.
+SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ROLE = re.compile(r"[a-z][a-z-]{0,31}")
+
+
+def _refuse(message: str) -> PydanticCustomError:
+    # formatted here, with no template context: a value's own "{...}" stays as it is
+    return PydanticCustomError("invalid_param", message)
+
+
+def label_key_syntax(key: str) -> str:
+    prefix, slash, name = key.rpartition("/")
+    if slash and not (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
+        raise _refuse(f"key prefix {prefix!r} is not a DNS subdomain (lowercase, at most 253 "
+                      "characters)")
+    if not (len(name) <= 63 and _NAME.fullmatch(name)):
+        raise _refuse(f"key name {name!r} is not a Kubernetes name (at most 63 letters, digits, "
+                      "'-', '_', '.', beginning and ending with a letter or digit)")
+    return key
+
+
+def label_key(key: str) -> str:
+    label_key_syntax(key)
+    prefix = key.rpartition("/")[0]
+    if any(prefix == d or prefix.endswith("." + d) for d in RESERVED_DOMAINS):
+        raise _refuse(f"key prefix {prefix!r} is reserved (kubernetes.io, k8s.io, autorke.io and "
+                      "their subdomains)")
+    return key
+
+
+def label_value(value: str) -> str:
+    if value and not (len(value) <= 63 and _NAME.fullmatch(value)):
+        raise _refuse(f"value {value!r} is not a Kubernetes label value (empty, or at most 63 "
+                      "letters, digits, '-', '_', '.', beginning and ending with a letter or "
+                      "digit)")
+    return value
+
+
+def snapshot_name(value: str) -> str:
+    if not SNAPSHOT_NAME.fullmatch(value) or ".." in value:
+        raise _refuse(f"{value!r} is not a snapshot name (a letter or digit, then at most 127 "
+                      "letters, digits, '.', '_', '-'; no '..')")
+    return value
+
+
+def role_name(value: str) -> str:
+    if not ROLE.fullmatch(value):
+        raise _refuse(f"{value!r} is not a role name")
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(label_key)]
+TaintKey = Annotated[str, AfterValidator(label_key_syntax)]
+LabelValue = Annotated[str, AfterValidator(label_value)]
+Labels = dict[LabelKey, LabelValue]
+SnapshotName = Annotated[str, AfterValidator(snapshot_name)]
+Role = Annotated[str, AfterValidator(role_name)]
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Taint(Params):
+    key: TaintKey
+    value: LabelValue = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class MachineInit(Params):
+    profile: Literal[INIT_PROFILES] | None = None
+
+
+class NoParams(Params):
+    """node.remove, machine.cleanup: nothing to choose."""
+
+
+class NodeAdd(Params):
+    """node.add and node.add_core. Which roles are allowed is the flow's guard (P4,
+    ``role-not-allowed``); here only their shape."""
+
+    role: Role | None = None
+    roles: list[Role] | None = Field(default=None, max_length=3)
+    labels: Labels | None = None
+    taints: list[Taint] | None = None
+    profile: Literal[INIT_PROFILES] | None = None
+
+
+class NodeUpdate(Params):
+    labels: Labels | None = None
+    taints: list[Taint] | None = None
+    remove_taints: list[TaintKey] | None = None
+
+
+class EtcdSnapshot(Params):
+    """etcd.snapshot and etcd.restore: the executor's scripts refuse an empty name, so a
+    change without one could never succeed."""
+
+    snapshot_name: SnapshotName
+
+
+PARAMS: dict[str, type[Params]] = {
+    "machine.init": MachineInit,
+    "machine.cleanup": NoParams,
+    "node.add": NodeAdd,
+    "node.add_core": NodeAdd,
+    "node.remove": NoParams,
+    "node.update": NodeUpdate,
+    "etcd.snapshot": EtcdSnapshot,
+    "etcd.restore": EtcdSnapshot,
+}
+
+
+class InvalidParams(Exception):
+    """The params of a change request break their change type's rules. ``errors`` lists
+    each offending field as ``{"field": "params.<path>", "message": ...}``."""
+
+    slug = "invalid-params"
+
+    def __init__(self, change_type: str, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        self.field = errors[0]["field"]
+        super().__init__(f"{change_type}: " + "; ".join(f"{e['field']}: {e['message']}"
+                                                        for e in errors))
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    # a dict key's own error ends its location with "[key]": the key names the field
+    return ".".join(["params", *(str(p) for p in loc if p != "[key]")])
+
+
+def validated(change_type: str, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        model = PARAMS[change_type].model_validate(params)
+    except ValidationError as exc:
+        raise InvalidParams(change_type, [{"field": _field(e["loc"]), "message": e["msg"]}
+                                          for e in exc.errors()]) from None
+    return model.model_dump(exclude_none=True)
