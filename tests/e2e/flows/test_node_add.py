@@ -11,7 +11,7 @@ from .conftest import Platform, ready, wait
 
 def add_and_approve(p: Platform, cluster: str, targets: list[str]) -> dict:
     r = p.change(type="node.add", cluster=cluster, targets=targets, params={"role": "worker",
-                                                                             "labels": {"autorke.io/e2e": "yes"}})
+                                                                             "labels": {"e2e.test/run": "yes"}})
     assert r.status_code == 201, r.text
     change = r.json()
     assert change["requested_by"] == "operator"
@@ -29,7 +29,7 @@ def assert_joined(p: Platform, cluster: str, targets: list[str]) -> None:
     nodes = wait(lambda: (found := {n.metadata.name: n for n in v1.list_node().items
                                     if n.metadata.name in targets and ready(n)}) and len(found) == 3 and found,
                  90, f"{targets} Ready in {cluster}")
-    assert all(n.metadata.labels.get("autorke.io/e2e") == "yes" for n in nodes.values()), "labels synced"
+    assert all(n.metadata.labels.get("e2e.test/run") == "yes" for n in nodes.values()), "labels synced"
     v1.api_client.close()
     members = p.members(cluster)
     assert {h: members.get(h) for h in targets} == {h: ["worker"] for h in targets}

@@ -16,7 +16,7 @@ from autorke_lab.machines.faults import clear_fault, set_fault
 from .conftest import Platform, ready, wait
 
 JOIN_SCRIPT = "AUTORKE_SCRIPT=rke2_join"
-LABELS = {"autorke.io/e2e": "crash"}
+LABELS = {"e2e.test/run": "crash"}
 
 
 def test_orchestrator_killed_mid_join_resumes_and_joins_each_host_once(clean_logs: Platform):
@@ -64,7 +64,7 @@ def test_orchestrator_killed_mid_join_resumes_and_joins_each_host_once(clean_log
                                     if n.metadata.name in targets and ready(n)}) and len(found) == 3 and found,
                  120, f"{targets} Ready in rke2-lab")
     v1.api_client.close()
-    assert all(n.metadata.labels.get("autorke.io/e2e") == "crash" for n in nodes.values())
+    assert all(n.metadata.labels.get("e2e.test/run") == "crash" for n in nodes.values())
     members = p.members("rke2-lab")
     assert {h: members.get(h) for h in targets} == {h: ["worker"] for h in targets}
 
