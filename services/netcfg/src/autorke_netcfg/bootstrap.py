@@ -36,6 +36,9 @@ class NetcfgSettings(ServiceSettings):
     vcalico_signature_tolerance_s: float = 300.0       # accepted clock skew / replay window
     callback_timeout_check_interval_s: float = 15.0
     drift_check_interval_s: float = 60.0
+    # a pool write of netcfg's still marked in flight after this is one whose writer died
+    # (longer than a ticket's apply can take, redeliveries included)
+    pool_write_grace_s: float = 600.0
 
 
 def build_ports(runtime: ServiceRuntime, settings: NetcfgSettings) -> Ports:
@@ -51,7 +54,8 @@ def build_ports(runtime: ServiceRuntime, settings: NetcfgSettings) -> Ports:
     return Ports(db=runtime.db, kube=KubeClusters(open_sealed), vcalico=vcalico,
                  callback_secret=callback_secret,
                  signature_tolerance_s=settings.vcalico_signature_tolerance_s,
-                 callback_timeout_s=settings.vcalico_callback_timeout_s)
+                 callback_timeout_s=settings.vcalico_callback_timeout_s,
+                 pool_write_grace_s=settings.pool_write_grace_s)
 
 
 def create_app(settings: NetcfgSettings | None = None, configure_process: bool = True) -> FastAPI:

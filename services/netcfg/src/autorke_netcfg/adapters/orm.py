@@ -3,7 +3,8 @@ share its MetaData) plus the outbox and processed-message tables.
 
 * ``netcfg_clusters``: the cluster facts netcfg learned from inventory events (the
   kubeconfig stays sealed at rest).
-* ``netcfg_pools``: netcfg's record of each pool it wrote, to report drift against.
+* ``netcfg_pools``: netcfg's record of each pool it wrote, to report drift against, and
+  the marks of the write in flight on it (``service_layer.pool_writes``).
 * ``netcfg_tickets``: flat-network tickets and where each stands.
 * ``netcfg_callbacks``: every verified VCalico callback, keyed by its ``event_id`` (replay
   safety).
@@ -56,6 +57,9 @@ class PoolRecord(Table, table=True):
     drift: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     updated_by: str | None = Field(default=None, max_length=128)
     updated_at: datetime = _when()
+    write_id: str | None = Field(default=None, max_length=64)    # the last write begun
+    write_by: str | None = Field(default=None, max_length=128)   # its actor or ticket
+    write_started_at: datetime | None = _when(nullable=True)     # set while it is in flight
 
 
 class TicketRecord(Table, table=True):

@@ -29,6 +29,7 @@ class Ports:
     callback_secret: Callable[[], str | None]
     signature_tolerance_s: float = 300.0
     callback_timeout_s: float = 3600.0
+    pool_write_grace_s: float = 600.0   # a pool write in flight longer: its writer died
     _cluster_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
