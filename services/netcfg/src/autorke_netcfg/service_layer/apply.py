@@ -3,7 +3,9 @@ labels and AS annotations, the route reflectors' label and cluster id, the BGP p
 (with route reflectors) the BGP configuration. Membership (P8) and the pool (P7) are
 checked again first against the cluster as it is now. Each write is logged with how to
 undo it; when any write or the final verification fails, the log is undone in reverse,
-the ticket fails and nothing is left half-applied.
+the ticket fails and nothing is left half-applied. The pool's write is marked on its
+record before the pool is written (``pool_writes``), so the drift check never takes the
+pool, written but not yet recorded, for drift.
 """
 from __future__ import annotations
 
@@ -12,14 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from autorke_common.catalogue.netcfg import IPPoolCreated, TicketApplied
-from autorke_common.envelope import utcnow
 from autorke_common.errors import Problem
+from autorke_common.outbox import UnitOfWork
 
 from autorke_netcfg.adapters.kube import ClusterApi
-from autorke_netcfg.adapters.orm import PoolRecord, TicketRecord
+from autorke_netcfg.adapters.orm import TicketRecord
 from autorke_netcfg.domain import pools as rules
 from autorke_netcfg.domain import tickets as flow
 from autorke_netcfg.domain.tickets import NodeFacts
+from autorke_netcfg.service_layer import pool_writes
 from autorke_netcfg.service_layer.pools import read_state
 from autorke_netcfg.service_layer.ports import Ports, cluster_api, emit, load_cluster, networks
 from autorke_netcfg.service_layer.tickets import fail, lock, move
@@ -112,6 +115,7 @@ def apply(ports: Ports, ticket_id: str) -> str | None:
     pool = rules.Pool(**{k: v for k, v in plan["pools"][0].items()})
     applier = Applier(api)
     nodes = flow.desired_node_state(ticket_id, plan, answer)
+    write: pool_writes.Write | None = None
     try:
         members = {NodeFacts.from_resource(o).name for o in api.nodes()}
         names = [n["name"] for n in plan["nodes"]]
@@ -121,6 +125,9 @@ def apply(ports: Ports, ticket_id: str) -> str | None:
         if not any(p.name == pool.name and p.spec() == pool.spec() for p in existing):
             rules.check_create(pool, nets, others, blocks)
         labels = {flow.TICKET_LABEL: ticket_id}
+        # marked before the pool is written and cleared when the ticket records it, so the
+        # drift check never sees the pool in the cluster without netcfg's record of it
+        write = pool_writes.begin(ports, cluster, pool.name, ticket_id)
         created = applier.pool(pool, labels)
         for name, want in nodes.items():
             applier.node(name, want["labels"], want["annotations"])
@@ -136,6 +143,8 @@ def apply(ports: Ports, ticket_id: str) -> str | None:
         _verify(api, pool, nodes)
     except Exception as exc:  # noqa: BLE001 - any failure: undo, fail the ticket cleanly
         leftovers = applier.rollback()
+        if write is not None:
+            pool_writes.abandon(ports, write)
         detail = exc.detail if isinstance(exc, Problem) else f"{type(exc).__name__}: {exc}"
         reason = exc.slug if isinstance(exc, Problem) and exc.slug == "cross-cluster-peering" \
             else "apply-failed"
@@ -147,25 +156,32 @@ def apply(ports: Ports, ticket_id: str) -> str | None:
                 fail(uow, t, reason, detail)
             uow.commit()
             return t.status
+    assert write is not None   # the try above either began the write or returned
     with ports.db.unit_of_work() as uow:
         t = lock(uow, ticket_id)
-        if t.status != flow.CONFIRMED:
+        if t.status == flow.CONFIRMED:
+            _record_applied(uow, t, pool, nodes, answer, rrs, created, write)
+            uow.commit()
             return t.status
-        move(t, flow.APPLIED, "applied")
-        t.applied = {"pool": pool.name, "nodes": nodes, "route_reflectors": rrs,
-                     "bgp_peers": [p["name"] for p in flow.desired_peers(
-                         ticket_id, t.cluster, answer, bool(rrs))]}
-        pool_record = uow.session.get(PoolRecord, (t.cluster, pool.name)) or PoolRecord(
-            cluster=t.cluster, name=pool.name)
-        pool_record.spec, pool_record.drift = pool.spec(), None
-        pool_record.updated_by, pool_record.updated_at = t.confirmed_by, utcnow()
-        uow.session.add(pool_record)
-        if created:
-            emit(uow, IPPoolCreated(cluster=t.cluster, pool=pool.name, spec=pool.spec(),
-                                    actor=t.confirmed_by), aggregate=f"{t.cluster}/{pool.name}",
-                 correlation_id=t.correlation_id)
-        emit(uow, TicketApplied(ticket_id=t.id, cluster=t.cluster, pool=pool.name,
-                                nodes=list(nodes), route_reflectors=rrs),
-             aggregate=t.id, correlation_id=t.correlation_id)
-        uow.commit()
-        return t.status
+        status = t.status
+    pool_writes.abandon(ports, write)   # the ticket moved on meanwhile: nothing is recorded
+    return status
+
+
+def _record_applied(uow: UnitOfWork, t: TicketRecord, pool: rules.Pool,
+                    nodes: dict[str, dict[str, Any]], answer: dict[str, Any], rrs: list[str],
+                    created: bool, write: pool_writes.Write) -> None:
+    """The ticket applied and its pool recorded (clearing the pool's write mark), with
+    their events, in the caller's unit of work."""
+    move(t, flow.APPLIED, "applied")
+    t.applied = {"pool": pool.name, "nodes": nodes, "route_reflectors": rrs,
+                 "bgp_peers": [p["name"] for p in flow.desired_peers(
+                     t.id, t.cluster, answer, bool(rrs))]}
+    pool_writes.finish(uow, write, pool.spec(), t.confirmed_by)
+    if created:
+        emit(uow, IPPoolCreated(cluster=t.cluster, pool=pool.name, spec=pool.spec(),
+                                actor=t.confirmed_by), aggregate=f"{t.cluster}/{pool.name}",
+             correlation_id=t.correlation_id)
+    emit(uow, TicketApplied(ticket_id=t.id, cluster=t.cluster, pool=pool.name,
+                            nodes=list(nodes), route_reflectors=rrs),
+         aggregate=t.id, correlation_id=t.correlation_id)

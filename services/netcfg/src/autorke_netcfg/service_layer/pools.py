@@ -1,7 +1,8 @@
 """IP pool handlers: list, get, create, update, delete, enable, disable — each write
 validated against what the cluster holds now (DESIGN.md P7) before anything is written,
-then written to the cluster with the official client, recorded, and announced through the
-outbox in one transaction. A refused request writes nothing anywhere."""
+then written to the cluster with the official client (marked in flight first, so the
+drift check does not take the write for drift: ``pool_writes``), recorded, and announced
+through the outbox in one transaction. A refused request writes nothing anywhere."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,6 @@ from autorke_common.catalogue.netcfg import (
     IPPoolEnabled,
     IPPoolUpdated,
 )
-from autorke_common.envelope import utcnow
 from autorke_common.errors import Problem, not_found
 from kubernetes.client.rest import ApiException
 from sqlmodel import select
@@ -24,6 +24,7 @@ from autorke_netcfg.adapters.kube import ClusterApi
 from autorke_netcfg.adapters.orm import PoolRecord
 from autorke_netcfg.domain import pools as rules
 from autorke_netcfg.domain.pools import Block, Pool
+from autorke_netcfg.service_layer import pool_writes
 from autorke_netcfg.service_layer.ports import Ports, cluster_api, emit, load_cluster, networks
 
 PLURAL, KIND = "ippools", "IPPool"
@@ -101,19 +102,11 @@ def get_pool(ports: Ports, cluster: str, name: str) -> dict[str, Any]:
     return _view(cluster, pool, record, blocks, name)
 
 
-def _record(ports: Ports, cluster: str, pool: Pool | None, name: str, event: Any,
+def _record(ports: Ports, write: pool_writes.Write, pool: Pool | None, event: Any,
             actor: str) -> None:
     with ports.db.unit_of_work() as uow:
-        record = uow.session.get(PoolRecord, (cluster, name))
-        if pool is None:
-            if record is not None:
-                uow.session.delete(record)
-        else:
-            record = record or PoolRecord(cluster=cluster, name=name)
-            record.spec, record.drift, record.updated_by = pool.spec(), None, actor
-            record.updated_at = utcnow()
-            uow.session.add(record)
-        emit(uow, event, aggregate=f"{cluster}/{name}", actor=actor)
+        pool_writes.finish(uow, write, pool.spec() if pool else None, actor)
+        emit(uow, event, aggregate=f"{write.cluster}/{write.pool}", actor=actor)
         uow.commit()
 
 
@@ -124,9 +117,11 @@ def create_pool(ports: Ports, cluster: str, name: str, spec: dict[str, Any],
         api, nets = _cluster(ports, cluster)
         existing, blocks, _ = read_state(api)
         rules.check_create(pool, nets, existing, blocks)
-        _call(api.create, PLURAL, KIND, name, pool.spec())
-        _record(ports, cluster, pool, name,
-                IPPoolCreated(cluster=cluster, pool=name, spec=pool.spec(), actor=actor), actor)
+        with pool_writes.writing(ports, cluster, name, actor) as write:
+            _call(api.create, PLURAL, KIND, name, pool.spec())
+            _record(ports, write, pool,
+                    IPPoolCreated(cluster=cluster, pool=name, spec=pool.spec(), actor=actor),
+                    actor)
     return get_pool(ports, cluster, name)
 
 
@@ -144,9 +139,11 @@ def update_pool(ports: Ports, cluster: str, name: str, spec: dict[str, Any],
         api, nets = _cluster(ports, cluster)
         current, existing, blocks, raw = _current(api, cluster, name)
         rules.check_update(current, wanted, nets, existing, blocks)
-        _call(api.replace_spec, PLURAL, raw, wanted.spec())
-        _record(ports, cluster, wanted, name,
-                IPPoolUpdated(cluster=cluster, pool=name, spec=wanted.spec(), actor=actor), actor)
+        with pool_writes.writing(ports, cluster, name, actor) as write:
+            _call(api.replace_spec, PLURAL, raw, wanted.spec())
+            _record(ports, write, wanted,
+                    IPPoolUpdated(cluster=cluster, pool=name, spec=wanted.spec(), actor=actor),
+                    actor)
     return get_pool(ports, cluster, name)
 
 
@@ -155,14 +152,15 @@ def set_disabled(ports: Ports, cluster: str, name: str, disabled: bool,
     with ports.cluster_lock(cluster):
         api, _ = _cluster(ports, cluster)
         current, _, _, raw = _current(api, cluster, name)
-        if current.disabled != disabled:
-            wanted = dataclasses.replace(current, disabled=disabled)
-            _call(api.replace_spec, PLURAL, raw, {**(raw.get("spec") or {}), **wanted.spec()})
-        else:
-            wanted = current
         event_type = IPPoolDisabled if disabled else IPPoolEnabled
-        _record(ports, cluster, wanted, name,
-                event_type(cluster=cluster, pool=name, spec=wanted.spec(), actor=actor), actor)
+        with pool_writes.writing(ports, cluster, name, actor) as write:
+            if current.disabled != disabled:
+                wanted = dataclasses.replace(current, disabled=disabled)
+                _call(api.replace_spec, PLURAL, raw, {**(raw.get("spec") or {}), **wanted.spec()})
+            else:
+                wanted = current
+            _record(ports, write, wanted,
+                    event_type(cluster=cluster, pool=name, spec=wanted.spec(), actor=actor), actor)
     return get_pool(ports, cluster, name)
 
 
@@ -171,6 +169,8 @@ def delete_pool(ports: Ports, cluster: str, name: str, actor: str) -> None:
         api, _ = _cluster(ports, cluster)
         current, _, blocks, _ = _current(api, cluster, name)
         rules.check_delete(current, blocks)
-        _call(api.delete, PLURAL, name)
-        _record(ports, cluster, None, name,
-                IPPoolDeleted(cluster=cluster, pool=name, spec=current.spec(), actor=actor), actor)
+        with pool_writes.writing(ports, cluster, name, actor) as write:
+            _call(api.delete, PLURAL, name)
+            _record(ports, write, None,
+                    IPPoolDeleted(cluster=cluster, pool=name, spec=current.spec(), actor=actor),
+                    actor)
