@@ -24,6 +24,7 @@ from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_lab.vcalico import VCalicoServer
 from autorke_netcfg.bootstrap import NetcfgSettings, create_app
+from autorke_netcfg.service_layer.ports import Ports
 from kubernetes import client
 from nats.js.api import DeliverPolicy
 
@@ -69,6 +70,7 @@ class Netcfg:
     http: httpx.Client
     headers: Callable[[str], dict[str, str]]
     settings: NetcfgSettings
+    ports: Ports
     clusters: dict[str, Any] = field(default_factory=dict)
 
     def call(self, method: str, path: str, user: str = "operator", **kw: Any) -> httpx.Response:
@@ -160,13 +162,15 @@ def netcfg_factory(fresh_nats, database, identity, vcalico) -> Iterator[Callable
                       "callback_timeout_check_interval_s": 0.5, "drift_check_interval_s": 0.5}
         fields.update(overrides)
         settings = NetcfgSettings(**fields)
-        server = ServerThread(create_app(settings, configure_process=False))
+        app = create_app(settings, configure_process=False)
+        server = ServerThread(app)
         server.start()
         http = httpx.Client(base_url=server.url, timeout=30)
         started.append((server, http))
         vcalico.configure(mode="normal", delay_s=0.3,
                           webhook_url=f"{server.url}/api/v1/webhooks/vcalico")
-        return Netcfg(server.url, fresh_nats.url, http, identity.headers, settings)
+        return Netcfg(server.url, fresh_nats.url, http, identity.headers, settings,
+                      app.state.netcfg)
 
     yield start
     for server, http in started:
