@@ -258,36 +258,9 @@ def _wait_ready(proc: subprocess.Popen, port: dict[str, int], log: Path, timeout
     wait(up, timeout, f"every service ready (log: {log})")
 
 
-def _register_lab_clusters(p: Platform) -> None:
-    """TEMPORARY, until ``autorke up`` registers and imports both lab clusters itself (its
-    demo): what an admin does once per cluster, through the public API."""
-    rke2, rke1 = p.lab_cluster("rke2-lab"), p.lab_cluster("rke1-lab")
-    hosts = sorted({".".join(m["address"].split(".")[:3]) + ".0/24" for m in p.lab["machines"]})
-    token = Path(rke2["join_token_file"]).read_text().strip()
-    if p.call("GET", "clusters/rke2-lab", "viewer").status_code == 404:
-        r = p.call("POST", "clusters", "admin", json={
-            "name": "rke2-lab", "provider": "rke2", "api_endpoint": rke2["api_url"],
-            "kubeconfig": Path(rke2["kubeconfig"]).read_text(), "join_address": rke2["server_url"],
-            "join_token": token, "host_networks": hosts, "pod_cidr": rke2["cluster_cidr"],
-            "service_cidr": rke2["service_cidr"]})
-        assert r.status_code == 201, r.text
-        r = p.call("POST", "clusters/rke2-lab:import", "admin", json={"source": "kubernetes"})
-        assert r.status_code == 202, r.text
-    if p.call("GET", "clusters/rke1-lab", "viewer").status_code == 404:
-        lab_yml = yaml.safe_load(Path(rke1["cluster_yml"]).read_text())
-        r = p.call("POST", "clusters", "admin", json={
-            "name": "rke1-lab", "provider": "rke", "api_endpoint": rke1["api_url"],
-            "kubeconfig": Path(rke1["kubeconfig"]).read_text(), "host_networks": hosts,
-            "pod_cidr": rke1["cluster_cidr"], "service_cidr": rke1["service_cidr"],
-            "options": {k: lab_yml[k] for k in ("ssh_key_path", "x_autorke_lab")}})
-        assert r.status_code == 201, r.text
-        r = p.call("POST", "clusters/rke1-lab:import", "admin", json={
-            "cluster_yml": Path(rke1["cluster_yml"]).read_text(), "rkestate": Path(rke1["rkestate"]).read_text()})
-        assert r.status_code == 200, r.text
-
-
 def _clusters_ready(p: Platform) -> bool:
-    """Both lab clusters listed, with every lab node a member and Ready, as the inventory
+    """``autorke up``'s demo registers and imports both lab clusters through the same API:
+    both listed, with every lab node a member and Ready, as the inventory
     shows them; and the orchestrator knows them (a dry run of a change on each passes)."""
     r = p.call("GET", "clusters", "viewer")
     if r.status_code != 200 or not set(CLUSTERS) <= {c["name"] for c in r.json()["items"]}:
@@ -303,12 +276,6 @@ def _clusters_ready(p: Platform) -> bool:
         if dry.status_code != 200:
             return False
     return True
-
-
-def _demo_in_up() -> bool:
-    from autorke_common import supervisor
-
-    return "--no-demo" in Path(supervisor.__file__).read_text()
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -346,8 +313,6 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
         running = Platform(f"http://127.0.0.1:{port['console']}", lab, data)
         running.events = StateEvents(f"{running.console}/api/v1/events", lambda: running.token("viewer"))
         running.events.start()
-        if not _demo_in_up():
-            _register_lab_clusters(running)
         wait(lambda: _clusters_ready(running), 180, "both lab clusters registered, imported, nodes Ready")
         yield running
     finally:
