@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from .demo import add_demo_command
 from .idp.cli import add_token_command
 from .runtime import COMPONENTS, DEFAULT_STATE_DIR, Lab, LabConfig, read_state
 
@@ -34,6 +35,7 @@ def add_subcommands(sub) -> None:
     _add_fault(sub)
     _add_commands(sub)
     add_token_command(sub, DEFAULT_STATE_DIR)
+    add_demo_command(sub, DEFAULT_STATE_DIR)
 
 
 def _state_dir_arg(p: argparse.ArgumentParser) -> None:

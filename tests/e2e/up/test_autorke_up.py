@@ -1,5 +1,6 @@
 """``autorke up`` as a newcomer runs it: every service answers /readyz 200 within 60 s, the
-lab is up, and after SIGINT not one of the processes it started is left."""
+lab is up, ``--no-demo`` leaves it without clusters, and after SIGINT not one of the
+processes it started is left."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from autorke_common.platform_env import DEFAULT_PORTS
+from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
 
 from ..ports import free_offset
@@ -38,7 +40,7 @@ def test_autorke_up_serves_every_service_and_leaves_nothing_after_sigint(tmp_pat
     autorke = Path(sys.executable).parent / "autorke"
     proc = subprocess.Popen(
         [str(autorke), "up", "--data-dir", str(tmp_path / ".autorke"), "--port-offset", str(offset),
-         "--machines", "3", "--lab-address-base", lease.base],
+         "--machines", "3", "--lab-address-base", lease.base, "--no-demo"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")},
     )
@@ -61,6 +63,11 @@ def test_autorke_up_serves_every_service_and_leaves_nothing_after_sigint(tmp_pat
         assert len(lab["machines"]) == 3
         started |= descendants(proc.pid)
         assert len(started) >= 3 + len(SERVICES) + 2, "nats, lab, sshd machines and services run"
+        token = issue_token("admin", tmp_path / ".autorke" / "lab" / "idp")
+        r = httpx.get(f"http://127.0.0.1:{DEFAULT_PORTS['console'] + offset}/api/v1/clusters",
+                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.status_code == 200 and r.json()["items"] == [], "--no-demo: an empty platform"
+        assert not (tmp_path / ".autorke" / "logs" / "demo.log").exists(), "no demo was run"
     finally:
         started |= descendants(proc.pid) if proc.poll() is None else set()
         proc.send_signal(signal.SIGINT)

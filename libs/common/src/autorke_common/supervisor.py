@@ -10,6 +10,12 @@ prints the console URL, restarts a child that crashes (with back-off, giving up 
 that crashes over and over), and on Ctrl-C or SIGTERM stops everything in reverse order.
 Children run in their own sessions with a parent-death signal, so none outlives it.
 Their output goes to ``<data dir>/logs/<name>.log``.
+
+With the lab (and without ``--no-demo``), right after the summary it runs the lab's
+one-shot ``python -m autorke_lab demo``: it registers and imports the lab's clusters
+through the console's public API as the lab's admin (``autorke_common`` never imports the
+lab), and its result line (``demo: rke1-lab (6 members, 6 Ready), ...``, or ``!!`` lines on
+failure) is repeated here; a failed demo leaves the platform running.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -53,9 +60,15 @@ class Child:
     crashes: list[float] = field(default_factory=list)
     gave_up: bool = False
     restart_at: float | None = None
+    #: a one-shot child (``on_exit`` set) is never restarted; ``on_exit(child)`` runs once
+    #: when it ends
+    on_exit: Callable[[Child], None] | None = None
+    exited: bool = False
+    log_offset: int = 0
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
@@ -137,7 +150,11 @@ class Supervisor:
         """Keep the children running until :meth:`request_stop`."""
         while not self._stop:
             for child in self.children:
-                if not child.alive():
+                if child.on_exit is not None:
+                    if not child.alive() and not child.exited:
+                        child.exited = True
+                        child.on_exit(child)
+                elif not child.alive():
                     self._restart(child)
             time.sleep(0.5)
 
@@ -155,6 +172,8 @@ def register(subparsers) -> None:  # noqa: ANN001
     p.add_argument("--nats-url", help="use this NATS server instead of an embedded one")
     p.add_argument("--database-url", help="use this database (one schema per service) instead of SQLite")
     p.add_argument("--no-lab", action="store_true", help="do not start the lab")
+    p.add_argument("--no-demo", action="store_true",
+                   help="do not register the lab's clusters (the platform starts empty)")
     p.add_argument("--machines", type=int, default=24, help="lab machines (default 24)")
     p.add_argument("--lab-address-base", default="127.0.1.1", help="first lab machine address")
     p.add_argument("--port-offset", type=int, default=0,
@@ -224,7 +243,10 @@ def run_up(args: argparse.Namespace) -> int:
             return 130
         for c in slow:
             sup.say(f"!! {c.name} is not ready after {args.ready_timeout:.0f}s (see {c.log_path})")
-        print_summary(sup, port, services, lab_status, nats_url, data_dir)
+        demo = bool(lab_status) and not args.no_demo and "console" in services
+        print_summary(sup, port, services, lab_status, nats_url, data_dir, demo)
+        if demo:
+            start_demo(sup, data_dir, base_env, port)
         sup.watch()
         return 0
     finally:
@@ -251,8 +273,32 @@ def start_lab(sup: Supervisor, args: argparse.Namespace, data_dir: Path, env: di
     return httpx.get(lab.ready_url, timeout=5).json()  # type: ignore[arg-type]
 
 
+def start_demo(sup: Supervisor, data_dir: Path, env: dict[str, str], port: dict[str, int]) -> Child:
+    """The lab's one-shot demo: it registers the lab's clusters through the console's API."""
+    argv = [sys.executable, "-m", "autorke_lab", "demo", "--api", f"http://127.0.0.1:{port['console']}",
+            "--state-dir", str(data_dir / "lab"),
+            "--status-url", f"http://127.0.0.1:{port['cmdb']}/lab/status"]
+
+    def report(child: Child) -> None:
+        code = child.proc.returncode if child.proc else None
+        try:
+            with open(child.log_path, "rb") as f:
+                f.seek(child.log_offset)
+                lines = f.read().decode(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        said = [ln for ln in lines if ln.startswith(("demo:", "!!"))]
+        for line in said:
+            sup.say(line if line.startswith("!!") else f"  {line}")
+        if code != 0:
+            sup.say(f"!! demo: the lab's clusters are not (all) registered (exit {code}); "
+                    f"the platform keeps running; see {child.log_path}")
+
+    return sup.add(Child("demo", argv, env, data_dir / "logs" / "demo.log", on_exit=report))
+
+
 def print_summary(sup: Supervisor, port: dict[str, int], services: dict[str, str], lab: dict,
-                  nats_url: str, data_dir: Path) -> None:
+                  nats_url: str, data_dir: Path, demo: bool = False) -> None:
     lines = ["", "AutoRKE is up.", f"  console      http://127.0.0.1:{port['console']}/"]
     for name in sorted(services):
         if name != "console":
@@ -262,5 +308,9 @@ def print_summary(sup: Supervisor, port: dict[str, int], services: dict[str, str
         lines.append(f"  lab          {len(lab.get('machines', []))} machines, CMDB {lab.get('cmdb_url')}")
         lines.append("  sign in as   viewer | operator | operator2 | approver | admin (lab IdP)")
         lines.append("  API token    autorke lab token operator")
+        names = [c["name"] for c in lab.get("components", {}).get("clusters", {}).get("clusters", [])]
+        if demo and names:
+            lines.append(f"  demo         registering {', '.join(names)} through the API now "
+                         f"(a 'demo:' line follows; --no-demo skips it)")
     lines += [f"  logs         {data_dir / 'logs'}", "Ctrl-C stops everything.", ""]
     sup.say("\n".join(lines))
