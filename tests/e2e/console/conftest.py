@@ -2,8 +2,9 @@
 
 ``platform`` starts ``autorke up`` (every service, embedded NATS, SQLite, the lab with its
 identity provider, CMDB and lab clusters) on free ports and a lab address range no other
-test uses, registers the lab's RKE2 cluster through the public API as an admin would,
-and stops everything by its own PID afterwards. ``browser`` is Playwright driving
+test uses, waits for its demo to register the lab's clusters through the public API (and
+registers the RKE2 one itself, as an admin would, if the demo did not), and stops
+everything by its own PID afterwards. ``browser`` is Playwright driving
 Debian's Chromium at /usr/bin/chromium (installed by deploy/setup-system.sh; the test
 tool never downloads a browser). Screenshots go to tests/e2e/artifacts/ (git-ignored).
 """
@@ -54,6 +55,7 @@ class Platform:
 
     cluster: str = LAB_CLUSTER
     import_report: dict | None = None
+    demo: str = ""  # autorke up's "demo: ..." line
 
     def lab_cluster(self, name: str) -> dict:
         return next(c for c in self.lab["components"]["clusters"]["clusters"] if c["name"] == name)
@@ -73,6 +75,17 @@ def _wait_ready(proc: subprocess.Popen, port: dict[str, int], log: Path, timeout
     raise RuntimeError(f"platform not ready in {timeout}s: {log.read_text()[-3000:]}")
 
 
+def _wait_for_demo(log: Path, timeout: float = 180) -> str:
+    """The ``demo:`` line ``autorke up`` prints once the lab's clusters are registered."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip().startswith("demo:")]
+        if found:
+            return found[-1].strip()
+        time.sleep(0.5)
+    return f"no demo line within {timeout:.0f} s"
+
+
 def _register_lab_cluster(platform: Platform) -> None:
     """What an admin does once: register the lab's RKE2 cluster with its join address and
     token (a new node joins with them; the token and the kubeconfig are sealed at rest)."""
@@ -81,7 +94,8 @@ def _register_lab_cluster(platform: Platform) -> None:
     hosts = sorted({".".join(m["address"].split(".")[:3]) + ".0/24" for m in platform.lab["machines"]})
     token = Path(lab["join_token_file"]).read_text().strip()
     with platform.api("admin") as api:
-        if api.get(f"clusters/{LAB_CLUSTER}").status_code == 200:
+        if api.get(f"clusters/{LAB_CLUSTER}").status_code == 200:  # the demo registered it
+            platform.import_report = api.get(f"clusters/{LAB_CLUSTER}/nodes").json().get("node_status")
             return
         r = api.post("clusters", json={
             "name": LAB_CLUSTER, "provider": "rke2", "api_endpoint": lab["api_url"],
@@ -127,6 +141,7 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
         _wait_ready(proc, port, log)
         lab = httpx.get(f"http://127.0.0.1:{port['cmdb']}/lab/status", timeout=10).json()
         running = Platform(f"http://127.0.0.1:{port['console']}", lab, data, port)
+        running.demo = _wait_for_demo(log)
         _register_lab_cluster(running)
         yield running
     finally:
