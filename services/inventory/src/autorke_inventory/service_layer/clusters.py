@@ -29,26 +29,29 @@ EDITABLE = ("api_endpoint", "host_networks", "pod_cidr", "service_cidr", "bgp_as
             "options", "join_address")
 
 
-def bad(detail: str) -> Problem:
-    return Problem("invalid-request", "Invalid request", 422, detail)
+def bad(detail: str, field: str | None = None) -> Problem:
+    """``field`` names the request field at fault (a form shows the error next to it)."""
+    return Problem("invalid-request", "Invalid request", 422, detail,
+                   **({"field": field} if field else {}))
 
 
-def _cidr(value: str, what: str) -> str:
+def _cidr(value: str, what: str, field: str) -> str:
     try:
         return str(ipaddress.ip_network(value, strict=True))
     except ValueError as exc:
-        raise bad(f"{what} {value!r} is not a network: {exc}") from None
+        raise bad(f"{what} {value!r} is not a network: {exc}", field) from None
 
 
 def check_fields(data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     if "host_networks" in out:
-        out["host_networks"] = [_cidr(c, "host network") for c in out["host_networks"] or []]
+        out["host_networks"] = [_cidr(c, "host network", "host_networks")
+                                for c in out["host_networks"] or []]
     for key in ("pod_cidr", "service_cidr"):
         if key in out:
-            out[key] = _cidr(out[key], key)
+            out[key] = _cidr(out[key], key, key)
     if out.get("bgp_as") is not None and not 1 <= int(out["bgp_as"]) <= 4294967295:
-        raise bad("bgp_as must be between 1 and 4294967295")
+        raise bad("bgp_as must be between 1 and 4294967295", "bgp_as")
     return out
 
 
@@ -71,11 +74,12 @@ def _emit(uow: UnitOfWork, event: msg.Event, actor: str, aggregate: str) -> None
 def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) -> ClusterRow:
     name = data["name"]
     if not _NAME.match(name):
-        raise bad("cluster name must be a DNS label (lowercase letters, digits, '-')")
+        raise bad("cluster name must be a DNS label (lowercase letters, digits, '-')", "name")
     if data["provider"] not in ("rke", "rke2"):
-        raise bad("provider must be 'rke' or 'rke2'")
+        raise bad("provider must be 'rke' or 'rke2'", "provider")
     if uow.session.get(ClusterRow, name) is not None:
-        raise conflict("cluster-exists", f"cluster {name!r} is already registered", cluster=name)
+        raise conflict("cluster-exists", f"cluster {name!r} is already registered", cluster=name,
+                       field="name")
     fields = check_fields({k: data.get(k) for k in EDITABLE if k in data})
     kubeconfig, token = data.get("kubeconfig"), data.get("join_token")
     now = utcnow()
@@ -174,7 +178,7 @@ def import_from_files(uow: UnitOfWork, cluster: ClusterRow, cluster_yml: str,
         try:
             json.loads(rkestate)
         except ValueError:
-            raise bad("cluster.rkestate is not JSON") from None
+            raise bad("cluster.rkestate is not JSON", "rkestate") from None
     result = match(uow, nodes_from_cluster_yml(doc))
     placed = place_matched(uow, cluster, result, actor)
     stored = [configs.store(uow, cluster, "cluster.yml", cluster_yml, box, actor=actor,
