@@ -1,13 +1,24 @@
-"""The Clusters pages: the list, and one cluster's nodes (roles; Ready, conditions, cordoned
+"""The Clusters pages: the list, Register (admins), and one cluster's nodes (roles; Ready, conditions, cordoned
 and kubelet version as the inventory last read them from the cluster's API, with a refresh
 for operators) and configs
 (versions, a side-by-side diff of any two, rollback to a version — which inventory turns
-into a change that goes through approval like any other)."""
+into a change that goes through approval like any other), with Import (its members read from
+its API server, or from uploaded cluster.yml + cluster.rkestate). The inventory decides
+what is valid; its errors are shown next to the field they are about."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
+from autorke_console.domain.cluster_form import (
+    DEFAULTS,
+    PROVIDERS,
+    import_body,
+    registration_body,
+    shown_again,
+)
+from autorke_console.domain.field_errors import field_errors
 from autorke_console.domain.side_by_side import side_by_side
 from autorke_console.entrypoints.pages.rendering import (
     api,
@@ -38,10 +49,75 @@ def _config_text(data) -> str:
     return data if isinstance(data, str) else ""
 
 
+def _is_admin(request: Request) -> bool:
+    return "admin" in (session_user(request) or {}).get("roles", [])
+
+
+async def _fields(request: Request) -> dict[str, str] | Response:
+    """The posted form (CSRF checked) as text; an uploaded file is read into its field."""
+    form = await posted_form(request)
+    if isinstance(form, Response):
+        return form
+    out: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if key == "csrf":
+            continue
+        if isinstance(value, UploadFile):
+            text = (await value.read()).decode(errors="replace")
+            if text or key not in out:
+                out[key] = text
+        elif value or key not in out:
+            out[key] = str(value)
+    return out
+
+
+def _register_page(request: Request, form: dict | None = None, errors: dict | None = None,
+                   result=None, status_code: int = 200):
+    return render(request, "cluster_new.html", status_code=status_code,
+                  form={**DEFAULTS, **(form or {})}, errors=errors or {}, providers=PROVIDERS,
+                  action_result=result)
+
+
+def _admins_only(request: Request) -> Response | None:
+    if session_user(request) is None:
+        return sign_in_redirect(request)
+    if not _is_admin(request):
+        return render(request, "message.html", status_code=403,
+                      message="Only an admin registers clusters.")
+    return None
+
+
+@router.get("/ui/clusters/new")
+async def register_form(request: Request):
+    return _admins_only(request) or _register_page(request)
+
+
+@router.post("/ui/clusters")
+async def register(request: Request):
+    form = await _fields(request)
+    if isinstance(form, Response):
+        return form
+    refused = _admins_only(request)
+    if refused:
+        return refused
+    body, errors = registration_body(form)
+    if errors:
+        return _register_page(request, shown_again(form), errors, status_code=422)
+    result = await api(request, "POST", "clusters", json=body)
+    if result.ok:
+        return RedirectResponse(f"/ui/clusters/{body['name']}", status_code=303)
+    return _register_page(request, shown_again(form), field_errors(result.problem), result,
+                          status_code=result.status)
+
+
 @router.get("/ui/clusters/{name}")
 async def cluster(name: str, request: Request):
     if session_user(request) is None:
         return sign_in_redirect(request)
+    return await _cluster_page(request, name)
+
+
+async def _cluster_page(request: Request, name: str, status_code: int = 200, **extra):
     q = request.query_params
     kind = q.get("kind") if q.get("kind") in CONFIG_KINDS else "cluster.yml"
     result = await api(request, "GET", f"clusters/{name}")
@@ -55,10 +131,36 @@ async def cluster(name: str, request: Request):
         right = await api(request, "GET", f"clusters/{name}/configs/{kind}/{q['to']}")
         if left.ok and right.ok:
             diff_rows = side_by_side(_config_text(left.data), _config_text(right.data))
-    return render(request, "cluster.html", name=name, result=result, c=result.data or {}, nodes=nodes,
+    if q.get("import_job") and "import_job" not in extra:
+        extra["import_job"] = await api(request, "GET", f"clusters/{name}/imports/{q['import_job']}")
+    extra.setdefault("import_errors", {})
+    extra.setdefault("import_form", {"source": "kubernetes"})
+    return render(request, "cluster.html", status_code=status_code, name=name, result=result, c=result.data or {}, nodes=nodes,
                   node_items=items_of(nodes.data, "nodes"), versions=versions,
                   version_items=items_of(versions.data, "versions"), kind=kind, kinds=CONFIG_KINDS,
-                  diff=diff, diff_rows=diff_rows, frm=q.get("from", ""), to=q.get("to", ""))
+                  diff=diff, diff_rows=diff_rows, frm=q.get("from", ""), to=q.get("to", ""), **extra)
+
+
+@router.post("/ui/clusters/{name}/import")
+async def import_cluster(name: str, request: Request):
+    form = await _fields(request)
+    if isinstance(form, Response):
+        return form
+    body, errors = import_body(form)
+    shown = shown_again(form)
+    if errors:
+        return await _cluster_page(request, name, 422, import_errors=errors, import_form=shown)
+    result = await api(request, "POST", f"clusters/{name}:import", json=body)
+    if result.ok and body["source"] == "kubernetes" and isinstance(result.data, dict):
+        return RedirectResponse(f"/ui/clusters/{name}?import_job={result.data.get('job_id', '')}",
+                                status_code=303)
+    if result.ok:
+        return await _cluster_page(request, name, import_report=result.data, import_form=shown)
+    errors = field_errors(result.problem)
+    if "" in errors and body["source"] == "files":  # a refused cluster.yml says why, by the file
+        errors["cluster_yml"] = errors.pop("")
+    return await _cluster_page(request, name, result.status, import_errors=errors,
+                               import_form=shown, import_result=result)
 
 
 @router.post("/ui/clusters/{name}/nodes/refresh")

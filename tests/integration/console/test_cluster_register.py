@@ -1,0 +1,181 @@
+"""The console's Register cluster page and Import action against a real inventory (its own
+database, on the test's NATS, syncing a small lab CMDB): an admin's form post registers the
+cluster through the API (kubeconfig and join token uploaded, never shown again); a field
+the inventory refuses (a CIDR that is no network, a name already taken) is shown next to
+that field and creates nothing; only admins get the page. Import from uploaded cluster.yml
++ cluster.rkestate places the matched machines as members; a cluster.yml the inventory
+refuses is shown next to the file field; import from the API server is a job the page
+follows."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import yaml
+from autorke_console.bootstrap import create_app
+from autorke_inventory.bootstrap import InventorySettings
+from autorke_inventory.bootstrap import create_app as create_inventory
+from autorke_lab.cmdb.api import cmdb_router
+from autorke_lab.cmdb.inventory import Inventory
+from autorke_lab.machines.addresses import free_port
+from autorke_lab.runtime import HttpServer
+from fastapi import FastAPI
+
+from .conftest import console_settings
+from .servers import browser_sign_in, serve_app
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]
+users: [{name: u, user: {token: kube-secret-never-shown}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+"""
+JOIN_TOKEN = "K10join-token-never-shown"
+
+
+@pytest.fixture(scope="module")
+def cmdb_url() -> Iterator[str]:
+    app = FastAPI()
+    app.include_router(cmdb_router(Inventory.generate(11, 12, [])))
+    server = HttpServer(app, "127.0.0.1", free_port())
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory, nats_server, console_idp, cmdb_url):
+    data = tmp_path_factory.mktemp("inventory-reg")
+    settings = InventorySettings(nats_url=nats_server.url, database_url=f"sqlite:///{data / 'inv.db'}",
+                                 db_schema="inventory", oidc_issuer=console_idp.issuer,
+                                 trace_exporter="none", secret_key="console-register-key",
+                                 cmdb_url=cmdb_url, sync_interval_s=0, node_status_interval_s=0,
+                                 outbox_poll_interval_s=0.1)
+    with serve_app(create_inventory(settings, configure_process=False)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory, nats_server, console_idp, console_port, inventory, echo_upstream):
+    settings = console_settings(tmp_path_factory.mktemp("console-reg"), nats_server.url, console_idp,
+                                console_port, inventory_url=inventory.url, upstream_url=echo_upstream.url)
+    with serve_app(create_app(settings, configure_process=False), port=console_port) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def inv(inventory, console_idp) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{inventory.url}/api/v1/", headers=console_idp.headers("admin"),
+                      timeout=30) as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    return html.split('name="csrf" value="')[1].split('"')[0]
+
+
+def field_error(html: str, name: str) -> str:
+    """The text shown next to field ``name`` ('' when none)."""
+    marker = f'data-field-error="{name}">'
+    return html.split(marker)[1].split("</span>")[0] if marker in html else ""
+
+
+def register(browser: httpx.Client, **fields: str) -> httpx.Response:
+    csrf = csrf_of(browser.get("/ui/clusters/new").text)
+    kubeconfig = fields.pop("kubeconfig", "")
+    data = {"csrf": csrf, "provider": "rke2", "pod_cidr": "10.42.0.0/16",
+            "service_cidr": "10.43.0.0/16", **fields}
+    return browser.post("/ui/clusters", data=data,
+                        files={"kubeconfig": ("kubeconfig.yaml", kubeconfig.encode(), "application/yaml")})
+
+
+def test_an_admin_registers_a_cluster_and_a_refused_field_is_shown_next_to_it(console, inv):
+    with browser_sign_in(console.url, "admin") as browser:
+        listing = browser.get("/ui/clusters").text
+        assert 'data-test="register-cluster"' in listing and 'href="/ui/clusters/new"' in listing
+        page = browser.get("/ui/clusters/new")
+        assert page.status_code == 200 and 'data-test="register-form"' in page.text
+        r = register(browser, name="reg-east", api_endpoint="https://10.9.0.10:6443", kubeconfig=KUBECONFIG,
+                     join_address="https://10.9.0.10:9345", join_token=JOIN_TOKEN,
+                     host_networks="10.9.0.0/24\n10.9.1.0/24")
+        assert r.status_code == 303 and r.headers["location"] == "/ui/clusters/reg-east", r.text
+        shown = browser.get("/ui/clusters/reg-east").text
+        assert "kube-secret-never-shown" not in shown and JOIN_TOKEN not in shown
+
+        bad = register(browser, name="reg-bad", pod_cidr="10.42.0.0/33", join_token=JOIN_TOKEN,
+                       join_address="https://10.9.0.11:9345", kubeconfig=KUBECONFIG)
+        assert bad.status_code == 422, bad.text
+        assert "is not a network" in field_error(bad.text, "pod_cidr")
+        assert 'value="reg-bad"' in bad.text, "what was typed is kept"
+        assert JOIN_TOKEN not in bad.text and "kube-secret-never-shown" not in bad.text, "secrets are not echoed"
+
+        taken = register(browser, name="reg-east")
+        assert taken.status_code == 409
+        assert "already registered" in field_error(taken.text, "name")
+
+        half = register(browser, name="reg-half", join_address="https://10.9.0.12:9345")
+        assert half.status_code == 422 and field_error(half.text, "join_token")
+
+    cluster = inv.get("clusters/reg-east").json()
+    assert cluster["provider"] == "rke2" and cluster["has_kubeconfig"] and cluster["has_join_token"]
+    assert cluster["join_address"] == "https://10.9.0.10:9345"
+    assert cluster["host_networks"] == ["10.9.0.0/24", "10.9.1.0/24"]
+    assert cluster["api_endpoint"] == "https://10.9.0.10:6443"
+    assert cluster["created_by"] == "admin"
+    for name in ("reg-bad", "reg-half"):
+        assert inv.get(f"clusters/{name}").status_code == 404, f"{name} was not created"
+
+
+def test_only_admins_get_the_register_page(console, inv):
+    with browser_sign_in(console.url, "operator") as browser:
+        assert 'data-test="register-cluster"' not in browser.get("/ui/clusters").text
+        assert browser.get("/ui/clusters/new").status_code == 403
+        csrf = csrf_of(browser.get("/ui/clusters").text)
+        r = browser.post("/ui/clusters", data={"csrf": csrf, "name": "reg-op", "provider": "rke2"})
+        assert r.status_code == 403
+    assert inv.get("clusters/reg-op").status_code == 404
+
+
+def _cluster_yml(machines: list[dict]) -> str:
+    roles = [["controlplane", "etcd"], ["worker"], ["worker"]]
+    return yaml.safe_dump({"cluster_name": "reg-rke", "nodes": [
+        {"address": m["network"]["ip"], "port": "22", "user": "root", "role": r,
+         "hostname_override": m["hostname"]} for m, r in zip(machines, roles, strict=False)]})
+
+
+def test_an_operator_imports_from_uploaded_files_and_from_the_api_server(console, inv):
+    assert inv.post("./machines:sync", json={"mode": "full", "wait": True}).status_code == 200
+    machines = inv.get("machines", params={"limit": 3}).json()["items"]
+    assert inv.post("clusters", json={"name": "reg-rke", "provider": "rke"}).status_code == 201
+    assert inv.post("clusters", json={"name": "reg-api", "provider": "rke2",
+                                      "kubeconfig": KUBECONFIG}).status_code == 201
+    rkestate = json.dumps({"currentState": {}, "desiredState": {}})
+    with browser_sign_in(console.url, "operator") as browser:
+        page = browser.get("/ui/clusters/reg-rke").text
+        assert 'data-test="import-form"' in page
+        csrf = csrf_of(page)
+
+        def post_files(cluster_yml: str) -> httpx.Response:
+            return browser.post("/ui/clusters/reg-rke/import", data={"csrf": csrf, "source": "files"},
+                                files={"cluster_yml": ("cluster.yml", cluster_yml.encode(), "text/yaml"),
+                                       "rkestate": ("cluster.rkestate", rkestate.encode(), "application/json")})
+
+        refused = post_files("nodes: []\n")
+        assert refused.status_code == 422
+        assert "has no nodes" in field_error(refused.text, "cluster_yml")
+        assert inv.get("clusters/reg-rke").json()["members"] == 0, "a refused import changes nothing"
+
+        done = post_files(_cluster_yml(machines))
+        assert done.status_code == 200, done.text
+        assert 'data-test="import-report"' in done.text and "3 members" in done.text
+        assert inv.get("clusters/reg-rke").json()["members"] == 3
+
+        r = browser.post("/ui/clusters/reg-api/import", data={"csrf": csrf, "source": "kubernetes"})
+        assert r.status_code == 303 and "import_job=" in r.headers["location"], r.text
+        job = browser.get(r.headers["location"]).text
+        assert 'data-test="import-job"' in job and 'data-status="pending"' in job
+    with browser_sign_in(console.url, "viewer") as browser:
+        assert 'data-test="import-form"' not in browser.get("/ui/clusters/reg-rke").text
