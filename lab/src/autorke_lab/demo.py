@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 
 from .idp import issue_token
 
@@ -69,7 +70,21 @@ def registration(cluster: dict) -> dict:
     if cluster["provider"] == "rke2":
         body["join_address"] = cluster["server_url"]
         body["join_token"] = Path(cluster["join_token_file"]).read_text().strip()
+    else:
+        body["options"] = lab_rke_options(cluster)
     return body
+
+
+#: The lab-only keys of the lab's cluster.yml: the SSH key rke uses and where the lab rke
+#: finds the lab API's kubeconfig and known_hosts. Registered as cluster options, which the
+#: inventory merges into every cluster.yml it renders, so the platform's own ``rke up``
+#: runs against the lab (without them every rke run on rke1-lab fails validation).
+LAB_RKE_KEYS = ("ssh_key_path", "x_autorke_lab")
+
+
+def lab_rke_options(cluster: dict) -> dict:
+    doc = yaml.safe_load(Path(cluster["cluster_yml"]).read_text()) or {}
+    return {k: doc[k] for k in LAB_RKE_KEYS if k in doc}
 
 
 class Demo:
@@ -105,6 +120,8 @@ class Demo:
             if not self._refreshed(name):
                 self._renew(cluster, r.headers.get("ETag", "*"))
                 out.note += ", credentials renewed"
+                if cluster["provider"] != "rke2":  # the lab made new certificates: a new rkestate
+                    self._import(cluster)
                 if not self._refreshed(name):
                     raise DemoFailed("its API still cannot be read with the lab's kubeconfig")
         else:
@@ -135,8 +152,8 @@ class Demo:
 
     def _renew(self, cluster: dict, etag: str) -> None:
         body = registration(cluster)
-        patch = {k: body[k] for k in ("api_endpoint", "kubeconfig", "join_address", "join_token")
-                 if k in body}
+        patch = {k: body[k] for k in ("api_endpoint", "kubeconfig", "join_address", "join_token",
+                                      "options") if k in body}
         self._check(self.api.patch(f"clusters/{cluster['name']}", json=patch,
                                    headers={"If-Match": etag}), f"update {cluster['name']}", 200)
         self.say(f"{cluster['name']}: {', '.join(k for k in patch if k != 'api_endpoint')} "
