@@ -45,10 +45,11 @@ from autorke_lab.provisioners.rke import rke_path
 from autorke_lab.provisioners.rke2 import install_command
 from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
 from fastapi.testclient import TestClient
-from fixtures.infra import postgres_url
+from fixtures.infra import drop_schemas, postgres_url
 from fixtures.lab import RunningLab, start_lab
+from fixtures.waiting import ready, wait  # noqa: F401 - the flows' tests import them from here
 from kubernetes import client, config
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .service_process import ServiceProcess
@@ -143,19 +144,6 @@ class Platform:
         return r.json()["items"]
 
 
-def wait(predicate: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.2)
-
-
-def ready(node: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
 
 
 def _database(tmp: Path, name: str) -> tuple[str, str]:
@@ -163,16 +151,6 @@ def _database(tmp: Path, name: str) -> tuple[str, str]:
     schema = f"e2e_{name}_{uuid.uuid4().hex[:8]}"
     return (url, schema) if url else (f"sqlite:///{tmp / f'{name}.db'}", schema)
 
-
-def _drop_schemas(schemas: list[str]) -> None:
-    url = postgres_url()
-    if not url:
-        return
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        for schema in schemas:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def _register(p: Platform) -> None:
@@ -297,7 +275,7 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
         try:
             finalize()
         finally:
-            _drop_schemas(schemas)
+            drop_schemas(schemas)
 
 
 @pytest.fixture

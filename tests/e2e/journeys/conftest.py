@@ -38,6 +38,9 @@ from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
 from kubernetes import client, config
 
+from fixtures.infra import platform_database
+from fixtures.waiting import ready, wait  # noqa: F401 - the journeys import them from here
+
 from ..ports import free_offset
 
 #: rke1-lab and rke2-lab take six machines each (m001-m012); the rest are free to claim.
@@ -47,25 +50,11 @@ CLUSTERS = ("rke1-lab", "rke2-lab")
 STATE_SUBJECT = "inventory.machine.state_changed"
 
 
-def wait(predicate: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it answers something true; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.3)
-
 
 def problem(r: httpx.Response) -> str:
     """The stable slug of a problem+json answer."""
     return r.json().get("type", "").rsplit("/", 1)[-1]
 
-
-def ready(node: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
 
 
 class StateEvents:
@@ -292,35 +281,36 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="package")
 def platform(tmp_path_factory) -> Iterator[Platform]:
-    data = tmp_path_factory.mktemp("journeys") / ".autorke"
-    lease = lease_free_range()
-    proc: subprocess.Popen | None = None
-    running: Platform | None = None
-    try:
-        offset = free_offset()
-        port = {name: p + offset for name, p in DEFAULT_PORTS.items()}
-        log = data.parent / "up.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")}
-        env["AUTORKE_OIDC_CLIENT_SECRET"] = "lab-console-secret"  # the lab IdP's documented client secret
-        autorke = Path(sys.executable).parent / "autorke"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([str(autorke), "up", "--data-dir", str(data), "--port-offset", str(offset),
-                                     "--machines", str(MACHINES), "--lab-address-base", lease.base],
-                                    cwd=data.parent, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                    start_new_session=True)
-        _wait_ready(proc, port, log)
-        lab = httpx.get(f"http://127.0.0.1:{port['cmdb']}/lab/status", timeout=10).json()
-        running = Platform(f"http://127.0.0.1:{port['console']}", lab, data)
-        running.events = StateEvents(f"{running.console}/api/v1/events", lambda: running.token("viewer"))
-        running.events.start()
-        wait(lambda: _clusters_ready(running), 180, "both lab clusters registered, imported, nodes Ready")
-        yield running
-    finally:
-        if running is not None and running.events is not None:
-            running.events.stopping.set()
-        if proc is not None:
-            _stop(proc)
-        lease.release()
+    with platform_database("journeys") as db_flags:  # own PostgreSQL schemas in CI
+        data = tmp_path_factory.mktemp("journeys") / ".autorke"
+        lease = lease_free_range()
+        proc: subprocess.Popen | None = None
+        running: Platform | None = None
+        try:
+            offset = free_offset()
+            port = {name: p + offset for name, p in DEFAULT_PORTS.items()}
+            log = data.parent / "up.log"
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")}
+            env["AUTORKE_OIDC_CLIENT_SECRET"] = "lab-console-secret"  # the lab IdP's documented client secret
+            autorke = Path(sys.executable).parent / "autorke"
+            with open(log, "wb") as out:
+                proc = subprocess.Popen([str(autorke), "up", "--data-dir", str(data), "--port-offset", str(offset),
+                                         "--machines", str(MACHINES), "--lab-address-base", lease.base, *db_flags],
+                                        cwd=data.parent, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+            _wait_ready(proc, port, log)
+            lab = httpx.get(f"http://127.0.0.1:{port['cmdb']}/lab/status", timeout=10).json()
+            running = Platform(f"http://127.0.0.1:{port['console']}", lab, data)
+            running.events = StateEvents(f"{running.console}/api/v1/events", lambda: running.token("viewer"))
+            running.events.start()
+            wait(lambda: _clusters_ready(running), 180, "both lab clusters registered, imported, nodes Ready")
+            yield running
+        finally:
+            if running is not None and running.events is not None:
+                running.events.stopping.set()
+            if proc is not None:
+                _stop(proc)
+            lease.release()
 
 
 @pytest.fixture

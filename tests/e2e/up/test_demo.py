@@ -16,18 +16,19 @@ import pytest
 from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
+from fixtures.infra import platform_database
 
 from ..ports import free_offset
 
 LAB_CLUSTERS = {"rke1-lab": "rke", "rke2-lab": "rke2"}
 
 
-def _start(data: Path, offset: int, base: str, log: Path) -> subprocess.Popen:
+def _start(data: Path, offset: int, base: str, log: Path, db_flags: list[str]) -> subprocess.Popen:
     autorke = Path(sys.executable).parent / "autorke"
     with open(log, "wb") as out:
         return subprocess.Popen(
             [str(autorke), "up", "--data-dir", str(data), "--port-offset", str(offset),
-             "--machines", "8", "--lab-address-base", base],
+             "--machines", "8", "--lab-address-base", base, *db_flags],
             cwd=data.parent, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")})
 
@@ -70,39 +71,40 @@ def _clusters_ready(api: httpx.Client) -> dict[str, list[str]] | None:
 
 @pytest.mark.slow
 def test_autorke_up_registers_the_lab_clusters_with_ready_nodes_within_60_s_and_only_once(tmp_path):
-    lease = lease_free_range()
-    offset = free_offset()
-    data = tmp_path / ".autorke"
-    console = f"http://127.0.0.1:{DEFAULT_PORTS['console'] + offset}"
-    first, second = tmp_path / "up-1.log", tmp_path / "up-2.log"
-    proc = _start(data, offset, lease.base, first)
-    try:
-        up = _wait_for(first, "AutoRKE is up.", proc, 240)
-        token = issue_token("admin", data / "lab" / "idp")
-        with httpx.Client(base_url=f"{console}/api/v1/", timeout=10,
-                          headers={"Authorization": f"Bearer {token}"}) as api:
-            found = None
-            while found is None and time.monotonic() - up < 60:
-                found = _clusters_ready(api)
-                time.sleep(0.5)
-            took = time.monotonic() - up
-            assert found, f"lab clusters not listed with Ready members {took:.0f} s after up: " \
-                          f"{api.get('clusters').text} {first.read_text()[-2000:]}"
-            print(f"both lab clusters Ready {took:.1f} s after 'AutoRKE is up': {found}")
-        _wait_for(first, "demo: rke1-lab (", proc, 30)
-        _stop(proc)
+    with platform_database("demo") as db_flags:  # own PostgreSQL schemas in CI; kept over the restart
+        lease = lease_free_range()
+        offset = free_offset()
+        data = tmp_path / ".autorke"
+        console = f"http://127.0.0.1:{DEFAULT_PORTS['console'] + offset}"
+        first, second = tmp_path / "up-1.log", tmp_path / "up-2.log"
+        proc = _start(data, offset, lease.base, first, db_flags)
+        try:
+            up = _wait_for(first, "AutoRKE is up.", proc, 240)
+            token = issue_token("admin", data / "lab" / "idp")
+            with httpx.Client(base_url=f"{console}/api/v1/", timeout=10,
+                              headers={"Authorization": f"Bearer {token}"}) as api:
+                found = None
+                while found is None and time.monotonic() - up < 60:
+                    found = _clusters_ready(api)
+                    time.sleep(0.5)
+                took = time.monotonic() - up
+                assert found, f"lab clusters not listed with Ready members {took:.0f} s after up: " \
+                              f"{api.get('clusters').text} {first.read_text()[-2000:]}"
+                print(f"both lab clusters Ready {took:.1f} s after 'AutoRKE is up': {found}")
+            _wait_for(first, "demo: rke1-lab (", proc, 30)
+            _stop(proc)
 
-        proc = _start(data, offset, lease.base, second)  # the same data dir again
-        _wait_for(second, "demo: rke1-lab (", proc, 300)
-        out = second.read_text()
-        assert out.count("already registered") == 2, out[-2000:]
-        with httpx.Client(base_url=f"{console}/api/v1/", timeout=10,
-                          headers={"Authorization": f"Bearer {token}"}) as api:
-            assert sorted(c["name"] for c in api.get("clusters").json()["items"]) == sorted(LAB_CLUSTERS)
-            assert _clusters_ready(api), "Ready again after the lab rebuilt its clusters"
-    finally:
-        _stop(proc)
-        lease.release()
+            proc = _start(data, offset, lease.base, second, db_flags)  # the same data dir again
+            _wait_for(second, "demo: rke1-lab (", proc, 300)
+            out = second.read_text()
+            assert out.count("already registered") == 2, out[-2000:]
+            with httpx.Client(base_url=f"{console}/api/v1/", timeout=10,
+                              headers={"Authorization": f"Bearer {token}"}) as api:
+                assert sorted(c["name"] for c in api.get("clusters").json()["items"]) == sorted(LAB_CLUSTERS)
+                assert _clusters_ready(api), "Ready again after the lab rebuilt its clusters"
+        finally:
+            _stop(proc)
+            lease.release()
     log = (data / "logs" / "demo.log").read_text()
     assert log.count(": registered") == 2, "each cluster registered once over two starts"
     assert "!!" not in log, log

@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -171,6 +172,9 @@ def register(subparsers) -> None:  # noqa: ANN001
     p.add_argument("--data-dir", type=Path, default=Path(".autorke"))
     p.add_argument("--nats-url", help="use this NATS server instead of an embedded one")
     p.add_argument("--database-url", help="use this database (one schema per service) instead of SQLite")
+    p.add_argument("--db-schema-prefix", default="", type=schema_prefix,
+                   help="prefix of each service's schema on --database-url (to run beside another platform "
+                        "on one database)")
     p.add_argument("--no-lab", action="store_true", help="do not start the lab")
     p.add_argument("--no-demo", action="store_true",
                    help="do not register the lab's clusters (the platform starts empty)")
@@ -180,6 +184,13 @@ def register(subparsers) -> None:  # noqa: ANN001
                    help="add this to every default port (to run beside another platform)")
     p.add_argument("--ready-timeout", type=float, default=90.0)
     p.set_defaults(func=run_up)
+
+
+def schema_prefix(value: str) -> str:
+    """A schema prefix is a plain SQL identifier start: letters, digits, underscores."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", value or "_"):
+        raise argparse.ArgumentTypeError(f"{value!r}: lower-case letters, digits and '_' only (at most 41)")
+    return value
 
 
 def service_entry_points() -> dict[str, str]:
@@ -236,6 +247,8 @@ def run_up(args: argparse.Namespace) -> int:
         kids = []
         for name, module in sorted(services.items()):
             env = {**base_env, "AUTORKE_PORT": str(port[name]), "AUTORKE_SERVICE_NAME": name}
+            if args.database_url and args.db_schema_prefix:
+                env["AUTORKE_DB_SCHEMA"] = f"{args.db_schema_prefix}{name}"
             kids.append(sup.add(Child(name, [sys.executable, "-m", module], env, logs / f"{name}.log",
                                       ready_url=f"http://127.0.0.1:{port[name]}/readyz")))
         slow = sup.wait_ready(kids, args.ready_timeout)
