@@ -9,6 +9,7 @@ from autorke_inventory.domain.lifecycle import check_transition
 from autorke_orchestrator.domain import saga
 from autorke_orchestrator.domain.flow import ClusterView, MachineView, probe_clean
 from autorke_orchestrator.domain.flows import flow_for
+from autorke_orchestrator.domain.orders import MARK_COMMAND
 from autorke_orchestrator.domain.planning import ChangeRequest, context, plan
 
 
@@ -35,7 +36,7 @@ class Inventory:
             self.members |= set(order.job.hosts)
         elif order.job.action == "inventory.membership.release":
             self.members -= set(order.job.hosts)
-        elif order.job.action == saga.MARK_COMMAND:
+        elif order.job.action == MARK_COMMAND:
             for h in order.job.hosts:
                 target = order.job.params["state"]
                 check_transition(h, self.states[h], target, is_member=h in self.members)

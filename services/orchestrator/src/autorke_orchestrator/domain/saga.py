@@ -3,10 +3,8 @@ next transition and which jobs to send. Pure: the service layer loads the change
 one of these functions, stores the change and sends the returned :class:`Order` s through
 the outbox in one transaction.
 
-Job ids are deterministic (``<change>:<step>:<attempt>``, ``<change>:<step>:undo:<n>``,
-``n`` the step's n-th compensation job: a step may declare several, run in order),
-so sending an order twice (after a crash, on resume) runs nothing twice: the executor
-de-duplicates by job id, the inventory by command id.
+Orders have deterministic ids and pass the blast-radius fence
+(:mod:`autorke_orchestrator.domain.orders`), so sending one twice runs nothing twice.
 """
 from __future__ import annotations
 
@@ -25,22 +23,11 @@ from autorke_common.catalogue.orchestrator import (
 )
 from autorke_common.envelope import utcnow
 
-from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Flow, FlowContext, Job, StepSpec, Violation
+from autorke_orchestrator.domain.flow import Flow, FlowContext, Job, StepSpec, Violation
 from autorke_orchestrator.domain.model import Approval, Change, IllegalTransition, Step, TargetState
+from autorke_orchestrator.domain.orders import Order, check_fence, job_id, lifecycle_marks, parse_job_id
 
 SYSTEM = "system"
-#: The inventory command a lifecycle mark sends (:class:`~autorke_orchestrator.domain.flow.Marks`).
-MARK_COMMAND = "inventory.machine.transition"
-
-
-@dataclass(frozen=True)
-class Order:
-    job_id: str
-    change_id: str
-    step_id: str
-    purpose: str  # "run" or "undo"
-    attempt: int
-    job: Job
 
 
 @dataclass(frozen=True)
@@ -59,25 +46,6 @@ class ConfigLocks(Protocol):
     def acquire(self, cluster: str, change_id: str, step_id: str) -> bool: ...
 
     def release(self, cluster: str, change_id: str) -> None: ...
-
-
-def job_id(change_id: str, step_id: str, attempt: int, undo: bool = False) -> str:
-    return f"{change_id}:{step_id}:undo:{attempt}" if undo else f"{change_id}:{step_id}:{attempt}"
-
-
-def parse_job_id(value: str) -> tuple[str, str, str, int] | None:
-    """(change_id, step_id, purpose, attempt) of one of our job ids, else None."""
-    parts = value.split(":")
-    try:
-        if len(parts) == 4 and parts[2] == "undo":
-            return parts[0], parts[1], "undo", int(parts[3])
-        if len(parts) == 4 and parts[2].startswith(("mark-", "undone-")):
-            return parts[0], parts[1], "mark", int(parts[3])
-        if len(parts) == 3:
-            return parts[0], parts[1], "run", int(parts[2])
-    except ValueError:
-        return None
-    return None
 
 
 def news(change: Change, order_id: str, outcomes: dict[str, Outcome]) -> bool:
@@ -99,17 +67,9 @@ def news(change: Change, order_id: str, outcomes: dict[str, Outcome]) -> bool:
 
 
 def _order(change: Change, step: Step, job: Job, purpose: str, attempt: int) -> Order:
-    _check_fence(change, step, job)
+    check_fence(change, step, job)
     return Order(job_id(change.id, step.id, attempt, purpose == "undo"), change.id, step.id, purpose,
                  attempt, job)
-
-
-def _check_fence(change: Change, step: Step, job: Job) -> None:
-    fence = set(change.blast_hosts)
-    outside = [h for h in (*job.hosts, *job.reported) if h not in fence and h not in PSEUDO_TARGETS]
-    if outside:  # a flow bug: never send it
-        raise IllegalTransition(f"step {step.id} would touch {outside} outside the blast radius",
-                                "target-outside-blast-radius", 500)
 
 
 def _fail_check(change: Change, step: Step, v: Violation) -> None:
@@ -197,23 +157,7 @@ def advance(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks) ->
         change.record(SYSTEM, "step", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
         change.emit(StepStarted(change_id=change.id, step_id=step.id, kind=step.kind, attempt=step.attempt,
                                 job_id=order.job_id, hosts=list(job.reported)))
-        return [order, *_marks(change, step, spec.marks and spec.marks.during, hosts, step.attempt)]
-
-
-def _marks(change: Change, step: Step, state: str | None, hosts: list[str] | tuple[str, ...],
-           attempt: int, undone: bool = False) -> list[Order]:
-    """The inventory command that moves ``hosts`` to lifecycle ``state`` (none for no state).
-    Sent beside the step's own job and not waited for: the state is what the inventory
-    shows of the machine, the step's job is what decides the change. Its id is derived from
-    the step, the state and the attempt, so a re-sent mark is dropped like any order."""
-    machines = tuple(h for h in hosts if h not in PSEUDO_TARGETS)
-    if not state or not machines:
-        return []
-    job = Job("inventory", MARK_COMMAND, machines, {"state": state}, service="inventory")
-    _check_fence(change, step, job)
-    kind = "undone" if undone else "mark"
-    return [Order(f"{change.id}:{step.id}:{kind}-{state}:{attempt}", change.id, step.id, "mark",
-                  attempt, job)]
+        return [order, *lifecycle_marks(change, step, spec.marks and spec.marks.during, hosts, step.attempt)]
 
 
 def _succeed(change: Change, step: Step) -> None:
@@ -246,7 +190,7 @@ def on_results(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks,
         t.result = dict(o.result or {})
         if t.status == "succeeded":
             done.append(host)
-    marks = _marks(change, step, spec.marks and spec.marks.after, done, attempt)
+    marks = lifecycle_marks(change, step, spec.marks and spec.marks.after, done, attempt)
     if any(t.status == "running" for t in step.targets.values()):
         return marks
     return marks + _step_reported(change, flow, ctx, locks, step, spec, attempt)
@@ -439,5 +383,5 @@ def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, a
         return []
     marks = flow.spec(step.id).marks
     undone = [h for h, t in step.targets.items() if t.undo_status == "succeeded"]
-    return (_marks(change, step, marks and marks.undone, undone, attempt, undone=True)
+    return (lifecycle_marks(change, step, marks and marks.undone, undone, attempt, undone=True)
             + _advance_compensation(change, flow, ctx))

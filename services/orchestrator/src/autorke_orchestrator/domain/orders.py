@@ -1,0 +1,72 @@
+"""What the saga sends: an :class:`Order` is one job (or one inventory command) of a
+change's step, with a deterministic id, so that sending it twice (after a crash, on
+resume) runs nothing twice: the executor de-duplicates by job id, the inventory by
+command id. Ids: ``<change>:<step>:<attempt>`` for a step's job,
+``<change>:<step>:undo:<n>`` for its n-th compensation job, and
+``<change>:<step>:mark-<state>:<attempt>`` (``undone-<state>``) for a lifecycle mark.
+
+Every order passes the fence first: a job that would touch a host outside the change's
+blast radius is a flow bug and is never sent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Job
+from autorke_orchestrator.domain.model import Change, IllegalTransition, Step
+
+#: The inventory command a lifecycle mark sends (:class:`~autorke_orchestrator.domain.flow.Marks`).
+MARK_COMMAND = "inventory.machine.transition"
+
+
+@dataclass(frozen=True)
+class Order:
+    job_id: str
+    change_id: str
+    step_id: str
+    purpose: str  # "run" or "undo"
+    attempt: int
+    job: Job
+
+
+def job_id(change_id: str, step_id: str, attempt: int, undo: bool = False) -> str:
+    return f"{change_id}:{step_id}:undo:{attempt}" if undo else f"{change_id}:{step_id}:{attempt}"
+
+
+def parse_job_id(value: str) -> tuple[str, str, str, int] | None:
+    """(change_id, step_id, purpose, attempt) of one of our job ids, else None."""
+    parts = value.split(":")
+    try:
+        if len(parts) == 4 and parts[2] == "undo":
+            return parts[0], parts[1], "undo", int(parts[3])
+        if len(parts) == 4 and parts[2].startswith(("mark-", "undone-")):
+            return parts[0], parts[1], "mark", int(parts[3])
+        if len(parts) == 3:
+            return parts[0], parts[1], "run", int(parts[2])
+    except ValueError:
+        return None
+    return None
+
+
+def check_fence(change: Change, step: Step, job: Job) -> None:
+    fence = set(change.blast_hosts)
+    outside = [h for h in (*job.hosts, *job.reported) if h not in fence and h not in PSEUDO_TARGETS]
+    if outside:  # a flow bug: never send it
+        raise IllegalTransition(f"step {step.id} would touch {outside} outside the blast radius",
+                                "target-outside-blast-radius", 500)
+
+
+def lifecycle_marks(change: Change, step: Step, state: str | None, hosts: list[str] | tuple[str, ...],
+           attempt: int, undone: bool = False) -> list[Order]:
+    """The inventory command that moves ``hosts`` to lifecycle ``state`` (none for no state).
+    Sent beside the step's own job and not waited for: the state is what the inventory
+    shows of the machine, the step's job is what decides the change. Its id is derived from
+    the step, the state and the attempt, so a re-sent mark is dropped like any order."""
+    machines = tuple(h for h in hosts if h not in PSEUDO_TARGETS)
+    if not state or not machines:
+        return []
+    job = Job("inventory", MARK_COMMAND, machines, {"state": state}, service="inventory")
+    check_fence(change, step, job)
+    kind = "undone" if undone else "mark"
+    return [Order(f"{change.id}:{step.id}:{kind}-{state}:{attempt}", change.id, step.id, "mark",
+                  attempt, job)]
