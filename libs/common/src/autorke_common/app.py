@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autorke_common.auth import Authenticator
-from autorke_common.errors import PROBLEM_CONTENT_TYPE, Problem
+from autorke_common.errors import PROBLEM_CONTENT_TYPE, DomainError, Problem, problem_of
 from autorke_common.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
+
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(problem_of(exc), request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -78,7 +82,7 @@ def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (
     runtime.register_metrics(registry)
 
     @app.middleware("http")
-    async def _trace_and_measure(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def _trace_and_measure(request: Request, call_next):
         ctx = propagate.extract(dict(request.headers))
         start = time.perf_counter()
         with tracer.start_as_current_span(f"{request.method} {request.url.path}", context=ctx,

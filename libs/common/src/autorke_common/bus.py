@@ -5,11 +5,15 @@ pull consumers with explicit ack, back-off, bounded redelivery and dead letters.
 * ``AUTORKE_COMMANDS`` (``autorke.cmd.>``): work-queue retention; one durable consumer per
   command subject, shared by every replica of the owning service.
 
-A handler is ``async def handler(envelope, delivery) -> None``. Returning acks the
-message; :class:`TemporaryError` naks it with its delay; :class:`PermanentError`, or any
-failure on the last allowed delivery, publishes a ``bus.message.dead_lettered`` event and
-terminates the message, so a poison message never blocks the ones behind it. Any other
-exception naks with the configured back-off. The W3C trace context travels in headers.
+A handler is ``async def handler(envelope, delivery) -> None``, or a plain ``def`` with
+``ConsumerSpec(run_in_thread=True)`` (run in a worker thread, so a handler that talks to
+the database never blocks the loop). Returning acks the message; :class:`TemporaryError`
+naks it with its delay. A refusal that will never change (:class:`PermanentError`, a
+:class:`~autorke_common.errors.Problem` below 500, a domain refusal: see
+:func:`~autorke_common.errors.is_permanent`), or any failure on the last allowed delivery,
+publishes a ``bus.message.dead_lettered`` event with the refusal's slug and terminates the
+message, so a poison message never blocks the ones behind it. Any other exception naks
+with the configured back-off. The W3C trace context travels in headers.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from opentelemetry.trace import SpanKind
 
 from autorke_common.catalogue.bus import MessageDeadLettered
 from autorke_common.envelope import Envelope
-from autorke_common.errors import PermanentError, TemporaryError
+from autorke_common.errors import DomainError, Problem, TemporaryError, is_permanent
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("autorke.bus")
@@ -56,13 +60,14 @@ class Delivery:
 
 
 Handler = Callable[[Envelope, Delivery], Awaitable[None]]
+SyncHandler = Callable[[Envelope, Delivery], None]
 
 
 @dataclass
 class ConsumerSpec:
     durable: str
     subject: str
-    handler: Handler
+    handler: Handler | SyncHandler
     stream: str = EVENTS_STREAM
     max_deliver: int = 5
     ack_wait_s: float = 30.0
@@ -70,6 +75,15 @@ class ConsumerSpec:
     batch: int = 32
     concurrency: int = 1
     deliver_new_only: bool = False
+    #: ``handler`` is a plain function: run it in a worker thread.
+    run_in_thread: bool = False
+
+
+def _refusal(error: BaseException) -> str:
+    """A permanent failure as the dead letter says it: the slug first when there is one."""
+    if isinstance(error, (Problem, DomainError)):
+        return f"{error.slug}: {error.detail or error}"
+    return str(error)
 
 
 class Bus:
@@ -178,7 +192,7 @@ class Bus:
         self._tasks.append(task)
         return task
 
-    async def _pull_subscription(self, spec: ConsumerSpec):  # noqa: ANN202
+    async def _pull_subscription(self, spec: ConsumerSpec):
         assert self.js is not None
         config = ConsumerConfig(
             durable_name=spec.durable,
@@ -230,7 +244,7 @@ class Bus:
             if in_flight:  # finish (and ack) what is in hand
                 await asyncio.gather(*in_flight, return_exceptions=True)
 
-    async def _dispatch(self, spec: ConsumerSpec, msg) -> None:  # noqa: ANN001
+    async def _dispatch(self, spec: ConsumerSpec, msg) -> None:
         headers = dict(msg.headers or {})
         deliveries = msg.metadata.num_delivered
         try:
@@ -246,11 +260,14 @@ class Bus:
                         "messaging.message.id": envelope.id, "autorke.consumer": spec.durable},
         ):
             try:
-                await spec.handler(envelope, delivery)
-            except PermanentError as exc:
-                await self._dead_letter(spec, msg, deliveries, f"permanent: {exc}", envelope.id)
-                return
+                if spec.run_in_thread:
+                    await asyncio.to_thread(spec.handler, envelope, delivery)
+                else:
+                    await spec.handler(envelope, delivery)  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001 - handler failures are the bus's to route
+                if is_permanent(exc):
+                    await self._dead_letter(spec, msg, deliveries, f"permanent: {_refusal(exc)}", envelope.id)
+                    return
                 if deliveries >= spec.max_deliver:
                     await self._dead_letter(spec, msg, deliveries, f"{type(exc).__name__}: {exc}", envelope.id)
                     return
@@ -265,7 +282,7 @@ class Bus:
             await msg.ack()
 
     async def _dead_letter(self, spec: ConsumerSpec, msg, deliveries: int, error: str,
-                           message_id: str | None = None) -> None:  # noqa: ANN001
+                           message_id: str | None = None) -> None:
         event = MessageDeadLettered(
             consumer=spec.durable, stream=spec.stream, subject=msg.subject,
             message_id=message_id, deliveries=deliveries, error=error[:2000],

@@ -18,8 +18,9 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import ColumnElement, MetaData, Select, and_, create_engine, event, or_, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -113,3 +114,18 @@ def run_alembic_env() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def keyset(stmt: Select, key: ColumnElement, ident: ColumnElement, after: Any | None, limit: int,
+           descending: bool = False) -> Select:
+    """``stmt`` ordered by (``key``, ``ident``), starting strictly after the row of the
+    :class:`~autorke_common.rest.Cursor` ``after`` (None: the first page), with one row more
+    than ``limit`` (so :func:`~autorke_common.rest.page_of` knows whether a next page exists).
+    Rows that share a sort key are ordered by id, so none is skipped or shown twice."""
+    if after is not None:
+        if descending:
+            stmt = stmt.where(or_(key < after.key, and_(key == after.key, ident < after.id)))
+        else:
+            stmt = stmt.where(or_(key > after.key, and_(key == after.key, ident > after.id)))
+    order = (key.desc(), ident.desc()) if descending else (key.asc(), ident.asc())
+    return stmt.order_by(*order).limit(limit + 1)

@@ -16,21 +16,26 @@ from autorke_common.db import make_engine, migrate
 from autorke_common.logs import configure_logging
 from autorke_common.outbox import Database, add_outbox_tables
 from autorke_common.relay import OutboxRelay
-from autorke_common.settings import ServiceSettings
+from autorke_common.settings import ServiceSettings, secret_box
 from autorke_common.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
 
 Periodic = Callable[[], Awaitable[None]]
+SyncPeriodic = Callable[[], object]
 
 
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, metadata: MetaData, migrations: str | None,
-                 configure_process: bool = True) -> None:
+                 configure_process: bool = True, needs_secrets: bool = False) -> None:
         """``migrations`` is the service's Alembic ``package:folder``; ``None`` creates the
         tables straight from ``metadata`` (only for throw-away test services).
-        ``configure_process`` sets up logging and tracing (off when tests embed services)."""
+        ``configure_process`` sets up logging and tracing (off when tests embed services).
+        ``needs_secrets``: the service seals or opens secrets, so its
+        :class:`~autorke_common.secrets.SecretBox` (:attr:`secrets`) is built here, and a
+        missing ``AUTORKE_SECRET_KEY`` fails the start, not the first secret."""
         self.settings = settings
+        self.secrets = secret_box(settings) if needs_secrets else None
         if configure_process:
             configure_logging(settings.service_name, settings.log_level, settings.log_format)
             setup_tracing(settings.service_name, settings.trace_exporter, settings.otlp_endpoint)
@@ -51,8 +56,16 @@ class ServiceRuntime:
     def consume(self, spec: ConsumerSpec) -> None:
         self.consumers.append(spec)
 
-    def every(self, seconds: float, job: Periodic) -> None:
-        self.periodic.append((seconds, job))
+    def every(self, seconds: float, job: Periodic | SyncPeriodic, in_thread: bool = False) -> None:
+        """Run ``job`` every ``seconds`` while the service runs; ``in_thread``: ``job`` is a
+        plain function (it talks to the database), run in a worker thread."""
+        if in_thread:
+            sync = job
+
+            async def job() -> None:
+                await asyncio.to_thread(sync)
+            job.__name__ = getattr(sync, "__name__", "job")
+        self.periodic.append((seconds, job))  # type: ignore[arg-type]
 
     async def start(self) -> None:
         if self.migrations:
@@ -74,7 +87,7 @@ class ServiceRuntime:
                 await job()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a periodic job failing once must not stop it
+            except Exception:
                 log.exception("periodic job %s failed", getattr(job, "__name__", job))
             await asyncio.sleep(seconds)
 
@@ -116,7 +129,7 @@ class ServiceRuntime:
         pending.set_function(count)
 
 
-def _existing_tables(metadata: MetaData):  # noqa: ANN202
+def _existing_tables(metadata: MetaData):
     from autorke_common.outbox import OutboxTables
 
     return OutboxTables(metadata.tables["outbox"], metadata.tables["processed_messages"])
