@@ -32,7 +32,8 @@ e2e: install
 	uv run --no-sync pytest tests/e2e
 
 lint: install
-	uv run --no-sync lint-imports
+	uv run --no-sync ruff check --no-cache .
+	uv run --no-sync lint-imports --no-cache
 
 bench: install
 	uv sync --all-packages --group bench --inexact

@@ -27,11 +27,10 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
-from autorke_lab.machines.addresses import lease_free_range
+from _results import write_section  # bench/ is on sys.path when a script runs
 
 from autorke_common.platform_env import DEFAULT_PORTS
-
-from _results import write_section  # bench/ is on sys.path when a script runs
+from autorke_lab.machines.addresses import lease_free_range
 
 BEGIN, END = "<!-- console_machines:begin -->", "<!-- console_machines:end -->"
 OFFSET = 21_300
@@ -124,14 +123,14 @@ def pct(values: list[float], q: float) -> float:
 
 
 def write(rows: list[tuple[str, list[float]]], total: int, n: int) -> None:
-    lines = [BEGIN, "## Console: the Machines page on 10,000 machines "
-             "(`uv run --no-sync python bench/console_machines.py`)", "",
-             f"`autorke up` (SQLite, embedded NATS, lab CMDB), inventory holding {total:,} machines; "
-             f"{n} filtered, sorted pages of 50 (state / GPU model / rack / free text / three filters "
-             "at once), sequential, one client, signed in with a session cookie. Page = the whole "
-             "HTML answer (console → inventory for machines and clusters → Jinja2). "
-             f"{os.cpu_count()} cores; 1-minute load average {LOAD[0]:.0f} at the start, "
-             f"{LOAD[1]:.0f} at the end (the platform's own processes included).", "",
+    lines = [BEGIN, ("## Console: the Machines page on 10,000 machines "
+                     "(`uv run --no-sync python bench/console_machines.py`)"), "",
+             (f"`autorke up` (SQLite, embedded NATS, lab CMDB), inventory holding {total:,} machines; "
+              f"{n} filtered, sorted pages of 50 (state / GPU model / rack / free text / three filters "
+              "at once), sequential, one client, signed in with a session cookie. Page = the whole "
+              "HTML answer (console → inventory for machines and clusters → Jinja2). "
+              f"{os.cpu_count()} cores; 1-minute load average {LOAD[0]:.0f} at the start, "
+              f"{LOAD[1]:.0f} at the end (the platform's own processes included)."), "",
              "| request | p50 (ms) | p95 (ms) | max (ms) |", "|---|---|---|---|"]
     for name, values in rows:
         lines.append(f"| {name} | {statistics.median(values):.1f} | {pct(values, 0.95):.1f} | {max(values):.1f} |")

@@ -117,7 +117,8 @@ def tool_ansible(inv: dict, script: bytes, command: str) -> int:
     ansible = Path(sys.executable).with_name("ansible")
     out = subprocess.run([str(ansible), "lab", "-i", str(hosts), "-o", "-m", "shell", "-a", heredoc],
                          env=env, capture_output=True, text=True, check=False)
-    good = sum(1 for line in out.stdout.splitlines() if " | CHANGED | rc=0 |" in line and ('"hostname"' in line or not script))
+    good = sum(1 for line in out.stdout.splitlines()
+               if " | CHANGED | rc=0 |" in line and ('"hostname"' in line or not script))
     if not good:
         print(out.stdout[:1500], out.stderr[:1500], file=sys.stderr)
     return good

@@ -20,10 +20,7 @@ import sys
 import tempfile
 import time
 
-from autorke_lab.cmdb.api import cmdb_router
-from autorke_lab.cmdb.inventory import Inventory
-from autorke_lab.machines.addresses import free_port
-from autorke_lab.runtime import HttpServer
+from _results import write_section  # bench/ is on sys.path when a script runs
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -34,14 +31,16 @@ from autorke_inventory.adapters.orm import metadata, outbox_tables
 from autorke_inventory.service_layer.queries import MachineFilter, list_machines
 from autorke_inventory.service_layer.sync import SyncRunner
 from autorke_inventory.service_layer.views import machine_view
-
-from _results import write_section  # bench/ is on sys.path when a script runs
+from autorke_lab.cmdb.api import cmdb_router
+from autorke_lab.cmdb.inventory import Inventory
+from autorke_lab.machines.addresses import free_port
+from autorke_lab.runtime import HttpServer
 
 BEGIN, END = "<!-- inventory_sync:begin -->", "<!-- inventory_sync:end -->"
 SCHEMA = "bench_inventory"
 
 
-def timed(fn):  # noqa: ANN001, ANN201
+def timed(fn):
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out
@@ -87,7 +86,7 @@ def run(url: str, label: str, inv: Inventory, cmdb_url: str) -> dict:
     assert again.unchanged == len(inv), again
     latencies = []
     for f in filters(inv):
-        def page(f=f):  # noqa: ANN001, ANN202
+        def page(f=f):
             with db.unit_of_work() as uow:
                 rows, _, _ = list_machines(uow.session, f)
                 return [machine_view(m, mem) for m, mem in rows]
@@ -105,23 +104,23 @@ def run(url: str, label: str, inv: Inventory, cmdb_url: str) -> dict:
 
 
 def write_results(rows: list[dict], records: int) -> None:
-    lines = [BEGIN, "## Inventory: CMDB sync and Machines pages "
-             "(`uv run --no-sync python bench/inventory_sync.py`)", "",
-             f"{records:,} lab CMDB records over HTTP (pages of 1,000, the HTTP/JSON adapter); "
-             "every machine written with bulk inserts/updates and one `inventory.machine.added` "
-             "outbox row each, in one transaction per page. Incremental: 100 records changed in "
-             "the CMDB. Re-sync: a full read with nothing changed (fingerprints compared, nothing "
-             "written). Pages: 200 filtered, sorted pages of 50 (state / GPU model / rack / free "
-             "text, with total count), query + JSON view server-side, no HTTP. "
-             f"{os.cpu_count()} cores.", "",
-             "| database | full sync (s) | machines/s | incremental, 100 changed (s) | "
-             "full re-sync, unchanged (s) | page p50 (ms) | page p95 (ms) | outbox rows |",
+    lines = [BEGIN, ("## Inventory: CMDB sync and Machines pages "
+                     "(`uv run --no-sync python bench/inventory_sync.py`)"), "",
+             (f"{records:,} lab CMDB records over HTTP (pages of 1,000, the HTTP/JSON adapter); "
+              "every machine written with bulk inserts/updates and one `inventory.machine.added` "
+              "outbox row each, in one transaction per page. Incremental: 100 records changed in "
+              "the CMDB. Re-sync: a full read with nothing changed (fingerprints compared, nothing "
+              "written). Pages: 200 filtered, sorted pages of 50 (state / GPU model / rack / free "
+              "text, with total count), query + JSON view server-side, no HTTP. "
+              f"{os.cpu_count()} cores."), "",
+             ("| database | full sync (s) | machines/s | incremental, 100 changed (s) | "
+              "full re-sync, unchanged (s) | page p50 (ms) | page p95 (ms) | outbox rows |"),
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['db']} | {r['full']:.1f} | {r['rate']:,.0f} | {r['inc']:.2f} | "
                      f"{r['again']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['outbox']:,} |")
-    lines += ["", "Target: full sync under 20 s on both; p95 of a filtered page under 300 ms. "
-              "The relay publishes the outbox rows to NATS afterwards (not timed here).", "",
+    lines += ["", ("Target: full sync under 20 s on both; p95 of a filtered page under 300 ms. "
+                   "The relay publishes the outbox rows to NATS afterwards (not timed here)."), "",
               f"Measured {time.strftime('%Y-%m-%d')}.", END]
     section = "\n".join(lines)
     write_section(BEGIN, END, section)

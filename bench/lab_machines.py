@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import paramiko
+from _results import write_section  # bench/ is on sys.path when a script runs
+
 from autorke_lab.machines.addresses import lease_free_range
 from autorke_lab.machines.fleet import Fleet, FleetConfig
 from autorke_lab.machines.namespaces import processes_by_mount_ns
-
-from _results import write_section  # bench/ is on sys.path when a script runs
 
 BEGIN, END = "<!-- lab_machines:begin -->", "<!-- lab_machines:end -->"
 

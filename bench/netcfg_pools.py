@@ -15,15 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import write_section  # bench/ is on sys.path when a script runs
+from kubernetes import client, config
+
 from autorke_lab.kube.background import ClusterThread
 from autorke_lab.kube.cluster import KubeClusterSettings
 from autorke_netcfg.adapters.kube import ClusterApi
 from autorke_netcfg.domain import pools as rules
 from autorke_netcfg.domain.pools import Block, ClusterNetworks, Pool
 from autorke_netcfg.service_layer.pools import read_state
-from kubernetes import client, config
-
-from _results import write_section  # bench/ is on sys.path when a script runs
 
 BEGIN, END = "<!-- netcfg_pools:begin -->", "<!-- netcfg_pools:end -->"
 G, V = "crd.projectcalico.org", "v1"

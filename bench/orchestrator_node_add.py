@@ -33,6 +33,7 @@ from datetime import date
 from pathlib import Path
 
 import nats
+from _results import write_section  # bench/ is on sys.path when a script runs
 from fastapi.testclient import TestClient
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -52,9 +53,6 @@ from autorke_lab.kube.nodes import HOLLOW_ANNOTATION, node_object
 from autorke_lab.kube.store import now_rfc3339
 from autorke_orchestrator.adapters.orm import MachineViewRow
 from autorke_orchestrator.bootstrap import OrchestratorSettings, create_app
-
-from _results import write_section  # bench/ is on sys.path when a script runs
-
 
 
 def ssh_data(address: str, hostname: str) -> dict:
@@ -76,7 +74,7 @@ class Responder:
         self.lock = threading.Lock()
         self.call(self._start())
 
-    def call(self, coro, timeout: float = 60):  # noqa: ANN001, ANN201
+    def call(self, coro, timeout: float = 60):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _start(self) -> None:
@@ -99,7 +97,7 @@ class Responder:
                 ev.set()
         return ev
 
-    async def _on_event(self, msg) -> None:  # noqa: ANN001
+    async def _on_event(self, msg) -> None:
         env = Envelope.from_bytes(msg.data)
         if env.type in (ApprovalRequested.TYPE, ChangeFinished.TYPE):
             key = f"{env.type}:{env.correlation_id}"
@@ -108,7 +106,7 @@ class Responder:
                 if (ev := self.events.get(key)) is not None:
                     ev.set()
 
-    async def _on_command(self, msg) -> None:  # noqa: ANN001
+    async def _on_command(self, msg) -> None:
         """Timed on arrival; answered in a task, so a command arriving while the previous one
         is still being answered is not stamped late."""
         received = time.perf_counter()
@@ -158,7 +156,7 @@ class Responder:
             self.thread.join(5)
 
 
-def build_read_model(responder: Responder, db, cluster: str, kube: k8s.CoreV1Api, new: list[str]) -> float:  # noqa: ANN001
+def build_read_model(responder: Responder, db, cluster: str, kube: k8s.CoreV1Api, new: list[str]) -> float:
     """Publish the inventory's events for every node of the lab cluster (and the machines
     to add); wait until the orchestrator has projected them. Returns the seconds it took."""
     t0 = time.perf_counter()
@@ -264,6 +262,8 @@ def write(rows: list[dict]) -> None:
         f"| {r['size']:,} | {r['seed_s']:.1f} | {r['plan_ms']:.0f} | {r['total_s']:.2f} | {r['work_ms']:.0f} | "
         f"{r['steps']} | **{r['per_step_ms']:.0f}** (max {r['max_per_step_ms']:.0f}) | {r['gap_ms']:.0f} | "
         f"{r['commands']:.0f} | {', '.join(r['hosts'])} |" for r in rows)
+    header = ("| cluster nodes | read model seed (s) | plan (ms) | total (s) | work (ms) | steps | "
+              "per step excl. work (ms) | gap (ms) | commands | hosts in blast radius |")
     section = f"""<!-- orchestrator_node_add:begin -->
 ## Orchestrator: node.add of 1 machine to an RKE2 cluster (`uv run --no-sync python bench/orchestrator_node_add.py`)
 
@@ -278,7 +278,7 @@ Per step = (create → change finished − work) / steps, approval included (pos
 its request event arrives). Gap = responder's last result of a command → next command
 received. Medians of {rows[0]['runs'] if rows else 0} changes per size; commands = commands sent per change.
 
-| cluster nodes | read model seed (s) | plan (ms) | total (s) | work (ms) | steps | per step excl. work (ms) | gap (ms) | commands | hosts in blast radius |
+{header}
 |---|---|---|---|---|---|---|---|---|---|
 {table}
 

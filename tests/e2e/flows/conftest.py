@@ -1,7 +1,7 @@
 """The real services on one lab, for the orchestrator's end-to-end flows (issue 7).
 
-``platform`` (one for the whole folder: a lab start builds two clusters): a private lab (its own address range, free ports)
-with machines, the CMDB, a Kubernetes API per lab cluster and the clusters component,
+``platform`` (one for the whole folder: a lab start builds two clusters): a private lab (its own address range, free
+ports) with machines, the CMDB, a Kubernetes API per lab cluster and the clusters component,
 which builds ``rke1-lab`` (m001-m006, by the ``rke`` stand-in) and ``rke2-lab``
 (m007-m012, joined node by node) and leaves the rest free; then the inventory and executor
 apps in-process (their lifespans: migrations, bus, relay, consumers) and the orchestrator
@@ -21,9 +21,8 @@ from the inventory's events. Every process started here is stopped here, by its 
 """
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from fastapi.testclient import TestClient
+from kubernetes import client, config
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from autorke_common.db import make_engine
 from autorke_common.natsserver import EmbeddedNats
 from autorke_executor.bootstrap import ExecutorSettings
@@ -44,13 +48,9 @@ from autorke_lab.machines.component import MachinesComponent
 from autorke_lab.provisioners.rke import rke_path
 from autorke_lab.provisioners.rke2 import install_command
 from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
-from fastapi.testclient import TestClient
 from fixtures.infra import drop_schemas, postgres_url
 from fixtures.lab import RunningLab, start_lab
 from fixtures.waiting import ready, wait  # noqa: F401 - the flows' tests import them from here
-from kubernetes import client, config
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .service_process import ServiceProcess
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from autorke_lab.machines.addresses import free_port
 
 PR_SET_PDEATHSIG = 1

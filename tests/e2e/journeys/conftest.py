@@ -33,11 +33,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from kubernetes import client, config
+
 from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
-from kubernetes import client, config
-
 from fixtures.infra import platform_database
 from fixtures.waiting import ready, wait  # noqa: F401 - the journeys import them from here
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from autorke_lab.vcalico.signing import signed_headers
 from kubernetes import client
+
+from autorke_lab.vcalico.signing import signed_headers
 
 from .conftest import Platform, problem, wait
 

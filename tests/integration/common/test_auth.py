@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from sqlalchemy import MetaData
 
 from autorke_common.app import create_service_app
 from autorke_common.auth import Approver, Viewer
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings
-from sqlalchemy import MetaData
 
 
 @pytest.fixture

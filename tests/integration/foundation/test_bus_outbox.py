@@ -37,7 +37,7 @@ async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
 
 def unique_subject() -> tuple[str, str]:
     token = uuid.uuid4().hex[:8]
-    return f"autorke.events.probe.thing.happened", f"probe_{token}"
+    return "autorke.events.probe.thing.happened", f"probe_{token}"
 
 
 async def test_outbox_event_written_while_nats_down_is_published_once_back(fresh_nats, database):
@@ -86,7 +86,8 @@ async def test_consumer_that_dies_before_ack_gets_message_again_with_one_effect(
     db, effects = build_db(url, schema)
     subject = f"autorke.events.probe.death.{uuid.uuid4().hex[:8]}"
     durable = f"probe_{uuid.uuid4().hex[:8]}"
-    child = subprocess.Popen(
+    child = await asyncio.to_thread(
+        subprocess.Popen,
         [sys.executable, str(Path(__file__).with_name("probe_service.py")), "--nats", nats_server.url,
          "--db", url, "--schema", schema, "--durable", durable, "--subject", subject, "--die-before-ack"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -5,8 +5,9 @@ savepoint a handler's all-or-nothing part uses."""
 from __future__ import annotations
 
 import pytest
-from autorke_common.db import savepoint
 from sqlalchemy import insert
+
+from autorke_common.db import savepoint
 
 from .probe_service import build_db, effect_count
 

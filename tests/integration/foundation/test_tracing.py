@@ -2,7 +2,6 @@
 through the outbox (the context is stored with the row) and across NATS headers."""
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest

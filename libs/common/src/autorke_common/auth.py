@@ -80,7 +80,7 @@ async def current_principal(request: Request) -> Principal:
     return await asyncio.to_thread(authenticator.verify, token.strip())
 
 
-def require(role: str):  # noqa: ANN201 - a FastAPI dependency
+def require(role: str):
     async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.has(role):
             raise Problem("forbidden", "Not allowed", 403,

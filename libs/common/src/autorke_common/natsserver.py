@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 
 def nats_server_binary() -> str:
@@ -76,7 +77,7 @@ class EmbeddedNats:
             self.proc.kill()
             self.proc.wait()
 
-    def __enter__(self) -> EmbeddedNats:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from opentelemetry import propagate
 from sqlalchemy import (
@@ -127,7 +127,7 @@ class UnitOfWork:
         self.session: Session
         self._emitted = False
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> Self:
         self.session = Session(self.db.engine, expire_on_commit=False)
         return self
 

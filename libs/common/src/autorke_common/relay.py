@@ -13,6 +13,7 @@ replicas never interleave one aggregate's events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import zlib
@@ -55,10 +56,8 @@ class OutboxRelay:
         self._closing = True
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
         if self._leader_conn is not None:
             await asyncio.to_thread(self._leader_conn.close)
             self._leader_conn = None

@@ -46,7 +46,7 @@ class ServiceSettings(BaseSettings):
         return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
 
 
-def secret_box(settings: ServiceSettings):  # noqa: ANN201 - avoids importing cryptography eagerly
+def secret_box(settings: ServiceSettings):
     """The platform's :class:`~autorke_common.secrets.SecretBox` (needs AUTORKE_SECRET_KEY)."""
     from autorke_common.secrets import SecretBox
 

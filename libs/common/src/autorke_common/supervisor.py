@@ -71,8 +71,10 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        # preexec_fn because PR_SET_PDEATHSIG has no Popen option: the child must die with the
+        # supervisor. Safe here: the supervisor process starts no thread, so the fork holds no lock.
         self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
         log.close()
 
     def alive(self) -> bool:
@@ -103,7 +105,7 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, say=print) -> None:  # noqa: ANN001
+    def __init__(self, say=print) -> None:
         self.children: list[Child] = []
         self.say = say
         self._stop = False
@@ -167,7 +169,7 @@ class Supervisor:
             child.stop()
 
 
-def register(subparsers) -> None:  # noqa: ANN001
+def register(subparsers) -> None:
     p = subparsers.add_parser("up", help="run the whole platform (and the lab) on this machine")
     p.add_argument("--data-dir", type=Path, default=Path(".autorke"))
     p.add_argument("--nats-url", help="use this NATS server instead of an embedded one")

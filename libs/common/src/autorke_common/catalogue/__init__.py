@@ -72,4 +72,4 @@ def known_types() -> list[tuple[str, int, str]]:
     return sorted((t, v, c.message_subject()) for (t, v), c in _REGISTRY.items())
 
 
-from autorke_common.catalogue import bus as bus  # noqa: E402  (registers the bus's own events)
+from autorke_common.catalogue import bus as bus

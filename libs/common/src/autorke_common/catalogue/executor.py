@@ -23,8 +23,9 @@ Kinds and actions (``kind`` / ``action``):
   ``probe``, ``init`` (``params.profile``: ``base``, ``container-runtime``, ``gpu``),
   ``cleanup``, and on RKE1 etcd nodes (P6: nothing else is touched) ``etcd_snapshot``,
   ``etcd_snapshot_check``, ``etcd_snapshot_delete``, ``etcd_stop``, ``etcd_restore``,
-  ``etcd_start``, ``etcd_health`` (``params.args``: ``[snapshot name]``). ``params.args`` (list of strings) and ``params.env`` (dict) reach the
-  script as quoted arguments / variables, never spliced into a shell string.
+  ``etcd_start``, ``etcd_health`` (``params.args``: ``[snapshot name]``). ``params.args``
+  (list of strings) and ``params.env`` (dict) reach the script as quoted arguments /
+  variables, never spliced into a shell string.
   ``facts`` returns ``result.facts``; ``probe`` returns ``result.components``.
 * ``kube``: one cluster's API through ``secrets.kubeconfig``; no SSH ``targets`` are
   needed, the nodes are named in ``params.nodes`` and must be in the fence.

@@ -304,8 +304,8 @@ class AssignMembership(Command):
     machine: str
     cluster: str
     roles: list[Role]
-    labels: dict[str, str] = {}
-    taints: list[Taint] = []
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
 
 
 class ReleaseMembership(Command):
