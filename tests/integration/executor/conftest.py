@@ -12,11 +12,12 @@ from typing import Any
 
 import nats
 import pytest
+from fastapi.testclient import TestClient
+
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_executor.bootstrap import ExecutorSettings, create_app
-from fastapi.testclient import TestClient
 
 SECRET_KEY = "executor-tests-secret"
 

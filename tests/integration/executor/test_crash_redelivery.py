@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+
 from autorke_lab.machines.addresses import free_port
 
 from .conftest import SECRET_KEY, commands_of, new_job, send, target, wait_finished
@@ -25,9 +26,9 @@ def test_redelivered_job_skips_hosts_that_finished(lab_factory, events, fresh_na
            "AUTORKE_TRACE_EXPORTER": "none", "AUTORKE_SECRET_KEY": SECRET_KEY,
            "AUTORKE_SSH_KEY_PATH": str(lab.private_key), "AUTORKE_PORT": str(free_port()),
            "AUTORKE_JOB_ACK_WAIT_S": "3", "AUTORKE_OUTBOX_POLL_INTERVAL_S": "0.1"}
-    log = open(tmp_path / "executor.log", "wb")
-    child = subprocess.Popen([sys.executable, "-m", "autorke_executor"], env=env, cwd=tmp_path,
-                             stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp_path / "executor.log", "wb") as log:  # the child writes to its own copy of the file
+        child = subprocess.Popen([sys.executable, "-m", "autorke_executor"], env=env, cwd=tmp_path,
+                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         ready_by = time.monotonic() + 60
         while True:
@@ -53,7 +54,6 @@ def test_redelivered_job_skips_hosts_that_finished(lab_factory, events, fresh_na
         if child.poll() is None:
             child.kill()
             child.wait(10)
-        log.close()
     done_before = {e["data"]["host"] for e in events.of(job.job_id, "executor.target.finished")}
     assert 3 <= len(done_before) < len(names)
 

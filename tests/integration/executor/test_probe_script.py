@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from autorke_executor.adapters.scripts import ScriptLibrary
 
 # Ahead of probe.sh: a machine without procps (pgrep called anyway would leave its mark).

@@ -7,9 +7,10 @@ import json
 import time
 
 import yaml
+from kubernetes import client
+
 from autorke_lab.provisioners.rke import rke_path
 from autorke_lab.provisioners.rke2 import install_command, join_token
-from kubernetes import client
 
 from .conftest import commands_of, new_job, send, target, wait_finished
 

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from pydantic import ValidationError
+
 from autorke_common.catalogue.executor import Target
 from autorke_executor.adapters.ssh import DEFAULT_KEX, SshConnector
 from autorke_executor.bootstrap import create_app

@@ -6,6 +6,7 @@ import json
 import shlex
 
 import pytest
+
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_executor.domain.model import (
     InvalidJob,

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
-from autorke_common.app import create_service_app
-from autorke_common.runtime import ServiceRuntime
-from autorke_common.settings import ServiceSettings, secret_box
 from fastapi import FastAPI
 from pydantic import Field, field_validator
 
+from autorke_common.app import create_service_app
+from autorke_common.runtime import ServiceRuntime
+from autorke_common.settings import ServiceSettings
 from autorke_executor.adapters.orm import metadata
 
 
@@ -42,35 +43,35 @@ class ExecutorSettings(ServiceSettings):
 def create_app(settings: ExecutorSettings | None = None, configure_process: bool = True) -> FastAPI:
     from autorke_executor.adapters import kube, rke, ssh
     from autorke_executor.adapters.scripts import ScriptLibrary
+    from autorke_executor.adapters.unit_of_work import ExecutorUnitOfWork
     from autorke_executor.entrypoints.api import router
-    from autorke_executor.entrypoints.consumer import run_consumer
-    from autorke_executor.service_layer.jobs import JobRunner
-    from autorke_executor.service_layer.plans import Ports, kube_plan, rke_plan, ssh_plan
+    from autorke_executor.entrypoints.consumer import JobConsumer, run_consumer
+    from autorke_executor.service_layer.handlers import RunJob, run_job
+    from autorke_executor.service_layer.ports import KubePort, Ports, ProvisionerPort, SshPort
 
     settings = settings or ExecutorSettings()
-    runtime = ServiceRuntime(settings, metadata, "autorke_executor:migrations", configure_process)
+    runtime = ServiceRuntime(settings, metadata, "autorke_executor:migrations", configure_process,
+                             needs_secrets=True)
 
     @functools.cache
-    def box():
-        return secret_box(settings)
-
-    @functools.cache
-    def connector() -> ssh.SshConnector:
+    def connector() -> ssh.SshConnector:  # the key is read at the first SSH job, not at start
         return ssh.SshConnector(settings.ssh_key_path.expanduser(), settings.ssh_user,
                                 ssh.checked_kex(settings.ssh_kex))
 
     ports = Ports(
-        ssh_connector=connector, bastion_cache=ssh.BastionCache, ssh_failure=ssh.SshFailure,
-        scripts=ScriptLibrary(), open_secret=lambda v: box().open(v), seal_secret=lambda v: box().seal(v),
-        kube_cluster=lambda text: kube.Cluster(kube.api_client(text), settings.kube_request_timeout_s),
-        kube_failure=kube.KubeFailure, run_rke=rke.run_rke, rke_binary=settings.rke_binary,
-        rke2_install_command=settings.rke2_install_command)
-    plans = {"script": ssh_plan(ports), "rke2": ssh_plan(ports), "kube": kube_plan(ports),
-             "rke": rke_plan(ports)}
-    runner = JobRunner(runtime.db, plans, heartbeat_s=max(1.0, settings.job_ack_wait_s / 3))
-    runtime.consume(run_consumer(runner, settings.job_parallelism, settings.job_ack_wait_s,
+        ssh=SshPort(connector=connector, bastions=ssh.BastionCache, failure=ssh.SshFailure,
+                    scripts=ScriptLibrary(), rke2_install_command=settings.rke2_install_command),
+        kube=KubePort(cluster=lambda text: kube.Cluster(kube.api_client(text), settings.kube_request_timeout_s),
+                      failure=kube.KubeFailure),
+        provisioner=ProvisionerPort(run=rke.run_rke, binary=settings.rke_binary),
+        secrets=runtime.secrets)
+
+    def handle(cmd: RunJob, stop: threading.Event) -> str:  # the executor's one command
+        return run_job(cmd, ExecutorUnitOfWork(runtime.db), ports, stop)
+
+    consumer = JobConsumer(handle, heartbeat_s=max(1.0, settings.job_ack_wait_s / 3))
+    runtime.consume(run_consumer(consumer, settings.job_parallelism, settings.job_ack_wait_s,
                                  settings.job_max_deliver))
     app = create_service_app(runtime, [router])
-    app.state.job_runner = runner
     app.state.ssh_connector = connector
     return app

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from autorke_common.outbox import add_outbox_tables
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import Column, DateTime, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from autorke_common.orm import json_field, time_field
+from autorke_common.outbox import add_outbox_tables
 
 
 class Table(SQLModel, registry=registry()):
@@ -25,13 +27,14 @@ class JobRow(Table, table=True):
     kind: str = Field(max_length=16)
     action: str = Field(max_length=64)
     status: str = Field(max_length=32, index=True)  # running | succeeded | partially_failed | failed
-    hosts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    fence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    hosts: list = json_field(list)
+    fence: list = json_field(list)
+    params: dict = json_field(dict)
     requested_by: str | None = Field(default=None, max_length=255)
     attempts: int = 1
+    # spelled out: indexed (the list's order), which time_field does not do
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    finished_at: datetime | None = time_field(nullable=True)
     duration_s: float | None = None
 
 
@@ -44,9 +47,9 @@ class TargetRow(Table, table=True):
     error_class: str | None = Field(default=None, max_length=32)
     error: str | None = Field(default=None, sa_column=Column(Text))
     output: str = Field(default="", sa_column=Column(Text, nullable=False))
-    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    result: dict = json_field(dict)
     duration_s: float = 0.0
-    finished_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime = time_field()
 
 
 metadata = Table.metadata

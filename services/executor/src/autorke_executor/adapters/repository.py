@@ -1,59 +1,80 @@
-"""Reading and writing jobs and their per-target results inside a unit of work."""
+"""The executor's repositories: jobs and their per-target results, read and written in the
+session of one unit of work (:mod:`.unit_of_work` hands them out as ``uow.jobs`` and
+``uow.targets``). The service layer sees only these methods, declared as protocols in
+:mod:`autorke_executor.service_layer.unit_of_work`."""
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-from autorke_common.envelope import utcnow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from autorke_common.db import keyset
+from autorke_common.envelope import utcnow
 from autorke_executor.adapters.orm import JobRow, TargetRow
 from autorke_executor.domain.model import TargetOutcome
 
 
-def get_job(session: Session, job_id: str) -> JobRow | None:
-    return session.get(JobRow, job_id)
+class SqlJobRepository:
+    """One row per job id (the idempotency key)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, job_id: str) -> JobRow | None:
+        return self.session.get(JobRow, job_id)
+
+    def add(self, row: JobRow) -> None:
+        self.session.add(row)
+
+    def newest_first(self, *, change_id: str | None, status: str | None, after: Any | None,
+                     limit: int) -> list[JobRow]:
+        """Up to ``limit + 1`` jobs, newest first (created_at, then job id), after the
+        :class:`~autorke_common.rest.Cursor` ``after``."""
+        q = select(JobRow)
+        if change_id:
+            q = q.where(JobRow.change_id == change_id)
+        if status:
+            q = q.where(JobRow.status == status)
+        q = keyset(q, JobRow.created_at, JobRow.job_id, after, limit, descending=True)
+        return list(self.session.scalars(q))
 
 
-def finished_targets(session: Session, job_id: str) -> list[TargetRow]:
-    return list(session.scalars(select(TargetRow).where(TargetRow.job_id == job_id)
-                                .order_by(TargetRow.host)))
+class SqlTargetRepository:
+    """One row per finished target of a job: a redelivered job skips every host found here."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def finished(self, job_id: str) -> list[TargetRow]:
+        return list(self.session.scalars(select(TargetRow).where(TargetRow.job_id == job_id)
+                                         .order_by(TargetRow.host)))
+
+    def outcomes(self, job_id: str) -> list[TargetOutcome]:
+        return [outcome_of(r) for r in self.finished(job_id)]
+
+    def add(self, job_id: str, outcome: TargetOutcome) -> None:
+        self.session.add(target_row(job_id, outcome))
+
+    def counts(self, job_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Per job, how many of its targets ended in each status."""
+        counts: dict[str, dict[str, int]] = {j: {} for j in job_ids}
+        if not job_ids:
+            return counts
+        q = (select(TargetRow.job_id, TargetRow.status, func.count())
+             .where(TargetRow.job_id.in_(job_ids)).group_by(TargetRow.job_id, TargetRow.status))
+        for job_id, status, n in self.session.execute(q):
+            counts[job_id][status] = n
+        return counts
 
 
-def add_target(session: Session, job_id: str, outcome: TargetOutcome) -> TargetRow:
-    row = TargetRow(job_id=job_id, host=outcome.host, status=outcome.status,
-                    exit_code=outcome.exit_code, error_class=outcome.error_class,
-                    error=outcome.error, output=outcome.output, result=outcome.result,
-                    duration_s=outcome.duration_s, finished_at=utcnow())
-    session.add(row)
-    return row
+def target_row(job_id: str, outcome: TargetOutcome) -> TargetRow:
+    return TargetRow(job_id=job_id, host=outcome.host, status=outcome.status,
+                     exit_code=outcome.exit_code, error_class=outcome.error_class,
+                     error=outcome.error, output=outcome.output, result=outcome.result,
+                     duration_s=outcome.duration_s, finished_at=utcnow())
 
 
-def row_outcome(row: TargetRow) -> TargetOutcome:
+def outcome_of(row: TargetRow) -> TargetOutcome:
     return TargetOutcome(row.host, row.status, row.duration_s, row.exit_code, row.error_class,
                          row.error, row.output, dict(row.result or {}))
-
-
-def list_jobs(session: Session, *, change_id: str | None, status: str | None,
-              before: tuple[datetime, str] | None, limit: int) -> list[JobRow]:
-    q = select(JobRow)
-    if change_id:
-        q = q.where(JobRow.change_id == change_id)
-    if status:
-        q = q.where(JobRow.status == status)
-    if before:
-        at, job_id = before
-        q = q.where((JobRow.created_at < at) | ((JobRow.created_at == at) & (JobRow.job_id < job_id)))
-    q = q.order_by(JobRow.created_at.desc(), JobRow.job_id.desc()).limit(limit)
-    return list(session.scalars(q))
-
-
-def target_counts(session: Session, job_ids: list[str]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {j: {} for j in job_ids}
-    if not job_ids:
-        return counts
-    q = (select(TargetRow.job_id, TargetRow.status, func.count())
-         .where(TargetRow.job_id.in_(job_ids)).group_by(TargetRow.job_id, TargetRow.status))
-    for job_id, status, n in session.execute(q):
-        counts[job_id][status] = n
-    return counts

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
+
 from autorke_common.catalogue.executor import SshEndpoint, Target
 
 log = logging.getLogger(__name__)

@@ -10,12 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autorke_common.catalogue.executor import ACTIONS, GUARDED_ACTIONS, ExecutorRun
+from autorke_common.errors import Invalid
 
 OUTPUT_CAP = 16 * 1024  # bytes of a target's output kept in its result (the last ones)
 
 
-class InvalidJob(ValueError):
-    """The job cannot be run as asked (unknown action, missing parameter, ...)."""
+class InvalidJob(Invalid):
+    """The job cannot be run as asked (unknown action, missing parameter, ...): it ends
+    ``failed`` with this reason, nothing touched."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("invalid-job", detail)
 
 
 @dataclass

@@ -10,11 +10,17 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 
+from autorke_common.errors import Invalid
+
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 
-class UnsafeParameter(ValueError):
-    """A parameter that cannot be passed safely (a bad environment variable name)."""
+class UnsafeParameter(Invalid):
+    """A parameter that cannot be passed safely (a bad environment variable name): that
+    target fails with this reason, nothing sent."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("unsafe-parameter", detail)
 
 
 def script_command(name: str, job_id: str, args: Sequence[str] = (),

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from autorke_common.catalogue.executor import ExecutorRun, Target
 
+from autorke_common.catalogue.executor import ExecutorRun, Target
 from autorke_executor.domain.model import TargetOutcome, needs_probe, probe_evidence
 from autorke_executor.domain.script_command import UnsafeParameter, argv_command, script_command
+from autorke_executor.service_layer.ports import Bastions, OutputSink, Scripts, SshConnector, SshSession
 
 RKE2_CONFIG = "/etc/rancher/rke2/config.yaml"
 JSON_RESULT = {"facts": "facts", "probe": "components", "preflight": "checks"}
@@ -27,12 +28,12 @@ class SshWork:
     """Everything one job's targets share."""
 
     job: ExecutorRun
-    connector: Any  # adapters.ssh.SshConnector
-    bastions: Any  # adapters.ssh.BastionCache
-    scripts: Any  # adapters.scripts.ScriptLibrary
-    failure: type[Exception]  # adapters.ssh.SshFailure
+    connector: SshConnector
+    bastions: Bastions
+    scripts: Scripts
+    failure: type[Exception]  # what the connector and its sessions raise (``error_class`` set)
     open_secret: Callable[[str], str]
-    sink: Callable[[str, bool], Any]  # (host, quiet) -> output sink
+    sink: Callable[[str, bool], OutputSink]  # (host, quiet) -> that host's live output
     rke2_install_command: str = ""
 
     def __call__(self, target: Target) -> TargetOutcome:
@@ -41,8 +42,9 @@ class SshWork:
             return self._run(target, start)
         except UnsafeParameter as exc:
             return TargetOutcome.failed(target.host, "failed", str(exc), time.monotonic() - start)
-        except self.failure as exc:  # type: ignore[misc]
-            return TargetOutcome.failed(target.host, exc.error_class, str(exc), time.monotonic() - start)
+        except self.failure as exc:
+            return TargetOutcome.failed(target.host, getattr(exc, "error_class", "failed"), str(exc),
+                                        time.monotonic() - start)
 
     def _run(self, target: Target, start: float) -> TargetOutcome:
         job = self.job
@@ -61,7 +63,7 @@ class SshWork:
     def _left(self, start: float) -> float:
         return max(1.0, self.job.command_timeout_s - (time.monotonic() - start))
 
-    def _probe_guard(self, session, target: Target, start: float) -> TargetOutcome | None:
+    def _probe_guard(self, session: SshSession, target: Target, start: float) -> TargetOutcome | None:
         """P2: refuse init/cleanup on a host showing any Kubernetes component."""
         command = script_command("probe", self.job.job_id)
         res = session.run(command, self.scripts.get("probe"), self._left(start))
@@ -81,7 +83,7 @@ class SshWork:
                 result={"evidence": evidence, "components": components})
         return None
 
-    def _script(self, session, target: Target, start: float) -> TargetOutcome:
+    def _script(self, session: SshSession, target: Target, start: float) -> TargetOutcome:
         job = self.job
         args = [str(a) for a in job.params.get("args", [])]
         if job.action == "init":
@@ -108,7 +110,7 @@ class SshWork:
         return TargetOutcome.ok(target.host, time.monotonic() - start, 0,
                                 "" if quiet else text, result)
 
-    def _rke2(self, session, target: Target, start: float) -> TargetOutcome:
+    def _rke2(self, session: SshSession, target: Target, start: float) -> TargetOutcome:
         job = self.job
         sink = self.sink(target.host, False)
         if job.action == "join":

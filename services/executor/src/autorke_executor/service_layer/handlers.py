@@ -1,0 +1,234 @@
+"""The executor's use case: run one ``executor.run`` command, exactly once per job id.
+:func:`run_job` is the handler; its steps, each one unit of work, are the functions below it.
+
+1. The job id is the idempotency key (:func:`start_job`). A job already finished answers
+   with its stored result (its events are sent again, ``replayed=True``, once per command
+   envelope); a job found ``running`` was cut short by a crash and is taken over: only the
+   targets without a recorded result are run again.
+2. Targets outside the fence are refused before anything connects (P5); init and cleanup
+   run the live probe first and are refused on a host that shows Kubernetes (P2,
+   :mod:`.ssh_targets`).
+3. Targets run in bounded parallel (:mod:`.fanout`); each finished target is written with
+   its ``executor.target.finished`` event in one unit of work (:func:`record_results`), live
+   output is batched into ``executor.target.output`` events, and the last unit of work
+   closes the job (:func:`finish_job`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from autorke_common.catalogue.executor import (
+    ExecutorRun,
+    JobFinished,
+    JobStarted,
+    TargetFinished,
+    TargetOutput,
+    TargetSummary,
+)
+from autorke_common.envelope import Envelope, utcnow
+from autorke_common.errors import PermanentError, TemporaryError
+from autorke_executor.adapters.orm import JobRow
+from autorke_executor.domain.model import (
+    InvalidJob,
+    TargetOutcome,
+    fence_refusal,
+    job_status,
+    split_by_fence,
+    validate,
+)
+from autorke_executor.service_layer.fanout import fan_out
+from autorke_executor.service_layer.live_output import LiveOutput
+from autorke_executor.service_layer.plans import PLANS, Plan
+from autorke_executor.service_layer.ports import Ports
+from autorke_executor.service_layer.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+SOURCE = "executor"
+CONSUMER = "executor.run"
+_IDS = uuid.UUID("6f1c2a52-6a43-4c1e-9a8e-2b7f3f0c9e11")
+_SEQ_PER_ATTEMPT = 1_000_000  # output events of a later attempt never reuse an earlier one's ids
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """An ``executor.run`` command as delivered: the job, and the envelope it came in (its
+    id marks a replay as answered and is the events' causation; its actor signs them)."""
+
+    job: ExecutorRun
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class Started:
+    """A job this delivery runs: its attempt number and the hosts already finished."""
+
+    attempt: int
+    done_hosts: frozenset[str] = frozenset()
+
+
+def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | None = None) -> str:
+    """Run (or replay, or take over) the job; returns its final status, ``"replayed"`` for
+    a job already finished. ``stop`` set: no new target starts, and the job is left
+    ``running`` for its redelivery (TemporaryError)."""
+    started = start_job(cmd, uow)
+    if started is None:
+        return "replayed"
+    t0 = time.monotonic()
+    live = LiveOutput()
+    try:
+        validate(cmd.job)
+        plan = PLANS[cmd.job.kind](cmd.job, live, ports)
+    except InvalidJob as exc:
+        return finish_job(cmd, uow, time.monotonic() - t0, error=str(exc))
+    except (PermanentError, ValueError, KeyError) as exc:
+        return finish_job(cmd, uow, time.monotonic() - t0, error=f"{type(exc).__name__}: {exc}")
+    try:
+        _run_plan(cmd, uow, plan, live, started, stop)
+    finally:
+        if plan.close:
+            plan.close()
+    if stop is not None and stop.is_set():
+        raise TemporaryError("executor stopping", delay=1.0)
+    return finish_job(cmd, uow, time.monotonic() - t0)
+
+
+def start_job(cmd: RunJob, uow: UnitOfWork) -> Started | None:
+    """Record the job as running (new, or taken over after a crash) and say so in
+    ``executor.job.started``; None for a job already finished (its result is replayed)."""
+    job = cmd.job
+    with uow:
+        row = uow.jobs.get(job.job_id)
+        if row is not None and row.status != "running":
+            if not uow.already_processed(CONSUMER, cmd.envelope.id):
+                _replay(cmd, uow, row)
+            uow.commit()
+            log.info("job %s already %s: stored result returned", job.job_id, row.status)
+            return None
+        if row is None:
+            row = _new_row(cmd)
+            uow.jobs.add(row)
+        else:  # found running: its executor died; take it over
+            row.attempts += 1
+        done = frozenset(o.host for o in uow.targets.outcomes(job.job_id))
+        uow.emit(_event(cmd, JobStarted(job_id=job.job_id, change_id=job.change_id, kind=job.kind,
+                                        action=job.action, hosts=list(row.hosts),
+                                        redelivery=row.attempts > 1), "started", row.attempts),
+                 aggregate=job.job_id)
+        uow.commit()
+        attempt = row.attempts
+    if done:
+        log.info("job %s taken over: %d target(s) already finished are not run again", job.job_id, len(done))
+    return Started(attempt, done)
+
+
+def record_results(cmd: RunJob, uow: UnitOfWork, attempt: int, outcomes: list[TargetOutcome],
+                   lines: list[dict], seq: int) -> None:
+    """Store finished targets with their events, and a batch of live output, in one unit."""
+    job = cmd.job
+    with uow:
+        if lines:
+            uow.emit(_event(cmd, TargetOutput(job_id=job.job_id, change_id=job.change_id, seq=seq, lines=lines),
+                            "output", attempt, seq), aggregate=job.job_id)
+        for o in outcomes:
+            uow.targets.add(job.job_id, o)
+            uow.emit(_event(cmd, _target_finished(job.job_id, job.change_id, o), "target", o.host),
+                     aggregate=job.job_id)
+        uow.commit()
+
+
+def finish_job(cmd: RunJob, uow: UnitOfWork, duration_s: float, error: str | None = None) -> str:
+    """Close the job from its stored targets (``error``: it could not run at all), emit
+    ``executor.job.finished`` and mark the command handled; returns the job's status."""
+    job = cmd.job
+    with uow:
+        row = uow.jobs.get(job.job_id)
+        if row is None:  # start_job committed it; only a bug gets here
+            raise RuntimeError(f"job {job.job_id} vanished while running")
+        outcomes = uow.targets.outcomes(job.job_id)
+        row.status = "failed" if error else job_status(outcomes)
+        row.finished_at = utcnow()
+        row.duration_s = round(duration_s, 3)
+        if error:
+            row.params = {**row.params, "_error": error}
+        uow.emit(_event(cmd, _job_finished(row, outcomes, error=error), "finished"), aggregate=job.job_id)
+        uow.already_processed(CONSUMER, cmd.envelope.id)
+        uow.commit()
+        log.info("job %s %s: %d target(s)", job.job_id, row.status, len(outcomes))
+        return row.status
+
+
+def _run_plan(cmd: RunJob, uow: UnitOfWork, plan: Plan, live: LiveOutput, started: Started,
+              stop: threading.Event | None) -> None:
+    job, done = cmd.job, started.done_hosts
+    hosts = [plan.host_of(i) for i in plan.items]
+    inside, outside = split_by_fence(hosts, job.fence) if plan.fenced else (hosts, [])
+    allowed = set(inside)
+    refused = [fence_refusal(h) for h in outside if h not in done]
+    pending = [i for i in plan.items if plan.host_of(i) in allowed and plan.host_of(i) not in done]
+    seq = started.attempt * _SEQ_PER_ATTEMPT
+    if refused:
+        record_results(cmd, uow, started.attempt, refused, [], seq)
+    for batch in fan_out(pending, plan.work, plan.host_of, job.concurrency, stop=stop):
+        for outcome in batch:
+            live.close_host(outcome.host)
+        lines = live.drain()
+        if batch or lines:
+            seq += 1
+            record_results(cmd, uow, started.attempt, batch, lines, seq)
+    while lines := live.drain():
+        seq += 1
+        record_results(cmd, uow, started.attempt, [], lines, seq)
+
+
+def _replay(cmd: RunJob, uow: UnitOfWork, row: JobRow) -> None:
+    outcomes = uow.targets.outcomes(row.job_id)
+    for o in outcomes:
+        uow.emit(_event(cmd, _target_finished(row.job_id, row.change_id, o), "replay", cmd.envelope.id, o.host),
+                 aggregate=row.job_id)
+    uow.emit(_event(cmd, _job_finished(row, outcomes, replayed=True, error=(row.params or {}).get("_error")),
+                    "replay", cmd.envelope.id), aggregate=row.job_id)
+
+
+def _new_row(cmd: RunJob) -> JobRow:
+    job = cmd.job
+    return JobRow(job_id=job.job_id, change_id=job.change_id, kind=job.kind, action=job.action,
+                  status="running", hosts=[t.host for t in job.targets] or list(job.params.get("nodes", [])),
+                  fence=list(job.fence), params=_public_params(job.params),
+                  requested_by=job.requested_by or cmd.envelope.actor, created_at=utcnow())
+
+
+def event_id(*parts: object) -> str:
+    """Deterministic envelope ids: the same fact re-emitted after a crash is de-duplicated."""
+    return str(uuid.uuid5(_IDS, "|".join(str(p) for p in parts)))
+
+
+def _event(cmd: RunJob, message: Any, *key: object) -> Envelope:
+    job = cmd.job
+    return Envelope.of(message, source=SOURCE, correlation_id=job.change_id or job.job_id,
+                       causation_id=cmd.envelope.id, actor=cmd.envelope.actor, id=event_id(job.job_id, *key))
+
+
+def _public_params(params: dict) -> dict:
+    """What of the parameters is kept: everything but bulky documents."""
+    return {k: v for k, v in params.items() if k not in ("cluster_yml",)}
+
+
+def _target_finished(job_id: str, change_id: str | None, o: TargetOutcome) -> TargetFinished:
+    return TargetFinished(job_id=job_id, change_id=change_id, host=o.host, status=o.status,
+                          exit_code=o.exit_code, duration_s=o.duration_s, output=o.output,
+                          error_class=o.error_class, error=o.error, result=o.result)
+
+
+def _job_finished(row: JobRow, outcomes: list[TargetOutcome], replayed: bool = False,
+                  error: str | None = None) -> JobFinished:
+    return JobFinished(
+        job_id=row.job_id, change_id=row.change_id, kind=row.kind, action=row.action,
+        status=row.status, replayed=replayed, error=error, duration_s=row.duration_s or 0.0,
+        targets=[TargetSummary(host=o.host, status=o.status, exit_code=o.exit_code,
+                               error_class=o.error_class, error=o.error, duration_s=o.duration_s)
+                 for o in outcomes])

@@ -1,0 +1,250 @@
+"""The executor's handler decisions with an in-memory unit of work and fake machines: a
+job id runs once (a duplicate replays the stored result), a job found running after a
+crash is taken over without re-running its finished hosts, nothing outside the fence is
+connected to (P5), a refused probe stops init/cleanup on that host only (P2), and the
+job list pages newest first without skipping rows that share a time."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+
+from autorke_common.bus import Delivery
+from autorke_common.catalogue.executor import ExecutorRun
+from autorke_common.envelope import Envelope, utcnow
+from autorke_common.errors import Invalid, Missing, Problem, TemporaryError
+from autorke_executor.adapters.orm import JobRow
+from autorke_executor.domain.model import TargetOutcome
+from autorke_executor.entrypoints.consumer import JobConsumer
+from autorke_executor.service_layer import views
+from autorke_executor.service_layer.handlers import run_job
+
+from .fakes import FakeMachine, FakeUnitOfWork, command, fleet, target
+
+KUBELET = {"processes": ["kubelet"]}
+
+
+def facts_job(hosts: list[str], fence: list[str] | None = None, **fields) -> ExecutorRun:
+    return ExecutorRun(job_id=fields.pop("job_id", "job-1"), change_id="chg-1", kind="script",
+                       action=fields.pop("action", "facts"), targets=[target(h) for h in hosts],
+                       fence=hosts if fence is None else fence, **fields)
+
+
+def finished(uow: FakeUnitOfWork) -> list[dict]:
+    return uow.of_type("executor.job.finished")
+
+
+def by_host(event: dict) -> dict[str, dict]:
+    return {t["host"]: t for t in event["targets"]}
+
+
+def test_a_job_runs_every_target_once_and_closes_with_their_results():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2", "m3")
+    assert run_job(command(facts_job(["m1", "m2", "m3"])), uow, f.ports) == "succeeded"
+    assert sorted(f.ssh.connects) == ["m1", "m2", "m3"]
+    assert all(f.ssh.scripts_run(h) == ["facts"] for h in ("m1", "m2", "m3"))
+    types = [e.type for e in uow.events]
+    assert types[0] == "executor.job.started" and types[-1] == "executor.job.finished"
+    assert {e["host"]: e["result"]["facts"]["hostname"] for e in uow.of_type("executor.target.finished")} == \
+        {"m1": "m1", "m2": "m2", "m3": "m3"}
+    row = uow.jobs.get("job-1")
+    assert (row.status, row.attempts, row.requested_by) == ("succeeded", 1, "tests")
+    assert [t.host for t in uow.targets.finished("job-1")] == ["m1", "m2", "m3"]
+    assert uow.committed and ("executor.run", uow.events[0].causation_id) in uow.processed
+
+
+def test_a_duplicate_job_id_runs_nothing_twice_and_replays_the_stored_result():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2")
+    job = facts_job(["m1", "m2"])
+    run_job(command(job), uow, f.ports)
+    sent = len(uow.events)
+
+    again = command(job)  # the same job id in a new envelope
+    assert run_job(again, uow, f.ports) == "replayed"
+    assert f.ssh.connects.count("m1") == 1 and f.ssh.connects.count("m2") == 1
+    replay = finished(uow)[-1]
+    assert replay["replayed"] is True and replay["status"] == "succeeded"
+    assert sorted(by_host(replay)) == ["m1", "m2"]
+    replayed_events = uow.events[sent:]
+    assert [e.type for e in replayed_events].count("executor.target.finished") == 2
+    assert all(e.causation_id == again.envelope.id for e in replayed_events)
+
+    # the very same envelope redelivered: answered already, not even the replay again
+    before = len(uow.events)
+    assert run_job(again, uow, f.ports) == "replayed"
+    assert len(uow.events) == before and len(f.ssh.connects) == 2
+
+
+def test_a_job_found_running_after_a_crash_is_taken_over_without_rerunning_finished_hosts():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2", "m3", "m4")
+    job = facts_job(["m1", "m2", "m3", "m4"])
+    # what a killed executor left: the job running, two of its hosts recorded
+    uow.jobs.add(JobRow(job_id=job.job_id, change_id=job.change_id, kind="script", action="facts",
+                        status="running", hosts=["m1", "m2", "m3", "m4"], fence=list(job.fence),
+                        params={}, attempts=1, created_at=utcnow()))
+    for h in ("m1", "m3"):
+        uow.targets.add(job.job_id, TargetOutcome.ok(h, 0.1, 0, "", {"facts": {"hostname": h}}))
+
+    assert run_job(command(job), uow, f.ports) == "succeeded"
+    assert sorted(f.ssh.connects) == ["m2", "m4"]  # never m1 or m3 again
+    started = uow.of_type("executor.job.started")
+    assert [s["redelivery"] for s in started] == [True]
+    assert uow.jobs.get(job.job_id).attempts == 2
+    assert sorted(by_host(finished(uow)[0])) == ["m1", "m2", "m3", "m4"]
+
+
+def test_a_stopping_executor_leaves_the_job_running_for_its_redelivery():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2")
+    job = facts_job(["m1", "m2"])
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(TemporaryError, match="stopping"):
+        run_job(command(job), uow, f.ports, stop)
+    assert f.ssh.connects == [] and uow.jobs.get(job.job_id).status == "running"
+    assert finished(uow) == []
+    assert run_job(command(job), uow, f.ports) == "succeeded"  # the redelivery takes it over
+    assert uow.jobs.get(job.job_id).attempts == 2
+
+
+def test_p5_hosts_outside_the_fence_are_refused_and_never_connected():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2", "m3")
+    assert run_job(command(facts_job(["m1", "m2", "m3"], fence=["m2"])), uow, f.ports) == "partially_failed"
+    assert f.ssh.connects == ["m2"]
+    targets = by_host(finished(uow)[0])
+    for h in ("m1", "m3"):
+        assert (targets[h]["status"], targets[h]["error_class"]) == ("refused", "refused_fence")
+    assert targets["m2"]["status"] == "succeeded"
+
+
+def test_p5_an_empty_fence_touches_nothing():
+    uow, f = FakeUnitOfWork(), fleet("m1")
+    assert run_job(command(facts_job(["m1"], fence=[])), uow, f.ports) == "failed"
+    assert f.ssh.connects == []
+
+
+def test_p5_kube_nodes_outside_the_fence_are_not_called():
+    uow, f = FakeUnitOfWork(), fleet()
+    job = ExecutorRun(job_id="job-k", kind="kube", action="cordon", params={"nodes": ["n1", "n2"]},
+                      fence=["n1"], secrets={"kubeconfig": "sealed:kubeconfig-text"})
+    assert run_job(command(job), uow, f.ports) == "partially_failed"
+    assert f.cluster.calls == [("cordon", "n1")] and f.cluster.closed
+    assert f.kubeconfigs == ["kubeconfig-text"]  # opened in memory only
+    assert by_host(finished(uow)[0])["n2"]["error_class"] == "refused_fence"
+
+
+def test_p5_rke_is_not_run_when_cluster_yml_names_a_node_outside_the_fence():
+    uow, f = FakeUnitOfWork(), fleet()
+    yml = "nodes:\n- {address: 10.0.0.1, hostname_override: n1}\n- {address: 10.0.0.2, hostname_override: n2}\n"
+    job = ExecutorRun(job_id="job-r", kind="rke", action="up", fence=["n1"], secrets={"cluster_yml": "sealed:" + yml})
+    assert run_job(command(job), uow, f.ports) == "failed"
+    assert f.provisioner.runs == []
+    rke = by_host(finished(uow)[0])["rke"]
+    assert rke["error_class"] == "refused_fence" and "n2" in rke["error"]
+
+
+def test_p2_a_refused_probe_stops_init_on_that_host_only():
+    dirty = FakeMachine("m1", components=KUBELET)
+    uow, f = FakeUnitOfWork(), fleet(dirty, "m2")
+    job = facts_job(["m1", "m2"], action="init", params={"profile": "base"})
+    assert run_job(command(job), uow, f.ports) == "partially_failed"
+    assert f.ssh.scripts_run("m1") == ["probe"]  # the init script never reached it
+    assert f.ssh.scripts_run("m2") == ["probe", "init"]
+    targets = by_host(finished(uow)[0])
+    assert (targets["m1"]["status"], targets["m1"]["error_class"]) == ("refused", "refused_probe")
+    assert "process running: kubelet" in targets["m1"]["error"]
+    assert targets["m2"]["status"] == "succeeded"
+    detail = next(e for e in uow.of_type("executor.target.finished") if e["host"] == "m1")
+    assert detail["result"]["evidence"] == ["process running: kubelet"]
+
+
+def test_p2_a_probe_without_an_answer_refuses_cleanup():
+    uow, f = FakeUnitOfWork(), fleet(FakeMachine("m1", probe_answers=False))
+    assert run_job(command(facts_job(["m1"], action="cleanup")), uow, f.ports) == "failed"
+    assert f.ssh.scripts_run("m1") == ["probe"]
+    assert by_host(finished(uow)[0])["m1"]["error_class"] == "refused_probe"
+
+
+def test_an_unreachable_host_fails_alone():
+    uow, f = FakeUnitOfWork(), fleet(FakeMachine("m1", reachable=False), "m2")
+    assert run_job(command(facts_job(["m1", "m2"])), uow, f.ports) == "partially_failed"
+    targets = by_host(finished(uow)[0])
+    assert targets["m1"]["error_class"] == "unreachable" and targets["m2"]["status"] == "succeeded"
+
+
+def test_a_job_that_cannot_run_fails_before_touching_anything():
+    uow, f = FakeUnitOfWork(), fleet("m1")
+    assert run_job(command(facts_job(["m1"], action="init")), uow, f.ports) == "failed"  # no profile
+    assert f.ssh.connects == []
+    done = finished(uow)[0]
+    assert done["error"] == "init needs params.profile" and done["targets"] == []
+    assert views.get_job(uow, "job-1")["error"] == "init needs params.profile"
+
+
+# -- the consumer: one job id at a time in a process -------------------------------------
+class FakeDelivery(Delivery):
+    def __init__(self) -> None:
+        super().__init__("autorke.cmd.executor.run", 1, 1, {})
+        self.extended = 0
+
+    async def in_progress(self) -> None:
+        self.extended += 1
+
+
+def test_a_second_delivery_of_a_job_running_in_this_process_waits_for_redelivery():
+    release, running = threading.Event(), threading.Event()
+
+    def handler(cmd, stop) -> str:
+        running.set()
+        release.wait(5)
+        return "succeeded"
+
+    consumer = JobConsumer(handler, heartbeat_s=0.01)
+    env = Envelope.of(facts_job(["m1"]), source="tests")
+    first_delivery = FakeDelivery()
+
+    async def both() -> None:
+        first = asyncio.ensure_future(consumer(env, first_delivery))
+        while not running.is_set():
+            await asyncio.sleep(0.01)
+        with pytest.raises(TemporaryError, match="running in this process"):
+            await consumer(env, FakeDelivery())
+        await asyncio.sleep(0.05)
+        release.set()
+        await first
+
+    asyncio.run(both())
+    assert first_delivery.extended >= 1  # the running job kept its delivery alive
+
+
+# -- the read side --------------------------------------------------------------------
+def test_the_job_list_pages_newest_first_without_skipping_rows_of_the_same_time():
+    uow = FakeUnitOfWork()
+    at = utcnow()
+    for i in range(5):
+        uow.jobs.add(JobRow(job_id=f"job-{i}", change_id="chg", kind="script", action="facts",
+                            status="succeeded", hosts=[], fence=[], params={},
+                            created_at=at if i < 4 else at + timedelta(seconds=1)))
+    uow.targets.add("job-4", TargetOutcome.ok("m1", 0.1))
+    seen, cursor = [], None
+    while True:
+        page = views.list_jobs(uow, limit=2, cursor=cursor)
+        seen += [j["id"] for j in page.items]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == ["job-4", "job-3", "job-2", "job-1", "job-0"]
+    first = views.list_jobs(uow, limit=1).items[0]
+    assert first["targets_by_status"] == {"succeeded": 1}
+
+
+def test_bad_list_requests_are_refused():
+    uow = FakeUnitOfWork()
+    with pytest.raises(Problem) as bad:
+        views.list_jobs(uow, cursor="!!")
+    assert (bad.value.status, bad.value.slug) == (400, "invalid-cursor")
+    with pytest.raises(Invalid) as weird:
+        views.list_jobs(uow, status="weird")
+    assert weird.value.slug == "invalid-request"
+    with pytest.raises(Missing):
+        views.get_job(uow, "nope")
