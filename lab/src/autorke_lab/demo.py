@@ -13,9 +13,10 @@ platform's code; only its API.
 Idempotent: a cluster already registered with members is not registered or imported
 again (``already registered``); its node status is refreshed, and only when that fails
 (the lab builds its clusters anew at every start, with new certificates) are its
-kubeconfig and join token updated (``PATCH``, ``credentials renewed``). A failure is printed with ``!!`` and makes the exit status 1; the last
-line is always ``demo: <cluster> (<n> members, <r> Ready), ...`` so ``autorke up`` can
-repeat it in its own output.
+kubeconfig and join token updated (``PATCH``, ``credentials renewed``). A failure is printed
+with ``!!`` and makes the exit status 1; the last line is always
+``demo: <cluster> (<n> members, <r> Ready), ...`` so ``autorke up`` can repeat it in its own
+output.
 """
 from __future__ import annotations
 

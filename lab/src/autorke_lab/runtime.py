@@ -9,12 +9,16 @@ ends it. ``<state dir>/state.json`` holds everything a client needs (see ``Lab.s
 
 Plugging in a component (Kubernetes API servers, VCalico, the IdP) takes two lines:
 
-1. a class with ``name``, ``start(lab)``, ``stop()`` and ``status() -> dict`` (JSON-able,
-   published in state.json under ``components.<name>``). In ``start`` it may read
-   ``lab.config`` (``lab.config.options`` holds ``--set key=value`` from the command line),
-   other components (``lab.get("machines").fleet``), add routes to the control app
-   (``lab.app.include_router(...)``, under ``/lab/<name>/...`` please) or run its own HTTP
-   server on its own port with ``HttpServer(app, host, port)``;
+1. a class implementing :class:`autorke_lab.component.Component`: ``name``,
+   ``start(lab: LabHost)``, ``stop()`` and ``status() -> dict`` (JSON-able, published in
+   state.json under ``components.<name>``). In ``start`` it may read ``lab.config``
+   (``lab.config.options`` holds ``--set key=value`` from the command line) and
+   ``lab.state_dir``, reach other components (``lab.get("machines").fleet``), add routes to
+   the control app (``lab.app.include_router(...)``, under ``/lab/<name>/...`` please), or
+   serve on a port of its own: in a child process with
+   :class:`autorke_lab.servers.AppProcess` as VCalico and the IdP do (``HttpServer`` there
+   runs an app in a thread of the lab process instead). A component imports neither this
+   module nor the CLI: what it sees of the lab is :class:`autorke_lab.component.LabHost`;
 2. its factory appended to ``COMPONENTS`` below.
 """
 from __future__ import annotations
@@ -27,31 +31,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
-import uvicorn
 from fastapi import FastAPI
 
 from .clusters.component import ClustersComponent
 from .cmdb.component import CmdbComponent
+from .component import DEFAULT_STATE_DIR, Component, LabConfig
 from .idp.component import IdentityProviderComponent
 from .kube.component import KubeComponent
 from .machines.component import MachinesComponent
+from .servers import HttpServer
 from .vcalico.component import VCalicoComponent
 
+__all__ = ["COMPONENTS", "DEFAULT_STATE_DIR", "Component", "HttpServer", "Lab", "LabConfig", "read_state"]
 log = logging.getLogger("autorke_lab")
-DEFAULT_STATE_DIR = Path(".autorke/lab")
-
-
-class Component(Protocol):
-    name: str
-
-    def start(self, lab: Lab) -> None: ...
-    def stop(self) -> None: ...
-    def status(self) -> dict: ...
 
 
 # The lab's components, in start order. Add yours here (one line).
@@ -63,51 +58,6 @@ COMPONENTS: list[Callable[[], Component]] = [
     KubeComponent,
     ClustersComponent,
 ]
-
-
-@dataclass
-class LabConfig:
-    machines: int = 24
-    seed: int = 1
-    address_base: str = "127.0.1.1"
-    host: str = "127.0.0.1"
-    cmdb_port: int = 8201
-    cmdb_size: int = 10_000
-    bastion_inner: int = 0
-    isolation: str = "auto"  # "auto" | "namespaces" | "plain"
-    state_dir: Path = DEFAULT_STATE_DIR
-    options: dict[str, str] = field(default_factory=dict)  # for other components (--set k=v)
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "state_dir": str(Path(self.state_dir).resolve())}
-
-
-class HttpServer:
-    """uvicorn in a background thread; ``start`` returns once it accepts connections."""
-
-    def __init__(self, app: FastAPI, host: str, port: int):
-        self.host, self.port = host, port
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                    lifespan="off"))
-        self.server.install_signal_handlers = lambda: None  # the runtime owns the signals
-        self.thread = threading.Thread(target=self.server.run, name=f"http-{port}", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"HTTP server on {self.host}:{self.port} did not start "
-                                   "(port in use?)")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 class Lab:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range

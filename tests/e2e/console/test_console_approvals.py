@@ -14,7 +14,8 @@ from kubernetes import client, config
 
 from .change_page import TERMINAL, approve, submit_plan, wait_live, wait_status
 
-# Longer than the suite's 300 s: the package's platform starts inside the first test's timeout; each wait inside ends as soon as the page shows it.
+# Longer than the suite's 300 s: the package's platform starts inside the first test's timeout; each wait
+# inside ends as soon as the page shows it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 

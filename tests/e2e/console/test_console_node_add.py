@@ -15,7 +15,8 @@ from playwright.sync_api import expect
 
 from .change_page import approve, status, submit_plan, wait_gate_or_end, wait_live, wait_status
 
-# Longer than the suite's 300 s: two joins and every gate on a loaded machine; each wait inside ends as soon as the page shows it.
+# Longer than the suite's 300 s: two joins and every gate on a loaded machine; each wait inside ends as soon
+# as the page shows it.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 

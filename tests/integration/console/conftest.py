@@ -7,24 +7,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
 from autorke_console.bootstrap import ConsoleSettings, create_app
 from autorke_lab.idp import IdentityProvider, issue_token
 from autorke_lab.machines.addresses import free_port
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from .servers import RunningServer, serve_app
 
 
 def echo_app() -> FastAPI:
-    """Answers every /api/v1 call with what arrived: method, path, query, headers, body."""
+    """Answers every /api/v1 call with what arrived: method, path, query, headers, body;
+    as an empty list (``items``, ``next_cursor``: the shape of every list) to a page that
+    reads it as one."""
     app = FastAPI(title="echo")
 
     @app.api_route("/api/v1/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def echo(path: str, request: Request) -> JSONResponse:
         body = await request.body()
         return JSONResponse({"method": request.method, "path": path, "query": request.url.query,
-                             "headers": dict(request.headers), "body": body.decode()},
+                             "headers": dict(request.headers), "body": body.decode(),
+                             "items": [], "next_cursor": None},
                             status_code=201 if request.method == "POST" else 200,
                             headers={"x-echo": "1"})
 

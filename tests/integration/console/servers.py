@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 
 import httpx
 import uvicorn
+
 from autorke_lab.machines.addresses import free_port
 
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
@@ -19,8 +21,7 @@ from autorke_inventory.bootstrap import create_app as create_inventory
 from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.machines.addresses import free_port
-from autorke_lab.runtime import HttpServer
-from fastapi import FastAPI
+from autorke_lab.servers import HttpServer
 
 from .conftest import console_settings
 from .servers import browser_sign_in, serve_app

@@ -10,6 +10,7 @@ import uuid
 import httpx
 import nats
 import pytest
+
 from autorke_common.bus import EVENTS_STREAM, Bus
 from autorke_common.catalogue.executor import JobStarted
 from autorke_common.envelope import Envelope
@@ -60,15 +61,15 @@ async def test_events_stream_live_and_filtered(console, console_idp, nats_server
     change = f"chg-{uuid.uuid4().hex[:8]}"
     headers = console_idp.headers("viewer")
     try:
-        async with httpx.AsyncClient(base_url=console.url, timeout=20) as client:
-            async with client.stream("GET", "/api/v1/events", headers=headers,
-                                     params={"subject": "executor.job.*", "correlation_id": change}) as r:
-                assert r.status_code == 200
-                assert r.headers["content-type"].startswith("text/event-stream")
-                lines = await _ready(r)
-                await _publish(bus, "another-change", "j-other")   # filtered out: other change
-                wanted = await _publish(bus, change, "j-1")
-                frames = await _frames(lines, 1)
+        async with (httpx.AsyncClient(base_url=console.url, timeout=20) as client,
+                    client.stream("GET", "/api/v1/events", headers=headers,
+                                  params={"subject": "executor.job.*", "correlation_id": change}) as r):
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            lines = await _ready(r)
+            await _publish(bus, "another-change", "j-other")   # filtered out: other change
+            wanted = await _publish(bus, change, "j-1")
+            frames = await _frames(lines, 1)
         assert frames[0]["id"] == wanted
         assert frames[0]["type"] == "executor.job.started" and frames[0]["correlation_id"] == change
     finally:

@@ -61,3 +61,17 @@ def test_next_never_redirects_to_another_site(console):
         c.get("/auth/login", params={"next": "https://evil.example/"})
         r = c.get("/ui/lang/zh", params={"next": "//evil.example/"})
         assert r.headers["location"] == "/ui/machines"
+
+
+def test_without_a_session_a_form_goes_to_sign_in_and_a_live_fragment_says_signed_out(console):
+    with httpx.Client(base_url=console.url, follow_redirects=False) as c:
+        r = c.post("/ui/changes/c-1/approve", data={"csrf": "x", "step": "s1"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/auth/login?next=%2Fui%2Fchanges%2Fc-1")
+        live = c.get("/ui/changes/c-1/live")
+        assert live.status_code == 401 and "signed out" in live.text
+
+
+def test_a_form_with_another_sessions_csrf_token_has_expired(console):
+    with browser_sign_in(console.url, "operator") as browser:
+        r = browser.post("/ui/changes/c-1/approve", data={"csrf": "forged", "step": "s1"})
+        assert r.status_code == 403 and "The form expired" in r.text

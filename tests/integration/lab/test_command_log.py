@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import httpx
+
 from autorke_lab.machines.commandlog import commands
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import httpx
+
 from autorke_lab.machines.addresses import free_port, lease_free_range
 from autorke_lab.machines.namespaces import namespaces_usable
 
@@ -34,8 +35,8 @@ def test_cli_up_detached_status_fault_down(tmp_path):
     lab = [sys.executable, "-m", "autorke_lab"]
     state = ["--state-dir", str(tmp_path / "lab")]
     try:
-        up = subprocess.run([*lab, "up", "--detach", "-n", "2", "--cmdb-size", "10", "--only", "machines,cmdb", "--address-base",
-                             lease.base, "--cmdb-port", str(port), *state],
+        up = subprocess.run([*lab, "up", "--detach", "-n", "2", "--cmdb-size", "10", "--only", "machines,cmdb",
+                             "--address-base", lease.base, "--cmdb-port", str(port), *state],
                             capture_output=True, text=True, timeout=60, check=False)
         assert up.returncode == 0, up.stderr
         assert "m002" in up.stdout

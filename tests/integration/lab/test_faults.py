@@ -6,6 +6,7 @@ import time
 import httpx
 import paramiko
 import pytest
+
 from fixtures.lab import port_refuses, start_lab
 
 

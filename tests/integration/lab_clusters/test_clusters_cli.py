@@ -1,9 +1,10 @@
 """``autorke lab up`` (the real command) brings the lab clusters up by itself,
 ``lab status --json`` shows them, and ``lab down`` leaves no process behind: no machine
 process, and none of the clusters' kubelets (checked with ``ps`` by the PIDs the
-machines' systemctl recorded, mapped from each machine's own PID namespace to the host's). A second ``lab up`` on the same state directory (what
-``autorke up`` does every time) first cleans what the first one left on the machines,
-then builds the clusters again against the new APIs."""
+machines' systemctl recorded, mapped from each machine's own PID namespace to the host's).
+A second ``lab up`` on the same state directory (what ``autorke up`` does every time) first
+cleans what the first one left on the machines, then builds the clusters again against the
+new APIs."""
 from __future__ import annotations
 
 import json

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import yaml
+from kubernetes import client, config
+
 from autorke_lab.clusters import ClustersComponent
 from autorke_lab.cmdb.component import CmdbComponent
 from autorke_lab.kube.component import KubeComponent
 from autorke_lab.machines.component import MachinesComponent
 from autorke_lab.machines.namespaces import processes_by_mount_ns
-from kubernetes import client, config
 
 OPTIONS = {"kube.base_port": "0", "kube.workloads": "true"}
 

@@ -4,6 +4,7 @@ is left for it, and options that make no sense refused before anything is touche
 from __future__ import annotations
 
 import pytest
+
 from autorke_lab.clusters.plan import ClusterOptions, PlanError, plan
 
 MACHINES = [(f"m{i:03d}", f"127.0.9.{i}", 22) for i in range(1, 25)]

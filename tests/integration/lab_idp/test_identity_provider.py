@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 import pytest
+
 from autorke_lab.idp import AUDIENCE, IdentityProvider, UnknownUser, issue_token
 
 CONSOLE_REDIRECT = "http://127.0.0.1:18080/auth/callback"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import httpx
 import yaml
+from kubernetes import client, config
+
 from autorke_lab.kube.component import KubeComponent
 from autorke_lab.runtime import Lab, LabConfig
-from kubernetes import client, config
 
 
 def _free_port() -> int:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import urllib3
 import yaml
-from autorke_lab.kube.fleet import KubeFleet
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+
+from autorke_lab.kube.fleet import KubeFleet
 
 
 @pytest.fixture

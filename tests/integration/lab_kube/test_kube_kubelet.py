@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 
-from autorke_lab.kube.lifecycle import UNREACHABLE
 from kubernetes import client
+
+from autorke_lab.kube.lifecycle import UNREACHABLE
 
 
 def _wait(predicate, timeout=10.0):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from autorke_lab.machines.addresses import lease_free_range
 from autorke_lab.machines.fleet import Fleet, FleetConfig
 

@@ -9,8 +9,9 @@ import subprocess
 
 import pytest
 import yaml
-from autorke_lab.provisioners.rke import rke_path
 from kubernetes import client, config
+
+from autorke_lab.provisioners.rke import rke_path
 
 ROLES = [["etcd", "controlplane"], ["etcd", "worker"], ["etcd", "worker"]]
 

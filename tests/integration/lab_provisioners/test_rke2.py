@@ -9,9 +9,10 @@ import time
 import paramiko
 import pytest
 import yaml
-from autorke_lab.provisioners.rke2 import install_command, join_token
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from autorke_lab.provisioners.rke2 import install_command, join_token
 
 
 def ssh(fleet, known_hosts, machine) -> paramiko.SSHClient:

@@ -8,10 +8,11 @@ import time
 
 import pytest
 import yaml
-from autorke_lab.clusters.access import open_session
-from autorke_lab.provisioners.rke2 import install_command, join_token
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from autorke_lab.clusters.access import open_session
+from autorke_lab.provisioners.rke2 import install_command, join_token
 
 
 def wait_ready(v1, name: str, timeout: float) -> None:

@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 import yaml
+
 from autorke_lab.machines.network import BASTION_INNER_IP
 from autorke_lab.provisioners.rke import rke_path
 

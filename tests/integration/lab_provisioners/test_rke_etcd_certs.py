@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 import yaml
-from autorke_lab.provisioners.rke import rke_path
 from kubernetes import client, config
+
+from autorke_lab.provisioners.rke import rke_path
 
 ROLES = [["etcd", "controlplane"], ["worker"], ["worker"]]
 CLEANUP = "rm -rf /etc/kubernetes /var/lib/etcd"

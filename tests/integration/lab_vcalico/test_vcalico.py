@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+
 from autorke_lab.vcalico import BadSignature, VCalicoServer, verify
 
 SECRET = "lab-shared-secret"

@@ -3,6 +3,7 @@ the merged OpenAPI document, and the side-by-side config diff."""
 from __future__ import annotations
 
 import pytest
+
 from autorke_console.domain.actions import ACTIONS, FormErrors, change_request, parse_taints
 from autorke_console.domain.change_view import ChangeView
 from autorke_console.domain.field_errors import field_errors

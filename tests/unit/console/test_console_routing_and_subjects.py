@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+
 from autorke_console.domain.routes import route_for
 from autorke_console.domain.subjects import BadSubject, matches, normalise
 

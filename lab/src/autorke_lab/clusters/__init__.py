@@ -30,7 +30,8 @@ How the platform finds them: ``autorke lab status --json`` → ``components.clus
                   {"machine": "m010", ..., "roles": ["worker"], "rke2_type": "agent"}, ...]}],
      "free_machines": ["m013", ...], "skipped": null, "wiped_leftovers_on": [],
      "provisioners": {"rke_binary": ".../bin/autorke-lab-rke",
-                      "rke2_install_command": "env INSTALL_RKE2_TYPE=agent ... -m autorke_lab.provisioners.rke2.install"},
+                      "rke2_install_command":
+                          "env INSTALL_RKE2_TYPE=agent ... -m autorke_lab.provisioners.rke2.install"},
      "started_in_seconds": 4.2}
 
 ``provisioners`` is what the platform's executor needs to add nodes to these clusters

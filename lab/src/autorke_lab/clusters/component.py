@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..component import LabHost
 from ..provisioners.rke import rke_path
 from ..provisioners.rke.ssh import SSHFailure
 from ..provisioners.rke2 import install_command
@@ -37,7 +38,7 @@ class ClustersComponent:
         self.provisioners: dict[str, str] = {}
         self._notice = log.warning
 
-    def start(self, lab: Any) -> None:
+    def start(self, lab: LabHost) -> None:
         t0 = time.monotonic()
         self._notice = lab.notice
         opts = ClusterOptions.from_options(lab.config.options)

@@ -1,14 +1,10 @@
 """The CMDB as a lab runtime component: generates the inventory from the running machines."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..component import LabHost
 from .api import cmdb_router
 from .inventory import Inventory
 from .netbox import netbox_router
-
-if TYPE_CHECKING:
-    from ..runtime import Lab
 
 
 def running_machines(machines_status: dict) -> list[dict]:
@@ -29,7 +25,7 @@ class CmdbComponent:
     def __init__(self) -> None:
         self.inventory: Inventory | None = None
 
-    def start(self, lab: Lab) -> None:
+    def start(self, lab: LabHost) -> None:
         machines = lab.get("machines").status() if lab.has("machines") else {}
         self.inventory = Inventory.generate(lab.config.seed, lab.config.cmdb_size,
                                             running_machines(machines))

@@ -4,8 +4,8 @@ idp.console_redirect_uris=URL1,URL2``; key and issuer kept in ``<state dir>/idp`
 ``autorke lab token USER`` finds them."""
 from __future__ import annotations
 
-from .directory import (CLI_CLIENT_ID, CONSOLE_CLIENT_ID, CONSOLE_CLIENT_SECRET, SERVICE_CLIENT_ID,
-                        USERS)
+from ..component import LabHost
+from .directory import CLI_CLIENT_ID, CONSOLE_CLIENT_ID, CONSOLE_CLIENT_SECRET, SERVICE_CLIENT_ID, USERS
 from .server import IdentityProvider
 
 DEFAULT_PORT = 8203
@@ -17,7 +17,7 @@ class IdentityProviderComponent:
     def __init__(self) -> None:
         self.server: IdentityProvider | None = None
 
-    def start(self, lab) -> None:
+    def start(self, lab: LabHost) -> None:
         opts = lab.config.options
         redirects = [u for u in opts.get("idp.console_redirect_uris", "").split(",") if u]
         self.server = IdentityProvider(

@@ -1,13 +1,12 @@
 """The identity provider as a lab component: a child process on its own port, started and
-stopped by pid (see :class:`autorke_lab.vcalico.server.AppProcess`)."""
+stopped by pid (see :class:`autorke_lab.servers.AppProcess`)."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 
-from autorke_lab.vcalico.server import AppProcess, serve_on_fd
-
+from ..servers import AppProcess, serve_on_fd
 from .directory import DEFAULT_CONSOLE_REDIRECTS
 
 

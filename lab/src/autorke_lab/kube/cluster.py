@@ -21,13 +21,13 @@ from typing import Any
 
 import uvicorn
 
-from . import resources as R
 from .app import build_app
 from .hollow import fill_hollow_nodes
 from .lifecycle import NodeLifecycleController
 from .nodes import DEFAULT_KUBELET_VERSION
 from .pki import issue_serving_certificates, kubeconfig, kubeconfig_yaml, new_token
 from .registry import Registry
+from .resources import DAEMONSETS, NAMESPACES, NODES, REPLICASETS
 from .store import ObjectStore
 from .workloads import WorkloadController
 
@@ -141,7 +141,7 @@ class LabKubeCluster:
 
     def fill_hollow(self, count: int, pods_per_node: int = 0, prefix: str = "hollow-") -> list[str]:
         """Add hollow nodes; call on the cluster's loop (``ClusterThread.call``)."""
-        start = sum(1 for n in self.store.list(R.NODES)
+        start = sum(1 for n in self.store.list(NODES)
                     if n["metadata"]["name"].startswith(prefix))
         return fill_hollow_nodes(self.store, count, pods_per_node=pods_per_node, prefix=prefix,
                                  start=start, kubelet_version=self.settings.kubernetes_version)
@@ -155,8 +155,8 @@ class LabKubeCluster:
 
     def _seed(self) -> None:
         for namespace in SYSTEM_NAMESPACES:
-            if self.store.find(R.NAMESPACES, "", namespace) is None:
-                self.registry.create(R.NAMESPACES, "", {"metadata": {"name": namespace}})
+            if self.store.find(NAMESPACES, "", namespace) is None:
+                self.registry.create(NAMESPACES, "", {"metadata": {"name": namespace}})
         if self.settings.seed_workloads:
             self._seed_workloads()
         if self.settings.hollow_nodes:
@@ -164,7 +164,7 @@ class LabKubeCluster:
 
     def _seed_workloads(self) -> None:
         calico = {"k8s-app": "calico-node"}
-        self.registry.create(R.DAEMONSETS, "kube-system", {
+        self.registry.create(DAEMONSETS, "kube-system", {
             "metadata": {"name": "calico-node", "labels": calico},
             "spec": {"selector": {"matchLabels": calico}, "template": {
                 "metadata": {"labels": calico},
@@ -173,7 +173,7 @@ class LabKubeCluster:
                          "containers": [{"name": "calico-node",
                                          "image": "docker.io/calico/node:v3.28.1"}]}}}})
         web = {"app": "web"}
-        self.registry.create(R.REPLICASETS, "default", {
+        self.registry.create(REPLICASETS, "default", {
             "metadata": {"name": "web-7d9c8b5f4", "labels": web},
             "spec": {"replicas": self.settings.web_replicas, "selector": {"matchLabels": web},
                      "template": {"metadata": {"labels": web}, "spec": {"containers": [

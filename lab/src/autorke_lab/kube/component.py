@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from ..component import LabHost
 from .background import ClusterThread
 from .cluster import KubeClusterSettings, LabKubeCluster
 from .fleet import DEFAULT_BASE_PORT
@@ -46,7 +47,7 @@ class KubeComponent:
         self._host = "127.0.0.1"
         self._notice = print
 
-    def start(self, lab: Any) -> None:
+    def start(self, lab: LabHost) -> None:
         self._options = dict(lab.config.options)
         self._state_dir = Path(lab.state_dir) / "kube"
         self._host = lab.config.host

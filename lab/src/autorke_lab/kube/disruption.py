@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import resources as R
 from .registry import Registry
+from .resources import PDBS, PODS
 from .selectors import matches_selector_object, object_labels
 from .status import KubeError, success, too_many_requests
 from .store import ObjectStore
@@ -35,14 +35,14 @@ def _scaled(value: Any, total: int) -> int:
 def covering_budgets(store: ObjectStore, pod: dict[str, Any]) -> list[dict[str, Any]]:
     labels = object_labels(pod)
     namespace = pod["metadata"]["namespace"]
-    return [pdb for pdb in store.list(R.PDBS, namespace)
+    return [pdb for pdb in store.list(PDBS, namespace)
             if (pdb.get("spec") or {}).get("selector") is not None
             and matches_selector_object(pdb["spec"]["selector"], labels)]
 
 
 def budget_status(store: ObjectStore, pdb: dict[str, Any]) -> dict[str, Any]:
     spec = pdb.get("spec") or {}
-    pods = [p for p in store.list(R.PODS, pdb["metadata"]["namespace"])
+    pods = [p for p in store.list(PODS, pdb["metadata"]["namespace"])
             if matches_selector_object(spec.get("selector"), object_labels(p))]
     expected = len(pods)
     healthy = sum(1 for p in pods if pod_is_healthy(p))
@@ -66,7 +66,7 @@ def budget_status(store: ObjectStore, pdb: dict[str, Any]) -> dict[str, Any]:
 
 def evict(registry: Registry, namespace: str, name: str, body: Any) -> dict[str, Any]:
     store = registry.store
-    pod = store.get(R.PODS, namespace, name)
+    pod = store.get(PODS, namespace, name)
     dry_run = "All" in (((body or {}).get("deleteOptions") or {}).get("dryRun") or [])
     phase = (pod.get("status") or {}).get("phase")
     if phase not in ("Pending", "Succeeded", "Failed"):
@@ -87,5 +87,5 @@ def evict(registry: Registry, namespace: str, name: str, body: Any) -> dict[str,
                     [{"reason": "DisruptionBudget",
                       "message": f"The disruption budget {budget} needs {desired} healthy "
                                  f"pods and has {healthy} currently"}])
-    registry.delete(R.PODS, namespace, name, dry_run=dry_run)
+    registry.delete(PODS, namespace, name, dry_run=dry_run)
     return success(201)

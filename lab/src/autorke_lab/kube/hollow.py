@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import resources as R
 from .nodes import DEFAULT_CAPACITY, HOLLOW_ANNOTATION, WORKER_ROLE, node_object
+from .resources import NODES, PODS, REPLICASETS
 from .store import ObjectStore, now_rfc3339
 from .workloads import GPU
 
@@ -39,29 +39,29 @@ def fill_hollow_nodes(store: ObjectStore, count: int, *, pods_per_node: int = 0,
     """Create ``count`` hollow nodes (and ``pods_per_node`` pods on each); their names."""
     names = []
     for index in range(start, start + count):
-        node = store.create(R.NODES, hollow_node(index, prefix, kubelet_version))
+        node = store.create(NODES, hollow_node(index, prefix, kubelet_version))
         names.append(node["metadata"]["name"])
     if pods_per_node <= 0:
         return names
-    owner = store.find(R.REPLICASETS, "default", HOLLOW_WORKLOAD)
+    owner = store.find(REPLICASETS, "default", HOLLOW_WORKLOAD)
     labels = {"app": HOLLOW_WORKLOAD}
     template = {"metadata": {"labels": labels},
                 "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.9"}]}}
     total = count * pods_per_node
     if owner is None:
-        owner = store.create(R.REPLICASETS, {
+        owner = store.create(REPLICASETS, {
             "metadata": {"name": HOLLOW_WORKLOAD, "namespace": "default", "generation": 1,
                          "labels": labels},
             "spec": {"replicas": total, "selector": {"matchLabels": labels},
                      "template": template}, "status": {"replicas": 0}})
     else:
         spec = dict(owner["spec"], replicas=owner["spec"]["replicas"] + total)
-        owner = store.replace(R.REPLICASETS, dict(owner, spec=spec))
+        owner = store.replace(REPLICASETS, dict(owner, spec=spec))
     ref = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": HOLLOW_WORKLOAD,
            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
     for name in names:
         for slot in range(pods_per_node):
-            store.create(R.PODS, {
+            store.create(PODS, {
                 "metadata": {"name": f"{HOLLOW_WORKLOAD}-{name}-{slot}", "namespace": "default",
                              "labels": dict(labels), "ownerReferences": [dict(ref)]},
                 "spec": {"nodeName": name, "schedulerName": "default-scheduler",

@@ -43,11 +43,11 @@ from .nodes import (
     parse_labels,
     parse_taints,
 )
+from .patch import STRATEGIC
 from .pki import read_kubeconfig
 from .store import now_rfc3339
 
 log = logging.getLogger("autorke_lab.kubelet")
-STRATEGIC = "application/strategic-merge-patch+json"
 
 
 class Kubelet:

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import resources as R
 from .nodes import healthy_conditions, is_hollow, ready_condition
+from .resources import NODES, PODS
 from .store import ObjectStore, now_rfc3339
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -34,7 +34,7 @@ class NodeLifecycleController:
     def tick(self) -> None:
         now = self._clock()
         names = set()
-        for node in self.store.list(R.NODES):
+        for node in self.store.list(NODES):
             name = node["metadata"]["name"]
             names.add(name)
             ready = ready_condition(node)
@@ -59,7 +59,7 @@ class NodeLifecycleController:
     def _write(self, node: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> None:
         updated = copy.deepcopy(node)
         change(updated)
-        self.store.replace(R.NODES, updated, node["metadata"]["resourceVersion"])
+        self.store.replace(NODES, updated, node["metadata"]["resourceVersion"])
 
     @staticmethod
     def _heal_hollow(node: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ class NodeLifecycleController:
 
     def _mark_pods_not_ready(self, node_name: str) -> None:
         now = now_rfc3339()
-        for pod in self.store.list(R.PODS):
+        for pod in self.store.list(PODS):
             if (pod.get("spec") or {}).get("nodeName") != node_name:
                 continue
             updated = copy.deepcopy(pod)
@@ -101,7 +101,7 @@ class NodeLifecycleController:
                 if cond.get("type") in ("Ready", "ContainersReady") and cond["status"] == "True":
                     cond.update(status="False", lastTransitionTime=now)
             if updated != pod:
-                self.store.replace(R.PODS, updated, pod["metadata"]["resourceVersion"])
+                self.store.replace(PODS, updated, pod["metadata"]["resourceVersion"])
 
 
 def _has_unreachable(node: dict[str, Any]) -> bool:

@@ -18,6 +18,11 @@ from typing import Any
 
 from .status import KubeError, bad_request
 
+#: The media type (``Content-Type``) that names each format in a PATCH request.
+MERGE = "application/merge-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
 
 def merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):

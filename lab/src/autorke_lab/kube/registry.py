@@ -11,23 +11,19 @@ import copy
 import re
 from typing import Any
 
-from . import resources as R
-from .patch import json_patch, merge_patch, strategic_merge_patch
-from .resources import Resource
+from .patch import JSON_PATCH, MERGE, STRATEGIC, json_patch, merge_patch, strategic_merge_patch
+from .resources import DAEMONSETS, NAMESPACES, NODES, PDBS, PODS, REPLICASETS, RESOURCES, Resource
 from .status import bad_request, conflict, invalid, not_found, unsupported_media_type
 from .store import ObjectStore
 
-STRATEGIC = "application/strategic-merge-patch+json"
-MERGE = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-_NO_GENERATION = {R.NODES.key, R.PODS.key, R.NAMESPACES.key}
+_NO_GENERATION = {NODES.key, PODS.key, NAMESPACES.key}
 _INITIAL_STATUS = {   # what the real API shows before a controller has looked
-    R.REPLICASETS.key: {"replicas": 0},
-    R.DAEMONSETS.key: {"currentNumberScheduled": 0, "desiredNumberScheduled": 0,
+    REPLICASETS.key: {"replicas": 0},
+    DAEMONSETS.key: {"currentNumberScheduled": 0, "desiredNumberScheduled": 0,
                        "numberMisscheduled": 0, "numberReady": 0},
-    R.PDBS.key: {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0,
+    PDBS.key: {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0,
                  "expectedPods": 0},
 }
 
@@ -46,7 +42,7 @@ class Registry:
                 raise bad_request("the namespace of the provided object does not match the "
                                   "namespace sent on the request")
             meta["namespace"] = namespace
-            if self.store.find(R.NAMESPACES, "", namespace) is None:
+            if self.store.find(NAMESPACES, "", namespace) is None:
                 raise not_found("namespaces", "", namespace)
         for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
             meta.pop(server_owned, None)
@@ -57,14 +53,14 @@ class Registry:
             self._validate(resource, obj)
         if resource.key not in _NO_GENERATION:
             meta["generation"] = 1
-        if resource == R.PODS:
+        if resource == PODS:
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
-        elif resource == R.NAMESPACES:
+        elif resource == NAMESPACES:
             obj["status"] = {"phase": "Active"}
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
-        elif resource.has_status and resource != R.NODES:
+        elif resource.has_status and resource != NODES:
             obj["status"] = dict(_INITIAL_STATUS.get(resource.key, {}))
-        if resource == R.NAMESPACES:
+        if resource == NAMESPACES:
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         if dry_run:
             return obj
@@ -143,8 +139,8 @@ class Registry:
         if dry_run:
             return current
         deleted = self.store.delete(resource, namespace, name, preconditions.get("resourceVersion"))
-        if resource == R.NAMESPACES:
-            for contained in R.RESOURCES:
+        if resource == NAMESPACES:
+            for contained in RESOURCES:
                 if contained.namespaced:
                     for obj in self.store.list(contained, name):
                         self.store.delete(contained, name, obj["metadata"]["name"])
@@ -168,7 +164,7 @@ class Registry:
                 raise invalid(resource.kind, resource.group, name, "metadata.labels",
                               f'Invalid value: "{value}": label {key} must be a string of at '
                               "most 63 characters")
-        if resource == R.NODES:
+        if resource == NODES:
             for i, taint in enumerate((obj.get("spec") or {}).get("taints") or []):
                 if not taint.get("key"):
                     raise invalid("Node", "", name, f"spec.taints[{i}].key",

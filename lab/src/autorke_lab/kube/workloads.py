@@ -16,9 +16,9 @@ import string
 from collections import defaultdict
 from typing import Any
 
-from . import resources as R
 from .disruption import budget_status
 from .nodes import internal_ip, is_core_only, is_ready
+from .resources import DAEMONSETS, NODES, PDBS, PODS, REPLICASETS, Resource
 from .selectors import matches_selector_object
 from .store import ObjectStore, now_rfc3339
 
@@ -66,7 +66,7 @@ class WorkloadController:
         self._next_ip = 0
 
     def tick(self) -> None:
-        nodes = {n["metadata"]["name"]: n for n in self.store.list(R.NODES)}
+        nodes = {n["metadata"]["name"]: n for n in self.store.list(NODES)}
         self._collect_garbage(nodes)
         owned = self._owned()        # DaemonSet pods never count for a ReplicaSet: one pass
         self._daemonsets(nodes, owned)
@@ -77,15 +77,15 @@ class WorkloadController:
 
     # garbage collection ------------------------------------------------------------------
     def _collect_garbage(self, nodes: dict[str, Any]) -> None:
-        owners = {o["metadata"]["uid"] for res in (R.REPLICASETS, R.DAEMONSETS)
+        owners = {o["metadata"]["uid"] for res in (REPLICASETS, DAEMONSETS)
                   for o in self.store.list(res)}
-        for pod in self.store.list(R.PODS):
+        for pod in self.store.list(PODS):
             node = (pod.get("spec") or {}).get("nodeName")
             refs = [r for r in pod["metadata"].get("ownerReferences") or []
                     if r.get("controller") and r.get("kind") in ("ReplicaSet", "DaemonSet")]
             orphaned = bool(refs) and refs[0].get("uid") not in owners
             if (node and node not in nodes) or orphaned:
-                self.store.delete(R.PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+                self.store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
 
     # controllers -------------------------------------------------------------------------
     def _new_pod(self, owner: dict[str, Any], kind: str, node: str | None) -> dict[str, Any]:
@@ -109,18 +109,18 @@ class WorkloadController:
             "status": {"phase": "Pending", "qosClass": "BestEffort"}}
 
     def _create_pod(self, pod: dict[str, Any]) -> None:
-        self.store.create(R.PODS, pod)
+        self.store.create(PODS, pod)
 
     def _owned(self) -> dict[str, list[dict[str, Any]]]:
         owned: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for pod in self.store.list(R.PODS):
+        for pod in self.store.list(PODS):
             uid = _controller_uid(pod)
             if uid:
                 owned[uid].append(pod)
         return owned
 
     def _daemonsets(self, nodes: dict[str, Any], owned: dict[str, list[dict[str, Any]]]) -> None:
-        for ds in self.store.list(R.DAEMONSETS):
+        for ds in self.store.list(DAEMONSETS):
             spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
             wanted = {name for name, node in nodes.items()
                       if matches_selector_object({"matchLabels": spec.get("nodeSelector")},
@@ -133,11 +133,11 @@ class WorkloadController:
                 self._create_pod(self._new_pod(ds, "DaemonSet", node))
             for node, pod in pods.items():
                 if node not in wanted:
-                    self.store.delete(R.PODS, pod["metadata"]["namespace"],
+                    self.store.delete(PODS, pod["metadata"]["namespace"],
                                       pod["metadata"]["name"])
 
     def _replicasets(self, owned: dict[str, list[dict[str, Any]]]) -> None:
-        for rs in self.store.list(R.REPLICASETS):
+        for rs in self.store.list(REPLICASETS):
             replicas = int((rs.get("spec") or {}).get("replicas", 1))
             pods = owned.get(rs["metadata"]["uid"], [])
             for _ in range(replicas - len(pods)):
@@ -145,27 +145,27 @@ class WorkloadController:
             surplus = sorted(pods, key=lambda p: (p["status"].get("phase") == "Running",
                                                   p["metadata"]["name"]))
             for pod in surplus[:max(0, len(pods) - replicas)]:
-                self.store.delete(R.PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+                self.store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
 
     def _statuses(self) -> None:
         owned = self._owned()
-        for rs in self.store.list(R.REPLICASETS):
+        for rs in self.store.list(REPLICASETS):
             pods = owned.get(rs["metadata"]["uid"], [])
             running = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
-            self._set_status(R.REPLICASETS, rs, {
+            self._set_status(REPLICASETS, rs, {
                 "replicas": len(pods), "fullyLabeledReplicas": len(pods),
                 "readyReplicas": running, "availableReplicas": running,
                 "observedGeneration": rs["metadata"].get("generation", 1)})
-        for ds in self.store.list(R.DAEMONSETS):
+        for ds in self.store.list(DAEMONSETS):
             pods = owned.get(ds["metadata"]["uid"], [])
             ready = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
-            self._set_status(R.DAEMONSETS, ds, {
+            self._set_status(DAEMONSETS, ds, {
                 "currentNumberScheduled": len(pods), "desiredNumberScheduled": len(pods),
                 "numberMisscheduled": 0, "numberReady": ready, "numberAvailable": ready,
                 "updatedNumberScheduled": len(pods),
                 "observedGeneration": ds["metadata"].get("generation", 1)})
 
-    def _set_status(self, resource: R.Resource, obj: dict[str, Any],
+    def _set_status(self, resource: Resource, obj: dict[str, Any],
                     status: dict[str, Any]) -> None:
         current = self.store.find(resource, obj["metadata"].get("namespace", ""),
                                   obj["metadata"]["name"])
@@ -174,17 +174,17 @@ class WorkloadController:
                                current["metadata"]["resourceVersion"])
 
     def _budgets(self) -> None:
-        for pdb in self.store.list(R.PDBS):
+        for pdb in self.store.list(PDBS):
             status = budget_status(self.store, pdb)
             old = pdb.get("status") or {}
             if old.get("conditions"):   # keep the first transition time
                 status["conditions"][0]["lastTransitionTime"] = old["conditions"][0].get(
                     "lastTransitionTime", status["conditions"][0]["lastTransitionTime"])
-            self._set_status(R.PDBS, pdb, status)
+            self._set_status(PDBS, pdb, status)
 
     # scheduler and kubelet ---------------------------------------------------------------
     def _schedule_and_run(self, nodes: dict[str, Any]) -> None:
-        pods = self.store.list(R.PODS)
+        pods = self.store.list(PODS)
         load: dict[str, int] = defaultdict(int)
         gpus: dict[str, int] = defaultdict(int)
         for pod in pods:
@@ -252,7 +252,7 @@ class WorkloadController:
                 for c in spec.get("containers") or []],
         })
         status["podIPs"] = [{"ip": status["podIP"]}]
-        self.store.replace(R.PODS, updated, pod["metadata"]["resourceVersion"])
+        self.store.replace(PODS, updated, pod["metadata"]["resourceVersion"])
 
 
 def _running_and_ready(pod: dict[str, Any]) -> bool:

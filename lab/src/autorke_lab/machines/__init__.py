@@ -54,8 +54,9 @@ Bastion mode (``network.py``)
 Clean-up
     Everything of a machine lives in its mount namespace; the fleet kills exactly those
     processes (``namespaces.py``), never by name. If the lab process dies, each machine's
-    keeper notices (``tail --pid``) and kills the machine's PID 1, which ends its PID namespace. Network namespaces are named
-    ``autorke-lab-<owner pid>-…`` and removed when their owner is gone.
+    keeper notices (``tail --pid``) and kills the machine's PID 1, which ends its PID namespace.
+    Network namespaces are named ``autorke-lab-<owner pid>-…`` and removed when their owner is
+    gone.
 
 Without root or namespaces the fleet falls back to a few plain sshd's (own address and
 port, shared files) and says so (``Fleet.notice``).

@@ -1,14 +1,10 @@
 """The machines as a lab runtime component: starts the fleet, mounts its control API."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..component import LabHost
 from .api import machines_router
 from .faults import clear_all
 from .fleet import Fleet, FleetConfig
-
-if TYPE_CHECKING:
-    from ..runtime import Lab
 
 
 class MachinesComponent:
@@ -17,7 +13,7 @@ class MachinesComponent:
     def __init__(self) -> None:
         self.fleet: Fleet | None = None
 
-    def start(self, lab: Lab) -> None:
+    def start(self, lab: LabHost) -> None:
         c = lab.config
         self.fleet = Fleet(FleetConfig(count=c.machines, seed=c.seed, address_base=c.address_base,
                                        state_dir=c.state_dir, bastion_inner=c.bastion_inner,

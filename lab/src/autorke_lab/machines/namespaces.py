@@ -6,8 +6,9 @@ records each machine's mount-namespace inode at start and, at the end, kills exa
 processes in those namespaces: never by name, so other engineers' and the system's sshd
 are safe. A machine also has its own PID namespace (so ``ps`` on it sees its processes
 only): PIDs it writes down (sshd.pid, units' pid files) are its own numbers, which the lab
-maps to the host's with ``host_pid``/``host_pids`` (``NSpid`` in /proc/PID/status). Network namespaces (bastion mode) are named ``autorke-lab-<owner pid>-…`` so a
-later lab can remove the ones whose owner died without touching anybody else's.
+maps to the host's with ``host_pid``/``host_pids`` (``NSpid`` in /proc/PID/status). Network
+namespaces (bastion mode) are named ``autorke-lab-<owner pid>-…`` so a later lab can remove
+the ones whose owner died without touching anybody else's.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 
+from ..component import LabHost
 from .server import VCalicoServer
 
 DEFAULT_PORT = 8202
@@ -22,7 +23,7 @@ class VCalicoComponent:
         self.server: VCalicoServer | None = None
         self._info: dict = {}
 
-    def start(self, lab) -> None:
+    def start(self, lab: LabHost) -> None:
         opts = lab.config.options
         secret_file = lab.state_dir / "vcalico" / "secret"
         secret = opts.get("vcalico.secret")

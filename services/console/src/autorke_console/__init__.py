@@ -1,1 +1,3 @@
-"""The web console and the single API entry: routes /api/v1/* to the owning service, merges their OpenAPI, serves live updates from the event stream."""
+"""The web console and the single API entry: routes /api/v1/* to the owning service, merges their OpenAPI,
+serves live updates from the event stream.
+"""

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 import secrets
 
-from autorke_common.app import create_service_app
-from autorke_common.runtime import ServiceRuntime
-from autorke_common.settings import ServiceSettings
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field, SecretStr
 from starlette.middleware.sessions import SessionMiddleware
 
+from autorke_common.app import create_service_app
+from autorke_common.runtime import ServiceRuntime
+from autorke_common.settings import ServiceSettings
 from autorke_console.adapters.event_feed import EventFeed
 from autorke_console.adapters.oidc import oidc_client
 from autorke_console.adapters.orm import metadata
@@ -72,6 +72,7 @@ def _session_secret(settings: ConsoleSettings) -> str:
 
 def create_app(settings: ConsoleSettings | None = None, configure_process: bool = True) -> FastAPI:
     from autorke_console.entrypoints import events, gateway, signin
+    from autorke_console.entrypoints.deps import answer_refusals
     from autorke_console.entrypoints.pages import changes, clusters, feed, machines, network
 
     settings = settings or ConsoleSettings()
@@ -79,6 +80,7 @@ def create_app(settings: ConsoleSettings | None = None, configure_process: bool 
     routers = [signin.router, machines.router, clusters.router, changes.router, network.router,
                feed.router, events.router, gateway.router]
     app = create_service_app(runtime, routers, title="AutoRKE console")
+    answer_refusals(app)
     app.state.settings = settings
     app.state.upstreams = runtime.upstreams
     app.state.event_feed = runtime.event_feed

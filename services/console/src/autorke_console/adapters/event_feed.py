@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 from autorke_console.domain.subjects import EVENTS_ROOT, matches
@@ -68,10 +68,8 @@ class EventFeed:
 
     async def stop(self) -> None:
         if self._sub is not None:
-            try:
+            with suppress(Exception):  # the connection may already be closed
                 await self._sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may already be closed
-                pass
             self._sub = None
 
     async def _on_message(self, msg) -> None:

@@ -2,9 +2,10 @@
 share its MetaData) plus the outbox and processed-message tables."""
 from __future__ import annotations
 
-from autorke_common.outbox import add_outbox_tables
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
+
+from autorke_common.outbox import add_outbox_tables
 
 
 class Table(SQLModel, registry=registry()):

@@ -46,6 +46,19 @@ class RestClient:
             return data
         raise ApiError(r.status_code, data if isinstance(data, dict) else {"detail": str(data)})
 
+    def list_all(self, path: str, params: dict | None = None, page_size: int = 500) -> dict:
+        """Every item of a list (``{"items", "next_cursor"}``), following ``next_cursor``:
+        ``{"items": [all of them], "next_cursor": None}``."""
+        params = {**(params or {}), "limit": page_size}
+        collected: list = []
+        cursor: str | None = None
+        while True:
+            page = self.call("GET", path, params={**params, "cursor": cursor})
+            collected.extend(page["items"])
+            if not page.get("next_cursor") or page["next_cursor"] == cursor:
+                return {"items": collected, "next_cursor": None}
+            cursor = page["next_cursor"]
+
     def events(self, subject: str | None = None, correlation_id: str | None = None) -> Iterator[dict | None]:
         """Envelopes from ``/api/v1/events`` as they come; ``None`` once when the stream is
         ready (so a caller can fetch the current state without missing anything after)."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from autorke_common.errors import Problem
 from opentelemetry import propagate
 
+from autorke_common.errors import Problem
 from autorke_console.domain.routes import Route, route_for
 
 log = logging.getLogger(__name__)

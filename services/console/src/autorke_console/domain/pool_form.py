@@ -1,7 +1,7 @@
 """The IP pool form: its fields (Calico's IPPool spec, DESIGN.md P7) and the request body
-sent to netcfg (``{"name", "spec"}`` in Calico's own field names). Only the form's own syntax is checked here (a number is a number); every
-rule about the network (overlaps, block size, CIDR) is netcfg's, and its answer is shown
-next to the field it is about."""
+sent to netcfg (``{"name", "spec"}`` in Calico's own field names). Only the form's own
+syntax is checked here (a number is a number); every rule about the network (overlaps,
+block size, CIDR) is netcfg's, and its answer is shown next to the field it is about."""
 from __future__ import annotations
 
 from typing import Any

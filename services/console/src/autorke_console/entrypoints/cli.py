@@ -50,19 +50,11 @@ def _emit(args: argparse.Namespace, data: object, columns: tuple[str, ...] | Non
     elif text is not None:
         print(text(data))
     elif columns is not None:
-        rows = data if isinstance(data, list) else _items(data)
+        rows = data["items"]  # a list answer, {"items", "next_cursor"} like every list of the API
         shown = tuple(c for c in columns if any(out._get(r, c) is not None for r in rows)) or columns
         print(out.table(rows, shown))
     else:
         print(out.as_json(data))
-
-
-def _items(data: object) -> list:
-    if isinstance(data, dict):
-        for key in ("items", "machines", "changes", "pools", "ippools", "data"):
-            if isinstance(data.get(key), list):
-                return data[key]
-    return data if isinstance(data, list) else []
 
 
 # -- machines -------------------------------------------------------------------------
@@ -71,7 +63,7 @@ def _machines_list(c: RestClient, a: argparse.Namespace) -> None:
                                              "gpu_model": a.gpu_model, "rack": a.rack, "q": a.q, "sort": a.sort,
                                              "limit": a.limit, "cursor": a.cursor})
     _emit(a, data, MACHINE_COLUMNS)
-    if a.output == "table" and isinstance(data, dict) and data.get("next_cursor"):
+    if a.output == "table" and data["next_cursor"]:
         print(f"(more: --cursor {data['next_cursor']})")
 
 

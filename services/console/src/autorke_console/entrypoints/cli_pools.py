@@ -37,8 +37,8 @@ def add_pool_commands(sub, common, run, emit, columns) -> None:
             p.add_argument("--node-selector", default="all()")
         p.set_defaults(func=run(func))
 
-    parser("list", "list a cluster's IP pools",
-           lambda c, a: emit(a, c.call("GET", path(a)), columns), pool=False)
+    parser("list", "list a cluster's IP pools (all of them, page after page)",
+           lambda c, a: emit(a, c.list_all(path(a)), columns), pool=False)
     parser("show", "one IP pool", lambda c, a: emit(a, c.call("GET", path(a, a.name))))
     parser("create", "create an IP pool (validated by netcfg)",
            lambda c, a: emit(a, c.call("POST", path(a), body=_spec(a, True))), spec=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from autorke_common.errors import Problem
 from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
+from autorke_common.errors import Problem
 from autorke_console.domain.subjects import BadSubject, normalise
-from autorke_console.service_layer.identity import api_caller
+from autorke_console.entrypoints.deps import ApiCaller, EventFeedDep
 
 router = APIRouter()
 KEEPALIVE_S = 10.0
@@ -32,16 +33,14 @@ def sse_frame(data: str, event_id: str | None = None, event: str | None = None) 
 
 @router.get("/api/v1/events", tags=["console"], summary="Live events (text/event-stream)",
             response_class=StreamingResponse)
-async def events(request: Request,
-                 subject: str | None = Query(None, description="subject pattern under autorke.events"),
-                 correlation_id: str | None = Query(None, description="only this change's events"),
+async def events(request: Request, _: ApiCaller, feed: EventFeedDep,
+                 subject: Annotated[str | None, Query(description="subject pattern under autorke.events")] = None,
+                 correlation_id: Annotated[str | None, Query(description="only this change's events")] = None,
                  ) -> StreamingResponse:
-    await api_caller(request)
     try:
         pattern = normalise(subject)
     except BadSubject as exc:
         raise Problem("invalid-subject", "Invalid subject filter", 422, str(exc)) from None
-    feed = request.app.state.event_feed
 
     async def stream() -> AsyncIterator[bytes]:
         async with feed.listen(pattern, correlation_id) as listener:

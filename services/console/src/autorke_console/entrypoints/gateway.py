@@ -12,15 +12,15 @@ from starlette.responses import StreamingResponse
 
 from autorke_console.domain.openapi import merge
 from autorke_console.domain.routes import SERVICES
-from autorke_console.service_layer.identity import api_caller
+from autorke_console.entrypoints.deps import ApiCaller, UpstreamsDep
+from autorke_console.entrypoints.session import api_caller
 
 router = APIRouter()
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 @router.get("/api/v1/openapi.json", tags=["console"], summary="The whole public API, merged")
-async def openapi(request: Request) -> JSONResponse:
-    upstreams = request.app.state.upstreams
+async def openapi(request: Request, upstreams: UpstreamsDep) -> JSONResponse:
     answers = await asyncio.gather(*(upstreams.openapi(s) for s in SERVICES))
     docs = {s: a for s, a in zip(SERVICES, answers, strict=True) if isinstance(a, dict)}
     missing = {s: a for s, a in zip(SERVICES, answers, strict=True) if not isinstance(a, dict)}
@@ -28,18 +28,16 @@ async def openapi(request: Request) -> JSONResponse:
 
 
 @router.get("/api/v1/me", tags=["console"], summary="Who the token or session belongs to")
-async def me(request: Request) -> dict:
-    caller = await api_caller(request)
+def me(caller: ApiCaller) -> dict:
     return {"subject": caller.principal.subject, "name": caller.principal.name,
             "roles": sorted(caller.principal.roles), "via": "session" if caller.via_session else "token"}
 
 
 @router.api_route("/api/v1/{path:path}", methods=METHODS, include_in_schema=False)
-async def forward(path: str, request: Request) -> StreamingResponse:
-    upstreams = request.app.state.upstreams
+async def forward(path: str, request: Request, upstreams: UpstreamsDep) -> StreamingResponse:
     route = upstreams.route(path)
     token = None
-    if route.needs_token:
+    if route.needs_token:  # not a dependency: the vcalico webhook is signed, not authenticated
         caller = await api_caller(request)
         token = caller.token
     client = request.client.host if request.client else ""

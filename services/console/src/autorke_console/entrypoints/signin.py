@@ -10,13 +10,13 @@ import time
 from urllib.parse import urlparse
 
 from authlib.integrations.base_client import OAuthError
-from autorke_common.errors import Problem
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from autorke_common.errors import Problem
 from autorke_console.domain.i18n import LANGUAGES
 from autorke_console.entrypoints.pages.rendering import render
-from autorke_console.service_layer.identity import csrf_ok, session_user, sign_in, sign_out
+from autorke_console.entrypoints.session import csrf_ok, session_user, sign_in, sign_out
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -70,7 +70,7 @@ async def callback(request: Request):
 
 
 @router.post("/auth/logout")
-async def logout(request: Request, csrf: str = Form("")):
+def logout(request: Request, csrf: str = Form("")):
     user = session_user(request)
     if user is not None and not csrf_ok(request, user, csrf):
         raise Problem("csrf-token-missing", "CSRF token missing or wrong", 403)
@@ -79,7 +79,7 @@ async def logout(request: Request, csrf: str = Form("")):
 
 
 @router.get("/ui/lang/{code}")
-async def language(code: str, request: Request, next: str | None = None):
+def language(code: str, request: Request, next: str | None = None):
     response = RedirectResponse(safe_next(next or request.headers.get("referer-path")), status_code=303)
     if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="lax")
@@ -87,7 +87,7 @@ async def language(code: str, request: Request, next: str | None = None):
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request):
+def home(request: Request):
     if session_user(request) is not None:
         return RedirectResponse("/ui/machines", status_code=303)
     return render(request, "signin.html")

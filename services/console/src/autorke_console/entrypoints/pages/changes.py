@@ -6,17 +6,12 @@ orchestrator refuses such an approval anyway (``self-approval``)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 
 from autorke_console.domain.change_view import ChangeView
-from autorke_console.entrypoints.pages.rendering import (
-    api,
-    items_of,
-    posted_form,
-    render,
-    sign_in_redirect,
-)
-from autorke_console.service_layer.identity import session_user
+from autorke_console.entrypoints.deps import FragmentUser, PostedForm, SignedInUser
+from autorke_console.entrypoints.pages.calls import api, items
+from autorke_console.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("planned", "running", "awaiting_approval", "succeeded", "partially_failed", "failed",
@@ -24,48 +19,38 @@ STATUSES = ("planned", "running", "awaiting_approval", "succeeded", "partially_f
 
 
 @router.get("/ui/changes")
-async def changes(request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
+async def changes(request: Request, _: SignedInUser):
     status = request.query_params.get("status") or None
     status = status if status in STATUSES else None
     result = await api(request, "GET", "changes", params={"status": status, "limit": 100,
                                                            "cursor": request.query_params.get("cursor")})
-    data = result.data if isinstance(result.data, dict) else {}
-    return render(request, "changes.html", result=result, changes=items_of(result.data, "changes"),
-                  status=status or "", statuses=STATUSES, next_cursor=data.get("next_cursor"))
+    return render(request, "changes.html", result=result, changes=items(result),
+                  status=status or "", statuses=STATUSES,
+                  next_cursor=result.data.get("next_cursor") if result.ok else None)
 
 
-async def _view(request: Request, change_id: str):
+async def _view(request: Request, user: dict, change_id: str):
     result = await api(request, "GET", f"changes/{change_id}")
-    user = session_user(request)
     view = ChangeView(result.data or {}, user["sub"], set(user["roles"])) if result.ok else None
     return result, view
 
 
 @router.get("/ui/changes/{change_id}")
-async def change(change_id: str, request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
-    result, view = await _view(request, change_id)
+async def change(change_id: str, request: Request, user: SignedInUser):
+    result, view = await _view(request, user, change_id)
     return render(request, "change.html", result=result, v=view, change_id=change_id,
                   notice=request.query_params.get("notice"))
 
 
 @router.get("/ui/changes/{change_id}/live")
-async def change_live(change_id: str, request: Request):
+async def change_live(change_id: str, request: Request, user: FragmentUser):
     """The live part of a change's page, re-fetched on each of its events."""
-    if session_user(request) is None:
-        return render(request, "message.html", status_code=401, message="signed out")
-    result, view = await _view(request, change_id)
+    result, view = await _view(request, user, change_id)
     return render(request, "change_live.html", result=result, v=view, change_id=change_id)
 
 
 @router.post("/ui/changes/{change_id}/{verb}")
-async def change_action(change_id: str, verb: str, request: Request):
-    form = await posted_form(request)
-    if isinstance(form, Response):
-        return form
+async def change_action(change_id: str, verb: str, request: Request, user: SignedInUser, form: PostedForm):
     comment = str(form.get("comment", ""))
     if verb in ("approve", "reject"):
         result = await api(request, "POST", f"changes/{change_id}/approvals",
@@ -76,6 +61,6 @@ async def change_action(change_id: str, verb: str, request: Request):
         return render(request, "message.html", status_code=404, message=f"No action {verb!r}.")
     if result.ok:
         return RedirectResponse(f"/ui/changes/{change_id}", status_code=303)
-    page_result, view = await _view(request, change_id)
+    page_result, view = await _view(request, user, change_id)
     return render(request, "change.html", status_code=result.status, result=page_result, v=view,
                   change_id=change_id, action_result=result)

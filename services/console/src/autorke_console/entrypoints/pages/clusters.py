@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from autorke_console.domain.cluster_form import (
     DEFAULTS,
@@ -20,25 +20,18 @@ from autorke_console.domain.cluster_form import (
 )
 from autorke_console.domain.field_errors import field_errors
 from autorke_console.domain.side_by_side import side_by_side
-from autorke_console.entrypoints.pages.rendering import (
-    api,
-    items_of,
-    posted_form,
-    render,
-    sign_in_redirect,
-)
-from autorke_console.service_layer.identity import session_user
+from autorke_console.entrypoints.deps import PostedForm, SignedInUser
+from autorke_console.entrypoints.pages.calls import api, api_all, items
+from autorke_console.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 CONFIG_KINDS = ("cluster.yml", "cluster.rkestate", "kubeconfig")
 
 
 @router.get("/ui/clusters")
-async def clusters(request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
-    result = await api(request, "GET", "clusters")
-    return render(request, "clusters.html", result=result, clusters=items_of(result.data, "clusters"))
+async def clusters(request: Request, _: SignedInUser):
+    result = await api_all(request, "clusters")
+    return render(request, "clusters.html", result=result, clusters=items(result))
 
 
 def _config_text(data) -> str:
@@ -49,15 +42,8 @@ def _config_text(data) -> str:
     return data if isinstance(data, str) else ""
 
 
-def _is_admin(request: Request) -> bool:
-    return "admin" in (session_user(request) or {}).get("roles", [])
-
-
-async def _fields(request: Request) -> dict[str, str] | Response:
-    """The posted form (CSRF checked) as text; an uploaded file is read into its field."""
-    form = await posted_form(request)
-    if isinstance(form, Response):
-        return form
+async def _fields(form: FormData) -> dict[str, str]:
+    """The posted form as text; an uploaded file is read into its field."""
     out: dict[str, str] = {}
     for key, value in form.multi_items():
         if key == "csrf":
@@ -78,28 +64,24 @@ def _register_page(request: Request, form: dict | None = None, errors: dict | No
                   action_result=result)
 
 
-def _admins_only(request: Request) -> Response | None:
-    if session_user(request) is None:
-        return sign_in_redirect(request)
-    if not _is_admin(request):
+def _admins_only(request: Request, user: dict) -> Response | None:
+    if "admin" not in user.get("roles", []):
         return render(request, "message.html", status_code=403,
                       message="Only an admin registers clusters.")
     return None
 
 
 @router.get("/ui/clusters/new")
-async def register_form(request: Request):
-    return _admins_only(request) or _register_page(request)
+def register_form(request: Request, user: SignedInUser):
+    return _admins_only(request, user) or _register_page(request)
 
 
 @router.post("/ui/clusters")
-async def register(request: Request):
-    form = await _fields(request)
-    if isinstance(form, Response):
-        return form
-    refused = _admins_only(request)
+async def register(request: Request, user: SignedInUser, posted: PostedForm):
+    refused = _admins_only(request, user)
     if refused:
         return refused
+    form = await _fields(posted)
     body, errors = registration_body(form)
     if errors:
         return _register_page(request, shown_again(form), errors, status_code=422)
@@ -111,9 +93,7 @@ async def register(request: Request):
 
 
 @router.get("/ui/clusters/{name}")
-async def cluster(name: str, request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
+async def cluster(name: str, request: Request, _: SignedInUser):
     return await _cluster_page(request, name)
 
 
@@ -121,8 +101,8 @@ async def _cluster_page(request: Request, name: str, status_code: int = 200, **e
     q = request.query_params
     kind = q.get("kind") if q.get("kind") in CONFIG_KINDS else "cluster.yml"
     result = await api(request, "GET", f"clusters/{name}")
-    nodes = await api(request, "GET", f"clusters/{name}/nodes")
-    versions = await api(request, "GET", f"clusters/{name}/configs/{kind}")
+    nodes = await api_all(request, f"clusters/{name}/nodes")
+    versions = await api_all(request, f"clusters/{name}/configs/{kind}")
     diff_rows = diff = None
     if q.get("from") and q.get("to"):
         diff = await api(request, "GET", f"clusters/{name}/configs/{kind}:diff",
@@ -135,17 +115,15 @@ async def _cluster_page(request: Request, name: str, status_code: int = 200, **e
         extra["import_job"] = await api(request, "GET", f"clusters/{name}/imports/{q['import_job']}")
     extra.setdefault("import_errors", {})
     extra.setdefault("import_form", {"source": "kubernetes"})
-    return render(request, "cluster.html", status_code=status_code, name=name, result=result, c=result.data or {}, nodes=nodes,
-                  node_items=items_of(nodes.data, "nodes"), versions=versions,
-                  version_items=items_of(versions.data, "versions"), kind=kind, kinds=CONFIG_KINDS,
+    return render(request, "cluster.html", status_code=status_code, name=name, result=result, c=result.data or {},
+                  nodes=nodes, node_items=items(nodes), versions=versions,
+                  version_items=items(versions), kind=kind, kinds=CONFIG_KINDS,
                   diff=diff, diff_rows=diff_rows, frm=q.get("from", ""), to=q.get("to", ""), **extra)
 
 
 @router.post("/ui/clusters/{name}/import")
-async def import_cluster(name: str, request: Request):
-    form = await _fields(request)
-    if isinstance(form, Response):
-        return form
+async def import_cluster(name: str, request: Request, posted: PostedForm):
+    form = await _fields(posted)
     body, errors = import_body(form)
     shown = shown_again(form)
     if errors:
@@ -164,10 +142,7 @@ async def import_cluster(name: str, request: Request):
 
 
 @router.post("/ui/clusters/{name}/nodes/refresh")
-async def refresh_nodes(name: str, request: Request):
-    form = await posted_form(request)
-    if isinstance(form, Response):
-        return form
+async def refresh_nodes(name: str, request: Request, _: PostedForm):
     result = await api(request, "POST", f"clusters/{name}/nodes:refresh")
     if result.ok:
         return RedirectResponse(f"/ui/clusters/{name}", status_code=303)
@@ -177,10 +152,7 @@ async def refresh_nodes(name: str, request: Request):
 
 
 @router.post("/ui/clusters/{name}/configs/{kind}/rollback")
-async def rollback(name: str, kind: str, request: Request):
-    form = await posted_form(request)
-    if isinstance(form, Response):
-        return form
+async def rollback(name: str, kind: str, request: Request, form: PostedForm):
     result = await api(request, "POST", f"clusters/{name}/configs/{kind}:rollback",
                        json={"version": str(form.get("version", "")), "comment": str(form.get("comment", ""))})
     if result.ok and isinstance(result.data, dict) and (result.data.get("change_id") or result.data.get("id")):

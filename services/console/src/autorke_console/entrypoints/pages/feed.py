@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from autorke_console.entrypoints.pages.rendering import render, sign_in_redirect
-from autorke_console.service_layer.identity import session_user
+from autorke_console.entrypoints.deps import SignedInUser
+from autorke_console.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/ui/events")
-async def events_page(request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
+def events_page(request: Request, _: SignedInUser):
     return render(request, "events.html", subject=request.query_params.get("subject", ""),
                   correlation_id=request.query_params.get("correlation_id", ""))

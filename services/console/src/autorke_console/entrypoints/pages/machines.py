@@ -7,7 +7,7 @@ import asyncio
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 
 from autorke_console.domain.actions import (
     ACTIONS,
@@ -19,15 +19,9 @@ from autorke_console.domain.actions import (
 )
 from autorke_console.domain.field_errors import field_errors
 from autorke_console.domain.i18n import label
-from autorke_console.entrypoints.pages.rendering import (
-    api,
-    items_of,
-    language,
-    posted_form,
-    render,
-    sign_in_redirect,
-)
-from autorke_console.service_layer.identity import session_user
+from autorke_console.entrypoints.deps import PostedForm, SignedInUser
+from autorke_console.entrypoints.pages.calls import api, api_all, items
+from autorke_console.entrypoints.pages.rendering import language, render
 
 router = APIRouter(include_in_schema=False)
 FILTERS = ("cluster", "state", "role", "gpu_model", "rack", "q")
@@ -38,9 +32,7 @@ STATES = ("available", "initializing", "ready", "joining", "member", "draining",
 
 
 @router.get("/ui/machines")
-async def machines(request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
+async def machines(request: Request, _: SignedInUser):
     q = request.query_params
     try:
         limit = int(q.get("limit", 50))
@@ -50,28 +42,26 @@ async def machines(request: Request):
     params = {k: q.get(k) for k in FILTERS}
     params.update(sort=q.get("sort") if q.get("sort") in SORTS else None, limit=limit, cursor=q.get("cursor"))
     result, clusters = await asyncio.gather(api(request, "GET", "machines", params=params),
-                                            api(request, "GET", "clusters"))
-    data = result.data if isinstance(result.data, dict) else {}
+                                            api_all(request, "clusters"))
+    data = result.data if result.ok else {}
     # Each row has a menu of every action: translated once per page, not once per row.
     lang = language(request)
     action_labels = [(key, label(a.label, lang)) for key, a in ACTIONS.items()]
-    return render(request, "machines.html", result=result, machines=items_of(result.data, "machines"),
+    return render(request, "machines.html", result=result, machines=items(result),
                   action_labels=action_labels,
-                  next_cursor=data.get("next_cursor") or data.get("next"), total=data.get("total"),
+                  next_cursor=data.get("next_cursor"), total=data.get("total"),
                   filters={k: q.get(k, "") for k in FILTERS}, sort=q.get("sort", ""), limit=limit,
-                  clusters=items_of(clusters.data, "clusters"), states=STATES, roles=NODE_ROLES,
+                  clusters=items(clusters), states=STATES, roles=NODE_ROLES,
                   sorts=SORTS, page_sizes=PAGE_SIZES, actions=ACTIONS)
 
 
 @router.get("/ui/machines/{machine_id}")
-async def machine(machine_id: str, request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
+async def machine(machine_id: str, request: Request, _: SignedInUser):
     result = await api(request, "GET", f"machines/{machine_id}")
     history = await api(request, "GET", "changes", params={"limit": 500})
     m = result.data if isinstance(result.data, dict) else {}
     names = {machine_id, m.get("id"), m.get("hostname")} - {None}
-    touched = [c for c in items_of(history.data, "changes") if names & set(c.get("targets") or [])]
+    touched = [c for c in items(history) if names & set(c.get("targets") or [])]
     return render(request, "machine.html", result=result, m=m, history=history, changes=touched,
                   actions=ACTIONS, machine_id=machine_id)
 
@@ -80,36 +70,31 @@ def _form_page(request: Request, action_key: str, targets: list[str], form: dict
                result=None, status_code: int = 200):
     return render(request, "action.html", status_code=status_code, action=ACTIONS[action_key],
                   targets=targets, form=form, errors=errors or {}, result=result,
-                  clusters=items_of(clusters.data, "clusters"), roles=NODE_ROLES,
+                  clusters=items(clusters), roles=NODE_ROLES,
                   profiles=INIT_PROFILES, effects=TAINT_EFFECTS)
 
 
 @router.get("/ui/actions/{action_key}")
-async def action_form(action_key: str, request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
+async def action_form(action_key: str, request: Request, _: SignedInUser):
     if action_key not in ACTIONS:
         return render(request, "message.html", status_code=404, message=f"No action {action_key!r}.")
     targets = request.query_params.getlist("targets")
     form = dict(ACTIONS[action_key].defaults)
     if request.query_params.get("cluster"):
         form["cluster"] = request.query_params["cluster"]
-    clusters = await api(request, "GET", "clusters")
+    clusters = await api_all(request, "clusters")
     return _form_page(request, action_key, targets, form, clusters)
 
 
 @router.post("/ui/actions/{action_key}")
-async def action_submit(action_key: str, request: Request):
+async def action_submit(action_key: str, request: Request, raw: PostedForm):
     """``step=plan`` asks for a dry run and shows the plan; ``step=submit`` creates the change."""
-    raw = await posted_form(request)
-    if isinstance(raw, Response):
-        return raw
     if action_key not in ACTIONS:
         return render(request, "message.html", status_code=404, message=f"No action {action_key!r}.")
     action = ACTIONS[action_key]
     targets = [str(t) for t in raw.getlist("targets")]
     form = {k: str(v) for k, v in raw.items() if k not in ("targets", "csrf")}
-    clusters = await api(request, "GET", "clusters")
+    clusters = await api_all(request, "clusters")
     if action.key == "refresh":  # read-only: facts are gathered, nothing is changed, no plan
         result = await api(request, "POST", "machines:facts", json={"machines": targets})
         if not result.ok:

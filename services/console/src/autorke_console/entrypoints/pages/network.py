@@ -5,18 +5,14 @@ callback, whose content is shown before the button (DESIGN.md P7, P9)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from autorke_console.domain.field_errors import field_errors
 from autorke_console.domain.pool_form import MODES, form_of, pool_body
-from autorke_console.entrypoints.pages.rendering import (
-    api,
-    items_of,
-    posted_form,
-    render,
-    sign_in_redirect,
-)
-from autorke_console.service_layer.identity import session_user
+from autorke_console.entrypoints.deps import PostedForm, SignedInUser
+from autorke_console.entrypoints.pages.calls import api, api_all, items
+from autorke_console.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 WAITING = {"planned": "awaiting_check", "callback_received": "awaiting_confirmation"}
@@ -24,41 +20,34 @@ WAITING = {"planned": "awaiting_check", "callback_received": "awaiting_confirmat
 
 async def _page(request: Request, cluster: str | None, *, form=None, errors=None, action_result=None,
                 edit: str | None = None, status_code: int = 200):
-    clusters = await api(request, "GET", "clusters")
-    names = [c.get("name") if isinstance(c, dict) else c for c in items_of(clusters.data, "clusters")]
+    clusters = await api_all(request, "clusters")
+    names = [c["name"] for c in items(clusters)]
     cluster = cluster or (names[0] if names else None)
-    pools = await api(request, "GET", f"clusters/{cluster}/ippools") if cluster else None
-    tickets = await api(request, "GET", "tickets")
-    pool_items = items_of(pools.data, "pools", "ippools") if pools else []
+    pools = await api_all(request, f"clusters/{cluster}/ippools") if cluster else None
+    tickets = await api_all(request, "tickets")
+    pool_items = items(pools)
     edit_form = None
     if edit and form is None:
         edit_form = next((form_of(p) for p in pool_items if p.get("name") == edit), None)
     return render(request, "network.html", status_code=status_code, cluster=cluster, clusters=clusters,
                   names=names, pools=pools, pool_items=pool_items, tickets=tickets,
-                  ticket_items=[t for t in items_of(tickets.data, "tickets")],
+                  ticket_items=items(tickets),
                   waiting=WAITING, form=form or edit_form or {}, errors=errors or {}, modes=MODES,
                   action_result=action_result, edit=edit)
 
 
 @router.get("/ui/network")
-async def network(request: Request):
-    if session_user(request) is None:
-        return sign_in_redirect(request)
+async def network(request: Request, _: SignedInUser):
     return await _page(request, request.query_params.get("cluster"), edit=request.query_params.get("edit"))
 
 
-async def _fields(request: Request) -> dict[str, str] | Response:
-    form = await posted_form(request)
-    if isinstance(form, Response):
-        return form
+def _fields(form: FormData) -> dict[str, str]:
     return {k: str(v) for k, v in form.items() if k != "csrf"}
 
 
 @router.post("/ui/network/{cluster}/pools")
-async def create_or_update_pool(cluster: str, request: Request):
-    form = await _fields(request)
-    if isinstance(form, Response):
-        return form
+async def create_or_update_pool(cluster: str, request: Request, posted: PostedForm):
+    form = _fields(posted)
     editing = form.get("editing") or None
     body, errors = pool_body(form, include_name=editing is None)
     if errors:
@@ -74,10 +63,7 @@ async def create_or_update_pool(cluster: str, request: Request):
 
 
 @router.post("/ui/network/{cluster}/pools/{pool}/{verb}")
-async def pool_action(cluster: str, pool: str, verb: str, request: Request):
-    form = await _fields(request)
-    if isinstance(form, Response):
-        return form
+async def pool_action(cluster: str, pool: str, verb: str, request: Request, _: PostedForm):
     if verb not in ("enable", "disable", "delete"):
         return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
     if verb == "delete":
@@ -90,10 +76,8 @@ async def pool_action(cluster: str, pool: str, verb: str, request: Request):
 
 
 @router.post("/ui/tickets/{ticket_id}/{verb}")
-async def ticket_action(ticket_id: str, verb: str, request: Request):
-    form = await _fields(request)
-    if isinstance(form, Response):
-        return form
+async def ticket_action(ticket_id: str, verb: str, request: Request, posted: PostedForm):
+    form = _fields(posted)
     if verb not in ("approve", "confirm", "retry"):
         return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
     result = await api(request, "POST", f"tickets/{ticket_id}:{verb}", json={"comment": form.get("comment", "")})

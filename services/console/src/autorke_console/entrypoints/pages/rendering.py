@@ -9,14 +9,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.datastructures import FormData
 
 from autorke_console.domain.facets import summary
 from autorke_console.domain.i18n import DEFAULT, LANGUAGES, label
 from autorke_console.domain.status import tone
-from autorke_console.service_layer.identity import csrf_ok, session_user
+from autorke_console.entrypoints.session import session_user
 
 
 @lru_cache(maxsize=1)
@@ -67,32 +66,3 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 def sign_in_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/auth/login?{urlencode({'next': target})}", status_code=303)
-
-
-async def posted_form(request: Request) -> FormData | Response:
-    """The form a signed-in user posted, or the answer that ends the request: the sign-in
-    page without a session, 403 when the form's CSRF token is not this session's."""
-    user = session_user(request)
-    if user is None:
-        return sign_in_redirect(request)
-    form = await request.form()
-    if not csrf_ok(request, user, str(form.get("csrf", ""))):
-        return render(request, "message.html", status_code=403, message="The form expired; reload the page.")
-    return form
-
-
-async def api(request: Request, method: str, path: str, **kwargs: Any):
-    """One call to the public API as the signed-in user (an ``ApiResult``)."""
-    user = session_user(request)
-    return await request.app.state.upstreams.call(method, path, user["token"] if user else None, **kwargs)
-
-
-def items_of(data: Any, *keys: str) -> list:
-    """The list in a collection answer, whether it is a bare list or wrapped."""
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        for key in (*keys, "items", "data", "results"):
-            if isinstance(data.get(key), list):
-                return data[key]
-    return []
