@@ -4,9 +4,9 @@ playing the executor and the inventory.
 
 The read model is built the real way, from inventory events published on the bus,
 SSH connection data (address, port, host key) included: ``inventory.machine.added``
-carries it as an ``ssh`` object, which the catalogue does not declare yet but the
-orchestrator already reads. Only the Kubernetes components a facts probe found are
-written straight into the orchestrator's ``machines`` table (no event carries them)."""
+carries it as its ``ssh`` (the catalogue's ``SshAccess``). Only the Kubernetes components
+a facts probe found are written straight into the orchestrator's ``machines`` table (no
+event carries them)."""
 from __future__ import annotations
 
 import uuid
@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from autorke_common.catalogue.inventory import ClusterRegistered, MachineAdded, MembershipChanged
+from autorke_common.catalogue.inventory import ClusterRegistered, MachineAdded, MembershipChanged, SshAccess
 from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
 from autorke_orchestrator.bootstrap import OrchestratorSettings, create_app
 
@@ -50,7 +50,7 @@ class Orchestrator:
         return self.client.post(f"/api/v1/changes/{change_id}/approvals", headers=self.headers(user),
                                 json={"step": step, "decision": decision, "comment": "looks right"})
 
-    def db(self):  # noqa: ANN201
+    def db(self):
         return self.app.state.runtime.db
 
 
@@ -58,11 +58,11 @@ def machine_names(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i:03d}" for i in range(1, n + 1)]
 
 
-def ssh_data(hostname: str, ip: str) -> dict:
-    return {"address": ip, "port": 22, "user": "root", "host_key": f"ssh-ed25519 AAAAkey{hostname}"}
+def ssh_data(hostname: str, ip: str) -> SshAccess:
+    return SshAccess(address=ip, port=22, user="root", host_key=f"ssh-ed25519 AAAAkey{hostname}")
 
 
-def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dict[str, str],  # noqa: ANN001
+def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dict[str, str],
          free: list[str], k8s: dict[str, list[str]] | None = None) -> None:
     for name, provider in clusters.items():
         join = {"join_address": f"https://{name}.lab:9345", "join_token_sealed": "sealed-token"} \
@@ -74,8 +74,7 @@ def seed(driver: BusDriver, db, tag: str, clusters: dict[str, str], members: dic
     hosts = list(members) + free
     for i, h in enumerate(hosts):
         ip = f"127.9.{i // 250}.{i % 250 + 1}"
-        driver.publish(MachineAdded(machine=f"id-{h}", hostname=h, ip=ip, state="available"),
-                       extra={"ssh": ssh_data(h, ip)})
+        driver.publish(MachineAdded(machine=f"id-{h}", hostname=h, ip=ip, state="available", ssh=ssh_data(h, ip)))
     for h, cluster in members.items():
         roles = ["etcd", "controlplane"] if h.endswith("001") else ["worker"]
         driver.publish(MembershipChanged(action="assigned", machine=f"id-{h}", hostname=h, cluster=cluster,

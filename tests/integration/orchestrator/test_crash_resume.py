@@ -21,7 +21,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(env: dict[str, str], log_path) -> subprocess.Popen:  # noqa: ANN001
+def start(env: dict[str, str], log_path) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "autorke_orchestrator"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)

@@ -4,8 +4,9 @@ outbox, no command on the bus. Before, a shell command as a label value was acce
 waited for approval, and a label list or a taint without key answered 500."""
 from __future__ import annotations
 
-from autorke_orchestrator.adapters.orm import ChangeRow, MachineLockRow
 from sqlalchemy import func, select
+
+from autorke_orchestrator.adapters.orm import ChangeRow, MachineLockRow
 
 from .conftest import Orchestrator
 

@@ -23,7 +23,8 @@ def answer_memberships(o: Orchestrator, change_id: str, cluster: str, n: int) ->
 def test_rke2_node_add_plan_approve_init_join_ready_member(orch: Orchestrator):
     o, tag = orch, orch.tag
     targets = [f"{tag}f001", f"{tag}f002", f"{tag}f003"]
-    body = dict(type="node.add", cluster=o.rke2, targets=targets, params={"role": "worker", "labels": {"rack": "r1"}})
+    body = {"type": "node.add", "cluster": o.rke2, "targets": targets,
+            "params": {"role": "worker", "labels": {"rack": "r1"}}}
 
     dry = o.create(**body, dry_run=True)
     assert dry.status_code == 200, dry.text

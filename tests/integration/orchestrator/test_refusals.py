@@ -12,7 +12,7 @@ from autorke_orchestrator.adapters.orm import ChangeRow, MachineLockRow
 from .conftest import Orchestrator
 
 
-def slug(r) -> str:  # noqa: ANN001
+def slug(r) -> str:
     return r.json()["type"].rsplit("/", 1)[-1]
 
 
@@ -56,7 +56,8 @@ def test_p4_etcd_role_through_node_add_is_refused(orch: Orchestrator):
     o = orch
     r = o.create(type="node.add", cluster=o.rke2, targets=[f"{o.tag}f001"], params={"role": "etcd"})
     assert r.status_code == 422 and slug(r) == "role-not-allowed", r.text
-    r = o.create(type="node.add", cluster=o.rke1, targets=[f"{o.tag}f001"], params={"roles": ["worker", "controlplane"]})
+    r = o.create(type="node.add", cluster=o.rke1, targets=[f"{o.tag}f001"],
+                 params={"roles": ["worker", "controlplane"]})
     assert slug(r) == "role-not-allowed"
     assert changes_stored(o) == 0
 

@@ -1,12 +1,12 @@
 """The SSH data the executor gets comes from the inventory's events, not from rows a test
-wrote: a machine event carrying ``ssh`` (top level) or a ``network.ssh`` facet, with a
-bastion given in full or by host name, ends up in the ``executor.run`` targets of a change;
-a machine whose host key nobody sent is refused before anything is touched."""
+wrote: a machine event's ``ssh`` (the catalogue's ``SshAccess``), with a bastion given in
+full or by host name, ends up in the ``executor.run`` targets of a change; a machine whose
+host key nobody sent is refused before anything is touched."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from autorke_common.catalogue.inventory import MachineAdded, MachineUpdated
+from autorke_common.catalogue.inventory import MachineAdded, MachineUpdated, SshAccess
 from autorke_orchestrator.adapters.orm import MachineViewRow
 
 from .conftest import Orchestrator
@@ -24,12 +24,11 @@ def test_ssh_facet_and_bastion_from_inventory_events_reach_the_executor(orch: Or
     o, tag = orch, orch.tag
     jump, direct, via_name = f"{tag}f005", f"{tag}f006", f"{tag}f007"
     bastion = {"hostname": "bastion-1", "address": "127.0.0.9", "port": 2222, "host_key": "ssh-ed25519 AAAAbastion"}
-    o.driver.publish(MachineUpdated(machine=f"id-{jump}", hostname=jump, ip="127.9.9.5", fields=["network"]),
-                     extra={"network": {"management_ip": "127.9.9.5", "ssh": {
-                         "address": "127.9.9.5", "port": "2201", "user": "ops", "host_key": "ssh-ed25519 AAAAnew",
-                         "bastion": bastion}}})
-    o.driver.publish(MachineUpdated(machine=f"id-{via_name}", hostname=via_name, ip="127.9.9.7", fields=["ssh"]),
-                     extra={"ssh": {"address": "127.9.9.7", "host_key": "ssh-ed25519 AAAAseven", "bastion": direct}})
+    o.driver.publish(MachineUpdated(machine=f"id-{jump}", hostname=jump, ip="127.9.9.5", fields=["ssh"], ssh=SshAccess(
+        address="127.9.9.5", port=2201, user="ops", host_key="ssh-ed25519 AAAAnew", bastion=bastion)))
+    o.driver.publish(MachineUpdated(machine=f"id-{via_name}", hostname=via_name, ip="127.9.9.7", fields=["ssh"],
+                                    ssh=SshAccess(address="127.9.9.7", host_key="ssh-ed25519 AAAAseven",
+                                                  bastion=direct)))
     o.driver.wait(lambda: ssh_of(o, jump).get("host_key") == "ssh-ed25519 AAAAnew"
                   and ssh_of(o, via_name).get("bastion") == direct, what="SSH data projected")
     assert ssh_of(o, direct)["host_key"] == f"ssh-ed25519 AAAAkey{direct}", "kept from machine.added"

@@ -4,10 +4,12 @@ runs), and the rkestate an ``rke up`` returned goes back to the inventory sealed
 from __future__ import annotations
 
 import pytest
+
+from autorke_common.errors import Conflict
 from autorke_orchestrator.domain.flow import ClusterView, FlowContext, MachineView
 from autorke_orchestrator.domain.flows import flow_for
 from autorke_orchestrator.domain.flows.node_add import join, store_state
-from autorke_orchestrator.domain.planning import ChangeRequest, Refused, context, plan
+from autorke_orchestrator.domain.planning import ChangeRequest, context, plan
 
 
 def rke2(**join_data) -> ClusterView:
@@ -18,9 +20,9 @@ def rke2(**join_data) -> ClusterView:
 def test_rke2_node_add_without_join_data_is_refused_at_plan():
     req = ChangeRequest("node.add", "c2", ["n1"], {"role": "worker"})
     ctx = context(req, rke2(), {"n1": MachineView("n1", "n1")})
-    with pytest.raises(Refused) as e:
+    with pytest.raises(Conflict) as e:
         plan(req, flow_for("node.add", "rke2"), ctx, "alice", {})
-    assert e.value.violation.slug == "cluster-not-joinable"
+    assert e.value.slug == "cluster-not-joinable"
 
 
 def test_rke2_join_goes_to_the_join_address_with_the_sealed_token():

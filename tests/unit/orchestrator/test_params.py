@@ -4,6 +4,7 @@ script argument over SSH) expect, and nothing else."""
 from __future__ import annotations
 
 import pytest
+
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.flows import TYPES
 from autorke_orchestrator.domain.params import PARAMS, InvalidParams, validated
@@ -137,7 +138,8 @@ def test_valid_params_are_accepted_and_normalised():
         {"key": "example.com/dedicated", "value": "ml", "effect": "NoExecute"}]}
     assert validated("node.add", {}) == {}
     assert validated("node.remove", {}) == {} and validated("machine.cleanup", {}) == {}
-    assert validated("node.update", {"taints": [], "remove_taints": ["gpu"]}) == {"taints": [], "remove_taints": ["gpu"]}
+    assert validated("node.update", {"taints": [], "remove_taints": ["gpu"]}) == \
+        {"taints": [], "remove_taints": ["gpu"]}
     assert validated("etcd.snapshot", {"snapshot_name": "pre-upgrade_2024.01"}) == \
         {"snapshot_name": "pre-upgrade_2024.01"}
     long_key = ".".join(["a" * 63] * 3) + "/" + "n" * 63

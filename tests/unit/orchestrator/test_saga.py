@@ -3,11 +3,13 @@ by hand, a fake of our own config-lock port."""
 from __future__ import annotations
 
 import pytest
+
+from autorke_common.errors import Conflict, Forbidden, Invalid
 from autorke_orchestrator.domain import saga
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.flows import FLOWS, flow_for
 from autorke_orchestrator.domain.model import IllegalTransition
-from autorke_orchestrator.domain.planning import ChangeRequest, Refused, context, plan
+from autorke_orchestrator.domain.planning import ChangeRequest, context, plan
 
 
 class FakeLocks:
@@ -58,15 +60,15 @@ def test_every_action_declares_its_compensation_or_why_not():
 
 
 def test_p1_member_of_another_cluster_refused_at_plan():
-    with pytest.raises(Refused) as e:
+    with pytest.raises(Conflict) as e:
         planned("node.add", ["n1", "x1"], {"role": "worker"})
-    assert e.value.violation.slug == "machine-in-other-cluster" and e.value.violation.hosts == ("x1",)
+    assert e.value.slug == "machine-in-other-cluster" and e.value.extensions["hosts"] == ["x1"]
 
 
 def test_p4_core_role_refused_by_node_add():
-    with pytest.raises(Refused) as e:
+    with pytest.raises(Invalid) as e:
         planned("node.add", ["n1"], {"role": "controlplane"})
-    assert e.value.violation.slug == "role-not-allowed"
+    assert e.value.slug == "role-not-allowed"
 
 
 def test_p5_rke2_blast_radius_is_the_new_nodes_and_rke1_every_node():
@@ -93,13 +95,14 @@ def test_p10_retry_reruns_failed_targets_only_with_a_new_job_id():
     assert [o.job.action for o in orders] == ["preflight"]
     saga.on_results(change, flow, ctx, locks, orders[0].job_id, {h: saga.Outcome("succeeded") for h in change.targets})
     assert change.status == "awaiting_approval"
-    with pytest.raises(IllegalTransition) as e:
+    with pytest.raises(Forbidden) as e:
         saga.decide(change, flow, ctx, locks, "approve", "alice", lambda r: True, "approve", "")
     assert e.value.slug == "self-approval"
     orders = saga.decide(change, flow, ctx, locks, "approve", "bob", lambda r: True, "approve", "ok")
     assert orders[0].job.action == "join", "init skipped: the machines are ready"
     saga.on_results(change, flow, ctx, locks, orders[0].job_id,
-                    {"n1": saga.Outcome("succeeded"), "n2": saga.Outcome("failed", "x"), "n3": saga.Outcome("succeeded")})
+                    {"n1": saga.Outcome("succeeded"), "n2": saga.Outcome("failed", "x"),
+                     "n3": saga.Outcome("succeeded")})
     assert change.status == "partially_failed"
     again = saga.retry(change, flow, ctx, locks, "carol")
     assert again[0].job.hosts == ("n2",) and again[0].job_id == f"{change.id}:join:2"
@@ -140,20 +143,26 @@ def test_cancelled_rke2_join_is_undone_agent_first_then_node_object_then_init():
     saga.on_results(change, flow, ctx, locks, o[0].job_id, {h: saga.Outcome("succeeded") for h in change.targets})
     init = saga.decide(change, flow, ctx, locks, "approve", "bob", lambda r: True, "approve", "")
     assert init[0].job.action == "init"
-    join = jobs(saga.on_results(change, flow, ctx, locks, init[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")}))
+    join = jobs(saga.on_results(change, flow, ctx, locks, init[0].job_id,
+                                {h: saga.Outcome("succeeded") for h in ("n1", "n2")}))
     saga.on_results(change, flow, ctx, locks, join[0].job_id,
                     {"n1": saga.Outcome("succeeded"), "n2": saga.Outcome("failed", "x")})
     assert change.status == "partially_failed"
 
     unjoin = saga.cancel(change, flow, ctx, "alice")
-    assert [(o.job.kind, o.job.action, o.job_id) for o in unjoin] == [("rke2", "remove", f"{change.id}:join:undo:1")]
-    delete = saga.on_results(change, flow, ctx, locks, unjoin[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")})
-    assert [(o.job.kind, o.job.action, o.job_id) for o in delete] == [("kube", "delete_node", f"{change.id}:join:undo:2")]
+    assert [(o.job.kind, o.job.action, o.job_id) for o in unjoin] == [
+        ("rke2", "remove", f"{change.id}:join:undo:1")]
+    delete = saga.on_results(change, flow, ctx, locks, unjoin[0].job_id,
+                             {h: saga.Outcome("succeeded") for h in ("n1", "n2")})
+    assert [(o.job.kind, o.job.action, o.job_id) for o in delete] == [
+        ("kube", "delete_node", f"{change.id}:join:undo:2")]
     assert delete[0].job.params["nodes"] == ["n1", "n2"] and change.status == "compensating"
     assert saga.on_results(change, flow, ctx, locks, unjoin[0].job_id, {"n1": saga.Outcome("succeeded")}) == []
-    cleanup = jobs(saga.on_results(change, flow, ctx, locks, delete[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")}))
+    cleanup = jobs(saga.on_results(change, flow, ctx, locks, delete[0].job_id,
+                                   {h: saga.Outcome("succeeded") for h in ("n1", "n2")}))
     assert [o.job.action for o in cleanup] == ["cleanup"] and change.step("join").status == "compensated"
-    assert jobs(saga.on_results(change, flow, ctx, locks, cleanup[0].job_id, {h: saga.Outcome("succeeded") for h in ("n1", "n2")})) == []
+    assert jobs(saga.on_results(change, flow, ctx, locks, cleanup[0].job_id,
+                                {h: saga.Outcome("succeeded") for h in ("n1", "n2")})) == []
     assert change.status == "cancelled"
     assert [(h.step_id, h.result, h.detail.get("job_id", "").rsplit(":", 2)[-2:]) for h in change.history
             if h.action == "compensate"] == [

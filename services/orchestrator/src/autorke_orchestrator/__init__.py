@@ -1,1 +1,3 @@
-"""Change requests as sagas: checks, a plan with its blast radius, approval gates, actions with compensations, per-target results, locks; resumable after a crash."""
+"""Change requests as sagas: checks, a plan with its blast radius, approval gates, actions with
+compensations, per-target results, locks; resumable after a crash.
+"""

@@ -2,15 +2,13 @@
 and the resume of open changes (at start-up, then periodically)."""
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 
 from autorke_common.app import create_service_app
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings
-
 from autorke_orchestrator.adapters.orm import metadata
+from autorke_orchestrator.adapters.unit_of_work import OrchestratorUnitOfWork
 from autorke_orchestrator.entrypoints import api, consumer
 from autorke_orchestrator.service_layer import handlers
 
@@ -24,11 +22,14 @@ class OrchestratorSettings(ServiceSettings):
 def create_app(settings: OrchestratorSettings | None = None, configure_process: bool = True) -> FastAPI:
     settings = settings or OrchestratorSettings()
     runtime = ServiceRuntime(settings, metadata, "autorke_orchestrator:migrations", configure_process)
-    runtime.consume(consumer.executor_reports(runtime.db))
-    runtime.consume(consumer.inventory_events(runtime.db))
 
-    async def resume() -> None:
-        await asyncio.to_thread(handlers.resume_open, runtime.db)
+    def unit_of_work() -> OrchestratorUnitOfWork:
+        return OrchestratorUnitOfWork(runtime.db)
 
-    runtime.every(settings.resume_interval_s, resume)
+    def resume_open() -> int:
+        return handlers.resume_open(unit_of_work())
+
+    runtime.consume(consumer.executor_reports(unit_of_work))
+    runtime.consume(consumer.inventory_events(unit_of_work))
+    runtime.every(settings.resume_interval_s, resume_open, in_thread=True)
     return create_service_app(runtime, [api.router])

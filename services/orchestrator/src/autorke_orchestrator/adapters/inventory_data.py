@@ -1,22 +1,21 @@
-"""A tolerant reader of the inventory's events: the fields the catalogue declares, plus the
-SSH connection data of a machine when the event carries it.
+"""How the orchestrator reads the inventory's events: as the catalogue declares them, with
+two allowances.
 
-The inventory keeps a machine's SSH data (address, port, user, host key, bastion) from its
-CMDB record; the executor needs it, host key included, to reach the machine. The
-catalogue's machine events do not declare it yet, so this reader accepts it wherever it
-may come: a top-level ``ssh`` object on ``inventory.machine.added`` / ``.updated``, or an
-``ssh`` object inside a ``network`` facet. Fields the catalogue does not know are dropped
-before parsing (the catalogue's models forbid extras), so an inventory that adds optional
-fields never makes the orchestrator dead-letter its events.
+* Fields the catalogue does not declare are dropped before a machine event is parsed (the
+  catalogue's models forbid extras), so an inventory that adds an optional field never
+  makes the orchestrator dead-letter its machine events.
+* A machine's SSH access (``ssh``: :class:`~autorke_common.catalogue.inventory.SshAccess`,
+  from its CMDB record: address, port, user, host key, bastion) is kept in the read model
+  as the executor's ``Target`` needs it; its bastion, which the catalogue leaves free-form,
+  is normalised to the executor's ``SshEndpoint`` fields or a host name alone.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from autorke_common.catalogue import Message
+from autorke_common.catalogue.inventory import SshAccess
 from autorke_common.envelope import Envelope
-
-SSH_KEYS = ("address", "port", "user", "host_key")
 
 
 def message(env: Envelope, known: dict[str, type[Message]]) -> Message:
@@ -44,19 +43,13 @@ def _bastion(value: Any) -> dict[str, Any] | str | None:
             "user": value.get("user"), "host_key": str(value["host_key"])}
 
 
-def ssh(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The SSH connection data an inventory machine event carries, normalised; None when it
-    carries none (the read model then keeps what it had)."""
-    raw = data.get("ssh")
-    if not isinstance(raw, dict):
-        network = data.get("network")
-        raw = network.get("ssh") if isinstance(network, dict) else None
-    if not isinstance(raw, dict):
+def ssh(access: SshAccess | None) -> dict[str, Any] | None:
+    """A machine's SSH access as the read model keeps it (empty values left out); None when
+    the event carries none (the read model then keeps what it had)."""
+    if access is None:
         return None
-    out: dict[str, Any] = {k: raw[k] for k in SSH_KEYS if raw.get(k) not in (None, "")}
-    if "port" in out:
-        out["port"] = int(out["port"])
-    bastion = _bastion(raw.get("bastion"))
+    out: dict[str, Any] = {k: v for k, v in access.model_dump(exclude={"bastion"}).items() if v not in (None, "")}
+    bastion = _bastion(access.bastion)
     if bastion:
         out["bastion"] = bastion
     return out

@@ -8,12 +8,12 @@ model built from the inventory's events."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import Column, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from autorke_common.orm import json_field, time_field
 from autorke_common.outbox import add_outbox_tables
 
 
@@ -21,22 +21,13 @@ class Table(SQLModel, registry=registry()):
     """Base of every orchestrator table."""
 
 
-def _json(default: Any = None) -> Any:
-    return Field(default_factory=lambda: default() if callable(default) else default,
-                 sa_column=Column(JSON, nullable=True))
-
-
-def _ts(nullable: bool = True) -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
-
-
 class ChangeRow(Table, table=True):
     __tablename__ = "changes"
     id: str = Field(primary_key=True, max_length=64)
     type: str = Field(max_length=64, index=True)
     cluster: str | None = Field(default=None, max_length=128, index=True)
-    targets: list = _json(list)
-    params: dict = _json(dict)
+    targets: list = json_field(list, nullable=True)
+    params: dict = json_field(dict, nullable=True)
     requested_by: str = Field(max_length=255)
     policy: str = Field(max_length=16)
     status: str = Field(max_length=32, index=True)
@@ -45,14 +36,14 @@ class ChangeRow(Table, table=True):
     problem: str | None = Field(default=None, max_length=64)
     problem_detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     waiting_for: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    dropped: list = _json(list)
-    blast_hosts: list = _json(list)
-    blast_components: list = _json(list)
+    dropped: list = json_field(list, nullable=True)
+    blast_hosts: list = json_field(list, nullable=True)
+    blast_components: list = json_field(list, nullable=True)
     config_diff: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    warnings: list = _json(list)
-    endpoints: dict = _json(dict)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    warnings: list = json_field(list, nullable=True)
+    endpoints: dict = json_field(dict, nullable=True)
+    created_at: datetime = time_field()
+    updated_at: datetime = time_field()
     version: int = 0
 
 
@@ -68,8 +59,8 @@ class StepRow(Table, table=True):
     job_id: str | None = Field(default=None, max_length=160)
     undo_status: str | None = Field(default=None, max_length=16)
     undo_attempt: int = 0
-    started_at: datetime | None = _ts()
-    finished_at: datetime | None = _ts()
+    started_at: datetime | None = time_field(nullable=True)
+    finished_at: datetime | None = time_field(nullable=True)
 
 
 class TargetRow(Table, table=True):
@@ -81,7 +72,7 @@ class TargetRow(Table, table=True):
     attempt: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     error_class: str | None = Field(default=None, max_length=32)
-    result: dict = _json(dict)
+    result: dict = json_field(dict, nullable=True)
     undo_status: str | None = Field(default=None, max_length=16)
 
 
@@ -93,7 +84,7 @@ class ApprovalRow(Table, table=True):
     decision: str = Field(max_length=16)
     by: str = Field(max_length=255)
     comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = time_field()
     automatic: bool = False
 
 
@@ -101,12 +92,12 @@ class HistoryRow(Table, table=True):
     __tablename__ = "change_history"
     id: int | None = Field(default=None, primary_key=True)
     change_id: str = Field(max_length=64, index=True)
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = time_field()
     actor: str = Field(max_length=255)
     action: str = Field(max_length=32)
     step_id: str | None = Field(default=None, max_length=64)
     result: str = Field(max_length=64)
-    detail: dict = _json(dict)
+    detail: dict = json_field(dict, nullable=True)
 
 
 class JobRow(Table, table=True):
@@ -119,16 +110,16 @@ class JobRow(Table, table=True):
     service: str = Field(max_length=32)
     kind: str = Field(max_length=32)
     action: str = Field(max_length=64)
-    hosts: list = _json(list)
-    sent_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    finished_at: datetime | None = _ts()
+    hosts: list = json_field(list, nullable=True)
+    sent_at: datetime = time_field()
+    finished_at: datetime | None = time_field(nullable=True)
 
 
 class MachineLockRow(Table, table=True):
     __tablename__ = "machine_locks"
     host: str = Field(primary_key=True, max_length=255)
     change_id: str = Field(max_length=64, index=True)
-    acquired_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    acquired_at: datetime = time_field()
 
 
 class ClusterLockRow(Table, table=True):
@@ -136,7 +127,7 @@ class ClusterLockRow(Table, table=True):
     cluster: str = Field(primary_key=True, max_length=128)
     change_id: str = Field(max_length=64, index=True)
     step_id: str = Field(max_length=64)
-    acquired_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    acquired_at: datetime = time_field()
 
 
 class MachineViewRow(Table, table=True):
@@ -145,13 +136,13 @@ class MachineViewRow(Table, table=True):
     hostname: str = Field(max_length=255, index=True, unique=True)
     ip: str | None = Field(default=None, max_length=64)
     cluster: str | None = Field(default=None, max_length=128, index=True)
-    roles: list = _json(list)
+    roles: list = json_field(list, nullable=True)
     state: str = Field(default="available", max_length=32)
-    labels: dict = _json(dict)
-    taints: list = _json(list)
-    k8s_components: list = _json(list)
-    ssh: dict = _json(dict)
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    labels: dict = json_field(dict, nullable=True)
+    taints: list = json_field(list, nullable=True)
+    k8s_components: list = json_field(list, nullable=True)
+    ssh: dict = json_field(dict, nullable=True)
+    updated_at: datetime = time_field()
 
 
 class ClusterViewRow(Table, table=True):
@@ -163,9 +154,9 @@ class ClusterViewRow(Table, table=True):
     join_token_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     join_address: str | None = Field(default=None, max_length=255)
     #: kind -> {"version", "sealed"}: the latest cluster.yml / cluster.rkestate (sealed)
-    configs_sealed: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    configs_sealed: dict | None = json_field(nullable=True)
     bastion: str | None = Field(default=None, max_length=255)
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = time_field()
 
 
 metadata = Table.metadata

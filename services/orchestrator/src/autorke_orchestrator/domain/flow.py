@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from autorke_common.errors import Conflict, DomainError, Missing
+
 CORE_ROLES = ("etcd", "controlplane")
 #: Result names that are not hosts: an rke run, a config store, the cluster API.
 PSEUDO_TARGETS = frozenset({"rke", "config", "kube-api"})
@@ -19,12 +21,19 @@ PSEUDO_TARGETS = frozenset({"rke", "config", "kube-api"})
 
 @dataclass(frozen=True)
 class Violation:
-    """A check that failed: the problem slug of DESIGN.md and what exactly is wrong."""
+    """A check that failed: the problem slug of DESIGN.md and what exactly is wrong.
+    ``refusal`` is the kind of refusal it makes of a change request: :class:`Conflict`
+    (what the orchestrator knows refuses it), :class:`~autorke_common.errors.Invalid`
+    (the request itself is wrong) or :class:`Missing` (it names what does not exist)."""
 
     slug: str
     detail: str
     hosts: tuple[str, ...] = ()
-    status: int = 409
+    refusal: type[DomainError] = Conflict
+
+    def refused(self) -> DomainError:
+        """The refusal of a change request this violation makes (its hosts named)."""
+        return self.refusal(self.slug, self.detail, **({"hosts": list(self.hosts)} if self.hosts else {}))
 
 
 @dataclass
@@ -185,7 +194,7 @@ def first(*checks: Callable[[FlowContext], Violation | None]) -> Callable[[FlowC
 def known_machines(ctx: FlowContext) -> Violation | None:
     missing = [h for h in ctx.targets if h not in ctx.machines]
     if missing:
-        return Violation("not-found", f"unknown machines: {', '.join(missing)}", tuple(missing), 404)
+        return Violation("not-found", f"unknown machines: {', '.join(missing)}", tuple(missing), Missing)
     return None
 
 

@@ -15,19 +15,20 @@ from typing import Any
 
 from autorke_common.catalogue import Message
 from autorke_common.envelope import utcnow
+from autorke_common.errors import Conflict, Missing
 
 OPEN_STATUSES = ("planned", "running", "awaiting_approval", "partially_failed", "failed",
                  "compensating")
 DONE_TARGET = ("succeeded",)
 
 
-class IllegalTransition(Exception):
-    """A request that the change's current status does not allow."""
+class IllegalTransition(Conflict):
+    """A request that the change's current status does not allow (a conflict with the
+    state, whatever the caller's roles: :class:`~autorke_common.errors.Forbidden` says
+    who may not)."""
 
-    def __init__(self, detail: str, slug: str = "illegal-state-transition", status: int = 409) -> None:
-        super().__init__(detail)
-        self.slug = slug
-        self.status = status
+    def __init__(self, detail: str, slug: str = "illegal-state-transition") -> None:
+        super().__init__(slug, detail)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class Change:
         for s in self.steps:
             if s.id == step_id:
                 return s
-        raise IllegalTransition(f"change {self.id} has no step {step_id!r}", "not-found", 404)
+        raise Missing("not-found", f"change {self.id} has no step {step_id!r}")
 
     def current_step(self) -> Step | None:
         """The first step not yet done (succeeded or skipped)."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autorke_common.errors import Broken
 from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Job
-from autorke_orchestrator.domain.model import Change, IllegalTransition, Step
+from autorke_orchestrator.domain.model import Change, Step
 
 #: The inventory command a lifecycle mark sends (:class:`~autorke_orchestrator.domain.flow.Marks`).
 MARK_COMMAND = "inventory.machine.transition"
@@ -52,8 +53,7 @@ def check_fence(change: Change, step: Step, job: Job) -> None:
     fence = set(change.blast_hosts)
     outside = [h for h in (*job.hosts, *job.reported) if h not in fence and h not in PSEUDO_TARGETS]
     if outside:  # a flow bug: never send it
-        raise IllegalTransition(f"step {step.id} would touch {outside} outside the blast radius",
-                                "target-outside-blast-radius", 500)
+        raise Broken("target-outside-blast-radius", f"step {step.id} would touch {outside} outside the blast radius")
 
 
 def lifecycle_marks(change: Change, step: Step, state: str | None, hosts: list[str] | tuple[str, ...],

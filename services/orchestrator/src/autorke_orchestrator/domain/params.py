@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from autorke_common.errors import Invalid
+
 # -- Kubernetes label syntax --------------------------------------------------------------
 _NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -142,17 +144,16 @@ PARAMS: dict[str, type[Params]] = {
 }
 
 
-class InvalidParams(Exception):
+class InvalidParams(Invalid):
     """The params of a change request break their change type's rules. ``errors`` lists
-    each offending field as ``{"field": "params.<path>", "message": ...}``."""
-
-    slug = "invalid-params"
+    each offending field as ``{"field": "params.<path>", "message": ...}``; ``field`` is
+    the first of them (both travel to the caller)."""
 
     def __init__(self, change_type: str, errors: list[dict[str, str]]) -> None:
         self.errors = errors
         self.field = errors[0]["field"]
-        super().__init__(f"{change_type}: " + "; ".join(f"{e['field']}: {e['message']}"
-                                                        for e in errors))
+        super().__init__("invalid-params", f"{change_type}: " + "; ".join(
+            f"{e['field']}: {e['message']}" for e in errors), field=self.field, errors=errors)
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

@@ -1,23 +1,20 @@
 """Plan on create: validate a change request against its flow and what the orchestrator
 knows, and build the change with its steps, blast radius and config diff. Nothing is run
-here; a refused request raises :class:`Refused` with the problem slug of DESIGN.md, params
-that break their change type's rules :class:`~autorke_orchestrator.domain.params.InvalidParams`."""
+here; a refused request raises a domain refusal with the problem slug of DESIGN.md
+(:class:`~autorke_common.errors.Invalid`, :class:`~autorke_common.errors.Missing`, or the
+refusal of the flow's :class:`~autorke_orchestrator.domain.flow.Violation`); params that
+break their change type's rules raise :class:`~autorke_orchestrator.domain.params.InvalidParams`."""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext, MachineView, Violation
+from autorke_common.errors import Invalid, Missing
+from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext, MachineView
 from autorke_orchestrator.domain.flows import TYPES, flow_for
 from autorke_orchestrator.domain.model import Change, Endpoint, Step
 from autorke_orchestrator.domain.params import validated
-
-
-class Refused(Exception):
-    def __init__(self, violation: Violation) -> None:
-        super().__init__(violation.detail)
-        self.violation = violation
 
 
 @dataclass
@@ -31,16 +28,15 @@ class ChangeRequest:
 
 def resolve_flow(request: ChangeRequest, cluster: ClusterView | None) -> Flow:
     if request.type not in TYPES:
-        raise Refused(Violation("unknown-change-type", f"{request.type!r} is not one of {', '.join(TYPES)}",
-                                status=422))
+        raise Invalid("unknown-change-type", f"{request.type!r} is not one of {', '.join(TYPES)}")
     if cluster is None and request.cluster:
-        raise Refused(Violation("not-found", f"cluster {request.cluster!r} does not exist", status=404))
+        raise Missing("not-found", f"cluster {request.cluster!r} does not exist")
     flow = flow_for(request.type, cluster.provider if cluster else None)
     if flow is None:
-        raise Refused(Violation("flow-not-supported", f"{request.type} is not supported on "
-                                f"{cluster.provider if cluster else 'no'} clusters", status=422))
+        raise Invalid("flow-not-supported", f"{request.type} is not supported on "
+                      f"{cluster.provider if cluster else 'no'} clusters")
     if flow.needs_cluster and cluster is None:
-        raise Refused(Violation("invalid-request", f"{request.type} needs a cluster", status=422))
+        raise Invalid("invalid-request", f"{request.type} needs a cluster")
     return flow
 
 
@@ -53,10 +49,10 @@ def context(request: ChangeRequest, cluster: ClusterView | None, machines: dict[
 def plan(request: ChangeRequest, flow: Flow, ctx: FlowContext, requested_by: str,
          endpoints: dict[str, Endpoint]) -> Change:
     if len(set(request.targets)) != len(request.targets):
-        raise Refused(Violation("invalid-request", "targets are listed twice", status=422))
+        raise Invalid("invalid-request", "targets are listed twice")
     violation = flow.validate(ctx)
     if violation:
-        raise Refused(violation)
+        raise violation.refused()
     hosts, components = flow.blast_radius(ctx)
     steps = [Step(s.id, s.name, s.kind, i) for i, s in enumerate(flow.steps)]
     return Change(

@@ -22,7 +22,7 @@ from autorke_common.catalogue.orchestrator import (
     StepSucceeded,
 )
 from autorke_common.envelope import utcnow
-
+from autorke_common.errors import Forbidden
 from autorke_orchestrator.domain.flow import Flow, FlowContext, Job, StepSpec, Violation
 from autorke_orchestrator.domain.model import Approval, Change, IllegalTransition, Step, TargetState
 from autorke_orchestrator.domain.orders import Order, check_fence, job_id, lifecycle_marks, parse_job_id
@@ -247,11 +247,10 @@ def decide(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, ste
     if change.status != "awaiting_approval" or step.status != "awaiting_approval":
         raise IllegalTransition(f"change {change.id} is {change.status}; step {step_id} is {step.status}")
     if subject == change.requested_by:
-        raise IllegalTransition(f"{subject} requested change {change.id} and cannot approve it",
-                                "self-approval", 403)
+        raise Forbidden("self-approval", f"{subject} requested change {change.id} and cannot approve it")
     spec = flow.spec(step_id)
     if not has_role(spec.approver):
-        raise IllegalTransition(f"step {step_id} needs a user with role {spec.approver!r}", "forbidden", 403)
+        raise Forbidden("forbidden", f"step {step_id} needs a user with role {spec.approver!r}")
     _decide(change, step, subject, decision, comment)
     change.waiting_for = None
     if decision == "reject":
@@ -268,14 +267,13 @@ def retry(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, acto
     undone = [s.id for s in change.steps if s.undo_status == "failed"]
     if undone:  # the change was being compensated: a forward run would redo what was cancelled
         raise IllegalTransition(f"change {change.id}: the compensation of step {undone[0]} failed; retry runs "
-                                "actions forward and would redo what the cancel undoes", "compensation-failed", 409)
+                                "actions forward and would redo what the cancel undoes", "compensation-failed")
     step = next(s for s in change.steps if s.status in ("partially_failed", "failed"))
     failed = step.failed_hosts()
     chosen = hosts or failed
     wrong = [h for h in chosen if h not in failed]
     if wrong:
-        raise IllegalTransition(f"not failed targets of step {step.id}: {', '.join(wrong)}",
-                                "target-not-failed", 409)
+        raise IllegalTransition(f"not failed targets of step {step.id}: {', '.join(wrong)}", "target-not-failed")
     spec = flow.spec(step.id)
     job = spec.job(ctx, chosen)  # a step's job factory takes the hosts it runs on
     step.attempt += 1

@@ -1,21 +1,27 @@
-"""The orchestrator's REST API (DESIGN.md section 2): thin routes that parse, call a
-handler in a worker thread, and map the result."""
+"""The orchestrator's REST API (DESIGN.md section 2): thin routes that parse, call one
+handler or view, and map the result. Plain ``def`` routes: FastAPI runs them in its thread
+pool, so the database work never blocks the event loop."""
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from autorke_common.auth import Operator, Principal, Viewer
-from autorke_common.errors import Problem
-
-from autorke_orchestrator.adapters import repository
+from autorke_common.rest import CursorParam, Limit, Page
 from autorke_orchestrator.domain.planning import ChangeRequest
-from autorke_orchestrator.service_layer import handlers
-from autorke_orchestrator.service_layer.views import change_view, history_view
+from autorke_orchestrator.entrypoints.deps import UnitOfWorkDep
+from autorke_orchestrator.service_layer import handlers, views
+from autorke_orchestrator.service_layer.commands import (
+    Actor,
+    CancelChange,
+    ContinueChange,
+    CreateChange,
+    DecideApproval,
+    RetryChange,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["changes"])
 
@@ -41,19 +47,15 @@ class RetryIn(BaseModel):
     targets: list[str] | None = None
 
 
-def _db(request: Request):  # noqa: ANN202
-    return request.app.state.runtime.db
-
-
-def _actor(p: Principal) -> handlers.Actor:
-    return handlers.Actor(p.subject, p.roles)
+def _actor(p: Principal) -> Actor:
+    return Actor(p.subject, p.roles)
 
 
 @router.post("/changes", status_code=201)
-async def create_change(body: ChangeIn, request: Request, principal: Operator) -> JSONResponse:
+def create_change(body: ChangeIn, principal: Operator, uow: UnitOfWorkDep) -> JSONResponse:
     req = ChangeRequest(body.type, body.cluster, list(body.targets), dict(body.params))
-    change = await asyncio.to_thread(handlers.create_change, _db(request), req, _actor(principal), body.dry_run)
-    view = change_view(change, history=not body.dry_run)
+    change = handlers.create_change(CreateChange(req, _actor(principal), body.dry_run), uow)
+    view = views.change_view(change, history=not body.dry_run)
     if body.dry_run:
         view["id"], view["status"], view["dry_run"] = None, "planned", True
         return JSONResponse(view, status_code=200)
@@ -61,57 +63,40 @@ async def create_change(body: ChangeIn, request: Request, principal: Operator) -
 
 
 @router.get("/changes")
-async def list_changes(request: Request, _: Viewer, status: str | None = None, cluster: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None) -> dict:
-    def run() -> dict:
-        with _db(request).unit_of_work() as uow:
-            rows = repository.list_changes(uow.session, status, cluster, limit, cursor)
-            items = [{"id": r.id, "type": r.type, "status": r.status, "cluster": r.cluster, "targets": r.targets,
-                      "requested_by": r.requested_by, "open": not r.closed, "created_at": r.created_at.isoformat()}
-                     for r in rows]
-        return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
-    return await asyncio.to_thread(run)
-
-
-def _load(request: Request, change_id: str):  # noqa: ANN202
-    with _db(request).unit_of_work() as uow:
-        change = repository.load(uow.session, change_id)
-    if change is None:
-        raise Problem("not-found", "Change not found", 404, f"change {change_id!r} does not exist")
-    return change
+def list_changes(_: Viewer, uow: UnitOfWorkDep, status: str | None = None, cluster: str | None = None,
+                 limit: Limit = 100, cursor: CursorParam = None) -> Page[dict[str, Any]]:
+    return views.list_changes(uow, status, cluster, limit, cursor)
 
 
 @router.get("/changes/{change_id}")
-async def get_change(change_id: str, request: Request, _: Viewer) -> dict:
-    return change_view(await asyncio.to_thread(_load, request, change_id))
+def get_change(change_id: str, _: Viewer, uow: UnitOfWorkDep) -> dict:
+    return views.get_change(uow, change_id)
 
 
 @router.get("/changes/{change_id}/history")
-async def get_history(change_id: str, request: Request, _: Viewer) -> dict:
-    change = await asyncio.to_thread(_load, request, change_id)
-    return {"id": change.id, "history": history_view(change)}
+def get_history(change_id: str, _: Viewer, uow: UnitOfWorkDep) -> dict:
+    return views.get_history(uow, change_id)
 
 
 @router.post("/changes/{change_id}/approvals")
-async def approve(change_id: str, body: ApprovalIn, request: Request, principal: Viewer) -> dict:
+def approve(change_id: str, body: ApprovalIn, principal: Viewer, uow: UnitOfWorkDep) -> dict:
     """Roles are checked by the gate itself: self-approval first (whatever the roles), then
     the role the gate needs (approver, or admin for core changes)."""
-    change = await asyncio.to_thread(handlers.decide_approval, _db(request), change_id, body.step, body.decision,
-                                     body.comment, _actor(principal))
-    return change_view(change)
+    cmd = DecideApproval(change_id, body.step, body.decision, body.comment, _actor(principal))
+    return views.change_view(handlers.decide_approval(cmd, uow))
 
 
 @router.post("/changes/{change_id}:retry")
-async def retry(change_id: str, request: Request, principal: Operator, body: RetryIn | None = None) -> dict:
-    targets = body.targets if body else None
-    return change_view(await asyncio.to_thread(handlers.retry, _db(request), change_id, targets, _actor(principal)))
+def retry(change_id: str, principal: Operator, uow: UnitOfWorkDep, body: RetryIn | None = None) -> dict:
+    cmd = RetryChange(change_id, _actor(principal), body.targets if body else None)
+    return views.change_view(handlers.retry(cmd, uow))
 
 
 @router.post("/changes/{change_id}:continue")
-async def proceed(change_id: str, request: Request, principal: Operator) -> dict:
-    return change_view(await asyncio.to_thread(handlers.proceed, _db(request), change_id, _actor(principal)))
+def proceed(change_id: str, principal: Operator, uow: UnitOfWorkDep) -> dict:
+    return views.change_view(handlers.proceed(ContinueChange(change_id, _actor(principal)), uow))
 
 
 @router.post("/changes/{change_id}:cancel")
-async def cancel(change_id: str, request: Request, principal: Operator) -> dict:
-    return change_view(await asyncio.to_thread(handlers.cancel, _db(request), change_id, _actor(principal)))
+def cancel(change_id: str, principal: Operator, uow: UnitOfWorkDep) -> dict:
+    return views.change_view(handlers.cancel(CancelChange(change_id, _actor(principal)), uow))

@@ -1,41 +1,49 @@
 """The orchestrator's bus subscriptions: the executor's job reports and the inventory's
 events (read model and answers to our commands). Ordered (one message at a time per
-consumer), so a target's result is recorded before its job's summary."""
+consumer), so a target's result is recorded before its job's summary. The handlers are
+plain functions: the bus runs them in a worker thread, each with a unit of work of its own."""
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 
 from autorke_common.bus import EVENTS_STREAM, ConsumerSpec, Delivery
 from autorke_common.catalogue.executor import JobFinished, TargetFinished
 from autorke_common.envelope import Envelope
-from autorke_common.outbox import Database
-
 from autorke_orchestrator.domain.saga import Outcome
 from autorke_orchestrator.service_layer import handlers, projection
+from autorke_orchestrator.service_layer.commands import EVERY_TARGET, TakeResults
+from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
 EXECUTOR_CONSUMER = "orchestrator-executor"
 
 
-def executor_reports(db: Database) -> ConsumerSpec:
-    async def handle(env: Envelope, _: Delivery) -> None:
-        if env.type not in (TargetFinished.TYPE, JobFinished.TYPE):
-            return
-        msg = env.parsed()
-        if isinstance(msg, TargetFinished):
-            outcomes = {msg.host: Outcome(msg.status, msg.error, msg.error_class, msg.result)}
-        else:
-            outcomes = {t.host: Outcome(t.status, t.error, t.error_class) for t in msg.targets}
-            if msg.error and not msg.targets:  # the job could not run at all: every target failed
-                outcomes = {handlers.EVERY_TARGET: Outcome("failed", msg.error, "failed")}
-        await asyncio.to_thread(handlers.take_results, db, EXECUTOR_CONSUMER, env.id, msg.job_id, outcomes)
+def results_of(env: Envelope) -> TakeResults | None:
+    """The results an executor report carries (None: not a report)."""
+    if env.type not in (TargetFinished.TYPE, JobFinished.TYPE):
+        return None
+    msg = env.parsed()
+    if isinstance(msg, TargetFinished):
+        outcomes = {msg.host: Outcome(msg.status, msg.error, msg.error_class, msg.result)}
+    else:
+        outcomes = {t.host: Outcome(t.status, t.error, t.error_class) for t in msg.targets}
+        if msg.error and not msg.targets:  # the job could not run at all: every target failed
+            outcomes = {EVERY_TARGET: Outcome("failed", msg.error, "failed")}
+    return TakeResults(EXECUTOR_CONSUMER, env.id, msg.job_id, outcomes)
+
+
+def executor_reports(unit_of_work: Callable[[], UnitOfWork]) -> ConsumerSpec:
+    def handle(env: Envelope, _: Delivery) -> None:
+        cmd = results_of(env)
+        if cmd is not None:
+            handlers.take_results(cmd, unit_of_work())
 
     return ConsumerSpec(durable=EXECUTOR_CONSUMER, subject="autorke.events.executor.>", handler=handle,
-                        stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0))
+                        stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0), run_in_thread=True)
 
 
-def inventory_events(db: Database) -> ConsumerSpec:
-    async def handle(env: Envelope, _: Delivery) -> None:
-        await asyncio.to_thread(projection.handle, db, env)
+def inventory_events(unit_of_work: Callable[[], UnitOfWork]) -> ConsumerSpec:
+    def handle(env: Envelope, _: Delivery) -> None:
+        projection.handle(env, unit_of_work())
 
-    return ConsumerSpec(durable="orchestrator-inventory", subject="autorke.events.inventory.>", handler=handle,
-                        stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0))
+    return ConsumerSpec(durable=projection.CONSUMER, subject="autorke.events.inventory.>", handler=handle,
+                        stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0), run_in_thread=True)

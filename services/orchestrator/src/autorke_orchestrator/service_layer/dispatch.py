@@ -4,20 +4,20 @@ the change's blast radius) and one ``inventory.*`` command per host. Envelope id
 derived from the job id, so a re-sent order is dropped by NATS and by the receiver."""
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from autorke_common.catalogue import Command
 from autorke_common.catalogue.executor import ExecutorRun, SshEndpoint, Target
 from autorke_common.catalogue.inventory import (
-    AssignMembership, ReleaseMembership, StoreConfig, TransitionMachine, UpdateNode,
+    AssignMembership,
+    ReleaseMembership,
+    StoreConfig,
+    TransitionMachine,
+    UpdateNode,
 )
-from autorke_common.envelope import Envelope, utcnow
-from autorke_common.outbox import UnitOfWork
-
-from autorke_orchestrator.adapters.orm import JobRow
+from autorke_common.envelope import Envelope
 from autorke_orchestrator.domain.flow import ClusterView
 from autorke_orchestrator.domain.model import Change
 from autorke_orchestrator.domain.saga import Order
+from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
 SOURCE = "orchestrator"
 INVENTORY_COMMANDS: dict[str, type[Command]] = {
@@ -53,12 +53,8 @@ def _secrets(names: tuple[str, ...], cluster: ClusterView | None) -> dict[str, s
 
 
 def send(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | None, actor: str) -> None:
-    session: Session = uow.session
-    job = order.job
-    if session.get(JobRow, order.job_id) is None:
-        session.add(JobRow(job_id=order.job_id, change_id=change.id, step_id=order.step_id, purpose=order.purpose,
-                           attempt=order.attempt, service=job.service, kind=job.kind, action=job.action,
-                           hosts=list(job.reported), sent_at=utcnow()))
+    """Record the order as sent and write its commands to the outbox."""
+    uow.jobs.record(change.id, order)
     for env in envelopes(change, order, cluster, actor):
         uow.emit(env, aggregate=change.id)
 

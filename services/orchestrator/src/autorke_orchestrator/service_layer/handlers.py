@@ -1,53 +1,53 @@
 """The orchestrator's use cases, one unit of work each: create (plan) a change, decide an
 approval, retry, continue, cancel, take a job's results, resume open changes. Each loads
 the change, lets the saga decide, saves the change, and writes the orders and events to
-the outbox in the same transaction — so a crash anywhere leaves either all of it or none."""
+the outbox in the same transaction — so a crash anywhere leaves either all of it or none.
+
+Handlers are ``(command, uow)``: the unit of work (:mod:`.unit_of_work`) is entered once per
+attempt (a change saved meanwhile by another handler is loaded again and decided afresh).
+Refusals are domain errors (:mod:`autorke_common.errors`), mapped to problem+json by the app."""
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from autorke_common.catalogue.orchestrator import BlastRadiusOut, ChangeCreated
 from autorke_common.envelope import Envelope
-from autorke_common.errors import Problem, TemporaryError
-from autorke_common.outbox import Database, UnitOfWork
-
-from autorke_orchestrator.adapters import directory, locks, repository
+from autorke_common.errors import Conflict, Forbidden, Missing, TemporaryError
+from autorke_orchestrator.adapters.repository import StaleChange
 from autorke_orchestrator.domain import saga
 from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext
 from autorke_orchestrator.domain.flows import flow_for
-from autorke_orchestrator.domain.model import Change, IllegalTransition
-from autorke_orchestrator.domain.params import InvalidParams
-from autorke_orchestrator.domain.planning import ChangeRequest, Refused, context, plan, resolve_flow
+from autorke_orchestrator.domain.model import Change
+from autorke_orchestrator.domain.planning import context, plan, resolve_flow
+from autorke_orchestrator.service_layer.commands import (
+    EVERY_TARGET,
+    CancelChange,
+    ContinueChange,
+    CreateChange,
+    DecideApproval,
+    RetryChange,
+    TakeResults,
+)
 from autorke_orchestrator.service_layer.dispatch import SOURCE, send
+from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Actor:
-    subject: str
-    roles: frozenset[str] = frozenset()
-
-    def has(self, role: str) -> bool:
-        return "admin" in self.roles or role in self.roles
-
-
-def problem(v: Any) -> Problem:
-    slug, detail, status = v.slug, v.detail, v.status
-    ext = {"hosts": list(v.hosts)} if getattr(v, "hosts", None) else {}
-    return Problem(slug, slug.replace("-", " ").capitalize(), status, detail, **ext)
+#: Flows whose jobs reach the targets over SSH: a target without an endpoint is refused at plan.
+SSH_FLOWS = ("machine.init", "machine.cleanup", "node.add", "node.add_core")
+#: Change types that may name machines the inventory does not know (an etcd node of the cluster).
+ANY_TARGETS = ("etcd.snapshot", "etcd.restore")
 
 
 def _flow_ctx(uow: UnitOfWork, change: Change) -> tuple[Flow, FlowContext]:
     """What a step sees: the change's own machines and the cluster (its members load only
     if the flow reads them), so a step costs the same on a cluster of 10 or 1,000 nodes."""
-    cluster = directory.cluster(uow.session, change.cluster)
+    cluster = uow.directory.cluster(change.cluster)
     flow = flow_for(change.type, cluster.provider if cluster else None)
     ctx = FlowContext(change.type, cluster, change.active_targets(), change.params,
-                      directory.machines(uow.session, change.targets), StepResults(change))
+                      uow.directory.machines(change.targets), StepResults(change))
     return flow, ctx
 
 
@@ -76,13 +76,13 @@ def _commit(uow: UnitOfWork, change: Change, orders: list[saga.Order], actor: st
     for order in orders:
         send(uow, change, order, cluster, actor)
     if change.closed:
-        locks.release_machines(uow.session, change.id)
+        uow.locks.release_machines(change.id)
         if change.cluster:
-            locks.ClusterLocks(uow.session, lambda e: None).release(change.cluster, change.id)
+            uow.locks.release_config(change.cluster, change.id)
     for message, who in change.events:
         uow.emit(Envelope.of(message, source=SOURCE, correlation_id=change.id, actor=who), aggregate=change.id)
     change.events.clear()
-    repository.save(uow.session, change)
+    uow.changes.save(change)
     uow.commit()  # wakes the outbox relay at once (Database.notify_outbox_written)
 
 
@@ -96,25 +96,24 @@ def _retrying(fn: Callable[[], Any], attempts: int = 5) -> Any:
     for i in range(attempts):
         try:
             return fn()
-        except repository.StaleChange:
+        except StaleChange:
             if i == attempts - 1:
                 raise TemporaryError("change modified concurrently", 0.2) from None
     return None
 
 
-def _operate(db: Database, change_id: str, actor: str,
-             decide: Callable[[Change, Flow, FlowContext, Any], list[saga.Order]], quiet: bool = False) -> Change:
+Decide = Callable[[Change, Flow, FlowContext, saga.ConfigLocks], list[saga.Order]]
+
+
+def _operate(uow: UnitOfWork, change_id: str, actor: str, decide: Decide, quiet: bool = False) -> Change:
     def once() -> Change:
-        with db.unit_of_work() as uow:
-            change = repository.load(uow.session, change_id)
+        with uow:
+            change = uow.changes.get(change_id)
             if change is None:
-                raise Problem("not-found", "Change not found", 404, f"change {change_id!r} does not exist")
+                raise Missing("not-found", f"change {change_id!r} does not exist")
             flow, ctx = _flow_ctx(uow, change)
             waiting = change.waiting_for
-            try:
-                orders = decide(change, flow, ctx, locks.ClusterLocks(uow.session, _emit_recovered(uow)))
-            except IllegalTransition as exc:
-                raise Problem(exc.slug, exc.slug.replace("-", " ").capitalize(), exc.status, str(exc)) from None
+            orders = decide(change, flow, ctx, uow.locks.config(_emit_recovered(uow)))
             if quiet and not orders and not change.events and change.waiting_for == waiting:
                 return change  # nothing moved: no write
             _commit(uow, change, orders, actor, ctx.cluster)
@@ -123,37 +122,31 @@ def _operate(db: Database, change_id: str, actor: str,
 
 
 # -- use cases ---------------------------------------------------------------------------
-def create_change(db: Database, request: ChangeRequest, actor: Actor, dry_run: bool) -> Change:
+def create_change(cmd: CreateChange, uow: UnitOfWork) -> Change:
     """Validate and plan; unless ``dry_run``, store it, lock its machines and start it."""
-    with db.unit_of_work() as uow:
-        s = uow.session
-        cluster = directory.cluster(s, request.cluster)
-        try:
-            flow = resolve_flow(request, cluster)
-            names, unknown = directory.resolve(s, request.targets)
-            if unknown and request.type not in ("etcd.snapshot", "etcd.restore"):
-                raise Problem("not-found", "Machine not found", 404, f"unknown machines: {', '.join(unknown)}",
-                              hosts=unknown)
-            request.targets = [names[n] for n in request.targets if n in names]
-            ctx = context(request, cluster, directory.machines(s, request.targets))
-            change = plan(request, flow, ctx, actor.subject, {})
-        except Refused as exc:
-            raise problem(exc.violation) from None
-        except InvalidParams as exc:
-            raise Problem(exc.slug, "Invalid params", 422, str(exc), field=exc.field, errors=exc.errors) from None
-        change.endpoints = directory.endpoints(s, change.blast_hosts)  # the host keys this plan expects
+    request, actor = cmd.request, cmd.actor
+    with uow:
+        cluster = uow.directory.cluster(request.cluster)
+        flow = resolve_flow(request, cluster)
+        names, unknown = uow.directory.resolve(request.targets)
+        if unknown and request.type not in ANY_TARGETS:
+            raise Missing("not-found", f"unknown machines: {', '.join(unknown)}", hosts=unknown)
+        request.targets = [names[n] for n in request.targets if n in names]
+        ctx = context(request, cluster, uow.directory.machines(request.targets))
+        change = plan(request, flow, ctx, actor.subject, {})
+        change.endpoints = uow.directory.endpoints(change.blast_hosts)  # the host keys this plan expects
         missing = [h for h in change.targets if h not in change.endpoints]
-        if missing and flow.type in ("machine.init", "machine.cleanup", "node.add", "node.add_core"):
-            raise Problem("machine-unreachable", "No SSH endpoint", 409,
-                          f"the inventory has no SSH endpoint for {', '.join(missing)}", hosts=missing)
-        if dry_run:
-            held = locks.machine_holders(s, change.targets)
+        if missing and flow.type in SSH_FLOWS:
+            raise Conflict("machine-unreachable", f"the inventory has no SSH endpoint for {', '.join(missing)}",
+                           hosts=missing)
+        if cmd.dry_run:
+            held = uow.locks.machine_holders(change.targets)
             if held:
                 change.warnings.append("locked by open changes: " + ", ".join(f"{h} ({c})" for h, c in held.items()))
             return change
-        held = locks.lock_machines(s, change.id, change.targets, _emit_recovered(uow))
+        held = uow.locks.lock_machines(change.id, change.targets, _emit_recovered(uow))
         if held:
-            raise Problem("machine-locked", "Machine locked", 409, "in another open change: " + ", ".join(
+            raise Conflict("machine-locked", "in another open change: " + ", ".join(
                 f"{h} ({c})" for h, c in held.items()), locks=held)
         change.record(actor.subject, "create", "planned", type=change.type, targets=change.targets)
         change.emit(ChangeCreated(change_id=change.id, change_type=change.type, cluster=change.cluster,
@@ -162,37 +155,36 @@ def create_change(db: Database, request: ChangeRequest, actor: Actor, dry_run: b
                                   blast_radius=BlastRadiusOut(hosts=change.blast_hosts,
                                                               components=change.blast_components),
                                   warnings=change.warnings), actor.subject)
-        repository.save(s, change)
-        orders = saga.advance(change, flow, ctx, locks.ClusterLocks(s, _emit_recovered(uow)))
+        uow.changes.save(change)
+        orders = saga.advance(change, flow, ctx, uow.locks.config(_emit_recovered(uow)))
         _commit(uow, change, orders, actor.subject, cluster)
         return change
 
 
-def decide_approval(db: Database, change_id: str, step_id: str, decision: str, comment: str,
-                    actor: Actor) -> Change:
-    return _operate(db, change_id, actor.subject, lambda c, f, x, lk: saga.decide(
-        c, f, x, lk, step_id, actor.subject, actor.has, decision, comment))
+def decide_approval(cmd: DecideApproval, uow: UnitOfWork) -> Change:
+    actor = cmd.actor
+    return _operate(uow, cmd.change_id, actor.subject, lambda c, f, x, lk: saga.decide(
+        c, f, x, lk, cmd.step_id, actor.subject, actor.has, cmd.decision, cmd.comment))
 
 
-def retry(db: Database, change_id: str, hosts: list[str] | None, actor: Actor) -> Change:
-    return _operate(db, change_id, actor.subject, lambda c, f, x, lk: saga.retry(c, f, x, lk, actor.subject, hosts))
+def retry(cmd: RetryChange, uow: UnitOfWork) -> Change:
+    subject = cmd.actor.subject
+    return _operate(uow, cmd.change_id, subject, lambda c, f, x, lk: saga.retry(c, f, x, lk, subject, cmd.hosts))
 
 
-def proceed(db: Database, change_id: str, actor: Actor) -> Change:
-    return _operate(db, change_id, actor.subject, lambda c, f, x, lk: saga.proceed(c, f, x, lk, actor.subject))
+def proceed(cmd: ContinueChange, uow: UnitOfWork) -> Change:
+    subject = cmd.actor.subject
+    return _operate(uow, cmd.change_id, subject, lambda c, f, x, lk: saga.proceed(c, f, x, lk, subject))
 
 
-def cancel(db: Database, change_id: str, actor: Actor) -> Change:
-    def decide(c: Change, f: Flow, x: FlowContext, lk: Any) -> list[saga.Order]:
+def cancel(cmd: CancelChange, uow: UnitOfWork) -> Change:
+    actor = cmd.actor
+
+    def decide(c: Change, f: Flow, x: FlowContext, lk: saga.ConfigLocks) -> list[saga.Order]:
         if actor.subject != c.requested_by and not actor.has("approver"):
-            raise IllegalTransition("only the requester or an approver may cancel", "forbidden", 403)
+            raise Forbidden("forbidden", "only the requester or an approver may cancel")
         return saga.cancel(c, f, x, actor.subject)
-    return _operate(db, change_id, actor.subject, decide)
-
-
-#: A job that could not run at all (the executor refused it whole) reports no target:
-#: its error stands for every target still waiting on the step.
-EVERY_TARGET = "*"
+    return _operate(uow, cmd.change_id, actor.subject, decide)
 
 
 def _every_target(change: Change, parsed: tuple[str, str, str, int], outcome: saga.Outcome) -> dict:
@@ -204,40 +196,38 @@ def _every_target(change: Change, parsed: tuple[str, str, str, int], outcome: sa
     return {h: outcome for h, t in step.targets.items() if getattr(t, state) == "running"}
 
 
-def take_results(db: Database, consumer: str, message_id: str, order_id: str,
-                 outcomes: dict[str, saga.Outcome]) -> None:
+def take_results(cmd: TakeResults, uow: UnitOfWork) -> None:
     """A job's (or an inventory command's) results; idempotent by message id."""
-    parsed = saga.parse_job_id(order_id)
+    parsed = saga.parse_job_id(cmd.job_id)
     if parsed is None:
         return
 
     def once() -> None:
-        with db.unit_of_work() as uow:
-            if uow.already_processed(consumer, message_id):
+        with uow:
+            if uow.already_processed(cmd.consumer, cmd.message_id):
                 return
-            change = repository.load(uow.session, parsed[0])
-            reported = outcomes
-            if change is not None and EVERY_TARGET in outcomes:
-                reported = _every_target(change, parsed, outcomes[EVERY_TARGET])
-            if change is None or not saga.news(change, order_id, reported):
+            change = uow.changes.get(parsed[0])
+            reported = cmd.outcomes
+            if change is not None and EVERY_TARGET in reported:
+                reported = _every_target(change, parsed, reported[EVERY_TARGET])
+            if change is None or not saga.news(change, cmd.job_id, reported):
                 uow.commit()  # a duplicate, stale or summary report: recorded as handled, no write
                 return
             flow, ctx = _flow_ctx(uow, change)
-            orders = saga.on_results(change, flow, ctx, locks.ClusterLocks(uow.session, _emit_recovered(uow)),
-                                     order_id, reported)
+            orders = saga.on_results(change, flow, ctx, uow.locks.config(_emit_recovered(uow)), cmd.job_id, reported)
             _commit(uow, change, orders, "system", ctx.cluster)
     _retrying(once)
 
 
-def resume_open(db: Database) -> int:
+def resume_open(uow: UnitOfWork) -> int:
     """Advance every open change as far as it goes (start-up, and periodically for changes
     waiting on a cluster's config lock). Orders already sent are not sent again: a running
     step is waiting for its job's report, which the bus still holds for us."""
-    with db.unit_of_work() as uow:
-        ids = repository.open_change_ids(uow.session)
+    with uow:
+        ids = uow.changes.open_ids()
     for change_id in ids:
-        try:
-            _operate(db, change_id, "system", lambda c, f, x, lk: saga.advance(c, f, x, lk), quiet=True)
-        except Exception:  # noqa: BLE001 - one broken change must not stop the others
+        try:  # one broken change must not stop the others
+            _operate(uow, change_id, "system", lambda c, f, x, lk: saga.advance(c, f, x, lk), quiet=True)
+        except Exception:
             log.exception("resuming change %s failed", change_id)
     return len(ids)

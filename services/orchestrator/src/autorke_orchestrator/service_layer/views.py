@@ -1,12 +1,14 @@
-"""The change as the public contract shows it (DESIGN.md section 2): id, type, status,
-requested_by, the plan (steps, blast radius, config diff), approvals and history."""
+"""The read side: the change as the public contract shows it (DESIGN.md section 2): id,
+type, status, requested_by, the plan (steps, blast radius, config diff), approvals and
+history; and the queries the routes call (one change, its history, a page of changes)."""
 from __future__ import annotations
 
 from typing import Any
 
-from autorke_common.errors import PROBLEM_BASE
-
+from autorke_common.errors import PROBLEM_BASE, Missing
+from autorke_common.rest import Cursor, Page, page_of
 from autorke_orchestrator.domain.model import Change
+from autorke_orchestrator.service_layer.unit_of_work import ChangeHeader, UnitOfWork
 
 
 def change_view(c: Change, history: bool = True) -> dict[str, Any]:
@@ -37,3 +39,37 @@ def change_view(c: Change, history: bool = True) -> dict[str, Any]:
 def history_view(c: Change) -> list[dict[str, Any]]:
     return [{"at": h.at.isoformat(), "actor": h.actor, "action": h.action, "step": h.step_id,
              "result": h.result, "detail": h.detail} for h in c.history]
+
+
+def summary_view(c: ChangeHeader) -> dict[str, Any]:
+    """A change as a list shows it."""
+    return {"id": c.id, "type": c.type, "status": c.status, "cluster": c.cluster, "targets": c.targets,
+            "requested_by": c.requested_by, "open": not c.closed, "created_at": c.created_at.isoformat()}
+
+
+# -- queries ---------------------------------------------------------------------------
+def load_change(uow: UnitOfWork, change_id: str) -> Change:
+    with uow:
+        change = uow.changes.get(change_id)
+    if change is None:
+        raise Missing("not-found", f"change {change_id!r} does not exist")
+    return change
+
+
+def get_change(uow: UnitOfWork, change_id: str) -> dict[str, Any]:
+    return change_view(load_change(uow, change_id))
+
+
+def get_history(uow: UnitOfWork, change_id: str) -> dict[str, Any]:
+    change = load_change(uow, change_id)
+    return {"id": change.id, "history": history_view(change)}
+
+
+def list_changes(uow: UnitOfWork, status: str | None, cluster: str | None, limit: int,
+                 cursor: str | None) -> Page:
+    """A page of changes, newest first; rows created at the same instant are ordered by id,
+    so paging never skips or repeats one (a cursor this API did not give out: 400)."""
+    after = Cursor.decode(cursor)
+    with uow:
+        rows = uow.changes.page(status, cluster, limit, after)
+        return page_of(rows, limit, key=lambda r: (r.created_at, r.id), view=summary_view)

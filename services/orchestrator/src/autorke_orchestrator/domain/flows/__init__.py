@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import Flow
 from autorke_orchestrator.domain.flows import (
-    etcd_restore, etcd_snapshot, machine_cleanup, machine_init, node_add, node_add_core, node_remove, node_update,
+    etcd_restore,
+    etcd_snapshot,
+    machine_cleanup,
+    machine_init,
+    node_add,
+    node_add_core,
+    node_remove,
+    node_update,
 )
 
 FLOWS: dict[tuple[str, str | None], Flow] = {

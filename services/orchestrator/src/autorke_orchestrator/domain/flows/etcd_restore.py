@@ -5,17 +5,18 @@ etcd on each etcd node, checks the member health, then reconciles by reading the
 through the API (no SSH to any other node)."""
 from __future__ import annotations
 
-from autorke_orchestrator.domain.flow import Flow, FlowContext, Job, Targets, Violation, action, approval, check, kube
+from autorke_common.errors import Invalid
+from autorke_orchestrator.domain.flow import Flow, FlowContext, Job, Targets, Violation, action, approval, check
 from autorke_orchestrator.domain.flows.etcd_snapshot import etcd_nodes, has_etcd
 
 
 def named_snapshot(ctx: FlowContext) -> Violation | None:
     if not ctx.params.get("snapshot_name"):
-        return Violation("invalid-request", "params.snapshot_name is required", status=422)
+        return Violation("invalid-request", "params.snapshot_name is required", refusal=Invalid)
     return has_etcd(ctx)
 
 
-def script(name: str, timeout_s: float = 600):  # noqa: ANN201
+def script(name: str, timeout_s: float = 600):
     def factory(ctx: FlowContext, hosts: Targets) -> Job:
         return Job("script", name, tuple(hosts), {"args": [ctx.params["snapshot_name"]]}, timeout_s=timeout_s)
     return factory

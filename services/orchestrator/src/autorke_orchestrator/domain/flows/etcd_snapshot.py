@@ -3,6 +3,7 @@
 the fence; a script job per etcd node does the same work on the etcd nodes only."""
 from __future__ import annotations
 
+from autorke_common.errors import Invalid
 from autorke_orchestrator.domain.flow import Flow, FlowContext, Job, Targets, Violation, action, approval, check
 
 
@@ -15,7 +16,7 @@ def has_etcd(ctx: FlowContext) -> Violation | None:
         return Violation("no-etcd-nodes", f"cluster {ctx.cluster.name} has no etcd node in the inventory")
     if ctx.targets and set(ctx.targets) - set(etcd_nodes(ctx)):
         return Violation("role-not-allowed", "etcd changes target etcd nodes only",
-                         tuple(sorted(set(ctx.targets) - set(etcd_nodes(ctx)))), 422)
+                         tuple(sorted(set(ctx.targets) - set(etcd_nodes(ctx)))), Invalid)
     return None
 
 
@@ -34,6 +35,7 @@ FLOW = Flow(
     steps=(
         check("guard", "the cluster has etcd nodes", guard=has_etcd),
         approval("approve", "approve the snapshot"),
-        action("snapshot", "snapshot on each etcd node", snapshot, undo=remove_snapshot, select=lambda c, t: etcd_nodes(c)),
+        action("snapshot", "snapshot on each etcd node", snapshot, undo=remove_snapshot,
+               select=lambda c, t: etcd_nodes(c)),
     ),
 )

@@ -1,11 +1,10 @@
 """``machine.cleanup``: remove runtime and state from free machines, back to ``available``.
-The same P2 guard as init: never on a member or a machine running Kubernetes."""
+The same P2 guard as init (:data:`~autorke_orchestrator.domain.flows.guards.P2_GUARD`):
+never on a member or a machine running Kubernetes."""
 from __future__ import annotations
 
-from autorke_orchestrator.domain.flow import (
-    Flow, FlowContext, action, approval, check, cleanup_job, first, free_machines, known_machines,
-    probe_clean, probe_job, CLEANUP_MARKS,
-)
+from autorke_orchestrator.domain.flow import CLEANUP_MARKS, Flow, FlowContext, action, approval, cleanup_job
+from autorke_orchestrator.domain.flows.guards import FREE_MACHINES, P2_GUARD
 
 
 def radius(ctx: FlowContext) -> tuple[list[str], list[str]]:
@@ -14,12 +13,10 @@ def radius(ctx: FlowContext) -> tuple[list[str], list[str]]:
 
 FLOW = Flow(
     type="machine.cleanup", provider=None, policy="manual", needs_cluster=False,
-    validate=first(known_machines, free_machines),
+    validate=FREE_MACHINES,
     blast_radius=radius,
     steps=(
-        check("guard", "not a member, no known Kubernetes components", guard=first(known_machines, free_machines)),
-        check("probe", "live probe: no Kubernetes components (P2)", job=probe_job, verify=probe_clean,
-              slug="machine-has-k8s-components"),
+        *P2_GUARD,
         approval("approve", "approve the cleanup"),
         action("cleanup", "remove runtime and state", cleanup_job,
                irreversible="removed state cannot be put back; re-run machine.init instead",

@@ -4,10 +4,15 @@ RKE1: ``rke up --update-only`` connects to every node of the cluster, so the bla
 honestly lists all of them and the plan says what rke does to them."""
 from __future__ import annotations
 
+from autorke_common.errors import Invalid
 from autorke_orchestrator.domain.flow import (
+    INIT_MARKS,
     Flow,
     FlowContext,
     Job,
+    JobFactory,
+    Marks,
+    StepSpec,
     Targets,
     Violation,
     action,
@@ -22,8 +27,6 @@ from autorke_orchestrator.domain.flow import (
     needs_init,
     not_in_any_cluster,
     preflight_job,
-    INIT_MARKS,
-    Marks,
 )
 
 RKE1_WARNING = ("rke up --update-only connects to every node of the cluster, redeploys certificates "
@@ -35,7 +38,7 @@ def worker_only(ctx: FlowContext) -> Violation | None:
     if list(roles) != ["worker"]:
         return Violation("role-not-allowed", f"node.add adds workers only, not {roles}; "
                          "etcd and controlplane need a node.add_core change and an admin approval",
-                         tuple(ctx.targets), 422)
+                         tuple(ctx.targets), Invalid)
     return None
 
 
@@ -70,10 +73,6 @@ def store_state(ctx: FlowContext, hosts: Targets) -> Job:
     return Job("inventory", "inventory.config.store", (), {
         "cluster": ctx.cluster.name, "kind": "cluster.rkestate", "content_sealed": sealed,
         "comment": "written by rke up"}, service="inventory", reports=("config",))
-
-
-STORE_STATE = action("state", "version the new cluster.rkestate in the inventory", store_state,
-                     writes_config=True, irreversible="a new version; the previous one can be rolled back")
 
 
 def membership(ctx: FlowContext) -> dict:
@@ -128,6 +127,25 @@ def rke1_diff(ctx: FlowContext) -> str:
     return "\n".join(lines)
 
 
+# -- steps node.add_core takes as they are (its rke_up and gate differ) -------------------
+PREFLIGHT = check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed")
+INIT = action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init,
+              marks=INIT_MARKS)
+RENDER_CONFIG = action("config", "render and version cluster.yml", render, writes_config=True,
+                       irreversible="a new version; the previous one stays and can be rolled back")
+STORE_STATE = action("state", "version the new cluster.rkestate in the inventory", store_state,
+                     writes_config=True, irreversible="a new version; the previous one can be rolled back")
+RKE1_READY = action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
+                    irreversible="read-only", marks=Marks(after="member"))
+
+
+def rke1_member(assign: JobFactory) -> StepSpec:
+    """RKE1: a member from here on (cluster.yml is rendered from the membership), but
+    joining until rke up has registered it and it is Ready."""
+    return action("member", "record membership in the inventory", assign, undo=release,
+                  marks=Marks(during="joining", undone="ready"))
+
+
 GUARD = first(known_machines, worker_only, not_in_any_cluster)
 RKE2_GUARD = first(GUARD, joinable)
 
@@ -136,10 +154,9 @@ RKE2 = Flow(
     config_diff=rke2_diff,
     steps=(
         check("guard", "membership (P1) and role (P4) guard", guard=RKE2_GUARD),
-        check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
+        PREFLIGHT,
         approval("approve", "approve adding the nodes"),
-        action("init", "init the nodes that need it", init_job, undo=cleanup_job,
-               select=needs_init, marks=INIT_MARKS),
+        INIT,
         # undone: the agent stopped and uninstalled, then its Node object deleted (a Node
         # deleted while its agent runs is registered again)
         action("join", "rke2 agent join, per node", join, undo=unjoin, undo_then=(kube("delete_node"),),
@@ -159,20 +176,14 @@ RKE1 = Flow(
     config_diff=rke1_diff, warnings=lambda ctx: [RKE1_WARNING],
     steps=(
         check("guard", "membership (P1) and role (P4) guard", guard=GUARD),
-        check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
+        PREFLIGHT,
         approval("approve", "approve adding the nodes (rke up touches every node)"),
-        action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init,
-               marks=INIT_MARKS),
-        # a member from here on (cluster.yml is rendered from the membership), but joining
-        # until rke up has registered it and it is Ready
-        action("member", "record membership in the inventory", assign, undo=release,
-               marks=Marks(during="joining", undone="ready")),
-        action("config", "render and version cluster.yml", render, writes_config=True,
-               irreversible="a new version; the previous one stays and can be rolled back"),
+        INIT,
+        rke1_member(assign),
+        RENDER_CONFIG,
         action("rke_up", "rke up --update-only", rke_up, writes_config=True,
                irreversible="rke cannot un-add a node: remove it with node.remove"),
         STORE_STATE,
-        action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
-               irreversible="read-only", marks=Marks(after="member")),
+        RKE1_READY,
     ),
 )

@@ -4,13 +4,31 @@ admin. RKE1 only here: ``rke up`` (not ``--update-only``, which rke turns off wh
 etcd member is added), touching every node."""
 from __future__ import annotations
 
+from autorke_common.errors import Invalid
 from autorke_orchestrator.domain.flow import (
-    CORE_ROLES, Flow, FlowContext, Job, Targets, Violation, action, approval, check, cleanup_job, first,
-    init_job, inventory, known_machines, kube, needs_init, not_in_any_cluster, preflight_job,
-    INIT_MARKS, Marks,
+    CORE_ROLES,
+    Flow,
+    FlowContext,
+    Job,
+    Targets,
+    Violation,
+    action,
+    approval,
+    check,
+    first,
+    inventory,
+    known_machines,
+    not_in_any_cluster,
 )
 from autorke_orchestrator.domain.flows.node_add import (
-    RKE1_WARNING, STORE_STATE, release, render, rke1_radius,
+    INIT,
+    PREFLIGHT,
+    RENDER_CONFIG,
+    RKE1_READY,
+    RKE1_WARNING,
+    STORE_STATE,
+    rke1_member,
+    rke1_radius,
 )
 
 
@@ -18,7 +36,7 @@ def core_roles(ctx: FlowContext) -> Violation | None:
     roles = list(ctx.params.get("roles") or [ctx.params.get("role", "")])
     if not roles or not set(roles) & set(CORE_ROLES) or not set(roles) <= {*CORE_ROLES, "worker"}:
         return Violation("role-not-allowed", f"node.add_core adds etcd/controlplane roles, not {roles}",
-                         tuple(ctx.targets), 422)
+                         tuple(ctx.targets), Invalid)
     return None
 
 
@@ -40,18 +58,14 @@ RKE1 = Flow(
                           "adding etcd/controlplane restarts control-plane components"],
     steps=(
         check("guard", "membership (P1) and core-role guard (P4)", guard=GUARD),
-        check("preflight", "preflight on the new nodes", job=preflight_job, slug="preflight-failed"),
+        PREFLIGHT,
         approval("approve", "admin approval of core roles", role="admin"),
-        action("init", "init the nodes that need it", init_job, undo=cleanup_job, select=needs_init,
-               marks=INIT_MARKS),
-        action("member", "record membership in the inventory", assign, undo=release,
-               marks=Marks(during="joining", undone="ready")),
-        action("config", "render and version cluster.yml", render, writes_config=True,
-               irreversible="a new version; the previous one stays and can be rolled back"),
+        INIT,
+        rke1_member(assign),
+        RENDER_CONFIG,
         action("rke_up", "rke up", rke_up, writes_config=True,
                irreversible="rke cannot un-add a node: remove it with node.remove"),
         STORE_STATE,
-        action("ready", "wait until the nodes are Ready", kube("wait_ready", timeout_s=600),
-               irreversible="read-only", marks=Marks(after="member")),
+        RKE1_READY,
     ),
 )

@@ -8,8 +8,21 @@ cleaned is no member), ``available`` when clean."""
 from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import (
-    Flow, FlowContext, Job, Targets, action, approval, check, cleanup_job, first, inventory,
-    known_machines, kube, members_of_cluster, CLEANUP_MARKS, Marks,
+    CLEANUP_MARKS,
+    Flow,
+    FlowContext,
+    Job,
+    Marks,
+    Targets,
+    action,
+    approval,
+    check,
+    cleanup_job,
+    first,
+    inventory,
+    known_machines,
+    kube,
+    members_of_cluster,
 )
 from autorke_orchestrator.domain.flows.node_add import STORE_STATE, render, rke_up
 

@@ -3,7 +3,17 @@ inventory. The previous labels are known from the inventory, so the undo puts th
 from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import (
-    Flow, FlowContext, Job, Targets, action, approval, check, first, inventory, known_machines, kube,
+    Flow,
+    FlowContext,
+    Job,
+    Targets,
+    action,
+    approval,
+    check,
+    first,
+    inventory,
+    known_machines,
+    kube,
     members_of_cluster,
 )
 
