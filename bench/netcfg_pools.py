@@ -21,9 +21,9 @@ from kubernetes import client, config
 from autorke_lab.kube.background import ClusterThread
 from autorke_lab.kube.cluster import KubeClusterSettings
 from autorke_netcfg.adapters.kube import ClusterApi
-from autorke_netcfg.domain import pools as rules
-from autorke_netcfg.domain.pools import Block, ClusterNetworks, Pool
-from autorke_netcfg.service_layer.pools import read_state
+from autorke_netcfg.domain import pool_rules as rules
+from autorke_netcfg.domain.pool_rules import Block, ClusterNetworks, Pool
+from autorke_netcfg.service_layer.cluster_state import read_state
 
 BEGIN, END = "<!-- netcfg_pools:begin -->", "<!-- netcfg_pools:end -->"
 G, V = "crd.projectcalico.org", "v1"

@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from kubernetes import client
+from nats.js.api import DeliverPolicy
+
 from autorke_common.bus import Bus
 from autorke_common.catalogue.inventory import ClusterRegistered, ClusterUpdated
 from autorke_common.envelope import Envelope
@@ -25,8 +28,6 @@ from autorke_common.secrets import SecretBox
 from autorke_lab.vcalico import VCalicoServer
 from autorke_netcfg.bootstrap import NetcfgSettings, create_app
 from autorke_netcfg.service_layer.ports import Ports
-from kubernetes import client
-from nats.js.api import DeliverPolicy
 
 SECRET_KEY = secrets.token_urlsafe(32)
 VCALICO_SECRET = secrets.token_urlsafe(24)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from kubernetes import client
+
 from autorke_common.catalogue.inventory import ClusterUpdated
 from autorke_common.catalogue.netcfg import ApproveTicket, ConfirmTicket, PlanTicket, PoolSpec
 from autorke_common.envelope import Envelope
-from kubernetes import client
 
 from .conftest import pools_in, wait_for
 from .test_flatten import status_of, wait_status

@@ -9,12 +9,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from kubernetes import client
+
 from autorke_common.envelope import utcnow
 from autorke_netcfg.adapters.kube import ClusterApi
-from autorke_netcfg.adapters.orm import PoolRecord
+from autorke_netcfg.adapters.orm import PoolRow
+from autorke_netcfg.domain.commands import CreatePool, DeletePool, SetPoolDisabled
 from autorke_netcfg.service_layer import pools
 from autorke_netcfg.service_layer.drift import detect_drift
-from kubernetes import client
 
 from .conftest import G, V, wait_for
 from .test_flatten import plan, wait_status
@@ -104,19 +106,19 @@ def test_a_write_finished_while_the_check_reads_the_cluster_is_not_drift(netcfg,
     lab, _ = cluster
     ports = netcfg.ports
     if write != "create":
-        pools.create_pool(ports, lab.name, "p", {"cidr": "10.120.0.0/16"}, "operator")
-        pools.set_disabled(ports, lab.name, "p", True, "operator")
+        pools.create_pool(CreatePool(lab.name, "p", {"cidr": "10.120.0.0/16"}, "operator"), ports)
+        pools.set_disabled(SetPoolDisabled(lab.name, "p", True, "operator"), ports)
     assert detect_drift(ports) == 0
     armed = [True]
 
     def meanwhile():
         if armed and armed.pop():
             if write == "create":
-                pools.create_pool(ports, lab.name, "p", {"cidr": "10.120.0.0/16"}, "operator")
+                pools.create_pool(CreatePool(lab.name, "p", {"cidr": "10.120.0.0/16"}, "operator"), ports)
             elif write == "update":
-                pools.set_disabled(ports, lab.name, "p", False, "operator")
+                pools.set_disabled(SetPoolDisabled(lab.name, "p", False, "operator"), ports)
             else:
-                pools.delete_pool(ports, lab.name, "p", "operator")
+                pools.delete_pool(DeletePool(lab.name, "p", "operator"), ports)
 
     after_each(monkeypatch, "list", "ippools", meanwhile)
     assert detect_drift(ports) == 0
@@ -178,10 +180,10 @@ def test_a_write_whose_writer_died_is_judged_after_the_grace_period(netcfg, clus
     """A replica that died between marking its write and recording it leaves the mark
     behind; once the mark is older than the grace period, the pool is judged again."""
     lab, api = cluster
-    with netcfg.ports.db.unit_of_work() as uow:
-        uow.session.add(PoolRecord(cluster=lab.name, name="orphan", spec={},
-                                   write_id="died-mid-write", write_by="operator",
-                                   write_started_at=utcnow() - timedelta(hours=2)))
+    with netcfg.ports.uow() as uow:
+        uow.pools.add(PoolRow(cluster=lab.name, name="orphan", spec={},
+                              write_id="died-mid-write", write_by="operator",
+                              write_started_at=utcnow() - timedelta(hours=2)))
         uow.commit()
     client.CustomObjectsApi(api).create_cluster_custom_object(G, V, "ippools", {
         "apiVersion": f"{G}/{V}", "kind": "IPPool", "metadata": {"name": "orphan"},

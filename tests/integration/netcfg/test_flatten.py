@@ -9,8 +9,9 @@ import time
 import uuid
 
 import httpx
-from autorke_lab.vcalico.signing import signed_headers
 from kubernetes import client
+
+from autorke_lab.vcalico.signing import signed_headers
 
 from .conftest import VCALICO_SECRET, G, V, pools_in, wait_for
 
@@ -115,7 +116,8 @@ def test_p9_full_flatten_with_both_human_steps_and_a_signed_callback(netcfg, clu
                      "netcfg.ticket.callback_received", "netcfg.ticket.confirmed",
                      "netcfg.ippool.created", "netcfg.ticket.applied"]
     listed = netcfg.call("GET", "/api/v1/tickets", "viewer", params={"cluster": lab.name}).json()
-    assert {t["id"] for t in listed} == {tid, second.json()["id"]}
+    assert {t["id"] for t in listed["items"]} == {tid, second.json()["id"]}
+    assert listed["next_cursor"] is None
 
 
 def test_self_approval_and_self_confirmation_are_refused(netcfg, cluster):

@@ -133,7 +133,7 @@ def test_pool_crud_enable_and_roles(netcfg, cluster):
         "natOutgoing": True, "disabled": False, "nodeSelector": "rack == 'r1'",
         "disableBGPExport": False}}]
     # viewers read, but may not write
-    assert netcfg.call("GET", base, "viewer").json()[0]["name"] == "pods-a"
+    assert netcfg.call("GET", base, "viewer").json()["items"][0]["name"] == "pods-a"
     assert create_as(netcfg, "viewer", lab.name, "nope", cidr="10.81.0.0/16").status_code == 403
     # an unused pool may be re-addressed (nothing allocated)
     put = netcfg.call("PUT", base + "/pods-a", json={"spec": {"cidr": "10.82.0.0/16",
@@ -172,7 +172,7 @@ def test_drift_between_record_and_cluster_is_reported(netcfg, cluster):
     drifts = {e.data["pool"]: e.data for e in netcfg.events("autorke.events.netcfg.ippool.drift_detected")}
     assert drifts["tracked"]["kind"] == "changed"
     assert drifts["handmade"]["kind"] == "unmanaged"
-    listed = {p["name"]: p for p in netcfg.call("GET", BASE.format(c=lab.name)).json()}
+    listed = {p["name"]: p for p in netcfg.call("GET", BASE.format(c=lab.name)).json()["items"]}
     assert listed["handmade"]["managed"] is False
     # announced once, not on every check
     import time
@@ -186,6 +186,6 @@ def test_known_clusters_are_for_admins(netcfg, cluster, user, status):
     r = netcfg.call("GET", "/api/v1/netcfg/clusters", user)
     assert r.status_code == status
     if status == 200:
-        (known,) = [c for c in r.json() if c["name"] == lab.name]
+        (known,) = [c for c in r.json()["items"] if c["name"] == lab.name]
         assert known["service_cidr"] == "10.43.0.0/16" and known["has_kubeconfig"] is True
         assert "kubeconfig_sealed" not in known

@@ -8,8 +8,9 @@ import time
 import uuid
 
 import httpx
-from autorke_lab.vcalico.signing import signed_headers
 from kubernetes import client
+
+from autorke_lab.vcalico.signing import signed_headers
 
 from .conftest import VCALICO_SECRET, add_node, pools_in
 from .test_flatten import FLAT_POOL, assert_nothing_applied, plan, post_callback, wait_status
@@ -37,7 +38,7 @@ def test_p8_node_or_route_reflector_of_another_cluster_is_refused(netcfg, cluste
     rr = plan(netcfg, lab.name, nodes=["w1", "w2"], route_reflectors=["x2"])
     assert rr.status_code == 409 and rr.json()["field"] == "route_reflectors"
     assert "x2" in rr.json()["detail"]
-    assert netcfg.call("GET", "/api/v1/tickets", "viewer").json() == []
+    assert netcfg.call("GET", "/api/v1/tickets", "viewer").json() == {"items": [], "next_cursor": None}
     tickets = httpx.get(f"{vcalico.url}/api/v1/tickets", timeout=5).json()
     assert not [t for t in tickets if t["request"]["cluster"] in (lab.name, other.name)]
     assert pools_in(api) == before and pools_in(other_api) == other_before

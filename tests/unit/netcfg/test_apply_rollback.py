@@ -3,7 +3,8 @@ reverse order. The cluster here is an in-memory fake of netcfg's own ClusterApi 
 from __future__ import annotations
 
 import pytest
-from autorke_netcfg.domain.pools import Pool
+
+from autorke_netcfg.domain.pool_rules import Pool
 from autorke_netcfg.service_layer.apply import Applier
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from autorke_netcfg.domain.drift import WriteMark, judge, settled
-from autorke_netcfg.domain.pools import Pool
+from autorke_netcfg.domain.pool_rules import Pool
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 GRACE = 600.0

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import pytest
-from autorke_common.errors import Problem
-from autorke_netcfg.domain import pools as rules
-from autorke_netcfg.domain.pools import Block, ClusterNetworks, Pool
+
+from autorke_common.errors import DomainError
+from autorke_netcfg.domain import pool_rules
+from autorke_netcfg.domain.pool_rules import Block, ClusterNetworks, Pool
 
 NETS = ClusterNetworks("c1", ("10.20.0.0/16",), "10.43.0.0/16", "10.42.0.0/16")
 
 
-def refusal(fn, *args) -> Problem:
-    with pytest.raises(Problem) as caught:
+def refusal(fn, *args) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         fn(*args)
     return caught.value
 
@@ -18,16 +19,16 @@ def refusal(fn, *args) -> Problem:
 @pytest.mark.parametrize("text,suggestion", [("10.1.1.0/16", "10.1.0.0/16"),
                                              ("fd00::1/64", "fd00::/64")])
 def test_p7_cidr_with_host_bits_is_refused_with_the_network(text, suggestion):
-    p = refusal(rules.parse_cidr, text)
+    p = refusal(pool_rules.parse_cidr, text)
     assert p.slug == "invalid-cidr" and p.extensions["suggestion"] == suggestion
 
 
 def test_p7_block_size_ranges_per_family():
-    assert rules.normalise("a", {"cidr": "10.0.0.0/16"}).blockSize == 26
-    assert rules.normalise("a", {"cidr": "fd00::/48"}).blockSize == 122
+    assert pool_rules.normalise("a", {"cidr": "10.0.0.0/16"}).blockSize == 26
+    assert pool_rules.normalise("a", {"cidr": "fd00::/48"}).blockSize == 122
     for spec in ({"cidr": "10.0.0.0/16", "blockSize": 33}, {"cidr": "fd00::/48", "blockSize": 115},
                  {"cidr": "10.0.0.0/27", "blockSize": 26}, {"cidr": "10.0.0.0/16", "blockSize": True}):
-        assert refusal(rules.normalise, "a", spec).slug == "invalid-block-size"
+        assert refusal(pool_rules.normalise, "a", spec).slug == "invalid-block-size"
 
 
 @pytest.mark.parametrize("cidr,slug,conflict", [
@@ -39,12 +40,12 @@ def test_p7_block_size_ranges_per_family():
 ])
 def test_p7_overlaps_name_the_conflicting_range(cidr, slug, conflict):
     existing = [Pool("old", "10.44.0.0/15", 26)]
-    p = refusal(rules.check_create, rules.normalise("new", {"cidr": cidr}), NETS, existing, [])
+    p = refusal(pool_rules.check_create, pool_rules.normalise("new", {"cidr": cidr}), NETS, existing, [])
     assert p.slug == slug and p.extensions["conflict"] == conflict and conflict in p.detail
 
 
 def test_ipv6_pool_does_not_clash_with_ipv4_networks():
-    rules.check_create(rules.normalise("v6", {"cidr": "fd00:10::/48"}), NETS, [], [])
+    pool_rules.check_create(pool_rules.normalise("v6", {"cidr": "fd00:10::/48"}), NETS, [], [])
 
 
 def test_p7_in_use_pool_keeps_its_cidr_and_block_size():
@@ -52,25 +53,25 @@ def test_p7_in_use_pool_keeps_its_cidr_and_block_size():
     used = [Block("10.60.128.0/26", 3)]
     for cidr, slug in [("10.60.0.0/17", "pool-in-use"), ("10.61.0.0/16", "pool-in-use"),
                        ("10.60.0.0/15", "pool-cidr-immutable")]:
-        wanted = rules.normalise("busy", {"cidr": cidr})
-        assert refusal(rules.check_update, current, wanted, NETS, [current], used).slug == slug
-    reblock = rules.normalise("busy", {"cidr": "10.60.0.0/16", "blockSize": 24})
-    assert refusal(rules.check_update, current, reblock, NETS, [current], used).extensions[
+        wanted = pool_rules.normalise("busy", {"cidr": cidr})
+        assert refusal(pool_rules.check_update, current, wanted, NETS, [current], used).slug == slug
+    reblock = pool_rules.normalise("busy", {"cidr": "10.60.0.0/16", "blockSize": 24})
+    assert refusal(pool_rules.check_update, current, reblock, NETS, [current], used).extensions[
         "field"] == "blockSize"
     # nothing allocated (blocks released): it may change
-    rules.check_update(current, rules.normalise("busy", {"cidr": "10.61.0.0/16"}), NETS,
+    pool_rules.check_update(current, pool_rules.normalise("busy", {"cidr": "10.61.0.0/16"}), NETS,
                        [current], [Block("10.60.128.0/26", 0)])
 
 
 def test_p7_delete_only_when_disabled_and_empty():
     pool = Pool("p", "10.70.0.0/16", 26)
-    assert refusal(rules.check_delete, pool, [Block("10.70.0.0/26", 1)]).slug == "pool-in-use"
-    assert refusal(rules.check_delete, pool, [Block("10.70.0.0/26", 0)]).slug == "pool-not-disabled"
-    rules.check_delete(Pool("p", "10.70.0.0/16", 26, disabled=True), [Block("10.70.0.0/26", 0)])
-    rules.check_delete(pool, [Block("10.71.0.0/26", 9)])    # blocks of another pool
+    assert refusal(pool_rules.check_delete, pool, [Block("10.70.0.0/26", 1)]).slug == "pool-in-use"
+    assert refusal(pool_rules.check_delete, pool, [Block("10.70.0.0/26", 0)]).slug == "pool-not-disabled"
+    pool_rules.check_delete(Pool("p", "10.70.0.0/16", 26, disabled=True), [Block("10.70.0.0/26", 0)])
+    pool_rules.check_delete(pool, [Block("10.71.0.0/26", 9)])    # blocks of another pool
 
 
 def test_drift_lists_each_changed_field():
     a = Pool("p", "10.0.0.0/16", 26).spec()
-    assert rules.differences(a, {**a, "natOutgoing": True}) == {
+    assert pool_rules.differences(a, {**a, "natOutgoing": True}) == {
         "natOutgoing": {"recorded": False, "actual": True}}

@@ -6,51 +6,54 @@ import hashlib
 import hmac
 
 import pytest
-from autorke_common.errors import Problem
-from autorke_netcfg.domain import tickets as flow
+
+from autorke_common.errors import DomainError, Forbidden, problem_of
+from autorke_netcfg.domain import ticket_rules
 from autorke_netcfg.domain.signature import SignatureRejected, verify
-from autorke_netcfg.domain.tickets import NodeFacts
+from autorke_netcfg.domain.ticket_rules import NodeFacts
 
 FACTS = {n: NodeFacts(n, ip, {"rack": rack}) for n, ip, rack in
          [("w1", "10.0.1.1", "r1"), ("w2", "10.0.2.1", "r2")]}
 
 
 def build(nodes, rrs=(), **kw):
-    return flow.build_plan("c1", 64512, list(nodes), list(rrs), kw.get("as_numbers", {}), FACTS,
+    return ticket_rules.build_plan("c1", 64512, list(nodes), list(rrs), kw.get("as_numbers", {}), FACTS,
                            "flat", {"cidr": "10.100.0.0/16", "blockSize": 26})
 
 
 def test_p9_confirmation_needs_a_callback_first():
-    for status in (flow.PLANNED, flow.APPROVED, flow.SUBMITTED):
-        with pytest.raises(Problem) as caught:
-            flow.check_can_confirm("t", status)
+    for status in (ticket_rules.PLANNED, ticket_rules.APPROVED, ticket_rules.SUBMITTED):
+        with pytest.raises(DomainError) as caught:
+            ticket_rules.check_can_confirm("t", status)
         assert caught.value.slug == "confirmation-before-callback"
-    flow.check_can_confirm("t", flow.CALLBACK_RECEIVED)
-    with pytest.raises(Problem) as caught:
-        flow.check_can_confirm("t", flow.APPLIED)
+    ticket_rules.check_can_confirm("t", ticket_rules.CALLBACK_RECEIVED)
+    with pytest.raises(DomainError) as caught:
+        ticket_rules.check_can_confirm("t", ticket_rules.APPLIED)
     assert caught.value.slug == "illegal-state-transition"
 
 
 def test_p9_requester_never_takes_a_human_step():
-    with pytest.raises(Problem) as caught:
-        flow.check_not_requester("t", "otto", "otto", "approve")
-    assert caught.value.slug == "self-approval" and caught.value.status == 403
-    flow.check_not_requester("t", "otto", "anna", "approve")
+    with pytest.raises(DomainError) as caught:
+        ticket_rules.check_not_requester("t", "otto", "otto", "approve")
+    assert caught.value.slug == "self-approval" and isinstance(caught.value, Forbidden)
+    assert problem_of(caught.value).status == 403
+    ticket_rules.check_not_requester("t", "otto", "anna", "approve")
 
 
 def test_state_machine_allows_only_the_flow():
-    assert flow.transition("t", flow.PLANNED, flow.APPROVED, "approved") == flow.APPROVED
-    with pytest.raises(Problem):
-        flow.transition("t", flow.PLANNED, flow.APPLIED, "applied")
-    assert flow.can_retry(flow.FAILED, "vcalico-unavailable")
-    assert not flow.can_retry(flow.FAILED, "vcalico-rejected")
+    approved = ticket_rules.transition("t", ticket_rules.PLANNED, ticket_rules.APPROVED, "approved")
+    assert approved == ticket_rules.APPROVED
+    with pytest.raises(DomainError):
+        ticket_rules.transition("t", ticket_rules.PLANNED, ticket_rules.APPLIED, "applied")
+    assert ticket_rules.can_retry(ticket_rules.FAILED, "vcalico-unavailable")
+    assert not ticket_rules.can_retry(ticket_rules.FAILED, "vcalico-rejected")
 
 
 def test_p8_plan_refuses_nodes_and_route_reflectors_of_other_clusters():
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(DomainError) as caught:
         build(["w1", "x9"])
     assert caught.value.slug == "cross-cluster-peering" and caught.value.extensions["nodes"] == ["x9"]
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(DomainError) as caught:
         build(["w1"], ["x9"])
     assert caught.value.extensions["field"] == "route_reflectors"
     plan = build(["w1", "w2"], ["w1"], as_numbers={"r1": 65001})
@@ -62,9 +65,9 @@ def test_p8_answer_may_only_name_planned_nodes():
     plan = build(["w1"])
     good = {"node_as_numbers": {"w1": 1}, "route_reflectors": [], "bgp_peers": [],
             "accepted_pools": [{"cidr": "10.100.0.0/16"}]}
-    flow.check_answer("t", plan, good)
-    with pytest.raises(Problem) as caught:
-        flow.check_answer("t", plan, {**good, "route_reflectors": [{"node": "w2", "cluster_id": "x"}]})
+    ticket_rules.check_answer("t", plan, good)
+    with pytest.raises(DomainError) as caught:
+        ticket_rules.check_answer("t", plan, {**good, "route_reflectors": [{"node": "w2", "cluster_id": "x"}]})
     assert caught.value.slug == "cross-cluster-peering"
 
 

@@ -1,25 +1,36 @@
-"""The one place where the netcfg service is wired: settings, runtime, ports, routes,
-consumers and periodic jobs. Nothing is created at import time."""
+"""The one place where the netcfg service is wired: settings, runtime, ports, the handler
+of each command, routes, consumers and periodic jobs. Nothing is created at import time."""
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from autorke_common.app import create_service_app
-from autorke_common.runtime import ServiceRuntime
-from autorke_common.settings import ServiceSettings, secret_box
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from autorke_common.app import create_service_app
+from autorke_common.catalogue.netcfg import ApplyTicket, ApproveTicket, ConfirmTicket, PlanTicket, SubmitTicket
+from autorke_common.runtime import ServiceRuntime
+from autorke_common.settings import ServiceSettings
 from autorke_netcfg.adapters.kube import KubeClusters
 from autorke_netcfg.adapters.orm import metadata
+from autorke_netcfg.adapters.unit_of_work import NetcfgUnitOfWork
 from autorke_netcfg.adapters.vcalico import VCalicoClient
 from autorke_netcfg.entrypoints import api, tickets_api
-from autorke_netcfg.entrypoints.consumer import consumers
+from autorke_netcfg.entrypoints.consumer import CommandHandler, consumers
+from autorke_netcfg.service_layer import apply, submission, tickets
 from autorke_netcfg.service_layer.drift import detect_drift
 from autorke_netcfg.service_layer.ports import Ports
 from autorke_netcfg.service_layer.tickets import expire_callbacks
+
+#: the handler of each command netcfg takes from the bus
+HANDLERS: dict[type, CommandHandler] = {
+    PlanTicket: tickets.plan,
+    ApproveTicket: tickets.approve,
+    ConfirmTicket: tickets.confirm,
+    SubmitTicket: submission.submit,
+    ApplyTicket: apply.apply,
+}
 
 
 class NetcfgSettings(ServiceSettings):
@@ -42,17 +53,15 @@ class NetcfgSettings(ServiceSettings):
 
 
 def build_ports(runtime: ServiceRuntime, settings: NetcfgSettings) -> Ports:
-    def open_sealed(sealed: str) -> str:
-        return secret_box(settings).open(sealed)
-
     def callback_secret() -> str | None:
         return settings.vcalico_secret.get_secret_value() if settings.vcalico_secret else None
 
+    assert runtime.secrets is not None   # built at start (needs_secrets): a missing key fails there
     vcalico = VCalicoClient(settings.vcalico_url, settings.vcalico_submit_attempts,
                             settings.vcalico_submit_backoff_s, settings.vcalico_submit_max_backoff_s,
                             settings.vcalico_request_timeout_s) if settings.vcalico_url else None
-    return Ports(db=runtime.db, kube=KubeClusters(open_sealed), vcalico=vcalico,
-                 callback_secret=callback_secret,
+    return Ports(uow=lambda: NetcfgUnitOfWork(runtime.db), kube=KubeClusters(runtime.secrets.open),
+                 vcalico=vcalico, callback_secret=callback_secret,
                  signature_tolerance_s=settings.vcalico_signature_tolerance_s,
                  callback_timeout_s=settings.vcalico_callback_timeout_s,
                  pool_write_grace_s=settings.pool_write_grace_s)
@@ -60,22 +69,23 @@ def build_ports(runtime: ServiceRuntime, settings: NetcfgSettings) -> Ports:
 
 def create_app(settings: NetcfgSettings | None = None, configure_process: bool = True) -> FastAPI:
     settings = settings or NetcfgSettings()
-    runtime = ServiceRuntime(settings, metadata, "autorke_netcfg:migrations", configure_process)
+    runtime = ServiceRuntime(settings, metadata, "autorke_netcfg:migrations", configure_process,
+                             needs_secrets=True)
     ports = build_ports(runtime, settings)
-    attempts = settings.vcalico_submit_attempts
-    submit_window = attempts * (settings.vcalico_request_timeout_s
-                                + settings.vcalico_submit_max_backoff_s) + 30.0
-    for spec in consumers(ports, submit_window):
+    # a submission retries VCalico with back-off before it answers; apply writes a whole fabric
+    submit_window = settings.vcalico_submit_attempts * (settings.vcalico_request_timeout_s
+                                                        + settings.vcalico_submit_max_backoff_s) + 30.0
+    for spec in consumers(ports, HANDLERS, {SubmitTicket: submit_window, ApplyTicket: 120.0}):
         runtime.consume(spec)
 
-    async def expire() -> None:
-        await asyncio.to_thread(expire_callbacks, ports)
+    def expire() -> None:
+        expire_callbacks(ports)
 
-    async def drift() -> None:
-        await asyncio.to_thread(detect_drift, ports)
+    def drift() -> None:
+        detect_drift(ports)
 
-    runtime.every(settings.callback_timeout_check_interval_s, expire)
-    runtime.every(settings.drift_check_interval_s, drift)
+    runtime.every(settings.callback_timeout_check_interval_s, expire, in_thread=True)
+    runtime.every(settings.drift_check_interval_s, drift, in_thread=True)
     app = create_service_app(runtime, [api.router, tickets_api.router])
     app.state.netcfg = ports
     inner = app.router.lifespan_context

@@ -6,14 +6,21 @@ One ``ApiClient`` per cluster, built from the cluster's kubeconfig (opened from 
 form only here, never logged) with ``config.new_client_from_config_dict`` so clusters
 never share the client's global configuration. Clients are cached per cluster and
 kubeconfig, and closed when the service stops.
+
+The client's own errors never leave this module: an API error becomes
+:class:`ClusterRefused` (:class:`ClusterConflict` for a 409: the object changed meanwhile,
+or exists already) and a connection failure :class:`ClusterUnreachable`, so the service
+layer knows nothing of the Kubernetes client or urllib3.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import urllib3
 import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -26,8 +33,39 @@ class ClusterUnreachable(Exception):
     """The cluster's API could not be reached or refused our credentials."""
 
 
+class ClusterRefused(Exception):
+    """The cluster's API answered with an error (``status``, ``reason``)."""
+
+    def __init__(self, status: int | None, reason: str | None) -> None:
+        super().__init__(f"the cluster's API answered {status} {reason}")
+        self.status, self.reason = status, reason
+
+
+class ClusterConflict(ClusterRefused):
+    """409: the object changed since it was read, or exists already."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(call: F) -> F:
+    """The Kubernetes client's and urllib3's errors as this module's own."""
+    @functools.wraps(call)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except ApiException as exc:
+            kind = ClusterConflict if exc.status == 409 else ClusterRefused
+            raise kind(exc.status, exc.reason) from exc
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise ClusterUnreachable(f"{type(exc).__name__} talking to the cluster") from exc
+    return wrapper  # type: ignore[return-value]
+
+
 class ClusterApi:
-    """The few calls netcfg makes against one cluster."""
+    """The few calls netcfg makes against one cluster. Every call raises
+    :class:`ClusterRefused`, :class:`ClusterConflict` or :class:`ClusterUnreachable`, never
+    the client's own errors."""
 
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -35,10 +73,12 @@ class ClusterApi:
         self.core = client.CoreV1Api(api)
 
     # -- Calico custom resources ----------------------------------------------------------
+    @_translated
     def list(self, plural: str, label_selector: str | None = None) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
         return self.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kwargs, **T)["items"]
 
+    @_translated
     def get(self, plural: str, name: str) -> dict[str, Any] | None:
         try:
             return self.custom.get_cluster_custom_object(GROUP, VERSION, plural, name, **T)
@@ -47,12 +87,14 @@ class ClusterApi:
                 return None
             raise
 
+    @_translated
     def create(self, plural: str, kind: str, name: str, spec: dict[str, Any],
                labels: dict[str, str] | None = None) -> dict[str, Any]:
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind,
                 "metadata": {"name": name, "labels": labels or {}}, "spec": spec}
         return self.custom.create_cluster_custom_object(GROUP, VERSION, plural, body, **T)
 
+    @_translated
     def replace_spec(self, plural: str, current: dict[str, Any],
                      spec: dict[str, Any]) -> dict[str, Any]:
         """Replace the spec, guarded by the resourceVersion we read (optimistic lock)."""
@@ -60,6 +102,7 @@ class ClusterApi:
         return self.custom.replace_cluster_custom_object(
             GROUP, VERSION, plural, current["metadata"]["name"], body, **T)
 
+    @_translated
     def upsert(self, plural: str, kind: str, name: str, spec: dict[str, Any],
                labels: dict[str, str] | None = None) -> tuple[dict[str, Any], dict | None]:
         """Create or replace; returns (object, what was there before)."""
@@ -72,6 +115,7 @@ class ClusterApi:
         return self.custom.replace_cluster_custom_object(GROUP, VERSION, plural, name, body,
                                                    **T), current
 
+    @_translated
     def delete(self, plural: str, name: str) -> None:
         try:
             self.custom.delete_cluster_custom_object(GROUP, VERSION, plural, name, **T)
@@ -80,10 +124,12 @@ class ClusterApi:
                 raise
 
     # -- nodes ----------------------------------------------------------------------------
+    @_translated
     def nodes(self) -> list[dict[str, Any]]:
         items = self.core.list_node(**T).items
         return [self.api.sanitize_for_serialization(n) for n in items]
 
+    @_translated
     def node(self, name: str) -> dict[str, Any] | None:
         try:
             return self.api.sanitize_for_serialization(self.core.read_node(name, **T))
@@ -92,6 +138,7 @@ class ClusterApi:
                 return None
             raise
 
+    @_translated
     def patch_node_metadata(self, name: str, labels: dict[str, str | None],
                             annotations: dict[str, str | None]) -> None:
         """Strategic merge of labels and annotations; a ``None`` value removes the key."""

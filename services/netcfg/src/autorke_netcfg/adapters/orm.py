@@ -12,57 +12,47 @@ share its MetaData) plus the outbox and processed-message tables.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from autorke_common.envelope import utcnow
-from autorke_common.outbox import add_outbox_tables
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Text
+from sqlalchemy import BigInteger, Column, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from autorke_common.orm import json_field, time_field
+from autorke_common.outbox import add_outbox_tables
 
 
 class Table(SQLModel, registry=registry()):
     """Base of every netcfg table."""
 
 
-def _json() -> Any:
-    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-def _when(nullable: bool = False) -> Any:
-    if nullable:
-        return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-class ClusterRecord(Table, table=True):
+class ClusterRow(Table, table=True):
     __tablename__ = "netcfg_clusters"
     name: str = Field(primary_key=True, max_length=128)
     provider: str | None = Field(default=None, max_length=32)
     api_endpoint: str | None = Field(default=None, max_length=512)
     kubeconfig_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    host_networks: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    host_networks: list = json_field(default=list)
     pod_cidr: str | None = Field(default=None, max_length=64)
     service_cidr: str | None = Field(default=None, max_length=64)
     bgp_as: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     source_event: str | None = Field(default=None, max_length=64)
-    updated_at: datetime = _when()
+    updated_at: datetime = time_field(now=True)
 
 
-class PoolRecord(Table, table=True):
+class PoolRow(Table, table=True):
     __tablename__ = "netcfg_pools"
     cluster: str = Field(primary_key=True, max_length=128)
     name: str = Field(primary_key=True, max_length=253)
-    spec: dict = _json()
-    drift: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    spec: dict = json_field(default=dict)
+    drift: dict | None = json_field(nullable=True)
     updated_by: str | None = Field(default=None, max_length=128)
-    updated_at: datetime = _when()
+    updated_at: datetime = time_field(now=True)
     write_id: str | None = Field(default=None, max_length=64)    # the last write begun
     write_by: str | None = Field(default=None, max_length=128)   # its actor or ticket
-    write_started_at: datetime | None = _when(nullable=True)     # set while it is in flight
+    write_started_at: datetime | None = time_field(nullable=True)  # set while it is in flight
 
 
-class TicketRecord(Table, table=True):
+class TicketRow(Table, table=True):
     __tablename__ = "netcfg_tickets"
     id: str = Field(primary_key=True, max_length=64)
     cluster: str = Field(index=True, max_length=128)
@@ -71,27 +61,27 @@ class TicketRecord(Table, table=True):
     approved_by: str | None = Field(default=None, max_length=128)
     confirmed_by: str | None = Field(default=None, max_length=128)
     correlation_id: str | None = Field(default=None, max_length=64)
-    plan: dict = _json()
+    plan: dict = json_field(default=dict)
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     vcalico_ticket_id: str | None = Field(default=None, max_length=64)
     submit_attempts: int = 0
-    callback: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    applied: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    callback: dict | None = json_field(nullable=True)
+    applied: dict | None = json_field(nullable=True)
     failure_reason: str | None = Field(default=None, max_length=64)
     failure_detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = _when()
-    updated_at: datetime = _when()
-    submitted_at: datetime | None = _when(nullable=True)
+    created_at: datetime = time_field(now=True)
+    updated_at: datetime = time_field(now=True)
+    submitted_at: datetime | None = time_field(nullable=True)
 
 
-class CallbackRecord(Table, table=True):
+class CallbackRow(Table, table=True):
     __tablename__ = "netcfg_callbacks"
     event_id: str = Field(primary_key=True, max_length=64)
     ticket_id: str = Field(index=True, max_length=64)
     result: str = Field(max_length=32)
     outcome: str = Field(max_length=32)
-    body: dict = _json()
-    received_at: datetime = _when()
+    body: dict = json_field(default=dict)
+    received_at: datetime = time_field(now=True)
 
 
 metadata = Table.metadata

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from autorke_netcfg.domain.pools import differences
+from autorke_netcfg.domain.pool_rules import differences
 
 
 class WriteMark(NamedTuple):

@@ -1,17 +1,20 @@
 """Thin REST routes for IP pools (DESIGN.md section 2) and the clusters netcfg knows:
-parse, call a handler, return its view. Refusals are problem+json raised by the handlers;
-the offending field is named in the problem body (``field``)."""
+parse, call a handler or a view, return what it answers. Refusals are raised by the
+handlers (domain errors and problems, problem+json at the edge); the offending field is
+named in the problem body (``field``). Lists are pages (``{"items", "next_cursor"}``)."""
 from __future__ import annotations
 
 from typing import Any
 
-from autorke_common.auth import Admin, Operator, Viewer
-from autorke_common.catalogue.netcfg import PoolSpec
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from autorke_common.auth import Admin, Operator, Viewer
+from autorke_common.catalogue.netcfg import PoolSpec
+from autorke_common.rest import CursorParam, Limit, Page
+from autorke_netcfg.domain.commands import CreatePool, DeletePool, SetPoolDisabled, UpdatePool
 from autorke_netcfg.entrypoints.deps import NetcfgPorts
-from autorke_netcfg.service_layer import clusters, pools
+from autorke_netcfg.service_layer import pools, views
 
 router = APIRouter(tags=["ippools"])
 POOLS = "/api/v1/clusters/{cluster}/ippools"
@@ -35,48 +38,51 @@ def _spec(spec: PoolSpec) -> dict[str, Any]:
 
 
 @router.get("/api/v1/netcfg/clusters", tags=["clusters"])
-def list_known_clusters(_: Admin, ports: NetcfgPorts) -> list[dict]:
-    """The clusters netcfg learned from inventory (kubeconfig never shown)."""
-    return clusters.list_clusters(ports)
+def list_known_clusters(_: Admin, ports: NetcfgPorts, limit: Limit = 100,
+                        cursor: CursorParam = None) -> Page[dict[str, Any]]:
+    """The clusters netcfg learned from inventory, by name (kubeconfig never shown)."""
+    return views.list_clusters(ports, limit, cursor)
 
 
 @router.get("/api/v1/netcfg/clusters/{cluster}", tags=["clusters"])
 def get_known_cluster(cluster: str, _: Admin, ports: NetcfgPorts) -> dict:
-    return clusters.get_cluster(ports, cluster)
+    return views.get_cluster(ports, cluster)
 
 
 @router.get(POOLS)
-def list_pools(cluster: str, _: Viewer, ports: NetcfgPorts) -> list[dict]:
-    return pools.list_pools(ports, cluster)
+def list_pools(cluster: str, _: Viewer, ports: NetcfgPorts, limit: Limit = 100,
+               cursor: CursorParam = None) -> Page[dict[str, Any]]:
+    """The cluster's pools and netcfg's recorded pools gone from it, by name."""
+    return views.list_pools(ports, cluster, limit, cursor)
 
 
 @router.post(POOLS, status_code=201)
 def create_pool(cluster: str, body: PoolBody, who: Operator, ports: NetcfgPorts) -> dict:
-    return pools.create_pool(ports, cluster, body.name, _spec(body.spec), who.subject)
+    return pools.create_pool(CreatePool(cluster, body.name, _spec(body.spec), who.subject), ports)
 
 
 @router.get(POOLS + "/{pool}")
 def get_pool(cluster: str, pool: str, _: Viewer, ports: NetcfgPorts) -> dict:
-    return pools.get_pool(ports, cluster, pool)
+    return views.get_pool(ports, cluster, pool)
 
 
 @router.put(POOLS + "/{pool}")
 def update_pool(cluster: str, pool: str, body: PoolUpdate, who: Operator,
                 ports: NetcfgPorts) -> dict:
-    return pools.update_pool(ports, cluster, pool, _spec(body.spec), who.subject)
+    return pools.update_pool(UpdatePool(cluster, pool, _spec(body.spec), who.subject), ports)
 
 
 @router.delete(POOLS + "/{pool}", status_code=204)
 def delete_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts) -> Response:
-    pools.delete_pool(ports, cluster, pool, who.subject)
+    pools.delete_pool(DeletePool(cluster, pool, who.subject), ports)
     return Response(status_code=204)
 
 
 @router.post(POOLS + "/{pool}:enable")
 def enable_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts) -> dict:
-    return pools.set_disabled(ports, cluster, pool, False, who.subject)
+    return pools.set_disabled(SetPoolDisabled(cluster, pool, False, who.subject), ports)
 
 
 @router.post(POOLS + "/{pool}:disable")
 def disable_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts) -> dict:
-    return pools.set_disabled(ports, cluster, pool, True, who.subject)
+    return pools.set_disabled(SetPoolDisabled(cluster, pool, True, who.subject), ports)

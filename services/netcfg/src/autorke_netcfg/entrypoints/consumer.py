@@ -1,85 +1,45 @@
 """Bus subscriptions: inventory's cluster events (the facts netcfg checks pools and plans
 against) and the ``network.flatten`` commands the orchestrator — and netcfg itself, after
-each human step — send. Handlers run in a worker thread (the Kubernetes client and the
-database are blocking); each command has its own durable consumer on the work queue."""
+each human step — send, each to the handler ``bootstrap`` registers for its type. Handlers
+are plain functions the bus runs in a worker thread (the Kubernetes client and the
+database are blocking); each command has its own durable consumer on the work queue. A
+refusal (a domain error, a problem below 500) is dead-lettered with its slug by the bus;
+a cluster that cannot be reached (503) is retried."""
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from autorke_common.bus import COMMANDS_STREAM, EVENTS_STREAM, ConsumerSpec, Delivery
-from autorke_common.catalogue.netcfg import (
-    ApplyTicket,
-    ApproveTicket,
-    ConfirmTicket,
-    PlanTicket,
-    SubmitTicket,
-)
+from autorke_common.catalogue import Command
 from autorke_common.envelope import Envelope
-from autorke_common.errors import PermanentError, Problem
-
-from autorke_netcfg.service_layer import apply, clusters, submission, tickets
+from autorke_common.errors import PermanentError
+from autorke_netcfg.service_layer import clusters
 from autorke_netcfg.service_layer.ports import Ports
 
-log = logging.getLogger(__name__)
+#: a command handler: ``(command, ports, envelope)``, the envelope that carried it
+CommandHandler = Callable[[Any, Ports, Envelope], object]
 
 
-def consumers(ports: Ports, submit_ack_wait_s: float) -> list[ConsumerSpec]:
-    async def on_cluster(env: Envelope, _: Delivery) -> None:
-        await asyncio.to_thread(clusters.record_cluster_facts, ports, env)
+def consumers(ports: Ports, handlers: Mapping[type[Command], CommandHandler],
+              ack_wait_s: Mapping[type[Command], float]) -> list[ConsumerSpec]:
+    """One consumer for inventory's cluster events and one per command in ``handlers``
+    (``ack_wait_s``: how long a command's handler may take, 60 s unless given)."""
+    def on_cluster(env: Envelope, _: Delivery) -> None:
+        clusters.record_cluster_facts(env, ports)
 
-    async def on_plan(env: Envelope, _: Delivery) -> None:
+    def on_command(env: Envelope, _: Delivery) -> None:
         msg = env.parsed()
-        assert isinstance(msg, PlanTicket)
-        await _refusable(tickets.plan, ports, cluster=msg.cluster, nodes=msg.nodes,
-                         route_reflectors=msg.route_reflectors, as_numbers=msg.as_numbers,
-                         pool_name=msg.pool_name, pool_spec=msg.pool.model_dump(exclude_none=True),
-                         requested_by=msg.requested_by, comment=msg.comment,
-                         ticket_id=msg.ticket_id, correlation_id=env.correlation_id,
-                         message_id=env.id)
-
-    async def on_approve(env: Envelope, _: Delivery) -> None:
-        msg = env.parsed()
-        assert isinstance(msg, ApproveTicket)
-        await _refusable(tickets.approve, ports, msg.ticket_id, msg.approved_by, message_id=env.id)
-
-    async def on_confirm(env: Envelope, _: Delivery) -> None:
-        msg = env.parsed()
-        assert isinstance(msg, ConfirmTicket)
-        await _refusable(tickets.confirm, ports, msg.ticket_id, msg.confirmed_by, message_id=env.id)
-
-    async def on_submit(env: Envelope, delivery: Delivery) -> None:
-        msg = env.parsed()
-        assert isinstance(msg, SubmitTicket)
-        await _refusable(submission.submit, ports, msg.ticket_id)
-
-    async def on_apply(env: Envelope, _: Delivery) -> None:
-        msg = env.parsed()
-        assert isinstance(msg, ApplyTicket)
-        await _refusable(apply.apply, ports, msg.ticket_id)
-
-    def command(cls: type, handler, ack_wait_s: float = 60.0) -> ConsumerSpec:
-        return ConsumerSpec(durable=f"netcfg-{cls.TYPE.replace('.', '-')}",
-                            subject=cls.message_subject(), handler=handler,
-                            stream=COMMANDS_STREAM, ack_wait_s=ack_wait_s, max_deliver=5)
+        handler = handlers.get(type(msg))
+        if handler is None:   # not the command this subject carries: it never will be
+            raise PermanentError(f"no netcfg handler for {env.type} on a command subject")
+        handler(msg, ports, env)
 
     return [
         ConsumerSpec(durable="netcfg-inventory-clusters", subject="autorke.events.inventory.cluster.>",
-                     handler=on_cluster, stream=EVENTS_STREAM),
-        command(PlanTicket, on_plan),
-        command(ApproveTicket, on_approve),
-        command(ConfirmTicket, on_confirm),
-        command(SubmitTicket, on_submit, submit_ack_wait_s),
-        command(ApplyTicket, on_apply, 120.0),
+                     handler=on_cluster, stream=EVENTS_STREAM, run_in_thread=True),
+        *(ConsumerSpec(durable=f"netcfg-{cls.TYPE.replace('.', '-')}", subject=cls.message_subject(),
+                       handler=on_command, stream=COMMANDS_STREAM, ack_wait_s=ack_wait_s.get(cls, 60.0),
+                       max_deliver=5, run_in_thread=True)
+          for cls in handlers),
     ]
-
-
-async def _refusable(fn, *args, **kwargs):
-    """A Problem is a refusal, not a fault: retrying cannot change it, so dead-letter it
-    (the dead-letter event tells the sender why). 5xx problems (cluster unreachable) retry."""
-    try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    except Problem as problem:
-        if problem.status >= 500:
-            raise
-        raise PermanentError(f"{problem.slug}: {problem.detail or problem.title}") from None

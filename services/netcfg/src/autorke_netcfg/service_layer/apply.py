@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from autorke_common.catalogue.netcfg import IPPoolCreated, TicketApplied
-from autorke_common.errors import Problem
-from autorke_common.outbox import UnitOfWork
-
+from autorke_common.catalogue.netcfg import ApplyTicket, IPPoolCreated, TicketApplied
+from autorke_common.envelope import Envelope
+from autorke_common.errors import DomainError, Problem
 from autorke_netcfg.adapters.kube import ClusterApi
-from autorke_netcfg.adapters.orm import TicketRecord
-from autorke_netcfg.domain import pools as rules
-from autorke_netcfg.domain import tickets as flow
-from autorke_netcfg.domain.tickets import NodeFacts
+from autorke_netcfg.domain import pool_rules, ticket_rules
+from autorke_netcfg.domain.pool_rules import ClusterNetworks, Pool
+from autorke_netcfg.domain.ticket_rules import NodeFacts
 from autorke_netcfg.service_layer import pool_writes
-from autorke_netcfg.service_layer.pools import read_state
-from autorke_netcfg.service_layer.ports import Ports, cluster_api, emit, load_cluster, networks
-from autorke_netcfg.service_layer.tickets import fail, lock, move
+from autorke_netcfg.service_layer.cluster_state import cluster_api, load_cluster, networks, read_state
+from autorke_netcfg.service_layer.ports import Ports, emit
+from autorke_netcfg.service_layer.tickets import fail, lock, move, refusal_reason
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,10 @@ class Applier:
         self.api = api
         self.undo: list[tuple[str, Callable[[], Any]]] = []
 
-    def pool(self, pool: rules.Pool, labels: dict[str, str]) -> bool:
+    def pool(self, pool: Pool, labels: dict[str, str]) -> bool:
         current = self.api.get("ippools", pool.name)
         if current is not None:   # a redelivered apply: ours only if identical
-            if rules.Pool.from_resource(current).spec() != pool.spec():
+            if Pool.from_resource(current).spec() != pool.spec():
                 raise ApplyFailed(f"pool {pool.name} exists with another spec")
             return False
         self.api.create("ippools", "IPPool", pool.name, pool.spec(), labels)
@@ -86,9 +85,9 @@ class Applier:
         return problems
 
 
-def _verify(api: ClusterApi, pool: rules.Pool, nodes: dict[str, dict[str, Any]]) -> None:
+def _verify(api: ClusterApi, pool: Pool, nodes: dict[str, dict[str, Any]]) -> None:
     got = api.get("ippools", pool.name)
-    if got is None or rules.Pool.from_resource(got).spec() != pool.spec():
+    if got is None or Pool.from_resource(got).spec() != pool.spec():
         raise ApplyFailed(f"pool {pool.name} is not as written")
     for name, want in nodes.items():
         meta = (api.node(name) or {}).get("metadata") or {}
@@ -100,88 +99,136 @@ def _verify(api: ClusterApi, pool: rules.Pool, nodes: dict[str, dict[str, Any]])
                 raise ApplyFailed(f"node {name} lacks annotation {key}")
 
 
-def apply(ports: Ports, ticket_id: str) -> str | None:
-    """Apply a confirmed ticket; the resulting status (None: unknown ticket)."""
-    with ports.db.unit_of_work() as uow:
-        t = uow.session.get(TicketRecord, ticket_id)
+@dataclass
+class Attempt:
+    """One try at applying a confirmed ticket: what is to be written where, the undo log,
+    and, once begun, the pool's write mark and whether the pool was created by it."""
+
+    ticket_id: str
+    cluster: str
+    api: ClusterApi
+    nets: ClusterNetworks
+    cluster_as: int | None
+    plan: dict[str, Any]
+    answer: dict[str, Any]
+    pool: Pool
+    nodes: dict[str, dict[str, Any]]   # per node, the labels and annotations to write
+    applier: Applier
+    write: pool_writes.Write | None = None
+    created: bool = False
+
+    @property
+    def route_reflectors(self) -> list[str]:
+        return [rr["node"] for rr in self.answer.get("route_reflectors", [])]
+
+    def peers(self) -> list[dict[str, Any]]:
+        return ticket_rules.desired_peers(self.ticket_id, self.cluster, self.answer,
+                                          bool(self.route_reflectors))
+
+
+def apply(cmd: ApplyTicket, ports: Ports, envelope: Envelope | None = None) -> str | None:
+    """Apply a confirmed ticket; the resulting status (None: unknown ticket). A redelivery
+    needs no inbox mark (``envelope`` is not used): only a confirmed ticket is applied, and
+    a pool already there as planned is taken as this ticket's own."""
+    attempt = _confirmed(ports, cmd.ticket_id)
+    if not isinstance(attempt, Attempt):
+        return attempt
+    try:
+        _check(attempt)
+        _write(ports, attempt)
+    except Exception as exc:  # noqa: BLE001 - any failure: undo, fail the ticket cleanly
+        return _undo(ports, attempt, exc)
+    return _record(ports, attempt)
+
+
+def _confirmed(ports: Ports, ticket_id: str) -> Attempt | str | None:
+    """The attempt at a confirmed ticket; otherwise its status (None: unknown ticket)."""
+    with ports.uow() as uow:
+        t = uow.tickets.get(ticket_id)
         if t is None:
             return None
-        if t.status != flow.CONFIRMED:
+        if t.status != ticket_rules.CONFIRMED:
             return t.status
-        record = load_cluster(uow, t.cluster)
-        api, nets, cluster_as = cluster_api(ports, record), networks(record), record.bgp_as
-        plan, answer = dict(t.plan), dict((t.callback or {}).get("answer") or {})
-        cluster = t.cluster
-    pool = rules.Pool(**{k: v for k, v in plan["pools"][0].items()})
-    applier = Applier(api)
-    nodes = flow.desired_node_state(ticket_id, plan, answer)
-    write: pool_writes.Write | None = None
-    try:
-        members = {NodeFacts.from_resource(o).name for o in api.nodes()}
-        names = [n["name"] for n in plan["nodes"]]
-        flow.check_membership(cluster, names, plan.get("route_reflectors", []), members)
-        existing, blocks, _ = read_state(api)
-        others = [p for p in existing if p.name != pool.name]
-        if not any(p.name == pool.name and p.spec() == pool.spec() for p in existing):
-            rules.check_create(pool, nets, others, blocks)
-        labels = {flow.TICKET_LABEL: ticket_id}
-        # marked before the pool is written and cleared when the ticket records it, so the
-        # drift check never sees the pool in the cluster without netcfg's record of it
-        write = pool_writes.begin(ports, cluster, pool.name, ticket_id)
-        created = applier.pool(pool, labels)
-        for name, want in nodes.items():
-            applier.node(name, want["labels"], want["annotations"])
-        rrs = [rr["node"] for rr in answer.get("route_reflectors", [])]
-        for peer in flow.desired_peers(ticket_id, cluster, answer, bool(rrs)):
-            applier.resource("bgppeers", "BGPPeer", peer["name"], peer["spec"], peer["labels"])
-        if rrs:
-            current = api.get("bgpconfigurations", "default")
-            spec = {**((current or {}).get("spec") or {}), "nodeToNodeMeshEnabled": False}
-            if cluster_as:
-                spec["asNumber"] = int(cluster_as)
-            applier.resource("bgpconfigurations", "BGPConfiguration", "default", spec, labels)
-        _verify(api, pool, nodes)
-    except Exception as exc:  # noqa: BLE001 - any failure: undo, fail the ticket cleanly
-        leftovers = applier.rollback()
-        if write is not None:
-            pool_writes.abandon(ports, write)
-        detail = exc.detail if isinstance(exc, Problem) else f"{type(exc).__name__}: {exc}"
-        reason = exc.slug if isinstance(exc, Problem) and exc.slug == "cross-cluster-peering" \
-            else "apply-failed"
-        if leftovers:
-            detail += f"; rollback incomplete: {'; '.join(leftovers)}"
-        with ports.db.unit_of_work() as uow:
-            t = lock(uow, ticket_id)
-            if t.status == flow.CONFIRMED:
-                fail(uow, t, reason, detail)
-            uow.commit()
-            return t.status
-    assert write is not None   # the try above either began the write or returned
-    with ports.db.unit_of_work() as uow:
-        t = lock(uow, ticket_id)
-        if t.status == flow.CONFIRMED:
-            _record_applied(uow, t, pool, nodes, answer, rrs, created, write)
-            uow.commit()
-            return t.status
+        row = load_cluster(uow, t.cluster)
+        api, nets, cluster_as = cluster_api(ports, row), networks(row), row.bgp_as
+        plan, answer, cluster = dict(t.plan), dict((t.callback or {}).get("answer") or {}), t.cluster
+    return Attempt(ticket_id, cluster, api, nets, cluster_as, plan, answer, Pool(**plan["pools"][0]),
+                   ticket_rules.desired_node_state(ticket_id, plan, answer), Applier(api))
+
+
+def _check(attempt: Attempt) -> None:
+    """Membership (P8) and the pool (P7) again, against the cluster as it is now."""
+    api, pool, plan = attempt.api, attempt.pool, attempt.plan
+    members = {NodeFacts.from_resource(o).name for o in api.nodes()}
+    ticket_rules.check_membership(attempt.cluster, [n["name"] for n in plan["nodes"]],
+                                  plan.get("route_reflectors", []), members)
+    existing, blocks, _ = read_state(api)
+    others = [p for p in existing if p.name != pool.name]
+    if not any(p.name == pool.name and p.spec() == pool.spec() for p in existing):
+        pool_rules.check_create(pool, attempt.nets, others, blocks)
+
+
+def _write(ports: Ports, attempt: Attempt) -> None:
+    """Every write, each logged with its undo, then verified."""
+    applier, pool, nodes, ticket_id = attempt.applier, attempt.pool, attempt.nodes, attempt.ticket_id
+    labels = {ticket_rules.TICKET_LABEL: ticket_id}
+    # marked before the pool is written and cleared when the ticket records it, so the
+    # drift check never sees the pool in the cluster without netcfg's record of it
+    attempt.write = pool_writes.begin(ports, attempt.cluster, pool.name, ticket_id)
+    attempt.created = applier.pool(pool, labels)
+    for name, want in nodes.items():
+        applier.node(name, want["labels"], want["annotations"])
+    for peer in attempt.peers():
+        applier.resource("bgppeers", "BGPPeer", peer["name"], peer["spec"], peer["labels"])
+    if attempt.route_reflectors:
+        current = attempt.api.get("bgpconfigurations", "default")
+        spec = {**((current or {}).get("spec") or {}), "nodeToNodeMeshEnabled": False}
+        if attempt.cluster_as:
+            spec["asNumber"] = int(attempt.cluster_as)
+        applier.resource("bgpconfigurations", "BGPConfiguration", "default", spec, labels)
+    _verify(attempt.api, pool, nodes)
+
+
+def _undo(ports: Ports, attempt: Attempt, exc: Exception) -> str:
+    """Undo what was written (the cluster first, then the pool's mark), fail the ticket."""
+    leftovers = attempt.applier.rollback()
+    if attempt.write is not None:
+        pool_writes.abandon(ports, attempt.write)
+    if isinstance(exc, (Problem, DomainError)):
+        reason, detail = refusal_reason(exc, "apply-failed")
+    else:
+        reason, detail = "apply-failed", f"{type(exc).__name__}: {exc}"
+    if leftovers:
+        detail += f"; rollback incomplete: {'; '.join(leftovers)}"
+    with ports.uow() as uow:
+        t = lock(uow, attempt.ticket_id)
+        if t.status == ticket_rules.CONFIRMED:
+            fail(uow, t, reason, detail)
+        uow.commit()
+        return t.status
+
+
+def _record(ports: Ports, attempt: Attempt) -> str:
+    """The ticket applied and its pool recorded (clearing the pool's write mark), with
+    their events, in one unit of work; if the ticket moved on meanwhile, nothing is."""
+    write, pool, nodes, rrs = attempt.write, attempt.pool, attempt.nodes, attempt.route_reflectors
+    assert write is not None   # _write begins the write before anything else it does
+    with ports.uow() as uow:
+        t = lock(uow, attempt.ticket_id)
         status = t.status
+        if status == ticket_rules.CONFIRMED:
+            move(t, ticket_rules.APPLIED, "applied")
+            t.applied = {"pool": pool.name, "nodes": nodes, "route_reflectors": rrs,
+                         "bgp_peers": [p["name"] for p in attempt.peers()]}
+            pool_writes.finish(uow, write, pool.spec(), t.confirmed_by)
+            if attempt.created:
+                emit(uow, IPPoolCreated(cluster=t.cluster, pool=pool.name, spec=pool.spec(),
+                                        actor=t.confirmed_by), aggregate=f"{t.cluster}/{pool.name}",
+                     correlation_id=t.correlation_id)
+            emit(uow, TicketApplied(ticket_id=t.id, cluster=t.cluster, pool=pool.name,
+                                    nodes=list(nodes), route_reflectors=rrs),
+                 aggregate=t.id, correlation_id=t.correlation_id)
+            uow.commit()
+            return t.status
     pool_writes.abandon(ports, write)   # the ticket moved on meanwhile: nothing is recorded
     return status
-
-
-def _record_applied(uow: UnitOfWork, t: TicketRecord, pool: rules.Pool,
-                    nodes: dict[str, dict[str, Any]], answer: dict[str, Any], rrs: list[str],
-                    created: bool, write: pool_writes.Write) -> None:
-    """The ticket applied and its pool recorded (clearing the pool's write mark), with
-    their events, in the caller's unit of work."""
-    move(t, flow.APPLIED, "applied")
-    t.applied = {"pool": pool.name, "nodes": nodes, "route_reflectors": rrs,
-                 "bgp_peers": [p["name"] for p in flow.desired_peers(
-                     t.id, t.cluster, answer, bool(rrs))]}
-    pool_writes.finish(uow, write, pool.spec(), t.confirmed_by)
-    if created:
-        emit(uow, IPPoolCreated(cluster=t.cluster, pool=pool.name, spec=pool.spec(),
-                                actor=t.confirmed_by), aggregate=f"{t.cluster}/{pool.name}",
-             correlation_id=t.correlation_id)
-    emit(uow, TicketApplied(ticket_id=t.id, cluster=t.cluster, pool=pool.name,
-                            nodes=list(nodes), route_reflectors=rrs),
-         aggregate=t.id, correlation_id=t.correlation_id)

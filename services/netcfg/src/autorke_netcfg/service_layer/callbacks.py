@@ -8,19 +8,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from autorke_common.catalogue.netcfg import TicketCallbackReceived
-from autorke_common.errors import Problem
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
-from autorke_netcfg.adapters.orm import CallbackRecord, TicketRecord
-from autorke_netcfg.domain import tickets as flow
+from autorke_common.errors import DomainError, Invalid, Problem
+from autorke_netcfg.adapters.orm import CallbackRow, TicketRow
+from autorke_netcfg.adapters.unit_of_work import AlreadyRecorded
+from autorke_netcfg.domain import ticket_rules
+from autorke_netcfg.domain.commands import ReceiveCallback
 from autorke_netcfg.domain.signature import SignatureRejected, verify
 from autorke_netcfg.service_layer.ports import Ports, emit
 from autorke_netcfg.service_layer.tickets import fail, lock, move
+from autorke_netcfg.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 FAILED_RESULTS = {"rejected": "vcalico-rejected", "failed": "vcalico-failed"}
@@ -34,56 +33,54 @@ def _parse(body: bytes) -> dict[str, Any]:
             raise ValueError("event_id, ticket_id and result are required")
         return data
     except ValueError as exc:
-        raise Problem("invalid-callback", "Invalid callback", 422, f"unreadable callback: {exc}") from None
+        raise Invalid("invalid-callback", f"unreadable callback: {exc}") from None
 
 
-def receive(ports: Ports, headers: Mapping[str, str], body: bytes,
-            now: float | None = None) -> dict[str, Any]:
+def receive(cmd: ReceiveCallback, ports: Ports) -> dict[str, Any]:
     secret = ports.callback_secret()
     if not secret:
         raise Problem("webhook-not-configured", "Webhook not configured", 503,
                       "no VCalico secret is configured; callbacks cannot be verified")
     try:
-        verify(secret, headers, body, time.time() if now is None else now,
+        verify(secret, cmd.headers, cmd.body, time.time() if cmd.now is None else cmd.now,
                ports.signature_tolerance_s)
     except SignatureRejected as exc:
         log.warning("VCalico callback refused: %s", exc)
         raise Problem("bad-signature", "Bad signature", 401, f"callback refused: {exc}") from None
-    data = _parse(body)
+    data = _parse(cmd.body)
     try:
         return _record(ports, data)
-    except IntegrityError:   # the same event recorded concurrently: one effect
+    except AlreadyRecorded:   # the same event recorded concurrently: one effect
         return {"status": "duplicate", "event_id": data["event_id"]}
 
 
 def _record(ports: Ports, data: dict[str, Any]) -> dict[str, Any]:
     event_id = data["event_id"]
-    with ports.db.unit_of_work() as uow:
-        if uow.session.get(CallbackRecord, event_id) is not None:
+    with ports.uow() as uow:
+        if uow.callbacks.get(event_id) is not None:
             return {"status": "duplicate", "event_id": event_id}
-        ticket_id = uow.session.execute(select(TicketRecord.id).where(
-            TicketRecord.vcalico_ticket_id == data["ticket_id"])).scalar_one_or_none()
+        ticket_id = uow.tickets.id_for_vcalico(data["ticket_id"])
         if ticket_id is None:
             # VCalico answered before the submission was recorded here: hold the verified
             # callback under VCalico's id; recording the submission takes it up.
-            uow.session.add(CallbackRecord(event_id=event_id, ticket_id=data["ticket_id"],
-                                           result=data["result"], outcome="held", body=data))
+            uow.callbacks.add(CallbackRow(event_id=event_id, ticket_id=data["ticket_id"],
+                                          result=data["result"], outcome="held", body=data))
             uow.commit()
             return {"status": "held", "event_id": event_id}
         t = lock(uow, ticket_id)
         outcome = apply_callback(uow, t, data)
-        uow.session.add(CallbackRecord(event_id=event_id, ticket_id=t.id, result=data["result"],
-                                       outcome=outcome, body=data))
+        uow.callbacks.add(CallbackRow(event_id=event_id, ticket_id=t.id, result=data["result"],
+                                      outcome=outcome, body=data))
         uow.commit()
         return {"status": outcome, "event_id": event_id, "ticket": t.id, "ticket_status": t.status}
 
 
-def apply_callback(uow, t: TicketRecord, data: dict[str, Any]) -> str:
-    if t.status != flow.SUBMITTED:
+def apply_callback(uow: UnitOfWork, t: TicketRow, data: dict[str, Any]) -> str:
+    if t.status != ticket_rules.SUBMITTED:
         log.warning("callback %s for ticket %s (%s) ignored", data["event_id"], t.id, t.status)
         return "ignored"
     result, answer = data["result"], data.get("answer")
-    move(t, flow.CALLBACK_RECEIVED, "answered")
+    move(t, ticket_rules.CALLBACK_RECEIVED, "answered")
     t.callback = data
     emit(uow, TicketCallbackReceived(ticket_id=t.id, cluster=t.cluster, event_id=data["event_id"],
                                      result=result, answer=answer),
@@ -95,18 +92,15 @@ def apply_callback(uow, t: TicketRecord, data: dict[str, Any]) -> str:
         fail(uow, t, "invalid-callback", f"unknown callback result {result!r}")
         return "failed"
     try:
-        flow.check_answer(t.id, t.plan, answer)
-    except Problem as problem:
-        fail(uow, t, problem.slug, problem.detail or problem.title)
+        ticket_rules.check_answer(t.id, t.plan, answer)
+    except DomainError as refusal:
+        fail(uow, t, refusal.slug, refusal.detail)
         return "failed"
     return "accepted"
 
 
-def take_up_held(uow, t: TicketRecord) -> None:  # noqa: ANN001
+def take_up_held(uow: UnitOfWork, t: TicketRow) -> None:
     """A callback held because it beat the submission record: apply the first one now."""
-    held = uow.session.execute(select(CallbackRecord).where(
-        CallbackRecord.ticket_id == t.vcalico_ticket_id, CallbackRecord.outcome == "held")
-        .order_by(CallbackRecord.received_at)).scalars().all()
-    for record in held:
-        record.outcome = apply_callback(uow, t, record.body)
-        record.ticket_id = t.id
+    for row in uow.callbacks.held(t.vcalico_ticket_id):
+        row.outcome = apply_callback(uow, t, row.body)
+        row.ticket_id = t.id

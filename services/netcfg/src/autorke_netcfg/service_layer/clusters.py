@@ -8,12 +8,11 @@ import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
-from autorke_common.envelope import Envelope
-from autorke_common.errors import PermanentError, not_found
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlmodel import select
 
-from autorke_netcfg.adapters.orm import ClusterRecord
+from autorke_common.envelope import Envelope
+from autorke_common.errors import PermanentError
+from autorke_netcfg.adapters.orm import ClusterRow
 from autorke_netcfg.service_layer.ports import Ports
 
 CONSUMER = "netcfg.inventory-clusters"
@@ -45,7 +44,7 @@ class ClusterFacts(BaseModel):
         return [str(ipaddress.ip_network(v, strict=False)) for v in value]
 
 
-def record_cluster_facts(ports: Ports, envelope: Envelope) -> bool:
+def record_cluster_facts(envelope: Envelope, ports: Ports) -> bool:
     """Upsert the cluster from one inventory event; False when it had no effect."""
     if envelope.type not in CLUSTER_EVENTS:
         return False
@@ -53,44 +52,23 @@ def record_cluster_facts(ports: Ports, envelope: Envelope) -> bool:
         facts = ClusterFacts.model_validate(envelope.data)
     except ValueError as exc:
         raise PermanentError(f"cluster event {envelope.id} is malformed: {exc}") from None
-    with ports.db.unit_of_work() as uow:
+    with ports.uow() as uow:
         if uow.already_processed(CONSUMER, envelope.id):
             return False
-        record = uow.session.get(ClusterRecord, facts.name)
-        if record is not None and _aware(record.updated_at) > envelope.time:
+        row = uow.clusters.get(facts.name)
+        if row is not None and aware(row.updated_at) > envelope.time:
             uow.commit()  # an older event: recorded as handled, facts kept
             return False
-        record = record or ClusterRecord(name=facts.name)
+        row = row or ClusterRow(name=facts.name)
         for key, value in facts.model_dump().items():
-            setattr(record, key, value)
-        record.source_event = envelope.id
-        record.updated_at = envelope.time
-        uow.session.add(record)
+            setattr(row, key, value)
+        row.source_event = envelope.id
+        row.updated_at = envelope.time
+        uow.clusters.add(row)
         uow.commit()
     return True
 
 
-def _aware(when: datetime) -> datetime:
+def aware(when: datetime) -> datetime:
+    """``when`` with its zone (SQLite hands timestamps back without it: they are UTC)."""
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def view(record: ClusterRecord) -> dict[str, Any]:
-    """What an admin sees: every fact but the kubeconfig (only whether there is one)."""
-    return {"name": record.name, "provider": record.provider, "api_endpoint": record.api_endpoint,
-            "host_networks": list(record.host_networks or []), "pod_cidr": record.pod_cidr,
-            "service_cidr": record.service_cidr, "bgp_as": record.bgp_as,
-            "has_kubeconfig": bool(record.kubeconfig_sealed),
-            "updated_at": _aware(record.updated_at).isoformat()}
-
-
-def list_clusters(ports: Ports) -> list[dict[str, Any]]:
-    with ports.db.unit_of_work() as uow:
-        return [view(r) for r in uow.session.execute(select(ClusterRecord).order_by(ClusterRecord.name)).scalars()]
-
-
-def get_cluster(ports: Ports, name: str) -> dict[str, Any]:
-    with ports.db.unit_of_work() as uow:
-        record = uow.session.get(ClusterRecord, name)
-        if record is None:
-            raise not_found("cluster", name)
-        return view(record)

@@ -11,42 +11,38 @@ import logging
 from autorke_common.catalogue.netcfg import IPPoolDriftDetected
 from autorke_common.envelope import utcnow
 from autorke_common.errors import Problem
-from sqlmodel import select
-
-from autorke_netcfg.adapters.orm import ClusterRecord, PoolRecord
+from autorke_netcfg.adapters.orm import ClusterRow, PoolRow
 from autorke_netcfg.domain.drift import WriteMark, judge, settled
-from autorke_netcfg.service_layer.pools import read_state
-from autorke_netcfg.service_layer.ports import Ports, cluster_api, emit
+from autorke_netcfg.service_layer.cluster_state import cluster_api, read_state
+from autorke_netcfg.service_layer.ports import Ports, emit
 
 log = logging.getLogger(__name__)
 
 
 def detect_drift(ports: Ports) -> int:
     """Check every known cluster; the number of drifts newly announced."""
-    with ports.db.unit_of_work() as uow:
-        clusters = [ClusterRecord(name=r.name, kubeconfig_sealed=r.kubeconfig_sealed)
-                    for r in uow.session.execute(select(ClusterRecord)).scalars()
-                    if r.kubeconfig_sealed]
+    with ports.uow() as uow:
+        clusters = [ClusterRow(name=r.name, kubeconfig_sealed=r.kubeconfig_sealed)
+                    for r in uow.clusters.with_kubeconfig()]
     announced = 0
-    for record in clusters:
+    for row in clusters:
         try:
-            announced += detect_cluster_drift(ports, record)
+            announced += detect_cluster_drift(ports, row)
         except Problem as exc:
-            log.warning("drift check of cluster %s skipped: %s", record.name, exc.detail)
+            log.warning("drift check of cluster %s skipped: %s", row.name, exc.detail)
     return announced
 
 
 def _marks(ports: Ports, cluster: str) -> dict[str, WriteMark]:
-    with ports.db.unit_of_work() as uow:
-        return {r.name: _mark(r) for r in uow.session.execute(
-            select(PoolRecord).where(PoolRecord.cluster == cluster)).scalars()}
+    with ports.uow() as uow:
+        return {r.name: _mark(r) for r in uow.pools.of_cluster(cluster)}
 
 
-def _mark(record: PoolRecord | None) -> WriteMark | None:
-    return None if record is None else WriteMark(record.write_id, record.write_started_at)
+def _mark(row: PoolRow | None) -> WriteMark | None:
+    return None if row is None else WriteMark(row.write_id, row.write_started_at)
 
 
-def detect_cluster_drift(ports: Ports, cluster: ClusterRecord) -> int:
+def detect_cluster_drift(ports: Ports, cluster: ClusterRow) -> int:
     """``cluster`` is a detached copy holding the name and the sealed kubeconfig.
 
     The records are read before and after the cluster's pools are listed, and only pools
@@ -58,27 +54,25 @@ def detect_cluster_drift(ports: Ports, cluster: ClusterRecord) -> int:
     pools, _, _ = read_state(api)
     actual = {p.name: p.spec() for p in pools}
     announced = 0
-    with ports.db.unit_of_work() as uow:
+    with ports.uow() as uow:
         # locked: a write's mark or record waits for this unit, and a second replica
         # checking meanwhile sees the drift already recorded, not to announce it twice
-        records = {r.name: r for r in uow.session.execute(
-            select(PoolRecord).where(PoolRecord.cluster == cluster.name)
-            .with_for_update()).scalars()}
+        records = {r.name: r for r in uow.pools.of_cluster(cluster.name, locked=True)}
         now = utcnow()
         for name in sorted(set(actual) | set(records)):
             record = records.get(name)
             if not settled(before.get(name), _mark(record), now, ports.pool_write_grace_s):
                 continue
             if record is None:
-                record = PoolRecord(cluster=cluster.name, name=name, spec={}, updated_at=now)
+                record = PoolRow(cluster=cluster.name, name=name, spec={}, updated_at=now)
             drift = judge(record.spec, actual.get(name))
             if drift is None and not record.spec:   # gone, and never or no longer netcfg's
                 if name in records:
-                    uow.session.delete(record)
+                    uow.pools.delete(record)
                 continue
             if drift != record.drift:
                 record.drift = drift
-                uow.session.add(record)
+                uow.pools.add(record)
                 if drift is not None:
                     emit(uow, IPPoolDriftDetected(cluster=cluster.name, pool=name, **drift),
                          aggregate=f"{cluster.name}/{name}")

@@ -29,11 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from autorke_common.envelope import utcnow
-from autorke_common.outbox import UnitOfWork
-from sqlmodel import select
-
-from autorke_netcfg.adapters.orm import PoolRecord
+from autorke_netcfg.adapters.orm import PoolRow
 from autorke_netcfg.service_layer.ports import Ports
+from autorke_netcfg.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +43,13 @@ class Write:
     id: str
 
 
-def locked(uow: UnitOfWork, cluster: str, pool: str) -> PoolRecord | None:
-    """The pool's record, locked for this transaction (PostgreSQL; SQLite serialises
-    writers)."""
-    return uow.session.execute(
-        select(PoolRecord).where(PoolRecord.cluster == cluster, PoolRecord.name == pool)
-        .with_for_update()).scalar_one_or_none()
-
-
 def begin(ports: Ports, cluster: str, pool: str, by: str) -> Write:
     """Mark a write of ``pool`` as in flight, committed before the cluster is written."""
     write = Write(cluster, pool, uuid.uuid4().hex)
-    with ports.db.unit_of_work() as uow:
-        record = locked(uow, cluster, pool) or PoolRecord(cluster=cluster, name=pool, spec={})
-        record.write_id, record.write_by, record.write_started_at = write.id, by, utcnow()
-        uow.session.add(record)
+    with ports.uow() as uow:
+        row = uow.pools.locked(cluster, pool) or PoolRow(cluster=cluster, name=pool, spec={})
+        row.write_id, row.write_by, row.write_started_at = write.id, by, utcnow()
+        uow.pools.add(row)
         uow.commit()
     return write
 
@@ -68,24 +58,23 @@ def finish(uow: UnitOfWork, write: Write, spec: dict[str, Any] | None,
            actor: str | None) -> None:
     """Record what was written (``None``: the pool was deleted) in the caller's unit of
     work, and clear the mark unless another write has begun on the pool since."""
-    record = locked(uow, write.cluster, write.pool) or PoolRecord(
-        cluster=write.cluster, name=write.pool)
-    record.spec, record.drift = spec or {}, None
-    record.updated_by, record.updated_at = actor, utcnow()
-    if record.write_id == write.id:
-        record.write_started_at = None
-    uow.session.add(record)
+    row = uow.pools.locked(write.cluster, write.pool) or PoolRow(cluster=write.cluster, name=write.pool)
+    row.spec, row.drift = spec or {}, None
+    row.updated_by, row.updated_at = actor, utcnow()
+    if row.write_id == write.id:
+        row.write_started_at = None
+    uow.pools.add(row)
 
 
 def abandon(ports: Ports, write: Write) -> None:
     """The write failed, was undone or is not to be recorded: clear its mark, so the drift
     check judges the pool again (whatever the cluster holds now is then drift)."""
     try:
-        with ports.db.unit_of_work() as uow:
-            record = locked(uow, write.cluster, write.pool)
-            if record is not None and record.write_id == write.id:
-                record.write_started_at = None
-                uow.session.add(record)
+        with ports.uow() as uow:
+            row = uow.pools.locked(write.cluster, write.pool)
+            if row is not None and row.write_id == write.id:
+                row.write_started_at = None
+                uow.pools.add(row)
                 uow.commit()
     except Exception:   # never hide the failure that got us here
         log.exception("could not clear the write mark of pool %s/%s; the drift check skips "

@@ -1,31 +1,42 @@
-"""What netcfg's handlers are given to work with: the database (unit of work and outbox),
-the cluster API clients, the VCalico client and the few settings the flow needs. Built
-once in ``bootstrap``; handlers take it as their first argument, so a test can hand them
-other ports."""
+"""What netcfg's handlers are given to work with: the unit-of-work factory (a fresh
+:class:`~autorke_netcfg.service_layer.unit_of_work.UnitOfWork` per transaction), the
+cluster API clients, the VCalico client and the few settings the flow needs. Built once in
+``bootstrap``; every handler takes its command and these ports, so a test can hand it
+fakes (``tests/unit/netcfg/fakes.py``)."""
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from autorke_common.catalogue import Message
 from autorke_common.envelope import Envelope
-from autorke_common.errors import PermanentError, Problem, not_found
-from autorke_common.outbox import Database, UnitOfWork
-
-from autorke_netcfg.adapters.kube import ClusterApi, ClusterUnreachable, KubeClusters
-from autorke_netcfg.adapters.orm import ClusterRecord
-from autorke_netcfg.adapters.vcalico import VCalicoClient
-from autorke_netcfg.domain.pools import ClusterNetworks
+from autorke_netcfg.adapters.kube import ClusterApi
+from autorke_netcfg.adapters.vcalico import Submission
+from autorke_netcfg.service_layer.unit_of_work import UnitOfWork
 
 SOURCE = "netcfg"
 
 
+class ClusterClients(Protocol):
+    """One API client per cluster (``adapters.kube.KubeClusters``)."""
+
+    def for_cluster(self, name: str, kubeconfig_sealed: str | None) -> ClusterApi: ...
+    def close(self) -> None: ...
+
+
+class TicketSystem(Protocol):
+    """VCalico, the network team's ticket system (``adapters.vcalico.VCalicoClient``)."""
+
+    def submit(self, body: dict[str, Any], idempotency_key: str) -> Submission: ...
+
+
 @dataclass
 class Ports:
-    db: Database
-    kube: KubeClusters
-    vcalico: VCalicoClient | None
+    uow: Callable[[], UnitOfWork]
+    kube: ClusterClients
+    vcalico: TicketSystem | None
     callback_secret: Callable[[], str | None]
     signature_tolerance_s: float = 300.0
     callback_timeout_s: float = 3600.0
@@ -45,22 +56,3 @@ def emit(uow: UnitOfWork, message: Message, *, aggregate: str, correlation_id: s
     envelope = Envelope.of(message, source=SOURCE, correlation_id=correlation_id or aggregate,
                            actor=actor, causation_id=causation_id)
     uow.emit(envelope, aggregate=aggregate)
-
-
-def load_cluster(uow: UnitOfWork, name: str) -> ClusterRecord:
-    record = uow.session.get(ClusterRecord, name)
-    if record is None:
-        raise not_found("cluster", name)
-    return record
-
-
-def networks(record: ClusterRecord) -> ClusterNetworks:
-    return ClusterNetworks(record.name, tuple(record.host_networks or ()), record.service_cidr,
-                           record.pod_cidr)
-
-
-def cluster_api(ports: Ports, record: ClusterRecord) -> ClusterApi:
-    try:
-        return ports.kube.for_cluster(record.name, record.kubeconfig_sealed)
-    except (ClusterUnreachable, PermanentError, ValueError) as exc:
-        raise Problem("cluster-unreachable", "Cluster unreachable", 503, str(exc)) from None

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from autorke_common.catalogue.netcfg import TicketSubmitted
-from autorke_common.envelope import utcnow
-
-from autorke_netcfg.adapters.orm import TicketRecord
+from autorke_common.catalogue.netcfg import SubmitTicket, TicketSubmitted
+from autorke_common.envelope import Envelope, utcnow
+from autorke_netcfg.adapters.orm import TicketRow
 from autorke_netcfg.adapters.vcalico import VCalicoRefused, VCalicoUnavailable
-from autorke_netcfg.domain import tickets as flow
+from autorke_netcfg.domain import ticket_rules
 from autorke_netcfg.service_layer.callbacks import take_up_held
 from autorke_netcfg.service_layer.ports import Ports, emit
 from autorke_netcfg.service_layer.tickets import fail, lock, move
@@ -19,7 +18,7 @@ from autorke_netcfg.service_layer.tickets import fail, lock, move
 log = logging.getLogger(__name__)
 
 
-def ticket_request(t: TicketRecord) -> dict:
+def ticket_request(t: TicketRow) -> dict:
     """The body VCalico expects (``POST /api/v1/tickets``)."""
     plan = t.plan
     return {"cluster": t.cluster,
@@ -30,14 +29,17 @@ def ticket_request(t: TicketRecord) -> dict:
             "requested_by": t.requested_by, "comment": t.comment}
 
 
-def submit(ports: Ports, ticket_id: str) -> str | None:
-    """Submit if the ticket is approved; the resulting status (None: unknown ticket)."""
-    with ports.db.unit_of_work() as uow:
-        t = uow.session.get(TicketRecord, ticket_id)
+def submit(cmd: SubmitTicket, ports: Ports, envelope: Envelope | None = None) -> str | None:
+    """Submit if the ticket is approved; the resulting status (None: unknown ticket). A
+    redelivery needs no inbox mark (``envelope`` is not used): only an approved ticket is
+    sent, and only once its outcome is recorded does it move on."""
+    ticket_id = cmd.ticket_id
+    with ports.uow() as uow:
+        t = uow.tickets.get(ticket_id)
         if t is None:
             log.warning("submit: ticket %s unknown here; ignored", ticket_id)
             return None
-        if t.status != flow.APPROVED:
+        if t.status != ticket_rules.APPROVED:
             return t.status
         body = ticket_request(t)
     if ports.vcalico is None:
@@ -51,13 +53,13 @@ def submit(ports: Ports, ticket_id: str) -> str | None:
         except VCalicoRefused as exc:
             outcome = ("vcalico-refused", str(exc), exc.attempts)
     kind, value, attempts = outcome
-    with ports.db.unit_of_work() as uow:
+    with ports.uow() as uow:
         t = lock(uow, ticket_id)
-        if t.status != flow.APPROVED:
+        if t.status != ticket_rules.APPROVED:
             return t.status
         t.submit_attempts += attempts
         if kind == "ok":
-            move(t, flow.SUBMITTED, "submitted")
+            move(t, ticket_rules.SUBMITTED, "submitted")
             t.vcalico_ticket_id, t.submitted_at = value, utcnow()
             emit(uow, TicketSubmitted(ticket_id=t.id, cluster=t.cluster, vcalico_ticket_id=value,
                                       attempts=attempts), aggregate=t.id,

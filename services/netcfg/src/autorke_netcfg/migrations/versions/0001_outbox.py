@@ -4,6 +4,7 @@ Revision ID: 0001
 Revises:
 """
 from alembic import op
+
 from autorke_common.outbox import create_outbox_tables_op
 
 revision = "0001"

@@ -5,14 +5,16 @@ the REST routes, the bus commands and the webhook all obey one machine. The plan
 from the cluster's own node list (membership, P8: a node or route reflector that is not a
 node of this cluster is refused), and a callback's answer is checked against the plan
 before a human may confirm it. The two human steps are taken by an approver who is not
-the requester.
+the requester. Refusals are domain errors with a stable slug: :class:`Forbidden` for the
+four-eyes rule, :class:`Conflict` for a step the ticket's state or the cluster refuses,
+:class:`Invalid` for a request or an answer that is wrong in itself.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from autorke_common.errors import Problem
+from autorke_common.errors import Conflict, Forbidden, Invalid
 
 PLANNED, APPROVED, SUBMITTED = "planned", "approved", "submitted"
 CALLBACK_RECEIVED, CONFIRMED, APPLIED = "callback_received", "confirmed", "applied"
@@ -37,9 +39,9 @@ RR_ANNOTATION = "projectcalico.org/RouteReflectorClusterID"
 AS_ANNOTATION = "projectcalico.org/ASNumber"
 
 
-def illegal(ticket_id: str, status: str, action: str) -> Problem:
-    return Problem("illegal-state-transition", "Illegal state transition", 409,
-                   f"ticket {ticket_id} is {status}; it cannot be {action}", status_now=status)
+def illegal(ticket_id: str, status: str, action: str) -> Conflict:
+    return Conflict("illegal-state-transition", f"ticket {ticket_id} is {status}; it cannot be {action}",
+                    status_now=status)
 
 
 def transition(ticket_id: str, status: str, to: str, action: str) -> str:
@@ -50,22 +52,28 @@ def transition(ticket_id: str, status: str, to: str, action: str) -> str:
 
 def check_not_requester(ticket_id: str, requested_by: str, actor: str, step: str) -> None:
     if actor == requested_by:
-        raise Problem("self-approval", "Self-approval", 403,
-                      f"{actor} requested ticket {ticket_id} and cannot {step} it; another "
-                      f"approver must", step=step)
+        raise Forbidden("self-approval", f"{actor} requested ticket {ticket_id} and cannot {step} it; another "
+                        f"approver must", step=step)
 
 
 def check_can_confirm(ticket_id: str, status: str) -> None:
     if status in (PLANNED, APPROVED, SUBMITTED):
-        raise Problem("confirmation-before-callback", "Confirmation before callback", 409,
-                      f"ticket {ticket_id} is {status}: no VCalico callback has arrived yet, "
-                      f"so there is nothing to confirm", status_now=status)
+        raise Conflict("confirmation-before-callback", f"ticket {ticket_id} is {status}: no VCalico callback "
+                       f"has arrived yet, so there is nothing to confirm", status_now=status)
     if status != CALLBACK_RECEIVED:
         raise illegal(ticket_id, status, "confirmed")
 
 
 def can_retry(status: str, failure_reason: str | None) -> bool:
     return status == FAILED and failure_reason in RETRYABLE
+
+
+def check_can_retry(ticket_id: str, status: str, failure_reason: str | None) -> None:
+    """Only a failed submission is sent again; anything else failed for good."""
+    if not can_retry(status, failure_reason):
+        raise Conflict("not-retryable", f"ticket {ticket_id} is {status}"
+                       + (f" ({failure_reason})" if failure_reason else "")
+                       + "; only a failed submission can be retried", status_now=status)
 
 
 @dataclass(frozen=True)
@@ -91,12 +99,11 @@ class NodeFacts:
                    dict(meta.get("labels") or {}))
 
 
-def cross_cluster(cluster: str, names: list[str], role: str) -> Problem:
-    return Problem("cross-cluster-peering", "Cross-cluster peering", 409,
-                   f"{role} {', '.join(names)} {'is' if len(names) == 1 else 'are'} not a node "
-                   f"of cluster {cluster}; a node can only be peered within its own cluster",
-                   field="route_reflectors" if role.startswith("route") else "nodes",
-                   nodes=names)
+def cross_cluster(cluster: str, names: list[str], role: str) -> Conflict:
+    return Conflict("cross-cluster-peering",
+                    f"{role} {', '.join(names)} {'is' if len(names) == 1 else 'are'} not a node "
+                    f"of cluster {cluster}; a node can only be peered within its own cluster",
+                    field="route_reflectors" if role.startswith("route") else "nodes", nodes=names)
 
 
 def check_membership(cluster: str, nodes: list[str], route_reflectors: list[str],
@@ -110,9 +117,8 @@ def check_membership(cluster: str, nodes: list[str], route_reflectors: list[str]
         raise cross_cluster(cluster, rr_strangers, "route reflector")
     outside = [n for n in route_reflectors if n not in nodes]
     if outside:
-        raise Problem("route-reflector-not-in-plan", "Route reflector not in the plan", 422,
-                      f"route reflector {', '.join(outside)} must also be one of the ticket's "
-                      f"nodes", field="route_reflectors")
+        raise Invalid("route-reflector-not-in-plan", f"route reflector {', '.join(outside)} must also be one of "
+                      f"the ticket's nodes", field="route_reflectors")
 
 
 def build_plan(cluster: str, cluster_as: int | None, node_names: list[str],
@@ -121,32 +127,27 @@ def build_plan(cluster: str, cluster_as: int | None, node_names: list[str],
     """The plan a human reads: each node with its IP and rack, the racks, the route
     reflectors, the AS numbers asked for, the cluster's AS, and the pool."""
     if not node_names:
-        raise Problem("invalid-request", "Invalid request", 422, "a ticket needs nodes",
-                      field="nodes")
+        raise Invalid("invalid-request", "a ticket needs nodes", field="nodes")
     if len(set(node_names)) != len(node_names):
-        raise Problem("invalid-request", "Invalid request", 422, "a node is named twice",
-                      field="nodes")
+        raise Invalid("invalid-request", "a node is named twice", field="nodes")
     check_membership(cluster, node_names, route_reflectors, set(facts))
     nodes = []
     for name in node_names:
         fact = facts[name]
         if not fact.ip:
-            raise Problem("node-without-address", "Node without address", 422,
-                          f"node {name} reports no InternalIP", field="nodes")
+            raise Invalid("node-without-address", f"node {name} reports no InternalIP", field="nodes")
         if not fact.rack:
-            raise Problem("node-without-rack", "Node without rack", 422,
-                          f"node {name} has no 'rack' label; label it first", field="nodes")
+            raise Invalid("node-without-rack", f"node {name} has no 'rack' label; label it first", field="nodes")
         nodes.append({"name": name, "ip": fact.ip, "rack": fact.rack})
     racks = sorted({n["rack"] for n in nodes})
     unknown_racks = sorted(set(as_numbers) - set(racks))
     if unknown_racks:
-        raise Problem("invalid-request", "Invalid request", 422,
-                      f"AS numbers given for racks without nodes: {', '.join(unknown_racks)}",
+        raise Invalid("invalid-request", f"AS numbers given for racks without nodes: {', '.join(unknown_racks)}",
                       field="as_numbers")
     for rack, asn in as_numbers.items():
         if not 1 <= asn <= 4294967294:
-            raise Problem("invalid-as-number", "Invalid AS number", 422,
-                          f"AS {asn} of rack {rack} is not a valid AS number", field="as_numbers")
+            raise Invalid("invalid-as-number", f"AS {asn} of rack {rack} is not a valid AS number",
+                          field="as_numbers")
     return {"cluster": cluster, "cluster_as": cluster_as, "nodes": nodes, "racks": racks,
             "route_reflectors": list(route_reflectors), "as_numbers": dict(as_numbers),
             "pools": [{"name": pool_name, **pool_spec}]}
@@ -155,8 +156,7 @@ def build_plan(cluster: str, cluster_as: int | None, node_names: list[str],
 def check_answer(ticket_id: str, plan: dict[str, Any], answer: dict[str, Any] | None) -> None:
     """A callback's answer may only concern the plan's own nodes and pools (P8, P9)."""
     if not answer:
-        raise Problem("invalid-callback", "Invalid callback", 422,
-                      f"the approved callback of ticket {ticket_id} carries no answer")
+        raise Invalid("invalid-callback", f"the approved callback of ticket {ticket_id} carries no answer")
     planned = {n["name"] for n in plan["nodes"]}
     named: set[str] = set(answer.get("node_as_numbers", {}))
     named |= {rr.get("node") for rr in answer.get("route_reflectors", [])}
@@ -168,8 +168,7 @@ def check_answer(ticket_id: str, plan: dict[str, Any], answer: dict[str, Any] | 
     cidrs = {p["cidr"] for p in plan["pools"]}
     extra = sorted({p.get("cidr") for p in answer.get("accepted_pools", [])} - cidrs)
     if extra:
-        raise Problem("invalid-callback", "Invalid callback", 422,
-                      f"the answer accepts pools that were not asked for: {', '.join(extra)}")
+        raise Invalid("invalid-callback", f"the answer accepts pools that were not asked for: {', '.join(extra)}")
 
 
 def desired_node_state(ticket_id: str, plan: dict[str, Any],

@@ -6,8 +6,9 @@ are the ones a pool must pass before netcfg writes it: a strictly masked CIDR, a
 size in Calico's range and no larger than the pool, no overlap with a host network, the
 service CIDR, a link-local range or another pool; and, once addresses are allocated from a
 pool, no shrinking, re-addressing or re-blocking, and no delete until it is disabled and
-empty. Every refusal is a :class:`Problem` with a stable slug, a message naming the
-conflicting range and the offending ``field``.
+empty. Every refusal is a domain error with a stable slug (:class:`Invalid` for a request
+that is wrong in itself, :class:`Conflict` for one the cluster's state refuses), a message
+naming the conflicting range and the offending ``field``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from autorke_common.errors import Problem
+from autorke_common.errors import Conflict, Invalid
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MODES = ("Never", "Always", "CrossSubnet")
@@ -27,10 +28,6 @@ LINK_LOCAL = {4: ipaddress.ip_network("169.254.0.0/16"), 6: ipaddress.ip_network
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SPEC_FIELDS = ("cidr", "blockSize", "ipipMode", "vxlanMode", "natOutgoing", "disabled",
                "nodeSelector", "disableBGPExport")
-
-
-def refuse(slug: str, title: str, detail: str, field_: str, status: int = 422, **ext: Any) -> Problem:
-    return Problem(slug, title, status, detail, field=field_, **ext)
 
 
 @dataclass(frozen=True)
@@ -108,28 +105,25 @@ class Usage:
 def parse_cidr(text: Any, field_: str = "cidr") -> IPNetwork:
     """A strictly masked, canonical CIDR, or ``invalid-cidr``."""
     if not isinstance(text, str) or "/" not in text:
-        raise refuse("invalid-cidr", "Invalid CIDR", f"{text!r} is not a CIDR (address/prefix)", field_)
+        raise Invalid("invalid-cidr", f"{text!r} is not a CIDR (address/prefix)", field=field_)
     try:
         net = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
         try:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise refuse("invalid-cidr", "Invalid CIDR", f"{text!r} is not a valid CIDR: {exc}",
-                         field_) from None
-        raise refuse("invalid-cidr", "Invalid CIDR",
-                     f"{text!r} has host bits set; the network is {loose}", field_,
-                     suggestion=str(loose)) from None
+            raise Invalid("invalid-cidr", f"{text!r} is not a valid CIDR: {exc}", field=field_) from None
+        raise Invalid("invalid-cidr", f"{text!r} has host bits set; the network is {loose}", field=field_,
+                      suggestion=str(loose)) from None
     if str(net) != text:
-        raise refuse("invalid-cidr", "Invalid CIDR",
-                     f"{text!r} is not in canonical form; write {net}", field_, suggestion=str(net))
+        raise Invalid("invalid-cidr", f"{text!r} is not in canonical form; write {net}", field=field_,
+                      suggestion=str(net))
     return net
 
 
 def check_name(name: str) -> None:
     if not isinstance(name, str) or len(name) > 253 or not _NAME_RE.match(name):
-        raise refuse("invalid-pool-name", "Invalid pool name",
-                     f"{name!r} is not a lowercase RFC 1123 name", "name")
+        raise Invalid("invalid-pool-name", f"{name!r} is not a lowercase RFC 1123 name", field="name")
 
 
 def normalise(name: str, spec: dict[str, Any]) -> Pool:
@@ -140,27 +134,26 @@ def normalise(name: str, spec: dict[str, Any]) -> Pool:
     block = DEFAULT_BLOCK[net.version] if block is None else block
     low, high = BLOCK_RANGE[net.version]
     if not isinstance(block, int) or isinstance(block, bool) or not low <= block <= high:
-        raise refuse("invalid-block-size", "Invalid block size",
-                     f"block size {block!r} is outside Calico's IPv{net.version} range "
-                     f"{low}-{high} (pool {net})", "blockSize")
+        raise Invalid("invalid-block-size", f"block size {block!r} is outside Calico's IPv{net.version} range "
+                      f"{low}-{high} (pool {net})", field="blockSize")
     if net.prefixlen > block:
-        raise refuse("invalid-block-size", "Invalid block size",
-                     f"a /{block} block is larger than the pool {net} itself", "blockSize")
+        raise Invalid("invalid-block-size", f"a /{block} block is larger than the pool {net} itself",
+                      field="blockSize")
     for mode_field in ("ipipMode", "vxlanMode"):
         if spec.get(mode_field, "Never") not in MODES:
-            raise refuse("invalid-encapsulation", "Invalid encapsulation mode",
-                         f"{mode_field} must be one of {', '.join(MODES)}", mode_field)
+            raise Invalid("invalid-encapsulation", f"{mode_field} must be one of {', '.join(MODES)}",
+                          field=mode_field)
     ipip, vxlan = spec.get("ipipMode", "Never"), spec.get("vxlanMode", "Never")
     if ipip != "Never" and vxlan != "Never":
-        raise refuse("invalid-encapsulation", "Invalid encapsulation mode",
-                     f"IPIP and VXLAN cannot both be on for pool {net}", "vxlanMode")
+        raise Invalid("invalid-encapsulation", f"IPIP and VXLAN cannot both be on for pool {net}",
+                      field="vxlanMode")
     if net.version == 6 and ipip != "Never":
-        raise refuse("invalid-encapsulation", "Invalid encapsulation mode",
-                     f"IPIP is not supported on the IPv6 pool {net}", "ipipMode")
+        raise Invalid("invalid-encapsulation", f"IPIP is not supported on the IPv6 pool {net}",
+                      field="ipipMode")
     selector = spec.get("nodeSelector") or "all()"
     if not isinstance(selector, str) or len(selector) > 1024:
-        raise refuse("invalid-node-selector", "Invalid node selector",
-                     "nodeSelector must be a Calico selector string", "nodeSelector")
+        raise Invalid("invalid-node-selector", "nodeSelector must be a Calico selector string",
+                      field="nodeSelector")
     return Pool(name=name, cidr=str(net), blockSize=block, ipipMode=ipip, vxlanMode=vxlan,
                 natOutgoing=bool(spec.get("natOutgoing", False)),
                 disabled=bool(spec.get("disabled", False)), nodeSelector=selector,
@@ -171,27 +164,25 @@ def _check_placement(pool: Pool, cluster: ClusterNetworks, others: list[Pool]) -
     net = pool.network
     reserved = LINK_LOCAL[net.version]
     if net.overlaps(reserved):
-        raise refuse("pool-overlaps-reserved", "Pool overlaps a reserved range",
-                     f"pool {net} overlaps the link-local range {reserved}", "cidr",
-                     conflict=str(reserved))
+        raise Invalid("pool-overlaps-reserved", f"pool {net} overlaps the link-local range {reserved}",
+                      field="cidr", conflict=str(reserved))
     for text in cluster.host_networks:
         host = ipaddress.ip_network(text, strict=False)
         if host.version == net.version and net.overlaps(host):
-            raise refuse("pool-overlaps-host-network", "Pool overlaps a host network",
-                         f"pool {net} overlaps the host network {host} of cluster {cluster.name}",
-                         "cidr", status=409, conflict=str(host))
+            raise Conflict("pool-overlaps-host-network",
+                           f"pool {net} overlaps the host network {host} of cluster {cluster.name}",
+                           field="cidr", conflict=str(host))
     if cluster.service_cidr:
         svc = ipaddress.ip_network(cluster.service_cidr, strict=False)
         if svc.version == net.version and net.overlaps(svc):
-            raise refuse("pool-overlaps-service-cidr", "Pool overlaps the service CIDR",
-                         f"pool {net} overlaps the service CIDR {svc} of cluster {cluster.name}",
-                         "cidr", status=409, conflict=str(svc))
+            raise Conflict("pool-overlaps-service-cidr",
+                           f"pool {net} overlaps the service CIDR {svc} of cluster {cluster.name}",
+                           field="cidr", conflict=str(svc))
     for other in others:
         if other.name != pool.name and other.network.version == net.version \
                 and net.overlaps(other.network):
-            raise refuse("pool-overlaps-pool", "Pool overlaps another pool",
-                         f"pool {net} overlaps pool {other.name} ({other.cidr})", "cidr",
-                         status=409, conflict=other.cidr, conflicting_pool=other.name)
+            raise Conflict("pool-overlaps-pool", f"pool {net} overlaps pool {other.name} ({other.cidr})",
+                           field="cidr", conflict=other.cidr, conflicting_pool=other.name)
 
 
 def blocks_in(net: IPNetwork, blocks: list[Block]) -> list[Block]:
@@ -202,15 +193,14 @@ def check_create(pool: Pool, cluster: ClusterNetworks, existing: list[Pool],
                  blocks: list[Block]) -> None:
     """A new pool: placement, and no IPAM blocks of another size in its range."""
     if any(p.name == pool.name for p in existing):
-        raise refuse("pool-exists", "Pool exists", f"pool {pool.name} already exists in cluster "
-                     f"{cluster.name}", "name", status=409)
+        raise Conflict("pool-exists", f"pool {pool.name} already exists in cluster {cluster.name}",
+                       field="name")
     _check_placement(pool, cluster, existing)
     for block in blocks_in(pool.network, blocks):
         if block.network.prefixlen != pool.blockSize:
-            raise refuse("invalid-block-size", "Invalid block size",
-                         f"existing IPAM block {block.cidr} in {pool.cidr} is a "
-                         f"/{block.network.prefixlen}, not a /{pool.blockSize}", "blockSize",
-                         status=409, conflict=block.cidr)
+            raise Conflict("invalid-block-size", f"existing IPAM block {block.cidr} in {pool.cidr} is a "
+                           f"/{block.network.prefixlen}, not a /{pool.blockSize}", field="blockSize",
+                           conflict=block.cidr)
 
 
 def check_update(current: Pool, wanted: Pool, cluster: ClusterNetworks, existing: list[Pool],
@@ -228,19 +218,16 @@ def check_update(current: Pool, wanted: Pool, cluster: ClusterNetworks, existing
                                                  and b.network.subnet_of(new))]
         if outside or new.version != old.version:
             kind = "re-address" if not new.overlaps(old) else "shrink"
-            raise refuse("pool-in-use", "Pool in use",
-                         f"cannot {kind} pool {current.name} from {old} to {new}: {in_use} "
-                         f"addresses are allocated in {', '.join(outside) or old}", "cidr",
-                         status=409, conflict=str(old), allocated=in_use)
-        raise refuse("pool-cidr-immutable", "Pool CIDR is immutable",
-                     f"pool {current.name} ({old}) has {in_use} allocated addresses; its CIDR "
-                     f"cannot change to {new}: add a new pool and migrate", "cidr", status=409,
-                     conflict=str(old))
+            raise Conflict("pool-in-use", f"cannot {kind} pool {current.name} from {old} to {new}: {in_use} "
+                           f"addresses are allocated in {', '.join(outside) or old}", field="cidr",
+                           conflict=str(old), allocated=in_use)
+        raise Conflict("pool-cidr-immutable", f"pool {current.name} ({old}) has {in_use} allocated addresses; "
+                       f"its CIDR cannot change to {new}: add a new pool and migrate", field="cidr",
+                       conflict=str(old))
     if used and wanted.blockSize != current.blockSize:
-        raise refuse("pool-in-use", "Pool in use",
-                     f"cannot change the block size of pool {current.name} ({old}) from "
-                     f"/{current.blockSize} to /{wanted.blockSize}: {in_use} addresses are "
-                     f"allocated", "blockSize", status=409, conflict=str(old), allocated=in_use)
+        raise Conflict("pool-in-use", f"cannot change the block size of pool {current.name} ({old}) from "
+                       f"/{current.blockSize} to /{wanted.blockSize}: {in_use} addresses are allocated",
+                       field="blockSize", conflict=str(old), allocated=in_use)
 
 
 def check_delete(pool: Pool, blocks: list[Block]) -> None:
@@ -248,15 +235,12 @@ def check_delete(pool: Pool, blocks: list[Block]) -> None:
     mine = blocks_in(pool.network, blocks)
     allocated = sum(b.allocated for b in mine)
     if allocated:
-        raise refuse("pool-in-use", "Pool in use",
-                     f"pool {pool.name} ({pool.cidr}) still has {allocated} allocated addresses "
-                     f"in {', '.join(b.cidr for b in mine if b.allocated)}; disable it, move the "
-                     f"pods, then delete it", "cidr", status=409, conflict=pool.cidr,
-                     allocated=allocated)
+        raise Conflict("pool-in-use", f"pool {pool.name} ({pool.cidr}) still has {allocated} allocated addresses "
+                       f"in {', '.join(b.cidr for b in mine if b.allocated)}; disable it, move the "
+                       f"pods, then delete it", field="cidr", conflict=pool.cidr, allocated=allocated)
     if mine and not pool.disabled:
-        raise refuse("pool-not-disabled", "Pool not disabled",
-                     f"pool {pool.name} ({pool.cidr}) has IPAM blocks; disable it before "
-                     f"deleting it", "disabled", status=409, conflict=pool.cidr)
+        raise Conflict("pool-not-disabled", f"pool {pool.name} ({pool.cidr}) has IPAM blocks; disable it before "
+                       f"deleting it", field="disabled", conflict=pool.cidr)
 
 
 def differences(recorded: dict[str, Any], actual: dict[str, Any]) -> dict[str, Any]:
