@@ -141,6 +141,11 @@ class FakeDirectory:
                 setattr(machine, k, v)
         return machine
 
+    def expect_state(self, hostnames: list[str], state: str) -> None:
+        for host in hostnames:
+            if host in self.state.machines:
+                self.state.machines[host].state = state
+
     def upsert_cluster(self, name: str, **fields: Any) -> ClusterView:
         cluster = self.state.clusters.setdefault(name, ClusterView(name, fields.get("provider", "rke2")))
         for k, v in fields.items():

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 
 from autorke_common.catalogue.executor import ExecutorRun
+from autorke_common.catalogue.inventory import MachineStateChanged
 from autorke_common.catalogue.orchestrator import ApprovalRecorded, ChangeCreated, StepSucceeded
+from autorke_common.envelope import Envelope
 from autorke_common.errors import Conflict, Forbidden, Missing
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.model import Change, Endpoint
 from autorke_orchestrator.domain.planning import ChangeRequest
 from autorke_orchestrator.domain.saga import Outcome
-from autorke_orchestrator.service_layer import handlers, views
+from autorke_orchestrator.service_layer import handlers, projection, views
 from autorke_orchestrator.service_layer.commands import (
     EVERY_TARGET,
     Actor,
@@ -20,6 +22,7 @@ from autorke_orchestrator.service_layer.commands import (
     DecideApproval,
     TakeResults,
 )
+from autorke_orchestrator.service_layer.dispatch import command_id
 
 from .fakes import FakeUnitOfWork, State
 
@@ -215,3 +218,30 @@ def test_changes_created_at_the_same_instant_are_each_listed_once_across_pages()
     first = views.list_changes(uow, None, None, 1, None)
     second = views.list_changes(uow, None, None, 1, first.next_cursor)
     assert sorted(i["id"] for i in first.items + second.items) == sorted(ids) and second.next_cursor is None
+
+
+def test_a_mark_sets_the_read_model_at_once_and_its_late_echo_does_not_undo_it():
+    """node.add right after machine.init must not init again: the state a flow sends the
+    inventory is the read model's from the moment it is sent, and the inventory's echo of an
+    earlier mark (available → initializing), arriving late, does not move it back."""
+
+    uow = platform()
+    uow.state.machines["n1"].state = "available"
+    change = add_nodes(uow, "n1")
+    report(uow, runs(uow, change.id)[0].job_id, "msg-preflight", n1="succeeded")
+    handlers.decide_approval(DecideApproval(change.id, "approve", "approve", "ok", APPROVER), uow)
+    init = runs(uow, change.id)[-1]
+    assert init.action == "init" and uow.state.machines["n1"].state == "initializing"
+    report(uow, init.job_id, "msg-init", n1="succeeded")  # ready, then the join starts: joining
+    assert runs(uow, change.id)[-1].action == "join"
+    assert uow.state.machines["n1"].state == "joining", "known when the mark is sent, not when its echo comes"
+
+    mark = f"{change.id}:init:mark-initializing:1"
+    echo = MachineStateChanged(machine="id-n1", hostname="n1", from_state="available", to_state="initializing",
+                               change_id=change.id, command_id=command_id(mark, 0, "n1"))
+    projection.handle(Envelope.of(echo, source="inventory"), uow)
+    assert uow.state.machines["n1"].state == "joining"
+
+    by_hand = MachineStateChanged(machine="id-n1", hostname="n1", from_state="joining", to_state="faulty")
+    projection.handle(Envelope.of(by_hand, source="inventory"), uow)
+    assert uow.state.machines["n1"].state == "faulty", "a move the flows did not send is the inventory's word"

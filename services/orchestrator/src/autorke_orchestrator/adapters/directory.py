@@ -153,6 +153,14 @@ class Directory:
         row.updated_at = utcnow()
         return row
 
+    def expect_state(self, hostnames: list[str], state: str) -> None:
+        """The lifecycle state a flow of ours has just sent the inventory for these machines:
+        known here from the moment the mark is sent, so the next step or change decides
+        with it (not with the state before, while the inventory's event is on its way)."""
+        for row in self.session.execute(select(MachineViewRow).where(
+                MachineViewRow.hostname.in_(hostnames))).scalars():
+            row.state, row.updated_at = state, utcnow()
+
     def upsert_cluster(self, name: str, **fields: Any) -> ClusterViewRow:
         row = self.session.get(ClusterViewRow, name)
         if row is None:

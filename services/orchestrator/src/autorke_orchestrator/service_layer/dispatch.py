@@ -53,8 +53,12 @@ def _secrets(names: tuple[str, ...], cluster: ClusterView | None) -> dict[str, s
 
 
 def send(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | None, actor: str) -> None:
-    """Record the order as sent and write its commands to the outbox."""
+    """Record the order as sent and write its commands to the outbox. A lifecycle mark also
+    sets the machines' state in the read model at once: the flow that sends it is the one
+    that decides with it next (node.add right after machine.init must not init again)."""
     uow.jobs.record(change.id, order)
+    if order.purpose == "mark":
+        uow.directory.expect_state(list(order.job.hosts), order.job.params["state"])
     for env in envelopes(change, order, cluster, actor):
         uow.emit(env, aggregate=change.id)
 

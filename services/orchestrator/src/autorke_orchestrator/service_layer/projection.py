@@ -8,6 +8,7 @@ from typing import Any
 from autorke_common.catalogue import inventory as inv
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.adapters import inventory_data
+from autorke_orchestrator.domain.orders import parse_job_id
 from autorke_orchestrator.domain.saga import Outcome
 from autorke_orchestrator.service_layer import handlers
 from autorke_orchestrator.service_layer.commands import TakeResults
@@ -29,7 +30,10 @@ def _project(directory: Directory, msg: Any) -> None:
     elif isinstance(msg, inv.MachineRetired):
         directory.upsert_machine(msg.machine, msg.hostname, state="retired")
     elif isinstance(msg, inv.MachineStateChanged):
-        directory.upsert_machine(msg.machine, msg.hostname, state=msg.to_state)
+        if _answers_a_mark(msg.command_id):  # set when the mark was sent; a late echo must not undo a newer one
+            directory.upsert_machine(msg.machine, msg.hostname)
+        else:
+            directory.upsert_machine(msg.machine, msg.hostname, state=msg.to_state)
     elif isinstance(msg, inv.MembershipChanged):
         released = msg.action == "released"
         directory.upsert_machine(msg.machine, msg.hostname, cluster=None if released else msg.cluster,
@@ -41,6 +45,13 @@ def _project(directory: Directory, msg: Any) -> None:
                                  join_address=msg.join_address, join_token_sealed=msg.join_token_sealed)
     elif isinstance(msg, inv.ConfigVersioned):
         directory.keep_config(msg.cluster, msg.kind, msg.version, msg.content_sealed)
+
+
+def _answers_a_mark(command_id: str | None) -> bool:
+    """Whether an inventory event answers one of our lifecycle marks (its command id)."""
+    parsed = parse_command_id(command_id)
+    job = parse_job_id(parsed[0]) if parsed else None
+    return job is not None and job[2] == "mark"
 
 
 def _answer(jobs: Jobs, msg: Any) -> tuple[str, str, Outcome] | None:
