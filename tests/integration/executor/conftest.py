@@ -2,15 +2,10 @@
 machines), plus helpers to send it jobs over the bus and watch its events."""
 from __future__ import annotations
 
-import asyncio
-import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import nats
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,6 +13,8 @@ from autorke_common.catalogue.executor import ExecutorRun
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_executor.bootstrap import ExecutorSettings, create_app
+from fixtures.recorder import BusRecorder
+from fixtures.waiting import wait
 
 SECRET_KEY = "executor-tests-secret"
 
@@ -40,46 +37,18 @@ def new_job(**fields: Any) -> ExecutorRun:
     return ExecutorRun(**fields)
 
 
-class EventLog:
-    """Every executor event published on the server, collected by a core subscription."""
+class EventLog(BusRecorder):
+    """Every executor event published on the server (the shared recorder, on executor events)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.events: list[dict] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10)
+        super().__init__(url, ("autorke.events.executor.>",))
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._subscribe())
-        self._loop.run_forever()
+    @property
+    def events(self) -> list[dict]:
+        return self.snapshot()
 
-    async def _subscribe(self) -> None:
-        self.nc = await nats.connect(self.url)
-
-        async def on(msg) -> None:
-            self.events.append(json.loads(msg.data))
-        await self.nc.subscribe("autorke.events.executor.>", cb=on)
-        await self.nc.flush()
-        self._ready.set()
-
-    def publish(self, envelope: Envelope) -> None:
-        async def pub() -> None:
-            js = self.nc.jetstream()
-            await js.publish(envelope.subject, envelope.to_bytes(), headers={"Nats-Msg-Id": envelope.id})
-        asyncio.run_coroutine_threadsafe(pub(), self._loop).result(10)
-
-    def of(self, job_id: str, type_: str | None = None) -> list[dict]:
-        return [e for e in list(self.events) if e["data"].get("job_id") == job_id
-                and (type_ is None or e["type"] == type_)]
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.nc.close(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+    def of(self, job_id: str, type_: str | None = None) -> list[dict]:  # type: ignore[override]
+        return super().of(type_, job_id=job_id)
 
 
 @pytest.fixture
@@ -126,14 +95,9 @@ def send(events: EventLog, job: ExecutorRun) -> Envelope:
 
 
 def wait_finished(events: EventLog, job_id: str, timeout: float = 60.0, count: int = 1) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = events.of(job_id, "executor.job.finished")
-        if len(done) >= count:
-            return done
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish within {timeout} s: "
-                         f"{[e['type'] for e in events.of(job_id)]}")
+    return wait(lambda: (done := events.of(job_id, "executor.job.finished")) and len(done) >= count and done,
+                timeout, f"job {job_id} finished (its events so far: {[e['type'] for e in events.of(job_id)]})",
+                interval=0.1)
 
 
 def commands_of(lab, name: str) -> list[str]:
