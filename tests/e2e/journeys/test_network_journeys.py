@@ -71,7 +71,7 @@ def test_ippool_create_update_disable_enable_delete_visible_in_calico(clean_logs
     r = p.call("POST", path, json={"name": "journey-over-hosts", "spec": {"cidr": host_net}})
     assert r.status_code in (409, 422) and problem(r) == "pool-overlaps-host-network", r.text
     assert calico(p, cluster, "ippools") == before, "P7: a refused pool creates nothing"
-    assert "journey-over-hosts" not in {v["name"] for v in p.call("GET", path, "viewer").json()}
+    assert "journey-over-hosts" not in {v["name"] for v in p.call("GET", path, "viewer").json()["items"]}
     assert p.touched() == {}, "pools go through the Kubernetes API, no SSH"
 
 

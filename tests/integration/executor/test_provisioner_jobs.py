@@ -4,24 +4,19 @@ refused before rke runs) and RKE2 per-node join/remove that touches that node on
 from __future__ import annotations
 
 import json
-import time
 
 import yaml
 from kubernetes import client
 
 from autorke_lab.provisioners.rke import rke_path
 from autorke_lab.provisioners.rke2 import install_command, join_token
+from fixtures.waiting import wait
 
 from .conftest import commands_of, new_job, send, target, wait_finished
 
 
 def _wait(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
+    wait(predicate, timeout, "condition", 0.2)
 
 
 def _ready(v1, name: str) -> bool:

@@ -8,16 +8,11 @@ import time
 from kubernetes import client
 
 from autorke_lab.kube.lifecycle import UNREACHABLE
+from fixtures.waiting import wait
 
 
 def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
+    return wait(predicate, timeout, "condition", 0.1)
 
 
 def _ready(v1, name):

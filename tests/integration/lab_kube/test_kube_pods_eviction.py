@@ -2,22 +2,17 @@
 a PodDisruptionBudget that would be violated answers 429 until it allows the eviction."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from fixtures.waiting import wait
+
 
 def _wait(predicate, timeout=10.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
+    return wait(predicate, timeout, "condition", interval)
 
 
 def _ready_node(v1, name, labels=None):

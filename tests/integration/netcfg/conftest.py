@@ -28,6 +28,7 @@ from autorke_common.secrets import SecretBox
 from autorke_lab.vcalico import VCalicoServer
 from autorke_netcfg.bootstrap import NetcfgSettings, create_app
 from autorke_netcfg.service_layer.ports import Ports
+from fixtures.waiting import wait
 
 SECRET_KEY = secrets.token_urlsafe(32)
 VCALICO_SECRET = secrets.token_urlsafe(24)
@@ -128,13 +129,7 @@ class Netcfg:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 45.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+    return wait(predicate, timeout, "condition", interval)
 
 
 @pytest.fixture(scope="module")
