@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 
 import nats
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from autorke_inventory.bootstrap import InventorySettings, create_app
 from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.cmdb.netbox import netbox_router
 from autorke_lab.machines.addresses import free_port
 from autorke_lab.runtime import HttpServer
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
-from autorke_inventory.bootstrap import InventorySettings, create_app
 
 SECRET_KEY = "inventory-test-key"
 
@@ -54,13 +54,13 @@ class Inv:
     client: TestClient
     headers: Callable[[str], dict[str, str]]
 
-    def get(self, path: str, user: str = "viewer", **kw):  # noqa: ANN201
+    def get(self, path: str, user: str = "viewer", **kw):
         return self.client.get(path, headers=self.headers(user), **kw)
 
-    def post(self, path: str, user: str = "operator", **kw):  # noqa: ANN201
+    def post(self, path: str, user: str = "operator", **kw):
         return self.client.post(path, headers={**self.headers(user), **kw.pop("headers", {})}, **kw)
 
-    def patch(self, path: str, user: str = "operator", **kw):  # noqa: ANN201
+    def patch(self, path: str, user: str = "operator", **kw):
         return self.client.patch(path, headers={**self.headers(user), **kw.pop("headers", {})}, **kw)
 
 
@@ -112,7 +112,7 @@ class EventRecorder:
         self._stop = asyncio.Event()
         nc = await nats.connect(self.url)
 
-        async def on(m) -> None:  # noqa: ANN001
+        async def on(m) -> None:
             self.raw.append(m.data)
             try:
                 self.messages.append(json.loads(m.data))

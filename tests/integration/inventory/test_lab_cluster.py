@@ -13,13 +13,13 @@ import uuid
 
 import pytest
 import yaml
-from autorke_lab.cmdb.component import running_machines
-from autorke_lab.provisioners.rke import rke_path
 from kubernetes import client
 
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
+from autorke_lab.cmdb.component import running_machines
+from autorke_lab.provisioners.rke import rke_path
 
 from .conftest import start_cmdb
 
@@ -58,7 +58,7 @@ def test_lab_cluster_rendered_accepted_imported_and_rkestate_kept_secret(
     marker = f"RKESTATE-MARKER-{uuid.uuid4().hex}"
     responses: list[str] = []
 
-    def keep(r):  # noqa: ANN001, ANN202
+    def keep(r):
         responses.append(r.text + json.dumps(dict(r.headers)))
         return r
 

@@ -44,13 +44,13 @@ def test_free_text_pages_cover_each_match_once_whichever_way_the_page_is_found(
         make_inventory, cmdb: LabCmdb, monkeypatch):
     """Few matches are paged from the matches themselves (the search index), many by walking
     the sort order: the same pages either way, each match once, in order."""
-    from autorke_inventory.service_layer import queries
+    from autorke_inventory.adapters import repository
 
     inv = make_inventory(cmdb.url)
     assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
     everything = inv.get("/api/v1/machines", params={"q": "m1", "limit": 500}).json()
     expected = sorted((m["hostname"] for m in everything["items"]), reverse=True)
-    assert 7 < everything["total"] == len(expected) <= queries.FEW_MATCHES
+    assert 7 < everything["total"] == len(expected) <= repository.FEW_MATCHES
 
     def paged() -> list[str]:
         seen, cursor = [], None
@@ -63,18 +63,20 @@ def test_free_text_pages_cover_each_match_once_whichever_way_the_page_is_found(
                 return seen
 
     assert paged() == expected
-    monkeypatch.setattr(queries, "FEW_MATCHES", 0)  # as if there were thousands of matches
+    monkeypatch.setattr(repository, "FEW_MATCHES", 0)  # as if there were thousands of matches
     assert paged() == expected
 
 
 def test_bad_input_gets_problem_json_and_auth_is_required(make_inventory, cmdb: LabCmdb):
     inv = make_inventory(cmdb.url)
-    for params, slug in [({"state": "melted"}, "invalid-request"), ({"sort": "colour"},
-                          "invalid-request"), ({"cursor": "!!"}, "invalid-request"),
-                         ({"role": "master"}, "invalid-request")]:
+    for params, status, slug in [({"state": "melted"}, 422, "invalid-request"),
+                                 ({"sort": "colour"}, 422, "invalid-request"),
+                                 ({"role": "master"}, 422, "invalid-request"),
+                                 ({"limit": 0}, 422, "invalid-request"),
+                                 ({"cursor": "!!"}, 400, "invalid-cursor")]:
         r = inv.get("/api/v1/machines", params=params)
-        assert r.status_code == 422 and r.headers["content-type"].startswith(
-            "application/problem+json") and r.json()["type"].endswith(slug)
+        assert r.status_code == status and r.headers["content-type"].startswith(
+            "application/problem+json") and r.json()["type"].endswith(slug), (params, r.text)
     assert inv.client.get("/api/v1/machines").status_code == 401
     assert inv.post("/api/v1/machines:sync", user="viewer", json={}).status_code == 403
     assert inv.get("/api/v1/machines/nope").json()["type"].endswith("not-found")

@@ -12,14 +12,15 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
+from kubernetes import client
+from sqlalchemy import create_engine, text
+
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_executor.bootstrap import ExecutorSettings
 from autorke_executor.bootstrap import create_app as create_executor
-from fastapi.testclient import TestClient
-from kubernetes import client
-from sqlalchemy import create_engine, text
 
 from .conftest import SECRET_KEY, LabCmdb
 
@@ -197,7 +198,7 @@ def test_refresh_of_an_unknown_cluster_or_one_without_kubeconfig_is_a_problem(ma
     assert r.status_code == 422 and r.json()["type"].endswith("/no-kubeconfig")
     assert inv.post("/api/v1/clusters/bare/nodes:refresh", user="viewer").status_code == 403
     body = inv.get("/api/v1/clusters/bare/nodes").json()
-    assert body == {"items": [], "node_status": None}  # nothing was asked or stored
+    assert body == {"items": [], "next_cursor": None, "node_status": None}  # nothing was asked or stored
     assert not [m for m in events.messages if m.get("type") == "executor.run"]
 
 
@@ -208,8 +209,8 @@ def test_periodic_refresh_asks_once_per_period_and_not_while_one_is_in_flight(ma
     assert inv.post("/api/v1/clusters", json={"name": "p1", "provider": "rke2",
                                               "kubeconfig": lab_kube.kubeconfig_yaml}).status_code == 201
     assert inv.post("/api/v1/clusters", json={"name": "p2", "provider": "rke"}).status_code == 201
-    db = inv.client.app.state.inventory.db
-    first = node_status.request_periodic(db, 30, now=3000.0)
+    uow = inv.client.app.state.inventory.uow
+    first = node_status.request_periodic(uow(), 30, now=3000.0)
     assert first == ["inventory-nodes-p1-p100"]  # p2 has no kubeconfig
-    assert node_status.request_periodic(db, 30, now=3031.0) == []  # the first is still pending
+    assert node_status.request_periodic(uow(), 30, now=3031.0) == []  # the first is still pending
     assert inv.get("/api/v1/clusters/p1/nodes").json()["node_status"]["status"] == "pending"

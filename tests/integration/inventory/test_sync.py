@@ -43,8 +43,8 @@ def test_full_then_incremental_sync_is_idempotent_and_retires(make_inventory, cm
 
     seen = events.wait_for(lambda ms: len([m for m in ms if m["type"] == msg.SyncFinished.TYPE
                                            and m["data"]["sync_id"] == inc["sync_id"]]) == 1)
-    finished = [m for m in seen if m["type"] == msg.SyncFinished.TYPE
-                and m["data"]["sync_id"] == inc["sync_id"]][0]
+    finished = next(m for m in seen if m["type"] == msg.SyncFinished.TYPE
+                    and m["data"]["sync_id"] == inc["sync_id"])
     assert finished["data"]["retired"] == 1
     ours = [m for m in seen if m.get("correlation_id") == inc["sync_id"]]
     types = [m["type"] for m in ours]

@@ -7,8 +7,7 @@ import json
 import pytest
 import yaml
 
-from autorke_common.errors import Problem
-
+from autorke_common.errors import Conflict, Invalid, problem_of
 from autorke_inventory.domain import clusterconfig, redaction
 from autorke_inventory.domain.lifecycle import check_transition
 from autorke_inventory.domain.matching import ObservedNode, match_nodes
@@ -31,10 +30,10 @@ def yml(*roles, addresses=None) -> str:
     (yml(["controlplane"], ["worker"]), "no-etcd", "has no etcd node"),
 ])
 def test_p3_invalid_cluster_yml_is_refused_with_its_own_error(text, rule, words):
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(Invalid) as caught:
         clusterconfig.validate(text)
     p = caught.value
-    assert p.type == "https://autorke.dev/problems/invalid-cluster-config"
+    assert p.slug == "invalid-cluster-config"
     assert p.extensions["rule"] == rule and words in p.detail
 
 
@@ -43,7 +42,7 @@ def test_p3_each_refusal_has_a_distinct_message():
              yml(["etcd"], []), yml(["etcd"], ["etcd"]), yml(["worker"])]
     messages = set()
     for text in texts:
-        with pytest.raises(Problem) as caught:
+        with pytest.raises(Invalid) as caught:
             clusterconfig.validate(text)
         messages.add(caught.value.detail)
     assert len(messages) == len(texts)
@@ -64,13 +63,14 @@ def test_rendered_cluster_yml_validates_and_is_stable():
     assert clusterconfig.render(spec, list(reversed(nodes))) == text
 
 
-def test_illegal_transitions_are_refused_with_409():
+def test_illegal_transitions_are_refused_as_a_conflict():
     check_transition("m", "available", "initializing", is_member=False)
     for current, target, member in [("available", "member", False), ("member", "available", True),
                                     ("ready", "member", False), ("retired", "member", False)]:
-        with pytest.raises(Problem) as caught:
+        with pytest.raises(Conflict) as caught:
             check_transition("m", current, target, is_member=member)
-        assert (caught.value.status, caught.value.slug) == (409, "illegal-state-transition")
+        assert caught.value.slug == "illegal-state-transition"
+        assert problem_of(caught.value).status == 409  # at the REST edge
 
 
 def test_nodes_are_matched_by_ip_and_hostname_and_strangers_reported():

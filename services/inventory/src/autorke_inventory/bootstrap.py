@@ -1,28 +1,26 @@
 """The one place where the inventory service is wired: settings, runtime, CMDB source,
-sync schedule, routes, consumers. Nothing is built at import time."""
+the command handlers, sync schedule, routes, consumers. Nothing is built at import time."""
 from __future__ import annotations
 
-import asyncio
-import logging
+from functools import partial
 
 from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
 from autorke_common.app import create_service_app
+from autorke_common.catalogue import inventory as msg
 from autorke_common.runtime import ServiceRuntime
-from autorke_common.settings import ServiceSettings, secret_box
-
+from autorke_common.secrets import SecretBox
+from autorke_common.settings import ServiceSettings
 from autorke_inventory.adapters.cmdb_http import HttpCmdbSource
 from autorke_inventory.adapters.netbox import NetBoxSource
 from autorke_inventory.adapters.orm import metadata
+from autorke_inventory.adapters.unit_of_work import unit_of_work_factory
 from autorke_inventory.entrypoints import api_clusters, api_configs, api_machines, consumer
-from autorke_inventory.entrypoints.deps import InventoryServices
-from autorke_inventory.service_layer.commands import CommandHandler
-from autorke_inventory.service_layer import node_status
-from autorke_inventory.service_layer.jobs import ExecutorResults
+from autorke_inventory.entrypoints.deps import Inlet, InventoryServices
+from autorke_inventory.service_layer import handlers, jobs, messagebus, node_status
 from autorke_inventory.service_layer.sync import SyncRunner
-
-log = logging.getLogger(__name__)
+from autorke_inventory.service_layer.unit_of_work import UnitOfWorkFactory
 
 
 class InventorySettings(ServiceSettings):
@@ -37,7 +35,7 @@ class InventorySettings(ServiceSettings):
         default=30.0, ge=0, description="period of the members' node status refresh; 0 = off")
 
 
-def source_factory(settings: InventorySettings):  # noqa: ANN201
+def source_factory(settings: InventorySettings):
     token = settings.cmdb_token.get_secret_value() if settings.cmdb_token else None
     if settings.cmdb_kind == "netbox":
         return lambda: NetBoxSource(settings.cmdb_url, token, settings.cmdb_page_size)
@@ -46,27 +44,45 @@ def source_factory(settings: InventorySettings):  # noqa: ANN201
     return lambda: HttpCmdbSource(settings.cmdb_url, token, settings.cmdb_page_size)
 
 
+def command_handlers(box: SecretBox) -> messagebus.Handlers:
+    """The handler of each of the orchestrator's commands, with the ports it needs."""
+    return {
+        msg.AssignMembership: handlers.assign_membership,
+        msg.ReleaseMembership: handlers.release_membership,
+        msg.UpdateNode: handlers.update_node,
+        msg.TransitionMachine: handlers.transition_machine,
+        msg.StoreConfig: partial(handlers.store_config, box=box),
+    }
+
+
+def services_for(uow: UnitOfWorkFactory, box: SecretBox, syncer: SyncRunner | None) -> InventoryServices:
+    dispatch = command_handlers(box)
+    return InventoryServices(
+        uow=uow, box=box, syncer=syncer,
+        commands=Inlet(lambda env: messagebus.handle_command(env, uow, dispatch)),
+        results=Inlet(lambda env: jobs.take_result(env, uow())))
+
+
 def create_app(settings: InventorySettings | None = None, configure_process: bool = True) -> FastAPI:
     settings = settings or InventorySettings()
-    runtime = ServiceRuntime(settings, metadata, "autorke_inventory:migrations", configure_process)
-    box = secret_box(settings)
-    syncer = SyncRunner(runtime.db, source_factory(settings)) if settings.cmdb_url else None
-    services = InventoryServices(db=runtime.db, box=box, syncer=syncer,
-                                 commands=CommandHandler(runtime.db, box),
-                                 results=ExecutorResults(runtime.db))
+    runtime = ServiceRuntime(settings, metadata, "autorke_inventory:migrations", configure_process,
+                             needs_secrets=True)
+    uow = unit_of_work_factory(runtime.db)
+    syncer = SyncRunner(uow, source_factory(settings)) if settings.cmdb_url else None
+    services = services_for(uow, runtime.secrets, syncer)
     consumer.subscribe(runtime, services)
     if syncer is not None and settings.sync_interval_s > 0:
-        async def periodic_sync() -> None:
-            await asyncio.to_thread(syncer.run, "incremental", "schedule")
+        def periodic_sync() -> None:
+            syncer.run("incremental", "schedule")
 
-        runtime.every(settings.sync_interval_s, periodic_sync)
+        runtime.every(settings.sync_interval_s, periodic_sync, in_thread=True)
     if settings.node_status_interval_s > 0:
         interval = settings.node_status_interval_s
 
-        async def periodic_node_status() -> None:
-            await asyncio.to_thread(node_status.request_periodic, runtime.db, interval)
+        def refresh_node_status() -> None:
+            node_status.request_periodic(uow(), interval)
 
-        runtime.every(interval, periodic_node_status)
+        runtime.every(interval, refresh_node_status, in_thread=True)
     app = create_service_app(runtime, [api_machines.router, api_clusters.router,
                                        api_configs.router])
     app.state.inventory = services

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 
 from autorke_common.errors import TemporaryError
-
 from autorke_inventory.domain.records import SourcePage, SourceRecord
 
 

@@ -15,7 +15,6 @@ import pynetbox
 import requests
 
 from autorke_common.errors import TemporaryError
-
 from autorke_inventory.domain.records import SourcePage, SourceRecord
 
 RETIRED_STATUSES = frozenset({"decommissioning", "offline"})

@@ -10,25 +10,17 @@ free text; keyset pagination on (sort column, id))."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from autorke_common.orm import json_field, time_field
 from autorke_common.outbox import add_outbox_tables
 
 
 class Table(SQLModel, registry=registry()):
     """Base of every inventory table."""
-
-
-def _json(nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
-
-
-def _ts(nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
 
 
 class MachineRow(Table, table=True):
@@ -49,14 +41,14 @@ class MachineRow(Table, table=True):
     gpu_model: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     gpu_count: int = 0
     search: str = Field(sa_column=Column(String(600), nullable=False))
-    cmdb: dict = _json()
+    cmdb: dict = json_field()
     fingerprint: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
-    facts: dict | None = _json(nullable=True)
-    facts_at: datetime | None = _ts(nullable=True)
-    conflicts: list | None = _json(nullable=True)
+    facts: dict | None = json_field(nullable=True)
+    facts_at: datetime | None = time_field(nullable=True)
+    conflicts: list | None = json_field(nullable=True)
     version: int = 1
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = time_field()
+    updated_at: datetime = time_field()
 
 
 class ClusterRow(Table, table=True):
@@ -67,16 +59,16 @@ class ClusterRow(Table, table=True):
     kubeconfig_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     join_address: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
     join_token_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    host_networks: list = _json()
+    host_networks: list = json_field()
     pod_cidr: str = Field(sa_column=Column(String(64), nullable=False))
     service_cidr: str = Field(sa_column=Column(String(64), nullable=False))
     bgp_as: int | None = None
-    bastion: dict | None = _json(nullable=True)
-    options: dict = _json()
+    bastion: dict | None = json_field(nullable=True)
+    options: dict = json_field()
     created_by: str = Field(sa_column=Column(String(128), nullable=False))
     version: int = 1
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = time_field()
+    updated_at: datetime = time_field()
 
 
 class MembershipRow(Table, table=True):
@@ -86,19 +78,19 @@ class MembershipRow(Table, table=True):
     cluster: str = Field(sa_column=Column(String(63), ForeignKey("clusters.name"),
                                           nullable=False, index=True))
     roles: str = Field(sa_column=Column(String(64), nullable=False))  # "controlplane,etcd"
-    labels: dict = _json()
-    taints: list = _json()
+    labels: dict = json_field()
+    taints: list = json_field()
     change_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    since: datetime = _ts()
+    since: datetime = time_field()
     # the node as its cluster's Kubernetes API last showed it (domain.node_status); all
     # None until the first observation
     node_name: str | None = Field(default=None, sa_column=Column(String(253), nullable=True))
     node_ready: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     node_unschedulable: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
     kubelet_version: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    node_detail: dict | None = _json(nullable=True)  # reason, message, problems, registered
-    node_observed_at: datetime | None = _ts(nullable=True)
-    node_changed_at: datetime | None = _ts(nullable=True)
+    node_detail: dict | None = json_field(nullable=True)  # reason, message, problems, registered
+    node_observed_at: datetime | None = time_field(nullable=True)
+    node_changed_at: datetime | None = time_field(nullable=True)
 
 
 class ConfigVersionRow(Table, table=True):
@@ -115,15 +107,15 @@ class ConfigVersionRow(Table, table=True):
     created_by: str = Field(sa_column=Column(String(128), nullable=False))
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     rollback_of: int | None = None
-    created_at: datetime = _ts()
+    created_at: datetime = time_field()
 
 
 class SyncCursorRow(Table, table=True):
     __tablename__ = "sync_cursors"
     source: str = Field(sa_column=Column(String(64), primary_key=True))
     cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    last_full_at: datetime | None = _ts(nullable=True)
-    last_sync_at: datetime | None = _ts(nullable=True)
+    last_full_at: datetime | None = time_field(nullable=True)
+    last_sync_at: datetime | None = time_field(nullable=True)
 
 
 class JobRow(Table, table=True):
@@ -135,9 +127,9 @@ class JobRow(Table, table=True):
     cluster: str | None = Field(default=None, sa_column=Column(String(63), nullable=True))
     status: str = Field(sa_column=Column(String(16), nullable=False))  # pending|done|failed
     requested_by: str = Field(sa_column=Column(String(128), nullable=False))
-    report: dict | None = _json(nullable=True)
-    created_at: datetime = _ts()
-    finished_at: datetime | None = _ts(nullable=True)
+    report: dict | None = json_field(nullable=True)
+    created_at: datetime = time_field()
+    finished_at: datetime | None = time_field(nullable=True)
 
 
 metadata = Table.metadata

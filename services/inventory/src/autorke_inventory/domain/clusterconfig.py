@@ -4,7 +4,7 @@ it is stored: configs are never hand-copied, and a broken one never reaches ``rk
 :func:`render` turns a cluster's registration and its members into RKE1's cluster.yml
 (nodes with roles, labels and taints, bastion, service CIDRs, network plugin, plus the
 cluster's free-form service options merged at the top level). :func:`validate` checks any
-cluster.yml text — rendered or uploaded — and refuses it with problem type
+cluster.yml text — rendered or uploaded — and refuses it (``Invalid``) with the slug
 ``invalid-cluster-config`` and one ``rule`` per mistake, each with its own message:
 ``unknown-role``, ``duplicate-address``, ``node-without-role``, ``no-etcd``, ``even-etcd``
 (and ``no-nodes``, ``missing-address``, ``missing-user``, ``duplicate-hostname``,
@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from autorke_common.errors import Problem
-
+from autorke_common.errors import Invalid
 from autorke_inventory.domain.roles import ROLES
 
 DEFAULT_K8S_VERSION = "v1.28.15-rancher1-1"
@@ -83,9 +82,9 @@ def _node(n: NodeSpec) -> dict[str, Any]:
     return node
 
 
-def _refuse(errors: list[dict[str, str]]) -> Problem:
-    return Problem("invalid-cluster-config", "Invalid cluster configuration", 422,
-                   "; ".join(e["message"] for e in errors), rule=errors[0]["rule"], errors=errors)
+def _refuse(errors: list[dict[str, str]]) -> Invalid:
+    return Invalid("invalid-cluster-config", "; ".join(e["message"] for e in errors), rule=errors[0]["rule"],
+                   errors=errors)
 
 
 def parse(text: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ back to ``member``). A free machine may be cleaned up from ``available`` too (a 
 handed back by another team). ``retired`` is left only when the CMDB brings the machine back."""
 from __future__ import annotations
 
-from autorke_common.errors import Problem
+from autorke_common.errors import Conflict, Invalid
 
 STATES = ("available", "initializing", "ready", "joining", "member", "draining", "removing",
           "cleaning", "faulty", "retired")
@@ -33,12 +33,12 @@ MEMBER_STATES = frozenset({"joining", "member", "draining", "removing"})
 FREE_STATES = frozenset({"available", "initializing", "ready", "cleaning", "retired"})
 
 
-def illegal(machine: str, current: str, target: str, why: str = "") -> Problem:
+def illegal(machine: str, current: str, target: str, why: str = "") -> Conflict:
     allowed = sorted(TRANSITIONS.get(current, ()))
-    return Problem("illegal-state-transition", "Illegal state transition", 409,
-                   f"machine {machine} cannot go from {current!r} to {target!r}"
-                   + (f": {why}" if why else f" (allowed: {', '.join(allowed) or 'none'})"),
-                   machine=machine, current=current, target=target, allowed=allowed)
+    return Conflict("illegal-state-transition",
+                    f"machine {machine} cannot go from {current!r} to {target!r}"
+                    + (f": {why}" if why else f" (allowed: {', '.join(allowed) or 'none'})"),
+                    machine=machine, current=current, target=target, allowed=allowed)
 
 
 def check_transition(machine: str, current: str, target: str, *, is_member: bool,
@@ -46,7 +46,7 @@ def check_transition(machine: str, current: str, target: str, *, is_member: bool
     """Raise ``illegal-state-transition`` unless ``current -> target`` is allowed for a
     machine that is (or is not) a cluster member."""
     if target not in STATES:
-        raise Problem("invalid-request", "Unknown state", 422, f"unknown state {target!r}")
+        raise Invalid("invalid-request", f"unknown state {target!r}")
     if expected is not None and expected != current:
         raise illegal(machine, current, target, f"expected it in {expected!r}")
     if target == current:

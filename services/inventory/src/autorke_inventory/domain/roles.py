@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from autorke_common.errors import Problem
+from autorke_common.errors import Invalid
 
 ROLES = ("etcd", "controlplane", "worker")
 ROLE_LABELS = {  # node labels RKE and RKE2 set for each role
@@ -22,18 +22,16 @@ def check_roles(roles: list[str]) -> list[str]:
     """The roles, sorted and de-duplicated; refuses an unknown or empty set."""
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
-        raise Problem("invalid-request", "Unknown role", 422,
-                      f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
+        raise Invalid("invalid-request", f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
     if not roles:
-        raise Problem("invalid-request", "No role", 422, "a cluster member needs at least one role")
+        raise Invalid("invalid-request", "a cluster member needs at least one role")
     return sorted(set(roles))
 
 
 def check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(str(value)):
-            raise Problem("invalid-request", "Invalid label", 422,
-                          f"label {key}={value} is not a valid Kubernetes label")
+            raise Invalid("invalid-request", f"label {key}={value} is not a valid Kubernetes label")
     return dict(sorted(labels.items()))
 
 

@@ -1,6 +1,7 @@
 """Clusters REST: register, read, update (If-Match), nodes (with their observed Kubernetes
 status, refreshed through the executor), import (from cluster.yml + cluster.rkestate now,
-or through the Kubernetes API via the executor)."""
+or through the Kubernetes API via the executor). Lists are pages of up to ``limit`` (500 by
+default: the console shows them whole)."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -8,15 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from autorke_common.auth import Operator, Viewer
-from autorke_common.errors import Problem, not_found
-
-from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow, MembershipRow
-from autorke_inventory.entrypoints.deps import Services, check_if_match, set_etag
-from autorke_inventory.service_layer import clusters, jobs, node_status
-from autorke_inventory.service_layer.views import machine_view
+from autorke_common.rest import CursorParam, Limit
+from autorke_inventory.domain.commands import ImportCluster, RefreshNodes, RegisterCluster, UpdateCluster
+from autorke_inventory.entrypoints.deps import Services, set_etag
+from autorke_inventory.service_layer import handlers, views
 
 router = APIRouter(prefix="/api/v1", tags=["clusters"])
 
@@ -64,106 +62,64 @@ class ImportIn(BaseModel):
     rkestate: str | None = Field(default=None, description="sealed at rest, never shown")
 
 
-def _get(uow, name: str) -> ClusterRow:  # noqa: ANN001
-    row = uow.session.get(ClusterRow, name)
-    if row is None:
-        raise not_found("cluster", name)
-    return row
-
-
 @router.get("/clusters")
-def list_clusters(services: Services, _: Viewer) -> dict:
-    with services.db.unit_of_work() as uow:
-        rows = uow.session.scalars(select(ClusterRow).order_by(ClusterRow.name)).all()
-        counts = clusters.member_counts(uow)
-        return {"items": [clusters.cluster_view(r, counts.get(r.name, 0)) for r in rows]}
+def list_clusters(services: Services, _: Viewer, limit: Limit = 500, cursor: CursorParam = None) -> dict:
+    return views.clusters(services.uow(), limit, cursor)
 
 
 @router.post("/clusters", status_code=201)
 def register_cluster(body: ClusterIn, services: Services, principal: Operator,
                      response: Response) -> dict:
-    with services.db.unit_of_work() as uow:
-        data = body.model_dump()
-        data["bastion"] = body.bastion.model_dump() if body.bastion else None
-        row = clusters.register(uow, data, services.box, principal.subject)
-        uow.commit()
-        set_etag(response, row.version)
-        return clusters.cluster_view(row, 0)
+    data = body.model_dump()
+    data["bastion"] = body.bastion.model_dump() if body.bastion else None
+    cluster = handlers.register_cluster(RegisterCluster(data, principal.subject), services.uow(),
+                                        box=services.box)
+    set_etag(response, cluster["version"])
+    return cluster
 
 
 @router.get("/clusters/{name}")
 def get_cluster(name: str, services: Services, _: Viewer, response: Response) -> dict:
-    with services.db.unit_of_work() as uow:
-        row = _get(uow, name)
-        set_etag(response, row.version)
-        return clusters.cluster_view(row, clusters.member_count(uow, name))
+    cluster = views.cluster(services.uow(), name)
+    set_etag(response, cluster["version"])
+    return cluster
 
 
 @router.patch("/clusters/{name}")
 def update_cluster(name: str, body: ClusterPatch, services: Services, principal: Operator,
                    response: Response,
                    if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> dict:
-    with services.db.unit_of_work() as uow:
-        row = _get(uow, name)
-        check_if_match(if_match, row.version)
-        patch = body.model_dump(exclude_unset=True)
-        if "bastion" in patch and body.bastion is not None:
-            patch["bastion"] = body.bastion.model_dump()
-        row = clusters.update(uow, row, patch, services.box, principal.subject)
-        uow.commit()
-        set_etag(response, row.version)
-        return clusters.cluster_view(row, clusters.member_count(uow, name))
+    patch = body.model_dump(exclude_unset=True)
+    if "bastion" in patch and body.bastion is not None:
+        patch["bastion"] = body.bastion.model_dump()
+    cluster = handlers.update_cluster(UpdateCluster(name, patch, if_match, principal.subject),
+                                      services.uow(), box=services.box)
+    set_etag(response, cluster["version"])
+    return cluster
 
 
 @router.get("/clusters/{name}/nodes")
-def cluster_nodes(name: str, services: Services, _: Viewer) -> dict:
-    with services.db.unit_of_work() as uow:
-        _get(uow, name)
-        rows = uow.session.execute(
-            select(MachineRow, MembershipRow).join(MembershipRow,
-                                                   MembershipRow.machine_id == MachineRow.id)
-            .where(MembershipRow.cluster == name).order_by(MachineRow.hostname)).all()
-        return {"items": [machine_view(m, mem) for m, mem in rows],
-                "node_status": node_status.latest_job(uow, name)}
+def cluster_nodes(name: str, services: Services, _: Viewer, limit: Limit = 500,
+                  cursor: CursorParam = None) -> dict:
+    """``{"items", "next_cursor", "node_status"}``: the members, and the last node listing."""
+    return views.cluster_nodes(services.uow(), name, limit, cursor)
 
 
 @router.post("/clusters/{name}/nodes:refresh", status_code=202)
 def refresh_nodes(name: str, services: Services, principal: Operator) -> dict:
     """Read the nodes' status from the cluster's API now (through the executor)."""
-    with services.db.unit_of_work() as uow:
-        row = _get(uow, name)
-        job_id = node_status.request(uow, row, principal.subject)
-        uow.commit()
-        return {"job_id": job_id, "status": "pending"}
+    return handlers.refresh_nodes(RefreshNodes(name, principal.subject), services.uow())
 
 
 @router.post("/clusters/{name}:import")
 def import_cluster(name: str, body: ImportIn, services: Services,
                    principal: Operator) -> JSONResponse:
-    with services.db.unit_of_work() as uow:
-        row = _get(uow, name)
-        if body.source == "kubernetes":
-            job_id = jobs.request_kube_import(uow, row, principal.subject)
-            uow.commit()
-            return JSONResponse({"job_id": job_id, "status": "pending"}, status_code=202)
-        if not body.cluster_yml:
-            raise Problem("invalid-request", "cluster.yml missing", 422,
-                          "an import from files needs cluster_yml (and usually rkestate)")
-        report = clusters.import_from_files(uow, row, body.cluster_yml, body.rkestate,
-                                            services.box, principal.subject)
-        if row.kubeconfig_sealed:  # the files say who the members are, the API how they are
-            report["node_status_job"] = node_status.request(uow, row, principal.subject,
-                                                            reason="imported")
-        uow.commit()
-        return JSONResponse(report)
+    """From files: 200 and the report. Through the Kubernetes API: 202 and the job."""
+    command = ImportCluster(name, body.source, principal.subject, body.cluster_yml, body.rkestate)
+    answer = handlers.import_cluster(command, services.uow(), box=services.box)
+    return JSONResponse(answer, status_code=202 if body.source == "kubernetes" else 200)
 
 
 @router.get("/clusters/{name}/imports/{job_id}")
 def import_status(name: str, job_id: str, services: Services, _: Viewer) -> dict:
-    with services.db.unit_of_work() as uow:
-        job = uow.session.get(JobRow, job_id)
-        if job is None or job.cluster != name or job.purpose != "import":
-            raise not_found("import", job_id)
-        return {"job_id": job.job_id, "cluster": name, "status": job.status,
-                "report": job.report, "created_at": job.created_at.isoformat(),
-                "finished_at": job.finished_at.isoformat() if job.finished_at else None}
+    return views.import_status(services.uow(), name, job_id)

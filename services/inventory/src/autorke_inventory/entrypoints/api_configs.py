@@ -9,12 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from autorke_common.auth import Operator, Viewer
-from autorke_common.errors import Problem, not_found
-
-from autorke_inventory.adapters.orm import ClusterRow
-from autorke_inventory.domain import redaction
+from autorke_common.rest import CursorParam, Limit
+from autorke_inventory.domain.commands import RollbackConfig
 from autorke_inventory.entrypoints.deps import Services
-from autorke_inventory.service_layer import configs
+from autorke_inventory.service_layer import handlers, views
 
 router = APIRouter(prefix="/api/v1/clusters/{name}/configs", tags=["configs"])
 
@@ -25,68 +23,34 @@ class RollbackIn(BaseModel):
     comment: str | None = None
 
 
-def _cluster(uow, name: str) -> ClusterRow:  # noqa: ANN001
-    row = uow.session.get(ClusterRow, name)
-    if row is None:
-        raise not_found("cluster", name)
-    return row
-
-
 @router.get("/cluster.yml:render")
 def render_preview(name: str, services: Services, _: Viewer) -> dict:
-    with services.db.unit_of_work() as uow:
-        content = configs.render_cluster_yml(uow, _cluster(uow, name))
-        return {"cluster": name, "kind": "cluster.yml", "content": content,
-                "content_hash": redaction.content_hash(content)}
+    return views.rendered_cluster_yml(services.uow(), name)
 
 
 @router.get("/{kind}:diff")
 def diff(name: str, kind: str, services: Services, _: Viewer,
          from_: Annotated[int, Query(alias="from", ge=1)],
          to: Annotated[int, Query(ge=1)]) -> dict:
-    configs.check_kind(kind)
-    with services.db.unit_of_work() as uow:
-        _cluster(uow, name)
-        old = configs.get_version(uow, name, kind, from_)
-        new = configs.get_version(uow, name, kind, to)
-        text = redaction.diff(kind, configs.plaintext(old, services.box),
-                              configs.plaintext(new, services.box),
-                              f"{kind}@{from_}", f"{kind}@{to}")
-        return {"cluster": name, "kind": kind, "from": from_, "to": to, "diff": text,
-                "redacted": True}
+    return views.config_diff(services.uow(), services.box, name, kind, from_, to)
 
 
 @router.post("/{kind}:rollback", status_code=201)
 def rollback(name: str, kind: str, body: RollbackIn, services: Services,
              principal: Operator) -> dict:
-    configs.check_kind(kind)
-    with services.db.unit_of_work() as uow:
-        cluster = _cluster(uow, name)
-        old = configs.get_version(uow, name, kind, body.to)
-        row = configs.store(uow, cluster, kind, configs.plaintext(old, services.box),
-                            services.box, actor=principal.subject, change_id=body.change_id,
-                            comment=body.comment or f"rollback to version {body.to}",
-                            rollback_of=body.to)
-        uow.commit()
-        return configs.version_view(row)
+    command = RollbackConfig(name, kind, body.to, principal.subject, body.change_id, body.comment)
+    return handlers.rollback_config(command, services.uow(), box=services.box)
 
 
 @router.get("/{kind}")
-def list_versions(name: str, kind: str, services: Services, _: Viewer) -> dict:
-    configs.check_kind(kind)
-    with services.db.unit_of_work() as uow:
-        _cluster(uow, name)
-        return {"items": [configs.version_view(r) for r in configs.versions(uow, name, kind)]}
+def list_versions(name: str, kind: str, services: Services, _: Viewer, limit: Limit = 500,
+                  cursor: CursorParam = None) -> dict:
+    """The versions, oldest first, in pages of up to ``limit`` (500 by default)."""
+    return views.config_versions(services.uow(), name, kind, limit, cursor)
 
 
 @router.get("/{kind}/{version}")
 def get_version(name: str, kind: str, version: int, services: Services, principal: Viewer,
                 reveal: bool = False) -> dict:
-    configs.check_kind(kind)
-    if reveal and "admin" not in principal.roles:
-        raise Problem("forbidden", "Not allowed", 403, "only an admin may reveal a config's secrets")
-    with services.db.unit_of_work() as uow:
-        row = configs.get_version(uow, name, kind, version)
-        text = configs.plaintext(row, services.box)
-        content = text if reveal else redaction.redact(kind, text)
-        return {**configs.version_view(row), "content": content, "redacted": not reveal}
+    return views.config_version(services.uow(), services.box, name, kind, version, reveal=reveal,
+                                admin="admin" in principal.roles)

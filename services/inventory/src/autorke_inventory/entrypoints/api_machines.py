@@ -3,24 +3,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from autorke_common.auth import Operator, Viewer
 from autorke_common.errors import Problem
-
+from autorke_common.rest import CursorParam, Limit
+from autorke_inventory.adapters.repository import MachineQuery
+from autorke_inventory.domain.commands import GatherFacts
 from autorke_inventory.entrypoints.deps import Services, set_etag
-from autorke_inventory.service_layer import jobs
-from autorke_inventory.service_layer.queries import (
-    MachineFilter,
-    find_machine,
-    list_machines,
-    membership_of,
-)
-from autorke_inventory.service_layer.views import machine_view
+from autorke_inventory.service_layer import handlers, views
 
 router = APIRouter(prefix="/api/v1", tags=["machines"])
 
@@ -38,13 +33,10 @@ class FactsRequest(BaseModel):
 def get_machines(services: Services, _: Viewer,
                  cluster: str | None = None, state: str | None = None, role: str | None = None,
                  gpu_model: str | None = None, rack: str | None = None, q: str | None = None,
-                 sort: str = "hostname", limit: Annotated[int, Query()] = 50,
-                 cursor: str | None = None) -> dict:
-    f = MachineFilter(cluster, state, role, gpu_model, rack, q, sort, limit, cursor)
-    with services.db.unit_of_work() as uow:
-        rows, next_cursor, total = list_machines(uow.session, f)
-        return {"items": [machine_view(m, mem) for m, mem in rows], "next_cursor": next_cursor,
-                "total": total}
+                 sort: str = "hostname", limit: Limit = 50, cursor: CursorParam = None) -> dict:
+    """``{"items", "next_cursor", "total"}``: ``total`` counts every machine that matches."""
+    query = MachineQuery(cluster, state, role, gpu_model, rack, q, sort)
+    return views.machines(services.uow(), query, limit, cursor)
 
 
 @router.post("/machines:sync")
@@ -62,16 +54,11 @@ def sync_machines(body: SyncRequest, services: Services, principal: Operator,
 
 @router.post("/machines:facts", status_code=202)
 def gather_facts(body: FactsRequest, services: Services, principal: Operator) -> dict:
-    with services.db.unit_of_work() as uow:
-        machines = [find_machine(uow.session, key) for key in body.machines]
-        answer = jobs.request_facts(uow, machines, principal.subject)
-        uow.commit()
-        return answer
+    return handlers.gather_facts(GatherFacts(body.machines, principal.subject), services.uow())
 
 
 @router.get("/machines/{key}")
 def get_machine(key: str, services: Services, _: Viewer, response: Response) -> dict:
-    with services.db.unit_of_work() as uow:
-        machine = find_machine(uow.session, key)
-        set_etag(response, machine.version)
-        return machine_view(machine, membership_of(uow.session, machine.id))
+    machine = views.machine(services.uow(), key)
+    set_etag(response, machine["version"])
+    return machine

@@ -2,27 +2,34 @@
 routes reach it through the ``Services`` dependency."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from autorke_common.errors import Problem
-from autorke_common.outbox import Database
+from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
-
-from autorke_inventory.service_layer.commands import CommandHandler
-from autorke_inventory.service_layer.jobs import ExecutorResults
+from autorke_inventory.service_layer.etags import etag
 from autorke_inventory.service_layer.sync import SyncRunner
+from autorke_inventory.service_layer.unit_of_work import UnitOfWorkFactory
 
 
-@dataclass
+@dataclass(frozen=True)
+class Inlet:
+    """One kind of bus message, handled as its consumer handles it: ``handle(envelope)``
+    (tests hand it envelopes without the bus)."""
+
+    handle: Callable[[Envelope], object]
+
+
+@dataclass(frozen=True)
 class InventoryServices:
-    db: Database
+    uow: UnitOfWorkFactory  # a new unit of work per call
     box: SecretBox
     syncer: SyncRunner | None
-    commands: CommandHandler
-    results: ExecutorResults
+    commands: Inlet  # the orchestrator's commands
+    results: Inlet  # the executor's results of the jobs the inventory asked for
 
 
 def _services(request: Request) -> InventoryServices:
@@ -32,19 +39,5 @@ def _services(request: Request) -> InventoryServices:
 Services = Annotated[InventoryServices, Depends(_services)]
 
 
-def etag(version: int) -> str:
-    return f'W/"{version}"'
-
-
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
-
-
-def check_if_match(if_match: str | None, version: int) -> None:
-    """Updates need ``If-Match`` with the ETag the client read (lost-update guard)."""
-    if not if_match:
-        raise Problem("precondition-required", "If-Match required", 428,
-                      "send If-Match with the ETag of the version you read")
-    if if_match.strip() not in (etag(version), f'"{version}"', "*"):
-        raise Problem("precondition-failed", "Stale version", 412,
-                      f"the resource changed since you read it (now {etag(version)})")

@@ -11,28 +11,25 @@ import re
 from typing import Any
 
 import yaml
-from sqlalchemy import or_, select
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Problem, conflict
-from autorke_common.outbox import UnitOfWork
+from autorke_common.errors import Conflict, Invalid
 from autorke_common.secrets import SecretBox
-
-from autorke_inventory.adapters.orm import ClusterRow, MachineRow, MembershipRow
+from autorke_inventory.adapters.orm import ClusterRow
 from autorke_inventory.domain import clusterconfig
 from autorke_inventory.domain.matching import MatchResult, ObservedNode, match_nodes
 from autorke_inventory.service_layer import configs, membership
+from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 EDITABLE = ("api_endpoint", "host_networks", "pod_cidr", "service_cidr", "bgp_as", "bastion",
             "options", "join_address")
 
 
-def bad(detail: str, field: str | None = None) -> Problem:
+def bad(detail: str, field: str | None = None) -> Invalid:
     """``field`` names the request field at fault (a form shows the error next to it)."""
-    return Problem("invalid-request", "Invalid request", 422, detail,
-                   **({"field": field} if field else {}))
+    return Invalid("invalid-request", detail, **({"field": field} if field else {}))
 
 
 def _cidr(value: str, what: str, field: str) -> str:
@@ -77,8 +74,8 @@ def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) 
         raise bad("cluster name must be a DNS label (lowercase letters, digits, '-')", "name")
     if data["provider"] not in ("rke", "rke2"):
         raise bad("provider must be 'rke' or 'rke2'", "provider")
-    if uow.session.get(ClusterRow, name) is not None:
-        raise conflict("cluster-exists", f"cluster {name!r} is already registered", cluster=name,
+    if uow.clusters.get(name) is not None:
+        raise Conflict("cluster-exists", f"cluster {name!r} is already registered", cluster=name,
                        field="name")
     fields = check_fields({k: data.get(k) for k in EDITABLE if k in data})
     kubeconfig, token = data.get("kubeconfig"), data.get("join_token")
@@ -88,8 +85,7 @@ def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) 
                      host_networks=fields.pop("host_networks", None) or [],
                      kubeconfig_sealed=box.seal(kubeconfig) if kubeconfig else None,
                      join_token_sealed=box.seal(token) if token else None, **fields)
-    uow.session.add(row)
-    uow.session.flush()
+    uow.clusters.add(row)
     if kubeconfig:
         configs.store(uow, row, "kubeconfig", kubeconfig, box, actor=actor,
                       comment="registered with the cluster")
@@ -111,20 +107,8 @@ def update(uow: UnitOfWork, row: ClusterRow, patch: dict[str, Any], box: SecretB
                       comment="cluster updated")
     row.version += 1
     row.updated_at = utcnow()
-    uow.session.add(row)
     _emit(uow, cluster_event(row, msg.ClusterUpdated), actor, row.name)
     return row
-
-
-def cluster_view(row: ClusterRow, members: int | None = None) -> dict[str, Any]:
-    return {"name": row.name, "provider": row.provider, "api_endpoint": row.api_endpoint,
-            "has_kubeconfig": row.kubeconfig_sealed is not None,
-            "join_address": row.join_address, "has_join_token": row.join_token_sealed is not None,
-            "host_networks": row.host_networks, "pod_cidr": row.pod_cidr,
-            "service_cidr": row.service_cidr, "bgp_as": row.bgp_as, "bastion": row.bastion,
-            "options": row.options, "created_by": row.created_by,
-            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
-            "version": row.version, "members": members}
 
 
 # -- import ----------------------------------------------------------------------------------
@@ -142,12 +126,9 @@ def nodes_from_cluster_yml(doc: dict[str, Any]) -> list[ObservedNode]:
 
 
 def match(uow: UnitOfWork, nodes: list[ObservedNode]) -> MatchResult:
-    addresses = {a for n in nodes for a in n.addresses}
-    names = {n.name for n in nodes}
-    rows = uow.session.execute(select(MachineRow.id, MachineRow.hostname, MachineRow.ip).where(
-        or_(MachineRow.ip.in_(addresses), MachineRow.hostname.in_(names)))).all()
-    return match_nodes(nodes, {r.ip: r.id for r in rows if r.ip},
-                       {r.hostname: r.id for r in rows})
+    by_ip, by_hostname = uow.machines.addresses({a for n in nodes for a in n.addresses},
+                                                {n.name for n in nodes})
+    return match_nodes(nodes, by_ip, by_hostname)
 
 
 def place_matched(uow: UnitOfWork, cluster: ClusterRow, result: MatchResult,
@@ -155,14 +136,13 @@ def place_matched(uow: UnitOfWork, cluster: ClusterRow, result: MatchResult,
     """Members for every matched node, all or nothing (P1 refuses the whole import)."""
     placed = []
     for m in result.matched:
-        machine = uow.session.get(MachineRow, m.machine)
+        machine = uow.machines.get(m.machine)
         roles = m.node.roles or ["worker"]
         membership.assign(uow, machine, cluster.name, roles, m.node.labels, m.node.taints,
                           change_id=None, command_id=None, actor=actor)
         if machine.state != "member":
             before, machine.state = machine.state, "member"
             machine.version += 1
-            uow.session.add(machine)
             _emit(uow, msg.MachineStateChanged(machine=machine.id, hostname=machine.hostname,
                                                from_state=before, to_state="member"),
                   actor, machine.id)
@@ -206,18 +186,3 @@ def _admin_kubeconfig(rkestate: str) -> str | None:
         return None
     return config or None
 
-
-def member_count(uow: UnitOfWork, name: str) -> int:
-    from sqlalchemy import func
-
-    return int(uow.session.execute(select(func.count()).select_from(MembershipRow)
-                                   .where(MembershipRow.cluster == name)).scalar() or 0)
-
-
-def member_counts(uow: UnitOfWork) -> dict[str, int]:
-    """Members of every cluster in one query (the cluster list is on every Machines page)."""
-    from sqlalchemy import func
-
-    rows = uow.session.execute(select(MembershipRow.cluster, func.count())
-                               .group_by(MembershipRow.cluster)).all()
-    return {cluster: int(n) for cluster, n in rows}

@@ -4,39 +4,31 @@ are sealed at rest and shown redacted; a cluster.yml is validated before it is s
 a rollback stores the old content as a new version. Runs in the caller's unit of work."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Problem, not_found
-from autorke_common.outbox import UnitOfWork
+from autorke_common.errors import Invalid, Missing
 from autorke_common.secrets import SecretBox
-
-from autorke_inventory.adapters.orm import ClusterRow, ConfigVersionRow, MachineRow, MembershipRow
+from autorke_inventory.adapters.orm import ClusterRow, ConfigVersionRow
 from autorke_inventory.domain import clusterconfig, redaction
 from autorke_inventory.domain.clusterconfig import ClusterSpec, NodeSpec
+from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 KINDS = ("cluster.yml", "cluster.rkestate", "kubeconfig")
 
 
 def check_kind(kind: str) -> str:
     if kind not in KINDS:
-        raise Problem("not-found", "Unknown config kind", 404,
-                      f"config kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise Missing("not-found", f"config kind {kind!r} is not one of {', '.join(KINDS)}")
     return kind
 
 
 def render_cluster_yml(uow: UnitOfWork, cluster: ClusterRow) -> str:
     """cluster.yml from the inventory: the cluster's members with their roles, labels,
     taints and SSH endpoints, validated (``invalid-cluster-config`` if it is not)."""
-    rows = uow.session.execute(
-        select(MachineRow, MembershipRow).join(MembershipRow,
-                                               MembershipRow.machine_id == MachineRow.id)
-        .where(MembershipRow.cluster == cluster.name)).all()
     options = dict(cluster.options or {})
     default_user = options.pop("ssh_user", None)
     nodes, bastion = [], cluster.bastion
-    for machine, member in rows:
+    for machine, member in uow.memberships.members(cluster.name):
         ssh = (machine.cmdb or {}).get("ssh") or {}
         nodes.append(NodeSpec(hostname=machine.hostname, address=ssh.get("address") or machine.ip,
                               port=int(ssh.get("port") or 22),
@@ -53,19 +45,11 @@ def render_cluster_yml(uow: UnitOfWork, cluster: ClusterRow) -> str:
     return text
 
 
-def versions(uow: UnitOfWork, cluster: str, kind: str) -> list[ConfigVersionRow]:
-    return list(uow.session.scalars(
-        select(ConfigVersionRow).where(ConfigVersionRow.cluster == cluster,
-                                       ConfigVersionRow.kind == kind)
-        .order_by(ConfigVersionRow.version)))
-
-
 def get_version(uow: UnitOfWork, cluster: str, kind: str, version: int) -> ConfigVersionRow:
-    row = uow.session.scalars(select(ConfigVersionRow).where(
-        ConfigVersionRow.cluster == cluster, ConfigVersionRow.kind == kind,
-        ConfigVersionRow.version == version)).first()
+    row = uow.configs.get(cluster, kind, version)
     if row is None:
-        raise not_found(f"{kind} version", f"{cluster}/{version}")
+        key = f"{cluster}/{version}"
+        raise Missing("not-found", f"{kind} version {key!r} does not exist")
     return row
 
 
@@ -80,17 +64,15 @@ def store(uow: UnitOfWork, cluster: ClusterRow, kind: str, content: str, box: Se
     if kind == "cluster.yml":
         clusterconfig.validate(content)
     if not content.strip():
-        raise Problem("invalid-request", "Empty config", 422, f"{kind} is empty")
-    latest = uow.session.execute(select(func.max(ConfigVersionRow.version)).where(
-        ConfigVersionRow.cluster == cluster.name, ConfigVersionRow.kind == kind)).scalar()
+        raise Invalid("invalid-request", f"{kind} is empty")
+    latest = uow.configs.latest_version(cluster.name, kind)
     secret = kind in redaction.SECRET_KINDS
     row = ConfigVersionRow(cluster=cluster.name, kind=kind, version=(latest or 0) + 1,
                            content=box.seal(content) if secret else content, sealed=secret,
                            content_hash=redaction.content_hash(content), change_id=change_id,
                            created_by=actor, comment=comment, rollback_of=rollback_of,
                            created_at=utcnow())
-    uow.session.add(row)
-    uow.session.flush()  # the (cluster, kind, version) key refuses a concurrent duplicate
+    uow.configs.add(row)  # the (cluster, kind, version) key refuses a concurrent duplicate
     uow.emit(Envelope.of(msg.ConfigVersioned(
         cluster=cluster.name, kind=kind, version=row.version, content_hash=row.content_hash,
         created_by=actor, change_id=change_id, command_id=command_id, rollback_of=rollback_of,
@@ -98,10 +80,3 @@ def store(uow: UnitOfWork, cluster: ClusterRow, kind: str, content: str, box: Se
         source="inventory", correlation_id=change_id, causation_id=command_id, actor=actor),
         aggregate=f"{cluster.name}/{kind}")
     return row
-
-
-def version_view(row: ConfigVersionRow) -> dict:
-    return {"cluster": row.cluster, "kind": row.kind, "version": row.version,
-            "content_hash": row.content_hash, "change_id": row.change_id,
-            "created_by": row.created_by, "created_at": row.created_at.isoformat(),
-            "comment": row.comment, "rollback_of": row.rollback_of, "secret": row.sealed}

@@ -8,6 +8,9 @@
   unmatched) is kept on the job row for ``GET /api/v1/clusters/{name}/imports/{job_id}``.
   The same listing gives the members' node status (``node_status``);
 * node status refreshes: the same listing, stored on the members (``node_status``).
+
+:func:`take_result` is the handler of the executor's results; the rest runs in the
+caller's unit of work.
 """
 from __future__ import annotations
 
@@ -17,15 +20,13 @@ from typing import Any
 
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
-from autorke_common.db import savepoint
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Problem
-from autorke_common.outbox import Database, UnitOfWork
-
+from autorke_common.errors import DomainError, Invalid, Problem
 from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow
 from autorke_inventory.domain.matching import ObservedNode
 from autorke_inventory.domain.roles import roles_from_node_labels
 from autorke_inventory.service_layer import clusters, node_status
+from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 CONSUMER = "inventory-executor"
@@ -52,11 +53,10 @@ def request_facts(uow: UnitOfWork, machines: list[MachineRow], actor: str) -> di
         t = target_for(m)
         (targets.append(t) if t else skipped.append(m.id))
     if not targets:
-        raise Problem("no-reachable-machine", "Nothing to ask", 422,
-                      "none of these machines has an SSH address and a known host key",
+        raise Invalid("no-reachable-machine", "none of these machines has an SSH address and a known host key",
                       skipped=skipped)
     job_id = f"inventory-facts-{uuid.uuid4().hex}"
-    uow.session.add(JobRow(job_id=job_id, purpose="facts", status="pending", requested_by=actor,
+    uow.jobs.add(JobRow(job_id=job_id, purpose="facts", status="pending", requested_by=actor,
                            report={"targets": [t.host for t in targets], "skipped": skipped},
                            created_at=utcnow()))
     run = ex.ExecutorRun(job_id=job_id, kind="script", action="facts", targets=targets,
@@ -68,10 +68,9 @@ def request_facts(uow: UnitOfWork, machines: list[MachineRow], actor: str) -> di
 
 def request_kube_import(uow: UnitOfWork, cluster: ClusterRow, actor: str) -> str:
     if not cluster.kubeconfig_sealed:
-        raise Problem("no-kubeconfig", "No kubeconfig", 422,
-                      f"cluster {cluster.name} has no kubeconfig to reach its API with")
+        raise Invalid("no-kubeconfig", f"cluster {cluster.name} has no kubeconfig to reach its API with")
     job_id = f"inventory-import-{cluster.name}-{uuid.uuid4().hex[:12]}"
-    uow.session.add(JobRow(job_id=job_id, purpose="import", cluster=cluster.name,
+    uow.jobs.add(JobRow(job_id=job_id, purpose="import", cluster=cluster.name,
                            status="pending", requested_by=actor, created_at=utcnow()))
     run = ex.ExecutorRun(job_id=job_id, kind="kube", action="list_nodes",
                          params={"cluster": cluster.name},
@@ -102,80 +101,80 @@ def observed_node(node: dict[str, Any]) -> ObservedNode:
                                  "effect": t.get("effect") or "NoSchedule"} for t in taints or []])
 
 
-class ExecutorResults:
-    """Consumes ``executor.target.finished`` / ``executor.job.finished`` for our jobs."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def handle(self, env: Envelope) -> None:
-        if not str(env.data.get("job_id", "")).startswith("inventory-"):
+def take_result(env: Envelope, uow: UnitOfWork) -> None:
+    """Handle ``executor.target.finished`` / ``executor.job.finished`` for our jobs (others
+    are not ours: ignored); a result seen before has no second effect."""
+    if not str(env.data.get("job_id", "")).startswith("inventory-"):
+        return
+    with uow:
+        if uow.already_processed(CONSUMER, env.id):
             return
-        with self.db.unit_of_work() as uow:
-            if uow.already_processed(CONSUMER, env.id):
-                return
-            job = uow.session.get(JobRow, env.data["job_id"])
-            if job is not None:
-                event = env.parsed()
-                if isinstance(event, ex.TargetFinished):
-                    self._target(uow, job, event, env)
-                elif isinstance(event, ex.JobFinished) and job.status == "pending" and (
-                        job.purpose == "facts" or event.status != "succeeded"):
-                    # an import is done when its listing target arrived, not before
-                    job.status = "done" if event.status == "succeeded" else "failed"
-                    job.finished_at = utcnow()
-                    job.report = {**(job.report or {}), "job_status": event.status,
-                                  **({"error": event.error} if event.error else {}),
-                                  "targets_failed": [t.host for t in event.targets
-                                                     if t.status != "succeeded"]}
-                    uow.session.add(job)
-            uow.commit()
+        job = uow.jobs.get(env.data["job_id"])
+        if job is not None:
+            event = env.parsed()
+            if isinstance(event, ex.TargetFinished):
+                _target(uow, job, event, env)
+            elif isinstance(event, ex.JobFinished) and job.status == "pending" and (
+                    job.purpose == "facts" or event.status != "succeeded"):
+                # an import is done when its listing target arrived, not before
+                job.status = "done" if event.status == "succeeded" else "failed"
+                job.finished_at = utcnow()
+                job.report = {**(job.report or {}), "job_status": event.status,
+                              **({"error": event.error} if event.error else {}),
+                              "targets_failed": [t.host for t in event.targets
+                                                 if t.status != "succeeded"]}
+        uow.commit()
 
-    def _target(self, uow: UnitOfWork, job: JobRow, event: ex.TargetFinished,
-                env: Envelope) -> None:
-        if job.purpose == "facts":
-            machine = uow.session.get(MachineRow, event.host)
-            if machine is None or event.status != "succeeded":
-                log.info("facts job %s: %s %s", job.job_id, event.host, event.status)
-                return
-            machine.facts = event.result.get("facts") or event.result
-            machine.facts_at = utcnow()
-            machine.version += 1
-            uow.session.add(machine)
-            uow.emit(Envelope.of(msg.MachineUpdated(machine=machine.id, hostname=machine.hostname,
-                                                    ip=machine.ip, fields=["facts"]),
-                                 source="inventory", correlation_id=job.job_id, actor=env.actor),
-                     aggregate=machine.id)
-        elif job.purpose == "import" and job.status == "pending":
-            cluster = uow.session.get(ClusterRow, job.cluster)
-            if event.status != "succeeded" or cluster is None:
-                job.status, job.report = "failed", {"error": event.error or "listing failed"}
-            else:
-                raw = list(event.result.get("nodes") or [])
-                nodes = [observed_node(n) for n in raw]
-                result = clusters.match(uow, nodes)
-                try:
-                    with savepoint(uow.session):
-                        placed = clusters.place_matched(uow, cluster, result, job.requested_by)
-                    job.status = "done"
-                    job.report = {"cluster": cluster.name, "source": "kubernetes",
-                                  "matched": placed,
-                                  "unmatched": [u.to_dict() for u in result.unmatched]}
-                    node_status.apply(uow, cluster, list(zip(raw, nodes, strict=True)), job.job_id,
-                                      env.actor)
-                except Problem as p:
-                    job.status, job.report = "failed", {"error": p.detail, "problem": p.slug}
-            job.finished_at = utcnow()
-            uow.session.add(job)
-        elif job.purpose == node_status.PURPOSE and job.status == "pending":
-            cluster = uow.session.get(ClusterRow, job.cluster)
-            if event.status != "succeeded" or cluster is None:
-                job.status = "failed"
-                job.report = {**(job.report or {}), "error": event.error or "listing failed"}
-            else:
-                raw = list(event.result.get("nodes") or [])
-                counts = node_status.apply(uow, cluster, [(n, observed_node(n)) for n in raw],
-                                           job.job_id, env.actor)
-                job.status, job.report = "done", {**(job.report or {}), **counts}
-            job.finished_at = utcnow()
-            uow.session.add(job)
+
+def _target(uow: UnitOfWork, job: JobRow, event: ex.TargetFinished, env: Envelope) -> None:
+    if job.purpose == "facts":
+        _facts(uow, job, event, env)
+    elif job.purpose == "import" and job.status == "pending":
+        _imported(uow, job, event, env)
+    elif job.purpose == node_status.PURPOSE and job.status == "pending":
+        cluster = uow.clusters.get(job.cluster)
+        if event.status != "succeeded" or cluster is None:
+            job.status = "failed"
+            job.report = {**(job.report or {}), "error": event.error or "listing failed"}
+        else:
+            raw = list(event.result.get("nodes") or [])
+            counts = node_status.apply(uow, cluster, [(n, observed_node(n)) for n in raw],
+                                       job.job_id, env.actor)
+            job.status, job.report = "done", {**(job.report or {}), **counts}
+        job.finished_at = utcnow()
+
+
+def _facts(uow: UnitOfWork, job: JobRow, event: ex.TargetFinished, env: Envelope) -> None:
+    machine: MachineRow | None = uow.machines.get(event.host)
+    if machine is None or event.status != "succeeded":
+        log.info("facts job %s: %s %s", job.job_id, event.host, event.status)
+        return
+    machine.facts = event.result.get("facts") or event.result
+    machine.facts_at = utcnow()
+    machine.version += 1
+    uow.emit(Envelope.of(msg.MachineUpdated(machine=machine.id, hostname=machine.hostname,
+                                            ip=machine.ip, fields=["facts"]),
+                         source="inventory", correlation_id=job.job_id, actor=env.actor),
+             aggregate=machine.id)
+
+
+def _imported(uow: UnitOfWork, job: JobRow, event: ex.TargetFinished, env: Envelope) -> None:
+    """The listing of an import through the Kubernetes API: its matched nodes placed, all
+    or nothing (a refusal fails the job and places none)."""
+    cluster = uow.clusters.get(job.cluster)
+    if event.status != "succeeded" or cluster is None:
+        job.status, job.report = "failed", {"error": event.error or "listing failed"}
+    else:
+        raw = list(event.result.get("nodes") or [])
+        nodes = [observed_node(n) for n in raw]
+        result = clusters.match(uow, nodes)
+        try:
+            with uow.savepoint():
+                placed = clusters.place_matched(uow, cluster, result, job.requested_by)
+            job.status = "done"
+            job.report = {"cluster": cluster.name, "source": "kubernetes", "matched": placed,
+                          "unmatched": [u.to_dict() for u in result.unmatched]}
+            node_status.apply(uow, cluster, list(zip(raw, nodes, strict=True)), job.job_id, env.actor)
+        except (DomainError, Problem) as refused:
+            job.status, job.report = "failed", {"error": refused.detail, "problem": refused.slug}
+    job.finished_at = utcnow()

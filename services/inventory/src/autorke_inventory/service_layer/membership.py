@@ -3,26 +3,24 @@ of P1. Every function runs inside the caller's unit of work and emits its events
 
 The code checks membership first for a clear answer, but the guarantee is the primary key
 of ``memberships``: when two placements race past the check, the database lets one commit
-and the other fails, which is answered the same way (409 ``machine-in-other-cluster``)."""
+and the other fails (``uow.memberships.place`` answers who won), which is answered the same
+way (409 ``machine-in-other-cluster``)."""
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
 from autorke_common.catalogue import inventory as msg
-from autorke_common.db import savepoint
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Problem, conflict, not_found
-from autorke_common.outbox import UnitOfWork
-
-from autorke_inventory.adapters.orm import ClusterRow, MachineRow, MembershipRow
+from autorke_common.errors import Conflict
+from autorke_inventory.adapters.orm import MachineRow, MembershipRow
 from autorke_inventory.domain.lifecycle import check_transition
 from autorke_inventory.domain.roles import check_labels, check_roles
+from autorke_inventory.service_layer import lookups
+from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 SOURCE = "inventory"
 
 
-def other_cluster(machine: MachineRow, current: str, wanted: str) -> Problem:
-    return conflict("machine-in-other-cluster",
+def other_cluster(machine: MachineRow, current: str, wanted: str) -> Conflict:
+    return Conflict("machine-in-other-cluster",
                     f"machine {machine.hostname} ({machine.id}) is a member of cluster "
                     f"{current!r}; it cannot be placed in {wanted!r} (DESIGN P1)",
                     machine=machine.id, cluster=current, requested_cluster=wanted)
@@ -34,35 +32,24 @@ def _event(uow: UnitOfWork, event: msg.Event, aggregate: str, *, change_id: str 
                          actor=actor), aggregate=aggregate)
 
 
-def require_cluster(uow: UnitOfWork, name: str) -> ClusterRow:
-    row = uow.session.get(ClusterRow, name)
-    if row is None:
-        raise not_found("cluster", name)
-    return row
-
-
 def assign(uow: UnitOfWork, machine: MachineRow, cluster: str, roles: list[str],
            labels: dict[str, str], taints: list[dict], *, change_id: str | None,
            command_id: str | None, actor: str) -> MembershipRow:
-    require_cluster(uow, cluster)
+    lookups.cluster(uow, cluster)
     roles = check_roles(list(roles))
     labels = check_labels(dict(labels))
     if machine.state in ("retired", "faulty"):
-        raise conflict("machine-unavailable", f"machine {machine.hostname} is {machine.state}",
+        raise Conflict("machine-unavailable", f"machine {machine.hostname} is {machine.state}",
                        machine=machine.id, state=machine.state)
-    session = uow.session
-    current = session.get(MembershipRow, machine.id)
+    current = uow.memberships.get(machine.id)
     if current is not None and current.cluster != cluster:
         raise other_cluster(machine, current.cluster, cluster)
     if current is None:
         current = MembershipRow(machine_id=machine.id, cluster=cluster, roles=",".join(roles),
                                 labels=labels, taints=taints, change_id=change_id, since=utcnow())
-        try:
-            with savepoint(session):  # a savepoint: the transaction survives a refusal
-                session.add(current)
-        except IntegrityError:
-            winner = session.get(MembershipRow, machine.id)
-            raise other_cluster(machine, winner.cluster if winner else "another", cluster) from None
+        winner = uow.memberships.place(current)
+        if winner is not None:  # placed by a concurrent transaction since the check above
+            raise other_cluster(machine, winner, cluster)
     else:
         current.roles, current.labels, current.taints = ",".join(roles), labels, taints
         current.change_id = change_id
@@ -75,11 +62,11 @@ def assign(uow: UnitOfWork, machine: MachineRow, cluster: str, roles: list[str],
 
 
 def member_of(uow: UnitOfWork, machine: MachineRow, cluster: str) -> MembershipRow:
-    current = uow.session.get(MembershipRow, machine.id)
+    current = uow.memberships.get(machine.id)
     if current is None or current.cluster != cluster:
         if current is not None:
             raise other_cluster(machine, current.cluster, cluster)
-        raise conflict("not-a-member", f"machine {machine.hostname} is not a member of {cluster!r}",
+        raise Conflict("not-a-member", f"machine {machine.hostname} is not a member of {cluster!r}",
                        machine=machine.id, cluster=cluster)
     return current
 
@@ -89,8 +76,7 @@ def release(uow: UnitOfWork, machine: MachineRow, cluster: str, *, change_id: st
     current = member_of(uow, machine, cluster)
     roles = current.roles.split(",")
     labels, taints = current.labels, current.taints
-    uow.session.delete(current)
-    uow.session.flush()
+    uow.memberships.remove(current)
     _event(uow, msg.MembershipChanged(action="released", machine=machine.id,
                                       hostname=machine.hostname, cluster=cluster, roles=roles,
                                       labels=labels, taints=taints, change_id=change_id,
@@ -107,7 +93,6 @@ def update_node(uow: UnitOfWork, machine: MachineRow, cluster: str,
     if taints is not None:
         current.taints = taints
     current.change_id = change_id
-    uow.session.add(current)
     _event(uow, msg.MembershipChanged(action="updated", machine=machine.id,
                                       hostname=machine.hostname, cluster=cluster,
                                       roles=current.roles.split(","), labels=current.labels,
@@ -119,13 +104,12 @@ def update_node(uow: UnitOfWork, machine: MachineRow, cluster: str,
 
 def transition(uow: UnitOfWork, machine: MachineRow, target: str, *, expected: str | None,
                change_id: str | None, command_id: str | None, actor: str) -> None:
-    is_member = uow.session.get(MembershipRow, machine.id) is not None
+    is_member = uow.memberships.get(machine.id) is not None
     check_transition(machine.id, machine.state, target, is_member=is_member, expected=expected)
     before = machine.state
     machine.state = target
     machine.version += 1
     machine.updated_at = utcnow()
-    uow.session.add(machine)
     _event(uow, msg.MachineStateChanged(machine=machine.id, hostname=machine.hostname,
                                         from_state=before, to_state=target, change_id=change_id,
                                         command_id=command_id),

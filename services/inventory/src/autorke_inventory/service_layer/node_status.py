@@ -26,15 +26,12 @@ from typing import Any
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Problem
-from autorke_common.outbox import Database, UnitOfWork
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
+from autorke_common.errors import Invalid
 from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow, MembershipRow
 from autorke_inventory.domain import node_status as ns
 from autorke_inventory.domain.matching import ObservedNode
 from autorke_inventory.service_layer import clusters
+from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 PURPOSE = "nodes"
@@ -53,15 +50,11 @@ def request(uow: UnitOfWork, cluster: ClusterRow, actor: str, job_id: str | None
     """Ask the executor for the cluster's nodes. Answers the job id, or None when a job
     of that id was already asked for (by another replica or an earlier delivery)."""
     if not cluster.kubeconfig_sealed:
-        raise Problem("no-kubeconfig", "No kubeconfig", 422,
-                      f"cluster {cluster.name} has no kubeconfig to reach its API with")
+        raise Invalid("no-kubeconfig", f"cluster {cluster.name} has no kubeconfig to reach its API with")
     job_id = job_id or job_id_for(cluster.name, uuid.uuid4().hex[:12])
-    try:
-        with uow.session.begin_nested():
-            uow.session.add(JobRow(job_id=job_id, purpose=PURPOSE, cluster=cluster.name,
-                                   status="pending", requested_by=actor,
-                                   report={"reason": reason}, created_at=utcnow()))
-    except IntegrityError:
+    if not uow.jobs.add_once(JobRow(job_id=job_id, purpose=PURPOSE, cluster=cluster.name,
+                                    status="pending", requested_by=actor,
+                                    report={"reason": reason}, created_at=utcnow())):
         return None
     run = ex.ExecutorRun(job_id=job_id, kind="kube", action="list_nodes",
                          params={"cluster": cluster.name},
@@ -76,25 +69,24 @@ def request_soon(uow: UnitOfWork, cluster_name: str, cause: str, actor: str,
                  reason: str = "membership changed") -> str | None:
     """A refresh after a change of the cluster's nodes (``cause``: the command's id, so a
     redelivered command asks once); nothing when the cluster has no kubeconfig."""
-    cluster = uow.session.get(ClusterRow, cluster_name)
+    cluster = uow.clusters.get(cluster_name)
     if cluster is None or not cluster.kubeconfig_sealed:
         return None
     suffix = uuid.uuid5(uuid.NAMESPACE_URL, f"{cluster_name}/{cause}").hex[:12]
     return request(uow, cluster, actor, job_id_for(cluster_name, f"m{suffix}"), reason=reason)
 
 
-def request_periodic(db: Database, interval_s: float, now: float | None = None) -> list[str]:
-    """One refresh per cluster that has a kubeconfig and no refresh in flight."""
+def request_periodic(uow: UnitOfWork, interval_s: float, now: float | None = None) -> list[str]:
+    """The periodic handler: one refresh per cluster that has a kubeconfig and no refresh
+    in flight."""
     slot = int((now if now is not None else time.time()) // interval_s)
     stale_after = timedelta(seconds=max(STALE_PERIODS * interval_s, STALE_MIN_S))
     asked = []
-    with db.unit_of_work() as uow:
-        names = uow.session.scalars(select(ClusterRow.name).where(
-            ClusterRow.kubeconfig_sealed.is_not(None)).order_by(ClusterRow.name)).all()
-        for name in names:
+    with uow:
+        for name in uow.clusters.with_kubeconfig():
             if _in_flight(uow, name, utcnow() - stale_after):
                 continue
-            job = request(uow, uow.session.get(ClusterRow, name), "inventory",
+            job = request(uow, uow.clusters.get(name), "inventory",
                           job_id_for(name, f"p{slot}"), reason="periodic")
             if job:
                 asked.append(job)
@@ -103,14 +95,11 @@ def request_periodic(db: Database, interval_s: float, now: float | None = None) 
 
 
 def _in_flight(uow: UnitOfWork, cluster: str, stale_before: datetime) -> bool:
-    pending = uow.session.scalars(select(JobRow).where(
-        JobRow.cluster == cluster, JobRow.purpose == PURPOSE, JobRow.status == "pending")).all()
     in_flight = False
-    for job in pending:
+    for job in uow.jobs.pending(cluster, PURPOSE):
         if _aware(job.created_at) < stale_before:
             job.status, job.finished_at = "failed", utcnow()
             job.report = {**(job.report or {}), "error": "no answer from the executor in time"}
-            uow.session.add(job)
         else:
             in_flight = True
     return in_flight
@@ -124,9 +113,7 @@ def apply(uow: UnitOfWork, cluster: ClusterRow, listed: list[tuple[dict[str, Any
           job_id: str | None, actor: str | None) -> dict[str, Any]:
     """Store what a listing shows of each member; members missing from it are recorded as
     not registered. Answers counts for the job's report."""
-    members = {m.machine_id: (m, machine) for m, machine in uow.session.execute(
-        select(MembershipRow, MachineRow).join(MachineRow, MachineRow.id == MembershipRow.machine_id)
-        .where(MembershipRow.cluster == cluster.name)).all()}
+    members = {m.machine_id: (m, machine) for machine, m in uow.memberships.members(cluster.name)}
     raw_by_name = {o.name: raw for raw, o in listed}
     result = clusters.match(uow, [o for _, o in listed])
     seen: dict[str, tuple[str, ns.NodeStatus]] = {}
@@ -166,7 +153,6 @@ def _store(uow: UnitOfWork, cluster: str, m: MembershipRow, machine: MachineRow,
     changed = before != status.fingerprint()
     if changed:
         m.node_changed_at = now
-    uow.session.add(m)
     if changed:
         event = msg.NodeStatusChanged(
             cluster=cluster, machine=machine.id, hostname=machine.hostname, node=node,
@@ -180,10 +166,10 @@ def _store(uow: UnitOfWork, cluster: str, m: MembershipRow, machine: MachineRow,
     return changed
 
 
+
 def latest_job(uow: UnitOfWork, cluster: str) -> dict[str, Any] | None:
-    job = uow.session.scalars(select(JobRow).where(JobRow.cluster == cluster,
-                                                   JobRow.purpose.in_((PURPOSE, "import")))
-                              .order_by(JobRow.created_at.desc()).limit(1)).first()
+    """The cluster's last node listing (a refresh or an import), as the nodes list shows it."""
+    job = uow.jobs.latest(cluster, (PURPOSE, "import"))
     if job is None:
         return None
     report = job.report or {}

@@ -1,9 +1,27 @@
-"""The public machine JSON (DESIGN.md section 2): CMDB data and gathered facts folded into
-four facets — hardware, software, kubernetes, network. Fields may be added, never renamed:
-the console and other platforms code against it."""
+"""The read side: what the REST API shows, each a query function that takes a unit of
+work, plus the JSON shapes. The public machine JSON (DESIGN.md section 2) folds CMDB data
+and gathered facts into four facets — hardware, software, kubernetes, network. Fields may
+be added, never renamed: the console and other platforms code against it.
+
+Every list is a keyset page, ``{"items", "next_cursor"}`` (plus what the list adds beside
+them: the machines' ``total``, the nodes' last ``node_status``): the cursor is the last
+row's (sort key, id), so a page never skips or repeats a row while others write, and a
+cursor this API did not give out for this order is refused (400 ``invalid-cursor``).
+The Machines page (10,000 machines) is filtered and sorted by the database."""
 from __future__ import annotations
 
 from typing import Any
+
+from autorke_common.errors import Forbidden, Invalid, Missing
+from autorke_common.rest import Cursor, invalid_cursor, page_of
+from autorke_common.secrets import SecretBox
+from autorke_inventory.adapters.orm import ClusterRow, ConfigVersionRow
+from autorke_inventory.adapters.repository import MACHINE_SORTS, MachineQuery
+from autorke_inventory.domain import redaction
+from autorke_inventory.domain.lifecycle import STATES
+from autorke_inventory.domain.roles import ROLES
+from autorke_inventory.service_layer import configs, lookups, node_status
+from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 CONTAINER_NETWORK_PREFIXES = ("projectcalico.org/", "calico/", "network.autorke.dev/")
 
@@ -93,3 +111,139 @@ def machine_view(row: Any, membership: Any | None) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
         "version": row.version,
     }
+
+
+def cluster_view(row: ClusterRow, members: int | None = None) -> dict[str, Any]:
+    return {"name": row.name, "provider": row.provider, "api_endpoint": row.api_endpoint,
+            "has_kubeconfig": row.kubeconfig_sealed is not None,
+            "join_address": row.join_address, "has_join_token": row.join_token_sealed is not None,
+            "host_networks": row.host_networks, "pod_cidr": row.pod_cidr,
+            "service_cidr": row.service_cidr, "bgp_as": row.bgp_as, "bastion": row.bastion,
+            "options": row.options, "created_by": row.created_by,
+            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+            "version": row.version, "members": members}
+
+
+def version_view(row: ConfigVersionRow) -> dict[str, Any]:
+    return {"cluster": row.cluster, "kind": row.kind, "version": row.version,
+            "content_hash": row.content_hash, "change_id": row.change_id,
+            "created_by": row.created_by, "created_at": row.created_at.isoformat(),
+            "comment": row.comment, "rollback_of": row.rollback_of, "secret": row.sealed}
+
+
+def _after(token: str | None, sort: str, key_type: type) -> Cursor | None:
+    """The cursor of ``token`` for the order ``sort``; its key must be of the sort
+    column's type (a forged one never reaches the database)."""
+    after = Cursor.decode(token, sort)
+    if after is not None and (type(after.key) is not key_type):
+        raise invalid_cursor("the cursor was not issued by this API")
+    return after
+
+
+# -- machines ------------------------------------------------------------------------------
+def machines(uow: UnitOfWork, f: MachineQuery, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of machines matching ``f``, in ``f.sort`` order, with the number matching."""
+    if f.sort.lstrip("-") not in MACHINE_SORTS:
+        raise Invalid("invalid-request", f"sort must be one of {', '.join(MACHINE_SORTS)} "
+                                         "(prefix '-' for descending)", field="sort")
+    if f.state and f.state not in STATES:
+        raise Invalid("invalid-request", f"unknown state {f.state!r}", field="state")
+    if f.role and f.role not in ROLES:
+        raise Invalid("invalid-request", f"unknown role {f.role!r}", field="role")
+    after = _after(cursor, f.sort, str)  # every sort key is text (NULL sorts as '')
+    with uow:
+        rows, total = uow.machines.page(f, after, limit)
+        page = page_of(rows, limit, key=lambda r: (r.sort_value, r[0].id), sort=f.sort,
+                       view=lambda r: machine_view(r[0], r[1]))
+    return {"items": page.items, "next_cursor": page.next_cursor, "total": total}
+
+
+def machine(uow: UnitOfWork, key: str) -> dict[str, Any]:
+    """One machine, by id or hostname (its ``version`` is the ETag)."""
+    with uow:
+        row = lookups.machine(uow, key)
+        return machine_view(row, uow.memberships.get(row.id))
+
+
+# -- clusters ------------------------------------------------------------------------------
+def clusters(uow: UnitOfWork, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Clusters by name, each with its number of members."""
+    after = _after(cursor, "name", str)
+    with uow:
+        rows = uow.clusters.page(after, limit)
+        counts = uow.memberships.counts()
+        page = page_of(rows, limit, key=lambda r: (r.name, r.name), sort="name",
+                       view=lambda r: cluster_view(r, counts.get(r.name, 0)))
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+def cluster(uow: UnitOfWork, name: str) -> dict[str, Any]:
+    with uow:
+        return cluster_view(lookups.cluster(uow, name), uow.memberships.count(name))
+
+
+def cluster_nodes(uow: UnitOfWork, name: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The cluster's members by hostname, each with its node as the cluster's API last
+    showed it, and the last listing asked for (``node_status``)."""
+    after = _after(cursor, "hostname", str)
+    with uow:
+        lookups.cluster(uow, name)
+        rows = uow.memberships.members(name, after, limit)
+        page = page_of(rows, limit, key=lambda r: (r[0].hostname, r[0].id), sort="hostname",
+                       view=lambda r: machine_view(*r))
+        return {"items": page.items, "next_cursor": page.next_cursor,
+                "node_status": node_status.latest_job(uow, name)}
+
+
+def import_status(uow: UnitOfWork, name: str, job_id: str) -> dict[str, Any]:
+    with uow:
+        job = uow.jobs.get(job_id)
+        if job is None or job.cluster != name or job.purpose != "import":
+            raise Missing("not-found", f"import {job_id!r} does not exist")
+        return {"job_id": job.job_id, "cluster": name, "status": job.status,
+                "report": job.report, "created_at": job.created_at.isoformat(),
+                "finished_at": job.finished_at.isoformat() if job.finished_at else None}
+
+
+# -- configs -------------------------------------------------------------------------------
+def rendered_cluster_yml(uow: UnitOfWork, name: str) -> dict[str, Any]:
+    """The cluster.yml the inventory would render now (nothing stored)."""
+    with uow:
+        content = configs.render_cluster_yml(uow, lookups.cluster(uow, name))
+    return {"cluster": name, "kind": "cluster.yml", "content": content,
+            "content_hash": redaction.content_hash(content)}
+
+
+def config_versions(uow: UnitOfWork, name: str, kind: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The versions of one kind of the cluster's configs, oldest first."""
+    configs.check_kind(kind)
+    after = _after(cursor, "version", int)
+    with uow:
+        lookups.cluster(uow, name)
+        rows = uow.configs.page(name, kind, after, limit)
+    page = page_of(rows, limit, key=lambda r: (r.version, r.kind), sort="version", view=version_view)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+def config_version(uow: UnitOfWork, box: SecretBox, name: str, kind: str, version: int, *,
+                   reveal: bool, admin: bool) -> dict[str, Any]:
+    """One version with its content: redacted, unless an admin asks to ``reveal`` it."""
+    configs.check_kind(kind)
+    if reveal and not admin:
+        raise Forbidden("forbidden", "only an admin may reveal a config's secrets")
+    with uow:
+        row = configs.get_version(uow, name, kind, version)
+        text = configs.plaintext(row, box)
+    content = text if reveal else redaction.redact(kind, text)
+    return {**version_view(row), "content": content, "redacted": not reveal}
+
+
+def config_diff(uow: UnitOfWork, box: SecretBox, name: str, kind: str, old: int, new: int) -> dict[str, Any]:
+    """The unified diff of two versions' redacted texts."""
+    configs.check_kind(kind)
+    with uow:
+        lookups.cluster(uow, name)
+        before = configs.plaintext(configs.get_version(uow, name, kind, old), box)
+        after = configs.plaintext(configs.get_version(uow, name, kind, new), box)
+    text = redaction.diff(kind, before, after, f"{kind}@{old}", f"{kind}@{new}")
+    return {"cluster": name, "kind": kind, "from": old, "to": new, "diff": text, "redacted": True}

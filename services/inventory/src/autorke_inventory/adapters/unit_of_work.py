@@ -1,0 +1,50 @@
+"""The inventory's unit of work: the common one (outbox, processed-message inbox, the only
+commit) plus the inventory's repositories over its session, set on entering it."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Self
+
+from autorke_common.db import savepoint
+from autorke_common.outbox import Database, UnitOfWork
+from autorke_inventory.adapters.repository import (
+    ClusterRepository,
+    ConfigRepository,
+    JobRepository,
+    MachineRepository,
+    MembershipRepository,
+    SyncCursorRepository,
+)
+
+
+class InventoryUnitOfWork(UnitOfWork):
+    """``with uow: …; uow.commit()`` — what is not committed is rolled back on exit. Each
+    entry opens a new session, so one object may serve several units one after another."""
+
+    machines: MachineRepository
+    clusters: ClusterRepository
+    memberships: MembershipRepository
+    configs: ConfigRepository
+    jobs: JobRepository
+    sync_cursors: SyncCursorRepository
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        s = self.session
+        self.machines = MachineRepository(s)
+        self.clusters = ClusterRepository(s)
+        self.memberships = MembershipRepository(s)
+        self.configs = ConfigRepository(s)
+        self.jobs = JobRepository(s)
+        self.sync_cursors = SyncCursorRepository(s)
+        return self
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """An all-or-nothing part of this unit: what it wrote is undone if it raises."""
+        return savepoint(self.session)
+
+
+def unit_of_work_factory(db: Database) -> Callable[[], InventoryUnitOfWork]:
+    """What bootstrap hands the handlers: a new unit of work on ``db`` per call."""
+    return lambda: InventoryUnitOfWork(db)

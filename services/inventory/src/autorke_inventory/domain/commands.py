@@ -1,0 +1,52 @@
+"""What the inventory's REST API asks of it, as commands for its handlers (the commands
+that come over the bus, from the orchestrator, are the wire contract in
+``autorke_common.catalogue.inventory``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RegisterCluster:
+    data: dict[str, Any]  # the registration's fields (name, provider, networks, secrets, ...)
+    actor: str
+
+
+@dataclass(frozen=True)
+class UpdateCluster:
+    name: str
+    patch: dict[str, Any]  # only the fields the caller sent
+    if_match: str | None  # the ETag the caller read (lost-update guard)
+    actor: str
+
+
+@dataclass(frozen=True)
+class ImportCluster:
+    name: str
+    source: str  # "files" (cluster.yml + rkestate, now) or "kubernetes" (through the executor)
+    actor: str
+    cluster_yml: str | None = None
+    rkestate: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshNodes:
+    cluster: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class GatherFacts:
+    machines: list[str] = field(default_factory=list)  # ids or hostnames
+    actor: str = "inventory"
+
+
+@dataclass(frozen=True)
+class RollbackConfig:
+    cluster: str
+    kind: str
+    to: int
+    actor: str
+    change_id: str | None = None
+    comment: str | None = None
