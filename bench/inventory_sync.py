@@ -28,9 +28,10 @@ from autorke_common.db import make_engine, migrate
 from autorke_common.outbox import Database
 from autorke_inventory.adapters.cmdb_http import HttpCmdbSource
 from autorke_inventory.adapters.orm import metadata, outbox_tables
-from autorke_inventory.service_layer.queries import MachineFilter, list_machines
+from autorke_inventory.adapters.repository import MachineQuery
+from autorke_inventory.adapters.unit_of_work import unit_of_work_factory
+from autorke_inventory.service_layer import views
 from autorke_inventory.service_layer.sync import SyncRunner
-from autorke_inventory.service_layer.views import machine_view
 from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.machines.addresses import free_port
@@ -46,7 +47,7 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
-def filters(inv: Inventory) -> list[MachineFilter]:
+def filters(inv: Inventory) -> list[MachineQuery]:
     rng = random.Random(3)
     records = [inv.get(f"cmdb-{i:06d}") for i in rng.sample(range(1, len(inv) + 1), 50)]
     racks = [r["rack"] for r in records]
@@ -55,15 +56,15 @@ def filters(inv: Inventory) -> list[MachineFilter]:
     for i in range(200):
         kind = i % 5
         if kind == 0:
-            out.append(MachineFilter(state="available", sort="hostname"))
+            out.append(MachineQuery(state="available", sort="hostname"))
         elif kind == 1:
-            out.append(MachineFilter(gpu_model=rng.choice(gpus), sort="-rack"))
+            out.append(MachineQuery(gpu_model=rng.choice(gpus), sort="-rack"))
         elif kind == 2:
-            out.append(MachineFilter(rack=rng.choice(racks), state="available"))
+            out.append(MachineQuery(rack=rng.choice(racks), state="available"))
         elif kind == 3:
-            out.append(MachineFilter(q=rng.choice(records)["hostname"][:5], sort="ip"))
+            out.append(MachineQuery(q=rng.choice(records)["hostname"][:5], sort="ip"))
         else:
-            out.append(MachineFilter(state="available", gpu_model=rng.choice(gpus), sort="rack"))
+            out.append(MachineQuery(state="available", gpu_model=rng.choice(gpus), sort="rack"))
     return out
 
 
@@ -75,7 +76,8 @@ def run(url: str, label: str, inv: Inventory, cmdb_url: str) -> dict:
             conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
     migrate(engine, "autorke_inventory:migrations", metadata)
     db = Database(engine, outbox_tables)
-    runner = SyncRunner(db, lambda: HttpCmdbSource(cmdb_url))
+    uow = unit_of_work_factory(db)
+    runner = SyncRunner(uow, lambda: HttpCmdbSource(cmdb_url))
     full_s, full = timed(lambda: runner.run("full"))
     assert full.ok and full.added == len(inv), full
     for i in range(1, 101):
@@ -87,9 +89,7 @@ def run(url: str, label: str, inv: Inventory, cmdb_url: str) -> dict:
     latencies = []
     for f in filters(inv):
         def page(f=f):
-            with db.unit_of_work() as uow:
-                rows, _, _ = list_machines(uow.session, f)
-                return [machine_view(m, mem) for m, mem in rows]
+            return views.machines(uow(), f, 50, None)["items"]
         latencies.append(timed(page)[0] * 1000)
     latencies.sort()
     with engine.connect() as conn:
