@@ -35,7 +35,7 @@ from autorke_inventory.service_layer.sync import SyncRunner
 from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.machines.addresses import free_port
-from autorke_lab.runtime import HttpServer
+from autorke_lab.servers import HttpServer
 
 BEGIN, END = "<!-- inventory_sync:begin -->", "<!-- inventory_sync:end -->"
 SCHEMA = "bench_inventory"

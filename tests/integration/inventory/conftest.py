@@ -3,13 +3,10 @@ CMDB app and data, on a free port, small), the inventory service in-process on r
 and a private database, and a recorder of every event the bus carries."""
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import nats
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -19,7 +16,8 @@ from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.cmdb.netbox import netbox_router
 from autorke_lab.machines.addresses import free_port
-from autorke_lab.runtime import HttpServer
+from autorke_lab.servers import HttpServer
+from fixtures.recorder import BusRecorder
 
 SECRET_KEY = "inventory-test-key"
 
@@ -90,68 +88,12 @@ def make_inventory(nats_url, database, identity) -> Iterator[Callable[..., Inv]]
         c.__exit__(None, None, None)
 
 
-@dataclass
-class EventRecorder:
-    """Every message published on ``autorke.>`` while it runs (core NATS subscription)."""
-
-    url: str
-    messages: list[dict] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
-    _stop: asyncio.Event | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10), "event recorder did not connect"
-
-    async def _run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        nc = await nats.connect(self.url)
-
-        async def on(m) -> None:
-            self.raw.append(m.data)
-            try:
-                self.messages.append(json.loads(m.data))
-            except ValueError:
-                pass
-
-        await nc.subscribe("autorke.>", cb=on)
-        await nc.flush()
-        self._ready.set()
-        await self._stop.wait()
-        await nc.drain()
-
-    def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread:
-            self._thread.join(10)
-
-    def of(self, type_: str) -> list[dict]:
-        return [m for m in list(self.messages) if m.get("type") == type_]
-
-    def wait_for(self, predicate: Callable[[list[dict]], bool], timeout: float = 15.0) -> list[dict]:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            snapshot = list(self.messages)
-            if predicate(snapshot):
-                return snapshot
-            time.sleep(0.05)
-        raise AssertionError(f"timed out; saw types {sorted({m.get('type') for m in self.messages})}")
-
-
 @pytest.fixture
-def events(nats_url) -> Iterator[EventRecorder]:
-    recorder = EventRecorder(nats_url)
-    recorder.start()
+def events(nats_url) -> Iterator[BusRecorder]:
+    """Every message published on ``autorke.>`` while the test runs."""
+    recorder = BusRecorder(nats_url)
     yield recorder
-    recorder.stop()
+    recorder.close()
 
 
 @pytest.fixture

@@ -146,7 +146,7 @@ def test_members_show_ready_then_notready_after_the_kubelet_stops(
             and m["data"]["job_id"] == job_id]
     assert [(d["hostname"], d["previous_status"], d["status"]) for d in ours] == \
         [(b["hostname"], "Ready", "NotReady")]  # a, unchanged, has no event
-    assert kube.token not in str(events.raw)  # the kubeconfig only travels sealed
+    assert kube.token not in str(events.raw_snapshot())  # the kubeconfig only travels sealed
 
 
 def test_a_new_rkestate_refreshes_members_placed_before_their_node_registered(
