@@ -8,7 +8,7 @@ from autorke_common.catalogue.executor import ExecutorRun
 from autorke_common.catalogue.inventory import MachineStateChanged
 from autorke_common.catalogue.orchestrator import ApprovalRecorded, ChangeCreated, StepSucceeded
 from autorke_common.envelope import Envelope
-from autorke_common.errors import Conflict, Forbidden, Missing
+from autorke_common.errors import Conflict, Forbidden, Missing, Problem
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.model import Change, Endpoint
 from autorke_orchestrator.domain.planning import ChangeRequest
@@ -245,3 +245,22 @@ def test_a_mark_sets_the_read_model_at_once_and_its_late_echo_does_not_undo_it()
     by_hand = MachineStateChanged(machine="id-n1", hostname="n1", from_state="joining", to_state="faulty")
     projection.handle(Envelope.of(by_hand, source="inventory"), uow)
     assert uow.state.machines["n1"].state == "faulty", "a move the flows did not send is the inventory's word"
+
+
+def test_a_changes_history_pages_oldest_first_and_refuses_another_changes_cursor():
+    uow = platform()
+    change = awaiting_approval(uow)
+    whole = [e["action"] for e in views.history_view(views.load_change(uow, change.id))]
+    seen, cursor = [], None
+    while True:
+        page = views.get_history(uow, change.id, 2, cursor)
+        seen += [e["action"] for e in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert seen == whole and len(whole) > 2
+    other = handlers.create_change(CreateChange(ChangeRequest("node.update", "c1", ["e1"], {"labels": {"x": "y"}}),
+                                                OPERATOR, False), uow)
+    with pytest.raises(Problem) as refused:
+        views.get_history(uow, other.id, 2, views.get_history(uow, change.id, 1, None).next_cursor)
+    assert refused.value.slug == "invalid-cursor"

@@ -74,8 +74,9 @@ def get_change(change_id: str, _: Viewer, uow: UnitOfWorkDep) -> dict:
 
 
 @router.get("/changes/{change_id}/history")
-def get_history(change_id: str, _: Viewer, uow: UnitOfWorkDep) -> dict:
-    return views.get_history(uow, change_id)
+def get_history(change_id: str, _: Viewer, uow: UnitOfWorkDep, limit: Limit = 100,
+                cursor: CursorParam = None) -> Page[dict[str, Any]]:
+    return views.get_history(uow, change_id, limit, cursor)
 
 
 @router.post("/changes/{change_id}/approvals")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from autorke_common.errors import PROBLEM_BASE, Missing
-from autorke_common.rest import Cursor, Page, page_of
+from autorke_common.rest import Cursor, Page, invalid_cursor, page_of
 from autorke_orchestrator.domain.model import Change
 from autorke_orchestrator.service_layer.unit_of_work import ChangeHeader, UnitOfWork
 
@@ -60,9 +60,16 @@ def get_change(uow: UnitOfWork, change_id: str) -> dict[str, Any]:
     return change_view(load_change(uow, change_id))
 
 
-def get_history(uow: UnitOfWork, change_id: str) -> dict[str, Any]:
-    change = load_change(uow, change_id)
-    return {"id": change.id, "history": history_view(change)}
+def get_history(uow: UnitOfWork, change_id: str, limit: int, cursor: str | None) -> Page:
+    """A page of the change's audit trail, oldest first (entries are only ever appended, so
+    an entry's position is its key)."""
+    after = Cursor.decode(cursor, "position")
+    if after is not None and (after.id != change_id or not isinstance(after.key, int)):
+        raise invalid_cursor("the cursor belongs to another change's history")
+    entries = list(enumerate(history_view(load_change(uow, change_id))))
+    start = after.key + 1 if after is not None else 0
+    return page_of(entries[start:start + limit + 1], limit, key=lambda e: (e[0], change_id), sort="position",
+                   view=lambda e: e[1])
 
 
 def list_changes(uow: UnitOfWork, status: str | None, cluster: str | None, limit: int,
