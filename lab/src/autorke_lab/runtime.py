@@ -93,10 +93,10 @@ class Lab:
         t0 = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
+            self.http = HttpServer(self.app, self.config.host, self.config.cmdb_port)  # bound now: see HttpServer
             for c in self.components:
                 c.start(self)
                 self._started.append(c)
-            self.http = HttpServer(self.app, self.config.host, self.config.cmdb_port)
             self.http.start()
         except BaseException:
             self.stop()

@@ -115,14 +115,27 @@ def serve_on_fd(app, argv: list[str] | None = None) -> None:
 
 
 class HttpServer:
-    """uvicorn in a background thread; ``start`` returns once it accepts connections."""
+    """uvicorn in a background thread; ``start`` returns once it accepts connections.
+
+    The port is bound when the server is made, not when it starts: a lab reserves its
+    CMDB port before its components take ephemeral ports of their own, so the kernel can
+    never hand one of them the same number (a port chosen as free and released is free
+    for anyone until it is bound again)."""
 
     def __init__(self, app: FastAPI, host: str, port: int):
-        self.host, self.port = host, port
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((host, port))
+        except OSError:
+            self._sock.close()
+            raise
+        self.host, self.port = host, self._sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
                                                     lifespan="off"))
         self.server.install_signal_handlers = lambda: None  # the runtime owns the signals
-        self.thread = threading.Thread(target=self.server.run, name=f"http-{port}", daemon=True)
+        self.thread = threading.Thread(target=lambda: self.server.run(sockets=[self._sock]),
+                                       name=f"http-{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
@@ -139,4 +152,6 @@ class HttpServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+        self._sock.close()
