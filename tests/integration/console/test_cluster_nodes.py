@@ -22,17 +22,12 @@ from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.machines.addresses import free_port
 from autorke_lab.servers import HttpServer
+from fixtures import kubeconfigs
 
 from .conftest import console_settings
 from .servers import browser_sign_in, serve_app
 
-KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]
-users: [{name: u, user: {token: never-shown}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-"""
+KUBECONFIG = kubeconfigs.text(kubeconfigs.token_doc("https://127.0.0.1:1", token="never-shown"))
 
 
 @pytest.fixture(scope="module")

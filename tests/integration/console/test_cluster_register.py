@@ -23,17 +23,12 @@ from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.machines.addresses import free_port
 from autorke_lab.servers import HttpServer
+from fixtures import kubeconfigs
 
 from .conftest import console_settings
 from .servers import browser_sign_in, serve_app
 
-KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]
-users: [{name: u, user: {token: kube-secret-never-shown}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-"""
+KUBECONFIG = kubeconfigs.text(kubeconfigs.token_doc("https://127.0.0.1:1", token="kube-secret-never-shown"))
 JOIN_TOKEN = "K10join-token-never-shown"
 
 
@@ -93,7 +88,7 @@ def register(browser: httpx.Client, **fields: str) -> httpx.Response:
                         files={"kubeconfig": ("kubeconfig.yaml", kubeconfig.encode(), "application/yaml")})
 
 
-def test_an_admin_registers_a_cluster_and_a_refused_field_is_shown_next_to_it(console, inv):
+def test_an_admin_registers_a_cluster_and_a_refused_field_is_shown_next_to_it(console, inv, console_idp):
     with browser_sign_in(console.url, "admin") as browser:
         listing = browser.get("/ui/clusters").text
         assert 'data-test="register-cluster"' in listing and 'href="/ui/clusters/new"' in listing
@@ -125,7 +120,7 @@ def test_an_admin_registers_a_cluster_and_a_refused_field_is_shown_next_to_it(co
     assert cluster["join_address"] == "https://10.9.0.10:9345"
     assert cluster["host_networks"] == ["10.9.0.0/24", "10.9.1.0/24"]
     assert cluster["api_endpoint"] == "https://10.9.0.10:6443"
-    assert cluster["created_by"] == "admin"
+    assert cluster["created_by"] == console_idp.subject("admin")
     for name in ("reg-bad", "reg-half"):
         assert inv.get(f"clusters/{name}").status_code == 404, f"{name} was not created"
 

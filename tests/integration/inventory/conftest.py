@@ -1,6 +1,7 @@
 """Fixtures for the inventory's integration tests: a private lab CMDB (the lab's own
 CMDB app and data, on a free port, small), the inventory service in-process on real NATS
-and a private database, and a recorder of every event the bus carries."""
+and a private database, the executor on the same bus (for the jobs inventory asks of it),
+and a recorder of every event the bus carries."""
 from __future__ import annotations
 
 import threading
@@ -10,7 +11,10 @@ from dataclasses import dataclass
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
+from autorke_executor.bootstrap import ExecutorSettings
+from autorke_executor.bootstrap import create_app as create_executor
 from autorke_inventory.bootstrap import InventorySettings, create_app
 from autorke_lab.cmdb.api import cmdb_router
 from autorke_lab.cmdb.inventory import Inventory
@@ -86,6 +90,26 @@ def make_inventory(nats_url, database, identity) -> Iterator[Callable[..., Inv]]
     yield make
     for c in clients:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def executor(nats_url, database, identity, tmp_path) -> Iterator[TestClient]:
+    """The executor on the same bus, with a database of its own (as deployed)."""
+    url, schema = database
+    own_url = url if url.startswith("postgresql") else f"sqlite:///{tmp_path / 'executor.db'}"
+    settings = ExecutorSettings(nats_url=nats_url, database_url=own_url, db_schema=f"{schema}_ex",
+                                oidc_issuer=identity.issuer, trace_exporter="none",
+                                secret_key=SECRET_KEY, ssh_key_path=tmp_path / "no-ssh-key",
+                                outbox_poll_interval_s=0.1)
+    client = TestClient(create_executor(settings, configure_process=False))
+    client.__enter__()
+    yield client
+    client.__exit__(None, None, None)
+    if url.startswith("postgresql"):
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_ex" CASCADE'))
+        engine.dispose()
 
 
 @pytest.fixture

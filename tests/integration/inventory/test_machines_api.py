@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from fixtures import kubeconfigs
+
 from .conftest import LabCmdb
 
 CONTRACT = {"id", "hostname", "ip", "state", "cluster", "roles", "labels", "taints",
@@ -89,7 +91,7 @@ def test_cluster_update_needs_the_current_etag(make_inventory, events):
     inv = make_inventory()
     created = inv.post("/api/v1/clusters", json={"name": "etag-c", "provider": "rke2",
                                                  "host_networks": ["10.0.0.0/16"],
-                                                 "kubeconfig": "apiVersion: v1\nkind: Config\n"})
+                                                 "kubeconfig": kubeconfigs.text(kubeconfigs.token_doc())})
     etag = created.headers["ETag"]
     assert "kubeconfig" not in created.json()
     assert inv.patch("/api/v1/clusters/etag-c", json={"bgp_as": 64600}).status_code == 428

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 from kubernetes import client
-from sqlalchemy import create_engine, text
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
-from autorke_executor.bootstrap import ExecutorSettings
-from autorke_executor.bootstrap import create_app as create_executor
 
 from .conftest import SECRET_KEY, LabCmdb
 
@@ -29,26 +24,6 @@ from .conftest import SECRET_KEY, LabCmdb
 def nats_url(fresh_nats) -> str:
     """A NATS server of this test's own: the executor's work queue holds no other test's jobs."""
     return fresh_nats.url
-
-
-@pytest.fixture
-def executor(nats_url, database, identity, tmp_path) -> Iterator[TestClient]:
-    """The executor on the same bus, with a database of its own (as deployed)."""
-    url, schema = database
-    own_url = url if url.startswith("postgresql") else f"sqlite:///{tmp_path / 'executor.db'}"
-    settings = ExecutorSettings(nats_url=nats_url, database_url=own_url, db_schema=f"{schema}_ex",
-                                oidc_issuer=identity.issuer, trace_exporter="none",
-                                secret_key=SECRET_KEY, ssh_key_path=tmp_path / "no-ssh-key",
-                                outbox_poll_interval_s=0.1)
-    client = TestClient(create_executor(settings, configure_process=False))
-    client.__enter__()
-    yield client
-    client.__exit__(None, None, None)
-    if url.startswith("postgresql"):
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_ex" CASCADE'))
-        engine.dispose()
 
 
 def wait_until(what: str, check, last=lambda: None, timeout: float = 120.0):

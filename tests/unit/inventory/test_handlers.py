@@ -5,9 +5,11 @@ checked to leave the store as it was."""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,11 +22,12 @@ from autorke_common.secrets import SecretBox
 from autorke_inventory.adapters import repository
 from autorke_inventory.adapters.unit_of_work import InventoryUnitOfWork
 from autorke_inventory.bootstrap import command_handlers
-from autorke_inventory.domain.commands import GatherFacts, RegisterCluster, UpdateCluster
+from autorke_inventory.domain.commands import GatherFacts, ImportCluster, RegisterCluster, UpdateCluster
 from autorke_inventory.domain.records import SourcePage, SourceRecord
 from autorke_inventory.service_layer import handlers, jobs, messagebus
 from autorke_inventory.service_layer import unit_of_work as ports
 from autorke_inventory.service_layer.sync import SyncRunner
+from fixtures import kubeconfigs
 
 from . import fakes
 from .fakes import FakeUnitOfWork, Store, factory
@@ -161,13 +164,13 @@ def test_a_retired_or_faulty_machine_is_not_placed(state):
 
 def test_placing_a_member_asks_once_for_its_clusters_node_status():
     store, _ = synced(record(1))
-    with_clusters(store, "a", kubeconfig="apiVersion: v1\nkind: Config\n")
+    with_clusters(store, "a", kubeconfig=kubeconfigs.text(kubeconfigs.token_doc()))
     env = Envelope.of(assign("cmdb-001", "a"), source="orchestrator", correlation_id=CHANGE, actor="alice")
     assert send(store, env=env) == msg.MembershipChanged.TYPE
     (run,) = store.events(ex.ExecutorRun.TYPE)
     assert run.data["action"] == "list_nodes" and run.data["params"] == {"cluster": "a"}
     assert store.state.jobs[run.data["job_id"]].report == {"reason": "membership changed"}
-    assert "kind: Config" not in str(run.data)  # the kubeconfig travels sealed
+    assert "t0ken-never-shown" not in str(run.data)  # the kubeconfig travels sealed
 
 
 def test_release_and_update_node_need_the_machine_to_be_a_member_of_that_cluster():
@@ -353,6 +356,39 @@ def test_a_cluster_name_is_registered_once_and_the_refusal_names_the_field():
         handlers.register_cluster(registration("b", pod_cidr="10.42.0.1/16"), FakeUnitOfWork(store), box=BOX)
     assert bad.value.extensions["field"] == "pod_cidr"
     assert list(store.state.clusters) == ["a"] and len(store.events(msg.ClusterRegistered.TYPE)) == 1
+
+
+def test_c1_an_unsafe_kubeconfig_is_refused_on_register_and_update_and_nothing_is_stored():
+    store = Store()
+    unsafe = kubeconfigs.exec_kubeconfig(Path("/nonexistent/marker"))
+    uow = FakeUnitOfWork(store)
+    with pytest.raises(Invalid) as refused:
+        handlers.register_cluster(registration("a", kubeconfig=unsafe), uow, box=BOX)
+    assert (refused.value.slug, refused.value.extensions) == ("unsafe-kubeconfig", {"field": "kubeconfig"})
+    assert not uow.committed and store.state.clusters == {} and store.outbox == []
+    with_clusters(store, "a")
+    before = (len(store.outbox), store.state.clusters["a"].version)
+    uow = FakeUnitOfWork(store)
+    with pytest.raises(Invalid) as refused:
+        handlers.update_cluster(UpdateCluster("a", {"kubeconfig": unsafe, "bgp_as": 64512}, 'W/"1"', "op"), uow,
+                                box=BOX)
+    assert refused.value.slug == "unsafe-kubeconfig" and not uow.committed
+    assert (len(store.outbox), store.state.clusters["a"].version) == before and store.state.configs == []
+
+
+def test_c1_an_rkestate_whose_kube_admin_config_is_unsafe_is_refused_and_nothing_is_stored():
+    store, _ = synced(record(1))
+    with_clusters(store, "a")
+    node = {"address": "10.0.0.1", "user": "root", "role": ["etcd", "controlplane", "worker"]}
+    yml = yaml.safe_dump({"nodes": [node]})
+    admin = kubeconfigs.text(kubeconfigs.with_user(kubeconfigs.cert_doc(), {"tokenFile": "/etc/shadow"}))
+    state = json.dumps({"currentState": {"certificatesBundle": {"kube-admin": {"config": admin}}}})
+    uow = FakeUnitOfWork(store)
+    with pytest.raises(Invalid) as refused:
+        handlers.import_cluster(ImportCluster("a", "files", "op", yml, state), uow, box=BOX)
+    assert (refused.value.slug, refused.value.extensions) == ("unsafe-kubeconfig", {"field": "rkestate"})
+    assert not uow.committed and store.state.memberships == {} and store.state.configs == []
+    assert store.state.clusters["a"].kubeconfig_sealed is None
 
 
 def test_a_cluster_update_needs_the_version_the_caller_read():

@@ -1,6 +1,8 @@
-"""Kubernetes API work with the official client: one ``ApiClient`` per cluster, built from
-the cluster's kubeconfig (opened from its sealed form only in memory; no file, no global
-configuration), and the node operations the flows need.
+"""Kubernetes API work with the official client: one ``ApiClient`` per cluster, built by hand
+from the cluster's kubeconfig (opened from its sealed form only in memory, checked against
+the allow-list of :mod:`autorke_common.kubeconfig` first: an ``exec`` plugin, a file path
+or a plain-http server is refused with ``unsafe-kubeconfig`` before anything runs; never the
+client's loader, no global configuration), and the node operations the flows need.
 
 Drain works like ``kubectl drain``: cordon, then evict every pod on the node except
 DaemonSet-owned and mirror pods; an eviction a PodDisruptionBudget blocks (429) is retried
@@ -10,9 +12,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from autorke_common import kubeclient
+from autorke_common.errors import Invalid
 
 MIRROR = "kubernetes.io/config.mirror"
 
@@ -24,12 +28,12 @@ class KubeFailure(Exception):
 
 
 def api_client(kubeconfig_text: str) -> client.ApiClient:
+    """The cluster's client; :class:`KubeFailure` ``unsafe-kubeconfig`` (the detail names the
+    refused key, never a value) when the kubeconfig is not on the allow-list."""
     try:
-        doc = yaml.safe_load(kubeconfig_text)
-        api = config.new_client_from_config_dict(doc)
-    except Exception as exc:  # noqa: BLE001 - malformed kubeconfig; never echo its content
-        raise ValueError(f"kubeconfig cannot be used: {type(exc).__name__}") from None
-    return api
+        return kubeclient.api_client(kubeconfig_text)
+    except Invalid as exc:
+        raise KubeFailure(exc.slug, exc.detail) from None
 
 
 def _classify(exc: Exception) -> KubeFailure:

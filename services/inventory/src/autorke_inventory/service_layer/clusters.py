@@ -2,7 +2,13 @@
 sealed join token, and bastion), updates, and
 the import of an existing cluster — its nodes matched to inventory machines, matched
 machines placed as members, the rest reported (never invented). Runs in the caller's
-unit of work; a refused import changes nothing."""
+unit of work; a refused import changes nothing.
+
+Every kubeconfig that comes in (register, PATCH, the kube-admin config of an imported
+``cluster.rkestate``) is checked against the allow-list of :mod:`autorke_common.kubeconfig`
+before anything is stored: the executor and netcfg connect with it by themselves, so an
+``exec`` plugin or a file path in it would run or read on their hosts (422
+``unsafe-kubeconfig`` with the request field)."""
 from __future__ import annotations
 
 import ipaddress
@@ -10,11 +16,10 @@ import json
 import re
 from typing import Any
 
-import yaml
-
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import Conflict, Invalid
+from autorke_common.kubeconfig import parse_kubeconfig
 from autorke_common.secrets import SecretBox
 from autorke_inventory.adapters.orm import ClusterRow
 from autorke_inventory.domain import clusterconfig
@@ -79,6 +84,8 @@ def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) 
                        field="name")
     fields = check_fields({k: data.get(k) for k in EDITABLE if k in data})
     kubeconfig, token = data.get("kubeconfig"), data.get("join_token")
+    if kubeconfig:
+        parse_kubeconfig(kubeconfig, field="kubeconfig")
     now = utcnow()
     row = ClusterRow(name=name, provider=data["provider"], created_by=actor, version=1,
                      created_at=now, updated_at=now, options=fields.pop("options", None) or {},
@@ -96,6 +103,8 @@ def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) 
 def update(uow: UnitOfWork, row: ClusterRow, patch: dict[str, Any], box: SecretBox,
            actor: str) -> ClusterRow:
     fields = check_fields({k: v for k, v in patch.items() if k in EDITABLE})
+    if patch.get("kubeconfig"):
+        parse_kubeconfig(patch["kubeconfig"], field="kubeconfig")
     for key, value in fields.items():
         setattr(row, key, value if value is not None or key in ("api_endpoint", "bgp_as", "bastion",
                                                                  "join_address") else getattr(row, key))
@@ -154,11 +163,13 @@ def place_matched(uow: UnitOfWork, cluster: ClusterRow, result: MatchResult,
 def import_from_files(uow: UnitOfWork, cluster: ClusterRow, cluster_yml: str,
                       rkestate: str | None, box: SecretBox, actor: str) -> dict[str, Any]:
     doc = clusterconfig.validate(cluster_yml)
+    kubeconfig = None
     if rkestate is not None:
         try:
-            json.loads(rkestate)
+            state = json.loads(rkestate)
         except ValueError:
             raise bad("cluster.rkestate is not JSON", "rkestate") from None
+        kubeconfig = admin_kubeconfig(state)
     result = match(uow, nodes_from_cluster_yml(doc))
     placed = place_matched(uow, cluster, result, actor)
     stored = [configs.store(uow, cluster, "cluster.yml", cluster_yml, box, actor=actor,
@@ -166,7 +177,6 @@ def import_from_files(uow: UnitOfWork, cluster: ClusterRow, cluster_yml: str,
     if rkestate is not None:
         stored.append(configs.store(uow, cluster, "cluster.rkestate", rkestate, box, actor=actor,
                                     comment="imported"))
-        kubeconfig = _admin_kubeconfig(rkestate)
         if kubeconfig and cluster.kubeconfig_sealed is None:
             update(uow, cluster, {"kubeconfig": kubeconfig}, box, actor)
     return {"cluster": cluster.name, "source": "cluster.yml", "matched": placed,
@@ -174,15 +184,22 @@ def import_from_files(uow: UnitOfWork, cluster: ClusterRow, cluster_yml: str,
             "configs": [{"kind": r.kind, "version": r.version} for r in stored]}
 
 
-def _admin_kubeconfig(rkestate: str) -> str | None:
-    try:
-        bundle = json.loads(rkestate)["currentState"]["certificatesBundle"]
-        config = bundle["kube-admin"]["config"]
-    except (KeyError, TypeError, ValueError):
-        return None
-    try:
-        yaml.safe_load(config)
-    except yaml.YAMLError:
-        return None
-    return config or None
+def admin_kubeconfig(state: Any) -> str | None:
+    """The kube-admin kubeconfig of the current state, checked against the allow-list: the
+    desired state's is checked too (it becomes the current one at the next ``rke up``). The
+    other components' configs name files on the nodes and are never used here."""
+    current = None
+    for which in ("desiredState", "currentState"):
+        try:
+            config = state[which]["certificatesBundle"]["kube-admin"]["config"]
+        except (KeyError, TypeError):
+            continue
+        if config is None or config == "":
+            continue
+        if not isinstance(config, str):
+            raise Invalid("unsafe-kubeconfig", f"kubeconfig refused at {which}.certificatesBundle.kube-admin"
+                          ".config: it is not text", field="rkestate")
+        parse_kubeconfig(config, field="rkestate")
+        current = config if which == "currentState" else current
+    return current
 

@@ -2,8 +2,11 @@
 ``crd.projectcalico.org/v1`` resources (``ippools``, ``ipamblocks``, ``bgppeers``,
 ``bgpconfigurations``) through ``CustomObjectsApi`` and nodes through ``CoreV1Api``.
 
-One ``ApiClient`` per cluster, built from the cluster's kubeconfig (opened from its sealed
-form only here, never logged) with ``config.new_client_from_config_dict`` so clusters
+One ``ApiClient`` per cluster, built by hand from the cluster's kubeconfig (opened from its
+sealed form only here, never logged) by :mod:`autorke_common.kubeclient`, never with the
+client's loader (which would run an ``exec`` plugin or read local files): the kubeconfig is
+checked against the allow-list first, and one that is not on it (stored before the check
+existed) makes the cluster unreachable with ``unsafe-kubeconfig``, nothing started. Clusters
 never share the client's global configuration. Clients are cached per cluster and
 kubeconfig, and closed when the service stops.
 
@@ -21,9 +24,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import urllib3
-import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from autorke_common import kubeclient
+from autorke_common.errors import Invalid
 
 GROUP, VERSION = "crd.projectcalico.org", "v1"
 T: dict[str, Any] = {"_request_timeout": (5, 30)}   # connect, read (seconds)
@@ -31,6 +36,11 @@ T: dict[str, Any] = {"_request_timeout": (5, 30)}   # connect, read (seconds)
 
 class ClusterUnreachable(Exception):
     """The cluster's API could not be reached or refused our credentials."""
+
+
+class UnsafeKubeconfig(ClusterUnreachable):
+    """The cluster's kubeconfig is not on the allow-list (``unsafe-kubeconfig``): nothing was
+    started or read with it, and retrying cannot help until it is replaced in inventory."""
 
 
 class ClusterRefused(Exception):
@@ -145,14 +155,13 @@ class ClusterApi:
         self.core.patch_node(name, {"metadata": {"labels": labels, "annotations": annotations}}, **T)
 
 
-def _api_client(kubeconfig: dict[str, Any]) -> client.ApiClient:
-    """As ``config.new_client_from_config_dict``, but failing fast: one connection retry
-    (urllib3 would otherwise retry three times) and no global configuration touched."""
-    configuration = client.Configuration()
-    config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration,
-                                      persist_config=False)
-    configuration.retries = 1
-    return client.ApiClient(configuration=configuration)
+def _api_client(name: str, kubeconfig_text: str) -> client.ApiClient:
+    """The cluster's client, failing fast: one connection retry (urllib3 would otherwise
+    retry three times). An unsafe kubeconfig: :class:`UnsafeKubeconfig` saying which key."""
+    try:
+        return kubeclient.api_client(kubeconfig_text, retries=1)
+    except Invalid as exc:
+        raise UnsafeKubeconfig(f"cluster {name}: {exc.detail}") from None
 
 
 class KubeClusters:
@@ -171,7 +180,7 @@ class KubeClusters:
             cached = self._clients.get(name)
             if cached and cached[0] == digest:
                 return ClusterApi(cached[1])
-            api = _api_client(yaml.safe_load(self._open(kubeconfig_sealed)))
+            api = _api_client(name, self._open(kubeconfig_sealed))
             self._clients[name] = (digest, api)
             if cached:
                 cached[1].close()

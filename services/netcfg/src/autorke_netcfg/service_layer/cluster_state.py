@@ -1,14 +1,21 @@
 """What a cluster holds now, read through its own API: the facts netcfg keeps about it
 (networks, AS, kubeconfig), its pools, IPAM blocks and raw pool objects. The cluster API's
 failures become the problems a caller sees: ``cluster-conflict`` (409: it changed
-meanwhile), ``cluster-error`` (502) and ``cluster-unreachable`` (503, retried on the bus)."""
+meanwhile), ``cluster-error`` (502), ``cluster-unreachable`` (503, retried on the bus) and
+``unsafe-kubeconfig`` (409: the stored kubeconfig is not on the allow-list; not retried)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from autorke_common.errors import PermanentError, Problem, not_found
-from autorke_netcfg.adapters.kube import ClusterApi, ClusterConflict, ClusterRefused, ClusterUnreachable
+from autorke_netcfg.adapters.kube import (
+    ClusterApi,
+    ClusterConflict,
+    ClusterRefused,
+    ClusterUnreachable,
+    UnsafeKubeconfig,
+)
 from autorke_netcfg.adapters.orm import ClusterRow
 from autorke_netcfg.domain.pool_rules import Block, ClusterNetworks, Pool
 from autorke_netcfg.service_layer.ports import Ports
@@ -32,6 +39,8 @@ def networks(row: ClusterRow) -> ClusterNetworks:
 def cluster_api(ports: Ports, row: ClusterRow) -> ClusterApi:
     try:
         return ports.kube.for_cluster(row.name, row.kubeconfig_sealed)
+    except UnsafeKubeconfig as exc:
+        raise Problem("unsafe-kubeconfig", "Unsafe kubeconfig", 409, str(exc), cluster=row.name) from None
     except (ClusterUnreachable, PermanentError, ValueError) as exc:
         raise Problem("cluster-unreachable", "Cluster unreachable", 503, str(exc)) from None
 
