@@ -9,9 +9,11 @@ import pytest
 
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_executor.domain.model import (
+    HeadTail,
     InvalidJob,
     TargetOutcome,
     cap_output,
+    dropped_marker,
     fence_refusal,
     job_status,
     needs_probe,
@@ -66,11 +68,43 @@ def test_job_status_from_outcomes():
     assert job_status([]) == "failed"
 
 
-def test_output_is_capped_keeping_the_end():
-    text = "x" * 100 + "END"
-    capped = cap_output(text, cap=10)
-    assert capped.endswith("xxxxxxxEND") and "cut" in capped
-    assert cap_output("short", cap=10) == "short"
+def _dropped_count(text: str) -> int:
+    return int(text.split("[... ")[1].split(" bytes")[0])
+
+
+def test_output_is_capped_keeping_its_head_and_tail_and_counting_what_was_dropped():
+    text = "BEGIN" + "x" * 5000 + "END"
+    capped = cap_output(text, cap=1024)
+    assert len(capped) <= 1024 and capped.startswith("BEGIN") and capped.endswith("xEND")
+    count = _dropped_count(capped)
+    assert count == len(text) - (len(capped) - len(dropped_marker(count))), "every character left out counted"
+    assert cap_output("short", cap=1024) == "short"
+
+
+def test_h5_a_stream_is_held_as_head_and_tail_and_the_stored_cap_counts_every_dropped_byte():
+    """A command's stream of any length is held in bounded memory (its head and tail),
+    and the stored output, capped again, still counts what the stream had dropped."""
+    stream = HeadTail(head=100, tail=100)
+    stream.add(b"H" * 150)
+    for _ in range(1000):
+        stream.add(b"m" * 997)
+        assert len(stream._head) + len(stream._tail) <= 100 + 2 * 100 + 997
+    stream.add(b"T" * 30)
+    held = stream.value()
+    assert held.startswith(b"H" * 100) and held.endswith(b"m" * 70 + b"T" * 30)
+    assert stream.dropped == 150 + 997 * 1000 + 30 - 200
+    assert dropped_marker(stream.dropped).encode() in held
+    small = HeadTail(head=100, tail=100)
+    small.add(b"abc")
+    assert small.value() == b"abc" and small.dropped == 0
+
+    text = held.decode() + "\n" + "e" * 400
+    capped = cap_output(text, cap=300)
+    assert len(capped) <= 300 and capped.startswith("H") and capped.endswith("e" * 100)
+    assert capped.count("bytes of output dropped") == 1, "one marker, never one cut in half"
+    count = _dropped_count(capped)
+    assert count == len(text) - (len(capped) - len(dropped_marker(count))) - len(dropped_marker(stream.dropped)) \
+        + stream.dropped, "what the stream dropped is counted with what the cap cut"
 
 
 @pytest.mark.parametrize("fields,message", [

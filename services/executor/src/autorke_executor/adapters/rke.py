@@ -1,7 +1,8 @@
 """Running the RKE1 ``rke`` binary for one cluster: cluster.yml and cluster.rkestate go
 into a private temporary directory (0700, files 0600), the binary runs there with its
-output streamed line by line, the new rkestate is read back, and the directory is
-removed whatever happens (it holds every private key of the cluster)."""
+output streamed line by line (and kept as its head and tail, like a machine's: an rke run
+that prints for half an hour costs bounded memory), the new rkestate is read back, and the
+directory is removed whatever happens (it holds every private key of the cluster)."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from autorke_executor.domain.model import HeadTail
+
+LINE_READ = 64 * 1024  # characters of one output line read at once
 ARGS = {
     "up": ["up"],
     "up_update_only": ["up", "--update-only"],
@@ -46,7 +50,7 @@ def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, ti
             _write_private(work / "cluster.rkestate", rkestate)
         proc = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        lines: list[str] = []
+        kept = HeadTail()
         timed_out = threading.Event()
 
         timer = threading.Timer(timeout_s, lambda: (timed_out.set(), proc.kill()))
@@ -54,10 +58,9 @@ def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, ti
         timer.start()
         try:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                line = line.rstrip("\n")
-                lines.append(line)
-                on_line(line)
+            for line in iter(lambda: proc.stdout.readline(LINE_READ), ""):  # a line without end: in pieces
+                kept.add(line.encode())
+                on_line(line.rstrip("\n"))
             code = proc.wait()
         finally:
             timer.cancel()
@@ -66,7 +69,8 @@ def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, ti
                 proc.wait()
         state_path = work / "cluster.rkestate"
         kube_path = work / "kube_config_cluster.yml"
-        return RkeRun(None if timed_out.is_set() else code, "\n".join(lines),
+        return RkeRun(None if timed_out.is_set() else code,
+                      kept.value().decode("utf-8", "replace").removesuffix("\n"),
                       state_path.read_text() if state_path.exists() else None, timed_out.is_set(),
                       kube_path.read_text() if kube_path.exists() else None)
     finally:

@@ -3,6 +3,16 @@ against the key the inventory knows (never learned, never auto-accepted), an opt
 bastion reached once per job and shared through ``direct-tcpip`` channels, and per-host
 connect and command deadlines so that a hung host is cut off on its own.
 
+A command's deadline covers every wait of it: paramiko's ``exec_command`` waits for the
+server's answer without any timeout, and ``sendall`` for window space, so a watchdog closes
+the connection when the deadline passes, whatever the command is waiting for (a host that
+accepts the session and never answers, or never reads its stdin, costs its own deadline
+and no more). Each stream of a command's output is held as its first and last
+``STREAM_HEAD``/``STREAM_TAIL`` bytes (:class:`~autorke_executor.domain.model.HeadTail`),
+so a host that floods output costs bounded memory. Every transport (direct, bastion, and
+through a bastion) sends keepalives when it has been quiet, so a long silent command keeps
+its connection through NAT and firewall idle timeouts.
+
 The connection is a bare :class:`paramiko.Transport` rather than an ``SSHClient``: no
 known_hosts file, agent or key search per host, only the algorithms we ask for (the key
 exchanges of ``kex``, the host key type the inventory recorded), and the host key is
@@ -30,6 +40,7 @@ from pathlib import Path
 import paramiko
 
 from autorke_common.catalogue.executor import SshEndpoint, Target
+from autorke_executor.domain.model import HeadTail
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,7 @@ DEFAULT_KEX = ("ecdh-sha2-nistp256", "curve25519-sha256@libssh.org", "diffie-hel
 CIPHERS = ("aes128-gcm@openssh.com", "aes128-ctr", "aes256-gcm@openssh.com", "aes256-ctr")
 RSA_NAMES = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 READ_TICK_S = 0.25
+KEEPALIVE_S = 30.0  # a keepalive after this many seconds with nothing sent
 
 OutputSink = Callable[[str, bytes], None]  # (stream "stdout"|"stderr", chunk)
 
@@ -86,16 +98,19 @@ def _key_types(expected: paramiko.PKey) -> tuple[str, ...]:
 class SshConnector:
     """Opens verified, authenticated connections; one per process, shared by jobs."""
 
-    def __init__(self, key_path: Path, default_user: str, kex: tuple[str, ...] = DEFAULT_KEX) -> None:
+    def __init__(self, key_path: Path, default_user: str, kex: tuple[str, ...] = DEFAULT_KEX,
+                 keepalive_s: float = KEEPALIVE_S) -> None:
         self.kex = checked_kex(kex)
         self.pkey = paramiko.PKey.from_path(str(key_path))
         self.default_user = default_user
+        self.keepalive_s = keepalive_s
 
     def _transport(self, sock: socket.socket | paramiko.Channel, endpoint: SshEndpoint,
                    timeout: float, deadline: float) -> paramiko.Transport:
         expected = parse_host_key(endpoint.host_key)
         t = paramiko.Transport(sock)
         t.banner_timeout = t.handshake_timeout = t.auth_timeout = timeout
+        t.set_keepalive(self.keepalive_s)  # every transport: direct, bastion and behind a bastion
         opts = t.get_security_options()
         opts.kex = [k for k in self.kex if k in opts.kex]
         opts.ciphers = [c for c in CIPHERS if c in opts.ciphers]
@@ -184,7 +199,6 @@ class BastionCache:
                 failure = SshFailure(exc.error_class, f"bastion {bastion.host}: {exc}")
                 self._failed[key] = failure
                 raise failure from None
-            t.set_keepalive(30)
             self._open[key] = t
             return t
 
@@ -204,26 +218,33 @@ class SshSession:
 
     def run(self, command: str, stdin: bytes | None, timeout: float,
             sink: OutputSink | None = None) -> CommandResult:
-        """Run one command; its whole run (output and exit status) must end within
-        ``timeout`` or the connection is cut and :class:`SshFailure` ``timeout`` raised."""
+        """Run one command; its whole run (the server's answer to ``exec``, stdin, output
+        and exit status) must end within ``timeout`` or the connection is cut and
+        :class:`SshFailure` ``timeout`` raised. Each output stream is kept as its head and
+        tail (the bytes between them counted in a marker)."""
         deadline = time.monotonic() + timeout
+        watchdog = _Watchdog(self.transport, timeout)
+        out, err = HeadTail(), HeadTail()
+
+        def take_stderr(chan: paramiko.Channel) -> None:
+            chunk = chan.recv_stderr(65536)
+            err.add(chunk)
+            if sink:
+                sink("stderr", chunk)
+
         try:
             chan = self.transport.open_session(timeout=timeout)
-            chan.exec_command(command)
+            chan.exec_command(command)  # waits for the server's answer: the watchdog bounds it
             if stdin:
+                chan.settimeout(max(0.001, deadline - time.monotonic()))  # a full window waits no longer
                 chan.sendall(stdin)
             chan.shutdown_write()
-            out, err = bytearray(), bytearray()
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    self.close()
-                    raise SshFailure("timeout", f"{self.host}: no end of command within {timeout:g} s")
+                    raise _Late()
                 if chan.recv_stderr_ready():
-                    chunk = chan.recv_stderr(65536)
-                    err += chunk
-                    if sink:
-                        sink("stderr", chunk)
+                    take_stderr(chan)
                 chan.settimeout(min(READ_TICK_S, left))
                 try:
                     chunk = chan.recv(65536)
@@ -231,29 +252,66 @@ class SshSession:
                     continue
                 if not chunk:
                     break
-                out += chunk
+                out.add(chunk)
                 if sink:
                     sink("stdout", chunk)
             while not chan.exit_status_ready() or chan.recv_stderr_ready():
                 if chan.recv_stderr_ready():
-                    chunk = chan.recv_stderr(65536)
-                    err += chunk
-                    if sink:
-                        sink("stderr", chunk)
+                    take_stderr(chan)
                     continue
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    self.close()
-                    raise SshFailure("timeout", f"{self.host}: no exit status within {timeout:g} s")
+                    raise _Late()
                 chan.status_event.wait(min(READ_TICK_S, left))
             code = chan.recv_exit_status()
+            if code == -1 and not self.transport.is_active():  # closed under it, no exit status ever came
+                raise EOFError("the connection closed before the command's exit status")
             chan.close()
-            return CommandResult(code, bytes(out), bytes(err))
-        except SshFailure:
-            raise
+        except _Late:
+            self.close()
+            raise SshFailure("timeout", f"{self.host}: no end of command within {timeout:g} s") from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            cls = "timeout" if time.monotonic() >= deadline else "unreachable"
-            raise SshFailure(cls, f"{self.host}: connection lost: {exc}") from None
+            if watchdog.fired or isinstance(exc, TimeoutError) or time.monotonic() >= deadline:
+                self.close()
+                raise SshFailure("timeout", f"{self.host}: no end of command within {timeout:g} s "
+                                 f"(cut off while it waited: {exc or type(exc).__name__})") from None
+            raise SshFailure("unreachable", f"{self.host}: connection lost: {exc}") from None
+        finally:
+            watchdog.cancel()
+        if watchdog.fired:  # the deadline passed as the command ended: the connection is closed
+            raise SshFailure("timeout", f"{self.host}: no end of command within {timeout:g} s")
+        return CommandResult(code, out.value(), err.value())
 
     def close(self) -> None:
         self.transport.close()
+
+
+class _Late(Exception):
+    """The command's deadline passed while it was being read."""
+
+
+class _Watchdog:
+    """Closes ``transport`` when ``timeout`` seconds pass before :meth:`cancel`: the one
+    bound on waits paramiko gives no timeout (the answer to ``exec``, window space for
+    ``sendall``); closing the transport wakes every one of them with an error."""
+
+    def __init__(self, transport: paramiko.Transport, timeout: float) -> None:
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self.fired = False
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._cancelled:
+                return
+            self.fired = True
+        self._transport.close()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+        self._timer.cancel()

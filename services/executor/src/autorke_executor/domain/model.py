@@ -5,6 +5,7 @@ and out of these rules."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,13 @@ from typing import Any
 from autorke_common.catalogue.executor import ACTIONS, GUARDED_ACTIONS, ExecutorRun
 from autorke_common.errors import Invalid
 
-OUTPUT_CAP = 16 * 1024  # bytes of a target's output kept in its result (the last ones)
+#: Characters of a target's output kept in its result (stored, sent in its event): the
+#: first quarter and the end (where errors are), the cut marked by :func:`dropped_marker`.
+OUTPUT_CAP = 16 * 1024
+#: Bytes of each stream (stdout, stderr) of one command held while it runs (:class:`HeadTail`).
+STREAM_HEAD = STREAM_TAIL = 64 * 1024
+_DROPPED = re.compile(r"\n\[\.\.\. (\d+) bytes of output dropped \.\.\.\]\n")
+_MARKER_ROOM = 64  # the longest marker: two newlines, the words and a 20-digit count
 
 
 class InvalidJob(Invalid):
@@ -51,11 +58,66 @@ class TargetOutcome:
                    cap_output(output), result or {})
 
 
+def dropped_marker(count: int) -> str:
+    """What stands where ``count`` bytes of output were left out."""
+    return f"\n[... {count} bytes of output dropped ...]\n"
+
+
 def cap_output(text: str, cap: int = OUTPUT_CAP) -> str:
-    """Keep the end of long output (where errors are), marking the cut."""
+    """At most ``cap`` characters of ``text``: its beginning (what ran) and its end (where
+    errors are), with one marker between them counting every byte left out, those a
+    :class:`HeadTail` had already dropped (its markers in the cut part) included."""
     if len(text) <= cap:
         return text
-    return "[... output cut ...]\n" + text[-cap:]
+    head = cap // 4
+    tail = len(text) - (cap - head - _MARKER_ROOM)
+    for m in _DROPPED.finditer(text):  # a marker is cut whole or kept whole, never halved
+        if m.start() < head < m.end():
+            head = m.start()
+        if m.start() < tail < m.end():
+            tail = m.end()
+    cut = text[head:tail]
+    marked = list(_DROPPED.finditer(cut))
+    unmarked = _DROPPED.sub("", cut)
+    count = sum(int(m.group(1)) for m in marked) + len(unmarked.encode("utf-8", "replace"))
+    return text[:head] + dropped_marker(count) + text[tail:]
+
+
+class HeadTail:
+    """One stream of a running command (any length) held in bounded memory: its first
+    ``head`` and last ``tail`` bytes, and a count of those dropped between them. A class
+    because it accumulates the stream across reads; it never holds more than
+    ``head + 2 * tail`` bytes plus one chunk."""
+
+    def __init__(self, head: int = STREAM_HEAD, tail: int = STREAM_TAIL) -> None:
+        self.head_cap, self.tail_cap = head, tail
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.head_cap - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self._tail += chunk
+        excess = len(self._tail) - self.tail_cap
+        if excess > self.tail_cap:  # trimmed in batches: each byte is moved a bounded number of times
+            del self._tail[:excess]
+            self._dropped += excess
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped + max(0, len(self._tail) - self.tail_cap)
+
+    def value(self) -> bytes:
+        """The head, the marker of what was dropped (when anything was), the tail."""
+        tail = bytes(self._tail[-self.tail_cap:]) if self.tail_cap else b""
+        if not self.dropped:
+            return bytes(self._head) + tail
+        return bytes(self._head) + dropped_marker(self.dropped).encode() + tail
 
 
 def validate(job: ExecutorRun) -> None:

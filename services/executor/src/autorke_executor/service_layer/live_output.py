@@ -23,7 +23,7 @@ class LiveOutput:
         """A callback for one host's chunks; ``quiet`` keeps them out of the live log
         (machine-readable output such as facts JSON)."""
         def feed(stream: str, chunk: bytes) -> None:
-            if quiet:
+            if quiet or self._sent.get(host, 0) >= self.cap:  # a flood past the cap is not even decoded
                 return
             self.feed(host, stream, chunk.decode("utf-8", "replace"))
         return feed
