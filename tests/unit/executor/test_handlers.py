@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -20,8 +21,9 @@ from autorke_executor.domain.model import TargetOutcome
 from autorke_executor.entrypoints.consumer import JobConsumer
 from autorke_executor.service_layer import views
 from autorke_executor.service_layer.handlers import run_job
+from autorke_executor.service_layer.ports import KubePort
 
-from .fakes import FakeMachine, FakeUnitOfWork, command, fleet, target
+from .fakes import FakeKubeFailure, FakeMachine, FakeUnitOfWork, command, fleet, target
 
 KUBELET = {"processes": ["kubelet"]}
 
@@ -132,6 +134,22 @@ def test_p5_kube_nodes_outside_the_fence_are_not_called():
     assert f.cluster.calls == [("cordon", "n1")] and f.cluster.closed
     assert f.kubeconfigs == ["kubeconfig-text"]  # opened in memory only
     assert by_host(finished(uow)[0])["n2"]["error_class"] == "refused_fence"
+
+
+def test_c1_a_kube_job_whose_kubeconfig_is_refused_fails_every_target_with_unsafe_kubeconfig():
+    uow, f = FakeUnitOfWork(), fleet()
+
+    def refuse(_kubeconfig: str):
+        raise FakeKubeFailure("unsafe-kubeconfig", "kubeconfig refused at users[0].user.exec: an exec plugin")
+
+    ports = replace(f.ports, kube=KubePort(cluster=refuse, failure=FakeKubeFailure))
+    job = ExecutorRun(job_id="job-u", kind="kube", action="cordon", params={"nodes": ["n1", "n2"]},
+                      fence=["n1"], secrets={"kubeconfig": "sealed:exec-kubeconfig"})
+    assert run_job(command(job), uow, ports) == "failed"
+    targets = by_host(finished(uow)[0])
+    assert targets["n1"]["error_class"] == "unsafe-kubeconfig" and "users[0].user.exec" in targets["n1"]["error"]
+    assert targets["n2"]["error_class"] == "refused_fence"  # the fence still holds
+    assert f.cluster.calls == []
 
 
 def test_p5_rke_is_not_run_when_cluster_yml_names_a_node_outside_the_fence():

@@ -18,7 +18,7 @@ from autorke_orchestrator.domain.flows import FLOWS
 from autorke_orchestrator.domain.flows.guards import P2_GUARD
 from autorke_orchestrator.domain.flows.node_add import INIT, PREFLIGHT, RENDER_CONFIG, RKE1_READY, STORE_STATE
 
-#: (change type, provider) -> (step ids, fingerprint), as at 1b953ca.
+#: (change type, provider) -> (step ids, fingerprint), as at 1b953ca (but where a comment says why not).
 BEFORE = {
     ("machine.init", None): (["guard", "probe", "preflight", "approve", "init"], "82e6731e19b9dcd3"),
     ("machine.cleanup", None): (["guard", "probe", "approve", "cleanup"], "790593876c814f26"),
@@ -33,7 +33,9 @@ BEFORE = {
     ("node.remove", "rke"): (["guard", "approve", "cordon", "drain", "unmember", "config", "rke_up", "state",
                               "cleanup"], "9c1881a38b251066"),
     ("node.update", None): (["guard", "approve", "labels", "taints", "record"], "2cfbbbefce110ab9"),
-    ("etcd.snapshot", None): (["guard", "approve", "snapshot"], "e4e343adc0173409"),
+    # changed on purpose (issue 15, H6): the name_free check lists every etcd node's snapshots
+    # before anything is written, and the compensation runs only where the step made its file
+    ("etcd.snapshot", None): (["guard", "name_free", "approve", "snapshot"], "8dc9a45d8fcaefff"),
     ("etcd.restore", None): (["guard", "snapshot_present", "approve", "stop", "restore", "start", "health",
                               "reconcile"], "f5659f17773aff9a"),
 }

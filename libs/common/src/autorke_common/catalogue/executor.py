@@ -22,8 +22,11 @@ Kinds and actions (``kind`` / ``action``):
 * ``script``: a named script shipped with the executor — ``facts``, ``preflight``,
   ``probe``, ``init`` (``params.profile``: ``base``, ``container-runtime``, ``gpu``),
   ``cleanup``, and on RKE1 etcd nodes (P6: nothing else is touched) ``etcd_snapshot``,
-  ``etcd_snapshot_check``, ``etcd_snapshot_delete``, ``etcd_stop``, ``etcd_restore``,
-  ``etcd_start``, ``etcd_health`` (``params.args``: ``[snapshot name]``). ``params.args``
+  ``etcd_snapshot_check``, ``etcd_snapshot_delete``, ``etcd_snapshot_list``, ``etcd_stop``,
+  ``etcd_restore``, ``etcd_start``, ``etcd_health`` (``params.args``: ``[snapshot name]``;
+  ``etcd_snapshot`` marks its file as made by the job's ``change_id`` and returns
+  ``result.snapshot`` ``{name, file, created}``, ``etcd_snapshot_delete`` removes only a
+  snapshot that change made, ``etcd_snapshot_list`` returns ``result.snapshots``). ``params.args``
   (list of strings) and ``params.env`` (dict) reach the script as quoted arguments /
   variables, never spliced into a shell string.
   ``facts`` returns ``result.facts``; ``probe`` returns ``result.components``.
@@ -57,11 +60,12 @@ JobKind = Literal["script", "kube", "rke", "rke2"]
 JobStatus = Literal["succeeded", "partially_failed", "failed"]
 TargetStatus = Literal["succeeded", "failed", "refused"]
 ErrorClass = Literal[
-    "unreachable", "auth", "host_key", "timeout", "failed", "refused_fence", "refused_probe"
+    "unreachable", "auth", "host_key", "timeout", "failed", "refused_fence", "refused_probe",
+    "unsafe-kubeconfig",  # the kubeconfig is not on the allow-list (autorke_common.kubeconfig): nothing ran
 ]
 
-ETCD_SCRIPTS = ("etcd_snapshot", "etcd_snapshot_check", "etcd_snapshot_delete", "etcd_stop", "etcd_restore",
-                "etcd_start", "etcd_health")
+ETCD_SCRIPTS = ("etcd_snapshot", "etcd_snapshot_check", "etcd_snapshot_delete", "etcd_snapshot_list", "etcd_stop",
+                "etcd_restore", "etcd_start", "etcd_health")
 SCRIPT_ACTIONS = ("facts", "preflight", "probe", "init", "cleanup", *ETCD_SCRIPTS)
 KUBE_ACTIONS = ("cordon", "uncordon", "drain", "label", "taint", "delete_node", "wait_ready", "list_nodes")
 RKE_ACTIONS = ("up", "up_update_only", "snapshot_save", "snapshot_restore", "remove")
@@ -153,7 +157,8 @@ class TargetFinished(Event):
     status: TargetStatus
     exit_code: int | None = None
     duration_s: float
-    output: str = Field(default="", description="capped (last bytes kept)")
+    output: str = Field(default="", description="capped (16 KiB): its beginning and its end, the bytes "
+                                                "dropped between them counted in a marker")
     error_class: ErrorClass | None = None
     error: str | None = None
     result: dict[str, Any] = Field(default_factory=dict)

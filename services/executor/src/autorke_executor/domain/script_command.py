@@ -24,9 +24,13 @@ class UnsafeParameter(Invalid):
 
 
 def script_command(name: str, job_id: str, args: Sequence[str] = (),
-                   env: Mapping[str, str] | None = None) -> str:
-    """``AUTORKE_JOB_ID=<q> AUTORKE_SCRIPT=<q> [K=<q> ...] bash -s -- <q args>``."""
+                   env: Mapping[str, str] | None = None, change_id: str | None = None) -> str:
+    """``AUTORKE_JOB_ID=<q> AUTORKE_SCRIPT=<q> [AUTORKE_CHANGE_ID=<q>] [K=<q> ...] bash -s --
+    <q args>``. The change id is what a script marks as made by this change (an etcd
+    snapshot), so that its compensation removes that and nothing else."""
     assignments = [f"AUTORKE_JOB_ID={shlex.quote(job_id)}", f"AUTORKE_SCRIPT={shlex.quote(name)}"]
+    if change_id:
+        assignments.append(f"AUTORKE_CHANGE_ID={shlex.quote(change_id)}")
     for key, value in (env or {}).items():
         if not ENV_NAME.match(key) or key.startswith("AUTORKE_"):
             raise UnsafeParameter(f"environment name {key!r} is not allowed")

@@ -17,6 +17,18 @@ snapshot_name() {
   esac
   printf '%s' "$name"
 }
+# The change this run belongs to (the executor sets AUTORKE_CHANGE_ID from the job): a
+# snapshot records the change that made it in $SNAPSHOTS/.NAME.owner (hidden: a snapshot
+# name never begins with '.'), and only that change's compensation removes it.
+change_id() {
+  local id=${AUTORKE_CHANGE_ID-}
+  case "$id" in
+    ''|*[!A-Za-z0-9._:-]*) echo "etcd: no change id (AUTORKE_CHANGE_ID): a snapshot belongs to a change" >&2; exit 2 ;;
+  esac
+  printf '%s' "$id"
+}
+owner_mark() { printf '%s/.%s.owner' "$SNAPSHOTS" "$1"; }
+made_by() { [ "$(cat "$(owner_mark "$1")" 2>/dev/null)" = "$2" ]; }  # made_by NAME CHANGE
 etcd_running() { docker ps --format '{{.Names}}' 2>/dev/null | grep -qx "$CONTAINER"; }
 etcd_present() { docker ps -a --format '{{.Names}}' 2>/dev/null | grep -qx "$CONTAINER"; }
 require_etcd_node() {

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from autorke_common import untrusted_yaml
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_executor.domain.model import TargetOutcome, rke_outside_fence
 from autorke_executor.service_layer.live_output import LiveOutput
@@ -45,9 +44,15 @@ def ssh_plan(job: ExecutorRun, live: LiveOutput, ports: Ports) -> Plan:
 
 
 def kube_plan(job: ExecutorRun, live: LiveOutput, ports: Ports) -> Plan:
-    cluster = ports.kube.cluster(ports.secrets.open(job.secrets["kubeconfig"]))
     failure = ports.kube.failure
     p = job.params
+    items = [LIST_TARGET] if job.action == "list_nodes" else [str(n) for n in p["nodes"]]
+    try:
+        cluster = ports.kube.cluster(ports.secrets.open(job.secrets["kubeconfig"]))
+    except failure as exc:  # e.g. unsafe-kubeconfig: every target fails with it, nothing is started
+        error_class, why = getattr(exc, "error_class", "failed"), str(exc)
+        return Plan(items, lambda n: n, lambda n: TargetOutcome.failed(n, error_class, f"{n}: {why}"),
+                    fenced=job.action != "list_nodes")
 
     def act(node: str) -> dict:
         if job.action == "list_nodes":
@@ -75,7 +80,6 @@ def kube_plan(job: ExecutorRun, live: LiveOutput, ports: Ports) -> Plan:
         live.feed(node, "stdout", f"{job.action} {node}: done\n")
         return TargetOutcome.ok(node, time.monotonic() - start, None, "", result)
 
-    items = [LIST_TARGET] if job.action == "list_nodes" else [str(n) for n in p["nodes"]]
     return Plan(items, lambda n: n, work, close=cluster.close, fenced=job.action != "list_nodes")
 
 
@@ -83,7 +87,10 @@ def rke_plan(job: ExecutorRun, live: LiveOutput, ports: Ports) -> Plan:
     secrets, rke = ports.secrets, ports.provisioner
     cluster_yml = (secrets.open(job.secrets["cluster_yml"]) if "cluster_yml" in job.secrets
                    else str(job.params["cluster_yml"]))
-    doc = yaml.safe_load(cluster_yml) or {}
+    try:
+        doc = untrusted_yaml.load(cluster_yml) or {}
+    except untrusted_yaml.UnsafeYaml as exc:  # anchors, aliases, runaway nesting: never expanded
+        raise ValueError(f"cluster.yml refused: {exc}") from None
     rkestate = secrets.open(job.secrets["rkestate"]) if "rkestate" in job.secrets else None
 
     def work(_: str) -> TargetOutcome:

@@ -20,7 +20,11 @@ from autorke_executor.domain.script_command import UnsafeParameter, argv_command
 from autorke_executor.service_layer.ports import Bastions, OutputSink, Scripts, SshConnector, SshSession
 
 RKE2_CONFIG = "/etc/rancher/rke2/config.yaml"
-JSON_RESULT = {"facts": "facts", "probe": "components", "preflight": "checks"}
+#: script -> the result key its last line of JSON goes to
+JSON_RESULT = {"facts": "facts", "probe": "components", "preflight": "checks",
+               "etcd_snapshot": "snapshot", "etcd_snapshot_list": "snapshots"}
+#: scripts whose output is only that JSON: kept out of the live log and the stored output
+QUIET = ("facts", "probe", "preflight", "etcd_snapshot_list")
 
 
 @dataclass
@@ -89,8 +93,8 @@ class SshWork:
         if job.action == "init":
             args = [str(job.params["profile"]), *args]
         env = {str(k): str(v) for k, v in (job.params.get("env") or {}).items()}
-        command = script_command(job.action, job.job_id, args, env)
-        quiet = job.action in JSON_RESULT
+        command = script_command(job.action, job.job_id, args, env, job.change_id)
+        quiet = job.action in QUIET
         res = session.run(command, self.scripts.get(job.action), self._left(start),
                           self.sink(target.host, quiet))
         out = res.stdout.decode("utf-8", "replace")

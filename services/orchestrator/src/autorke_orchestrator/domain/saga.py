@@ -337,22 +337,48 @@ def _advance_compensation(change: Change, flow: Flow, ctx: FlowContext) -> list[
             continue
         step.undo_status = "running"
         step.status = "compensating"
-        return [_send_undo(change, flow, ctx, step)]
+        order = _send_undo(change, flow, ctx, step)
+        if order is not None:
+            return [order]
+        _compensated(change, step, None)  # nothing of it to undo anywhere
     change.close("cancelled", "every compensation ran")
     return []
 
 
-def _send_undo(change: Change, flow: Flow, ctx: FlowContext, step: Step) -> Order:
-    """The step's next compensation job (its ``undo_attempt``-th, counted from 1)."""
+def _send_undo(change: Change, flow: Flow, ctx: FlowContext, step: Step) -> Order | None:
+    """The step's next compensation job (its ``undo_attempt``-th, counted from 1). A
+    compensation whose job has no target (the flow found nothing of the step to undo, e.g.
+    no node where it made a file) is passed over; None: no compensation job is left."""
     hosts = [h for h, t in step.targets.items() if t.status in ("succeeded", "failed", "dropped")]
-    factory = flow.spec(step.id).compensations[step.undo_attempt]
-    step.undo_attempt += 1
-    job = factory(ctx, hosts)
+    compensations = flow.spec(step.id).compensations
+    while step.undo_attempt < len(compensations):
+        factory = compensations[step.undo_attempt]
+        step.undo_attempt += 1
+        job = factory(ctx, hosts)
+        if job.reported:
+            break
+        change.record(SYSTEM, "compensate", "skipped", step.id, attempt=step.undo_attempt,
+                      reason="nothing to undo")
+    else:
+        return None
     order = _order(change, step, job, "undo", step.undo_attempt)
     for h in job.reported:
         step.targets.setdefault(h, TargetState(h, "succeeded")).undo_status = "running"
     change.record(SYSTEM, "compensate", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
     return order
+
+
+def _compensated(change: Change, step: Step, undo_job: str | None, ok: bool = True,
+                 recorded: bool = False) -> None:
+    """The step's compensation ended (``undo_job``: its last job, its end ``recorded`` in the
+    history already or not; None: it needed no job)."""
+    step.undo_status = "succeeded" if ok else "failed"
+    step.status = "compensated" if ok else "failed"
+    if not recorded:
+        change.record(SYSTEM, "compensate", step.undo_status, step.id, job_id=undo_job)
+    change.emit(StepCompensated(change_id=change.id, step_id=step.id, ok=ok,
+                                hosts=[h for h, t in step.targets.items() if t.undo_status] if undo_job
+                                else [], job_id=undo_job))
 
 
 def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, attempt: int,
@@ -367,14 +393,14 @@ def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, a
         return []
     ok = all(t.undo_status in (None, "succeeded") for t in step.targets.values())
     undo_job = job_id(change.id, step.id, attempt, True)
+    recorded = False
     if ok and step.undo_attempt < len(flow.spec(step.id).compensations):
         change.record(SYSTEM, "compensate", "succeeded", step.id, job_id=undo_job)
-        return [_send_undo(change, flow, ctx, step)]
-    step.undo_status = "succeeded" if ok else "failed"
-    step.status = "compensated" if ok else "failed"
-    change.record(SYSTEM, "compensate", step.undo_status, step.id, job_id=undo_job)
-    change.emit(StepCompensated(change_id=change.id, step_id=step.id, ok=ok,
-                                hosts=list(step.targets), job_id=undo_job))
+        recorded = True
+        order = _send_undo(change, flow, ctx, step)
+        if order is not None:
+            return [order]
+    _compensated(change, step, undo_job, ok, recorded)
     if not ok:
         change.waiting_for = f"operator: compensation of step {step.id} failed"
         change.set_status("failed", f"compensation of step {step.id} failed")
