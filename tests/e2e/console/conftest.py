@@ -50,6 +50,10 @@ class Platform:
     def token(self, user: str) -> str:
         return issue_token(user, self.state_dir / "lab" / "idp")
 
+    def subject(self, user: str) -> str:
+        """Who the platform records lab user ``user`` as: ``<issuer>#<sub>``."""
+        return f"{(self.state_dir / 'lab' / 'idp' / 'issuer').read_text().strip()}#{user}"
+
     def api(self, user: str) -> httpx.Client:
         return httpx.Client(base_url=f"{self.console}/api/v1/", timeout=30,
                             headers={"Authorization": f"Bearer {self.token(user)}"})

@@ -74,7 +74,7 @@ def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_liv
     with platform.api("viewer") as api:
         approvals = api.get(f"changes/{change_url.rsplit('/', 1)[-1]}").json()["approvals"]
     assert [(a["by"], a["decision"], a["comment"]) for a in approvals if not a["automatic"]] == \
-        [("approver", "approve", "checked the label in the browser")]
+        [(platform.subject("approver"), "approve", "checked the label in the browser")]
 
     # the requester's open page followed along too, without a reload
     assert wait_status(operator, TERMINAL, 90_000) == "succeeded"

@@ -46,6 +46,10 @@ class ConsoleIdP:
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user)}"}
 
+    def subject(self, user: str) -> str:
+        """The stable identity the services record for ``user``: ``<issuer>#<sub>``."""
+        return f"{self.issuer}#{user}"
+
 
 @pytest.fixture(scope="module")
 def console_port() -> int:
@@ -74,11 +78,13 @@ def console_settings(data, nats_url: str, idp: ConsoleIdP, port: int, *, invento
                      upstream_url: str) -> ConsoleSettings:
     """The console on ``port`` (the one the lab IdP's client redirects to), signing in at
     ``idp``; inventory at ``inventory_url``, orchestrator and executor at ``upstream_url``,
-    netcfg nowhere."""
+    netcfg nowhere. Served over plain HTTP, so with the development opt-out of the Secure
+    cookie (an HTTP client never sends a Secure cookie back over plain HTTP)."""
     return ConsoleSettings(
         nats_url=nats_url, database_url=f"sqlite:///{data / 'console.db'}", db_schema="console",
         data_dir=data, oidc_issuer=idp.issuer, oidc_client_secret="lab-console-secret",
         trace_exporter="none", session_secret="test-session-secret", port=port,
+        console_url=f"http://127.0.0.1:{port}", session_https_only=False,
         inventory_url=inventory_url, orchestrator_url=upstream_url,
         executor_url=upstream_url, netcfg_url=f"http://127.0.0.1:{free_port()}",
         upstream_timeout_s=5.0)

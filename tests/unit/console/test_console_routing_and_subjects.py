@@ -1,9 +1,17 @@
 """The gateway's routing table and the event feed's subject filters."""
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 
-from autorke_console.domain.routes import route_for
+from autorke_console.domain.routes import (
+    UnforwardablePath,
+    forwarded_path,
+    forwarded_query,
+    path_to_send,
+    route_for,
+)
 from autorke_console.domain.subjects import BadSubject, matches, normalise
 
 
@@ -44,3 +52,27 @@ def test_matching_follows_nats_rules():
     assert not matches("autorke.events.*.change", "autorke.events.orchestrator.change.created")
     assert not matches("autorke.events.executor.>", "autorke.events.executor")
     assert matches("autorke.events.executor.job.started", "autorke.events.executor.job.started")
+
+
+def test_gateway_control_character_in_a_path_parameter_is_sent_on_percent_encoded():
+    sent = forwarded_path(b"machines/m%00%0A%7F%C3%A9:sync")
+    assert sent.segments == ("machines", "m\x00\n\x7fé:sync")
+    assert sent.wire == "machines/m%00%0A%7F%C3%A9:sync"
+    assert forwarded_path(b"machines/a%2Fb").wire == "machines/a%2Fb", "an encoded slash stays one segment"
+    assert forwarded_path(b"machines/a b\x01").wire == "machines/a%20b%01"
+    assert path_to_send("machines/a%41").wire == "machines/a%2541", "a page's id is already decoded"
+    assert forwarded_query(b"q=a%01b&c=d e\xff") == "q=a%01b&c=d%20e%FF"
+
+
+@pytest.mark.parametrize("raw", [b"webhooks/../clusters/x", b"webhooks/%2e%2e/clusters/x", b"x/.%2E",
+                                 b"clusters/lab/./ippools", b"machines/%2E", b".."])
+def test_l1_dot_segments_are_never_forwarded(raw):
+    with pytest.raises(UnforwardablePath):
+        forwarded_path(raw)
+    with pytest.raises(UnforwardablePath):
+        path_to_send(unquote(raw.decode()))
+
+
+def test_dots_inside_a_segment_are_a_name_not_a_climb():
+    assert forwarded_path(b"clusters/lab/configs/cluster.yml:diff").wire == "clusters/lab/configs/cluster.yml:diff"
+    assert forwarded_path(b"machines/...").segments == ("machines", "...")

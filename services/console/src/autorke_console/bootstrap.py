@@ -1,6 +1,6 @@
-"""The one place where the console service is wired: settings, runtime (database, bus,
-the shared event feed, the pooled client to the services), sign-in, pages and the API
-entry. Nothing is created at import time."""
+"""The one place where the console service is wired: settings, runtime (database with the
+server-side sessions, bus, the shared event feed, the pooled client to the services),
+sign-in, pages and the API entry. Nothing is created at import time."""
 from __future__ import annotations
 
 import logging
@@ -17,7 +17,9 @@ from autorke_common.settings import ServiceSettings
 from autorke_console.adapters.event_feed import EventFeed
 from autorke_console.adapters.oidc import oidc_client
 from autorke_console.adapters.orm import metadata
+from autorke_console.adapters.unit_of_work import ConsoleUnitOfWork
 from autorke_console.adapters.upstream import Upstreams
+from autorke_console.service_layer.sessions import purge_ended_sessions
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,29 @@ class ConsoleSettings(ServiceSettings):
     upstream_timeout_s: float = 30.0
     oidc_client_id: str = "autorke-console"
     oidc_client_secret: SecretStr | None = None
+    console_url: str | None = Field(
+        default=None, description="this console's public URL, as browsers reach it (https://...)")
     oidc_redirect_uri: str | None = Field(
-        default=None, description="default: <this console's URL>/auth/callback")
+        default=None, description="where the identity provider sends the code; default: <console_url>/auth/callback")
     session_secret: SecretStr | None = Field(
         default=None, description="signs the session cookie; default: AUTORKE_SECRET_KEY, else random")
     session_max_age_s: int = 8 * 3600
-    session_https_only: bool = False
+    session_https_only: bool = Field(
+        default=True, description="the session cookie is Secure (sent over HTTPS only); "
+                                  "false only for a console served over plain HTTP in development")
+    events_streams_per_subject: int = Field(
+        default=20, ge=1, description="live event streams one person (or token subject) may hold open at once")
+
+    def redirect_uri(self) -> str:
+        """The one address the identity provider may send a sign-in back to. Fixed by the
+        settings: built from a request's Host header, a loosely matching provider could
+        send the code to any host the caller names."""
+        if self.oidc_redirect_uri:
+            return self.oidc_redirect_uri
+        if self.console_url:
+            return f"{self.console_url.rstrip('/')}/auth/callback"
+        raise ValueError("set AUTORKE_CONSOLE_URL (the console's public URL) or AUTORKE_OIDC_REDIRECT_URI: "
+                         "sign-in needs a fixed redirect URI")
 
 
 class ConsoleRuntime(ServiceRuntime):
@@ -50,6 +69,13 @@ class ConsoleRuntime(ServiceRuntime):
             "inventory": settings.inventory_url, "orchestrator": settings.orchestrator_url,
             "executor": settings.executor_url, "netcfg": settings.netcfg_url,
         }, timeout_s=settings.upstream_timeout_s)
+        self.every(600.0, self.purge_ended_sessions, in_thread=True)
+
+    def uow(self) -> ConsoleUnitOfWork:
+        return ConsoleUnitOfWork(self.db)
+
+    def purge_ended_sessions(self) -> None:
+        purge_ended_sessions(self.uow())
 
     async def start(self) -> None:
         await super().start()
@@ -73,9 +99,16 @@ def _session_secret(settings: ConsoleSettings) -> str:
 def create_app(settings: ConsoleSettings | None = None, configure_process: bool = True) -> FastAPI:
     from autorke_console.entrypoints import events, gateway, signin
     from autorke_console.entrypoints.deps import answer_refusals
+    from autorke_console.entrypoints.headers import FramingRefused
     from autorke_console.entrypoints.pages import changes, clusters, feed, machines, network
+    from autorke_console.entrypoints.session import SignedInSessions
 
     settings = settings or ConsoleSettings()
+    if settings.oidc_issuer:
+        settings.redirect_uri()  # refuse to start without a fixed one
+    if not settings.session_https_only:
+        log.warning("AUTORKE_SESSION_HTTPS_ONLY=false: the session cookie is sent over plain HTTP "
+                    "(development only)")
     runtime = ConsoleRuntime(settings, configure_process)
     routers = [signin.router, machines.router, clusters.router, changes.router, network.router,
                feed.router, events.router, gateway.router]
@@ -84,10 +117,13 @@ def create_app(settings: ConsoleSettings | None = None, configure_process: bool 
     app.state.settings = settings
     app.state.upstreams = runtime.upstreams
     app.state.event_feed = runtime.event_feed
+    app.state.uow_factory = runtime.uow
     app.state.oidc = (oidc_client(settings.oidc_issuer, settings.oidc_client_id,
                                   settings.oidc_client_secret.get_secret_value()
                                   if settings.oidc_client_secret else None)
                       if settings.oidc_issuer else None)
+    app.add_middleware(FramingRefused)
+    app.add_middleware(SignedInSessions, uow_factory=runtime.uow)  # inside SessionMiddleware: it reads the cookie
     app.add_middleware(SessionMiddleware, secret_key=_session_secret(settings),
                        session_cookie="autorke_session", max_age=settings.session_max_age_s,
                        same_site="lax", https_only=settings.session_https_only)

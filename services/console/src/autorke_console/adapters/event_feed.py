@@ -6,7 +6,8 @@ Why not a JetStream consumer per browser tab: a durable per tab would pile up on
 server, and even ephemeral consumers cost the server state per connection. Events are
 published to JetStream subjects, so a plain subscription sees each one as it is stored.
 A listener that cannot keep up has its oldest-unread messages dropped (and is told how
-many), so one slow tab never holds the feed or the console's memory.
+many), so one slow tab never holds the feed or the console's memory; and the streams
+each caller holds are counted (:meth:`EventFeed.streams_of`), so the route can bound them.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class FeedItem:
 class Listener:
     pattern: str
     correlation_id: str | None = None
+    #: Who holds the stream (the caller's subject), for the per-caller bound.
+    owner: str | None = None
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
     dropped: int = 0
 
@@ -63,6 +66,9 @@ class EventFeed:
     def listeners(self) -> int:
         return len(self._listeners)
 
+    def streams_of(self, owner: str) -> int:
+        return sum(1 for listener in self._listeners if listener.owner == owner)
+
     async def start(self, nc) -> None:
         self._sub = await nc.subscribe(f"{EVENTS_ROOT}.>", cb=self._on_message)
 
@@ -87,8 +93,9 @@ class EventFeed:
                 listener.offer(item)
 
     @asynccontextmanager
-    async def listen(self, pattern: str, correlation_id: str | None = None) -> AsyncIterator[Listener]:
-        listener = Listener(pattern, correlation_id)
+    async def listen(self, pattern: str, correlation_id: str | None = None,
+                     owner: str | None = None) -> AsyncIterator[Listener]:
+        listener = Listener(pattern, correlation_id, owner)
         self._listeners.add(listener)
         try:
             yield listener

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from autorke_common.errors import PROBLEM_BASE
+
 
 class ApiError(Exception):
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
@@ -73,6 +75,10 @@ class RestClient:
                 if line == "":
                     if event == "ready":
                         yield None
+                    elif event in ("expired", "signed-out"):  # the server ends the stream here
+                        raise ApiError(401, {"type": f"{PROBLEM_BASE}unauthenticated",
+                                             "title": "Authentication required", "status": 401,
+                                             "detail": json.loads("\n".join(data) or "{}").get("reason", event)})
                     elif event is None and data:
                         yield json.loads("\n".join(data))
                     event, data = None, []

@@ -16,7 +16,7 @@ import httpx
 from opentelemetry import propagate
 
 from autorke_common.errors import Problem
-from autorke_console.domain.routes import Route, route_for
+from autorke_console.domain.routes import Route, UnforwardablePath, forwarded_query, path_to_send, route_of
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ def upstream_problem(service: str, exc: Exception) -> Problem:
                        f"the {service} service did not answer in time", service=service)
     return Problem("bad-gateway", "Bad gateway", 502,
                    f"the {service} service failed: {type(exc).__name__}", service=service)
+
+
+def invalid_path(exc: UnforwardablePath) -> Problem:
+    return Problem("invalid-path", "Invalid path", 400, str(exc), field="path")
 
 
 @dataclass
@@ -86,26 +90,29 @@ class Upstreams:
             await self._client.aclose()
             self._client = None
 
-    def route(self, path: str) -> Route:
-        route = route_for(path)
+    @staticmethod
+    def route(segments: tuple[str, ...], path: str) -> Route:
+        route = route_of(segments)
         if route is None:
             raise Problem("not-found", "Not Found", 404, f"no service serves /api/v1/{path}")
         return route
 
     # -- the gateway ------------------------------------------------------------------
-    async def forward(self, service: str, method: str, path: str, query: bytes,
+    async def forward(self, service: str, method: str, wire_path: str, query: bytes,
                       headers: Mapping[str, str], body: AsyncIterator[bytes] | None,
                       token: str | None, forwarded: Mapping[str, str]) -> httpx.Response:
-        """Send the request on and answer the streamed response (caller closes it)."""
+        """Send the request on and answer the streamed response (caller closes it).
+        ``wire_path`` is percent-encoded already (``domain.routes.forwarded_path``), and
+        ``query`` the caller's raw query string."""
         out = {k: v for k, v in headers.items() if k.lower() not in _DROP_REQUEST}
         if token is not None:
             out = {k: v for k, v in out.items() if k.lower() != "authorization"}
             out["authorization"] = f"Bearer {token}"
         propagate.inject(out)  # traceparent: the caller's trace continues in the service
         out.update(forwarded)
-        url = f"{self.base_urls[service]}{API_PREFIX}/{path}"
-        request = self.client.build_request(method, url, params=query.decode("latin-1") or None,
-                                            headers=out, content=body)
+        url = httpx.URL(f"{self.base_urls[service]}{API_PREFIX}/{wire_path}",
+                        query=forwarded_query(query).encode("ascii"))
+        request = self.client.build_request(method, url, headers=out, content=body)
         try:
             return await self.client.send(request, stream=True)
         except httpx.HTTPError as exc:
@@ -118,13 +125,17 @@ class Upstreams:
     # -- the pages --------------------------------------------------------------------
     async def call(self, method: str, path: str, token: str | None, *,
                    params: Mapping[str, Any] | None = None, json: Any = None) -> ApiResult:
-        route = self.route(path)
+        try:
+            sent = path_to_send(path.lstrip("/"))
+        except UnforwardablePath as exc:
+            return ApiResult(400, problem=invalid_path(exc).to_dict())
+        route = self.route(sent.segments, path)
         headers = {"accept": "application/json"}
         if token:
             headers["authorization"] = f"Bearer {token}"
         propagate.inject(headers)
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
-        url = f"{self.base_urls[route.service]}{API_PREFIX}/{path.lstrip('/')}"
+        url = f"{self.base_urls[route.service]}{API_PREFIX}/{sent.wire}"
         try:
             response = await self.client.request(method, url, params=clean, json=json, headers=headers)
         except httpx.HTTPError as exc:

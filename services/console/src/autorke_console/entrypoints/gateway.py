@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
+from autorke_console.adapters.upstream import API_PREFIX, invalid_path
 from autorke_console.domain.openapi import merge
-from autorke_console.domain.routes import SERVICES
+from autorke_console.domain.routes import SERVICES, ForwardedPath, UnforwardablePath, forwarded_path, path_to_send
 from autorke_console.entrypoints.deps import ApiCaller, UpstreamsDep
 from autorke_console.entrypoints.session import api_caller
 
@@ -33,9 +34,23 @@ def me(caller: ApiCaller) -> dict:
             "roles": sorted(caller.principal.roles), "via": "session" if caller.via_session else "token"}
 
 
+def _sent_path(path: str, request: Request) -> ForwardedPath:
+    """The path to send on, from the raw request line (still percent-encoded) when the server
+    gives it: decoding and splitting first would lose what an encoded ``/`` meant."""
+    raw = request.scope.get("raw_path") or b""
+    prefix = API_PREFIX.encode() + b"/"
+    try:
+        if raw.startswith(prefix):
+            return forwarded_path(raw[len(prefix):])
+        return path_to_send(path)
+    except UnforwardablePath as exc:
+        raise invalid_path(exc) from None
+
+
 @router.api_route("/api/v1/{path:path}", methods=METHODS, include_in_schema=False)
 async def forward(path: str, request: Request, upstreams: UpstreamsDep) -> StreamingResponse:
-    route = upstreams.route(path)
+    sent = _sent_path(path, request)
+    route = upstreams.route(sent.segments, path)
     token = None
     if route.needs_token:  # not a dependency: the vcalico webhook is signed, not authenticated
         caller = await api_caller(request)
@@ -44,7 +59,7 @@ async def forward(path: str, request: Request, upstreams: UpstreamsDep) -> Strea
     forwarded = {"x-forwarded-for": client, "x-forwarded-proto": request.url.scheme,
                  "x-forwarded-host": request.headers.get("host", "")}
     body = request.stream() if request.method not in ("GET", "HEAD") else None
-    response = await upstreams.forward(route.service, request.method, path,
+    response = await upstreams.forward(route.service, request.method, sent.wire,
                                        request.scope.get("query_string", b""), request.headers,
                                        body, token, forwarded)
     return StreamingResponse(response.aiter_raw(), status_code=response.status_code,

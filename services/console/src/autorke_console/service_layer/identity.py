@@ -1,31 +1,29 @@
 """Who is calling the console, and with which token it calls the services for them.
 
-Two ways in: a browser signed in through OIDC (the access token lives in the signed,
-httponly session cookie) and an API client sending ``Authorization: Bearer``. Either way
-the token is verified at the entry and forwarded, and each service verifies it again.
-Unsafe calls made with the cookie must also carry the session's CSRF token (a header or
-form field), which another site's page cannot read.
+Two ways in: a browser signed in through OIDC (a server-side session, ``sessions.py``:
+the browser's cookie holds only its opaque id) and an API client sending
+``Authorization: Bearer``. Either way the token is verified at the entry and forwarded,
+and each service verifies it again. Unsafe calls made with the cookie must also carry the
+session's CSRF token (a header or form field), which another site's page cannot read.
 
-The decisions only: what a session holds, when it has expired, whether a CSRF token is
-the session's, which caller a request is. Reading them off the HTTP request is the
-entrypoints' part (``entrypoints/session.py``).
+The decisions only: whether a CSRF token is the session's, which caller a request is and
+until when it may act (its token's expiry, which ends a live event stream). Reading them
+off the HTTP request is the entrypoints' part (``entrypoints/session.py``).
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import secrets
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from autorke_common.auth import DEV_PRINCIPAL, Principal, unauthenticated
 from autorke_common.errors import Problem
+from autorke_console.domain.sessions import EXPIRY_MARGIN_S
 
-SESSION_USER = "user"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "x-csrf-token"
-#: A token this close to its expiry is treated as expired (it would lapse mid-request).
-EXPIRY_MARGIN_S = 5
 
 
 @dataclass(frozen=True)
@@ -33,24 +31,11 @@ class Caller:
     principal: Principal
     token: str | None
     via_session: bool
-
-
-def session_record(principal: Principal, token: str, expires_at: float) -> dict[str, Any]:
-    """What the session cookie holds for a signed-in user (with a fresh CSRF token)."""
-    return {
-        "sub": principal.subject, "name": principal.name or principal.subject,
-        "roles": sorted(principal.roles), "token": token, "exp": expires_at,
-        "csrf": secrets.token_urlsafe(24),
-    }
-
-
-def current_user(session: Mapping[str, Any], now: float | None = None) -> dict | None:
-    """The signed-in user in ``session``, or ``None`` (also when their token has expired)."""
-    user = session.get(SESSION_USER)
-    now = time.time() if now is None else now
-    if not user or float(user.get("exp", 0)) <= now + EXPIRY_MARGIN_S:
-        return None
-    return user
+    #: When the caller stops being signed in (seconds since the epoch): the bearer token's
+    #: ``exp``, or the end of the session; ``None`` when nothing expires (auth disabled).
+    expires_at: float | None = None
+    #: The server-side session behind the call, when it came with the cookie.
+    session_id: str | None = None
 
 
 def session_principal(user: dict) -> Principal:
@@ -69,12 +54,29 @@ def bearer_token(header: str) -> str:
     return token.strip()
 
 
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT the authenticator has already verified (so its payload is
+    read here without checking the signature again); ``None`` when it has none."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+def bearer_caller(principal: Principal, token: str) -> Caller:
+    return Caller(principal, token, False, expires_at=token_expiry(token))
+
+
 def session_caller(user: dict, method: str, sent_csrf: str | None) -> Caller:
     """The caller behind a session cookie; an unsafe call must carry the session's CSRF token."""
     if method not in SAFE_METHODS and not csrf_matches(sent_csrf, user):
         raise Problem("csrf-token-missing", "CSRF token missing or wrong", 403,
                       f"a call made with the session cookie must send the {CSRF_HEADER} header")
-    return Caller(session_principal(user), user["token"], True)
+    return Caller(session_principal(user), user["token"], True,
+                  expires_at=float(user["exp"]) - EXPIRY_MARGIN_S, session_id=user.get("sid"))
 
 
 def unverified_caller(token: str | None, auth_disabled: bool, reason: str) -> Caller:

@@ -11,6 +11,11 @@
     es.addEventListener("ready", (e) => { if (dot) dot.classList.add("on"); handlers.ready && handlers.ready(e); });
     es.onmessage = (e) => { let env; try { env = JSON.parse(e.data); } catch (_) { return; } handlers.event(env); };
     es.onerror = () => { if (dot) dot.classList.remove("on"); };
+    // The sign-in is over (the token expired, or the session was signed out elsewhere):
+    // reconnecting cannot help; the next page load asks to sign in again.
+    for (const end of ["expired", "signed-out"]) {
+      es.addEventListener(end, () => { es.close(); if (dot) dot.classList.remove("on"); });
+    }
     return es;
   }
 

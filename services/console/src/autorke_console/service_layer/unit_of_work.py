@@ -1,0 +1,30 @@
+"""What the console's handlers rely on from a unit of work, as protocols: the sessions
+repository. :class:`autorke_console.adapters.unit_of_work.ConsoleUnitOfWork` is the real
+one; ``tests/unit/console/fakes.py`` holds an in-memory one."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, Self
+
+from autorke_console.domain.sessions import ConsoleSession
+
+
+class Sessions(Protocol):
+    def add(self, session_id: str, record: ConsoleSession) -> None: ...
+    def get(self, session_id: str) -> ConsoleSession | None: ...
+    def remove(self, session_id: str) -> bool: ...
+    def remove_ended_before(self, moment: float) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: entered with ``with``, written only by :meth:`commit`, rolled back
+    on exit otherwise."""
+
+    sessions: Sessions
+
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
