@@ -14,12 +14,12 @@ def add_and_approve(p: Platform, cluster: str, targets: list[str]) -> dict:
                                                                              "labels": {"e2e.test/run": "yes"}})
     assert r.status_code == 201, r.text
     change = r.json()
-    assert change["requested_by"] == "operator"
+    assert change["requested_by"] == p.identity.subject("operator")
     waiting = p.wait_change(change["id"], "awaiting_approval", timeout=120)
     assert p.approve(change["id"], user="operator").json()["type"].endswith("/self-approval")
     assert p.approve(change["id"]).status_code == 200
     done = p.wait_change(change["id"], "succeeded", timeout=300)
-    assert [a["by"] for a in done["approvals"] if not a.get("automatic")] == ["approver"]
+    assert [a["by"] for a in done["approvals"] if not a.get("automatic")] == [p.identity.subject("approver")]
     assert waiting["plan"]["blast_radius"] == change["plan"]["blast_radius"]
     return done
 

@@ -116,6 +116,10 @@ class Platform:
     def token(self, user: str) -> str:
         return issue_token(user, self.data_dir / "lab" / "idp")
 
+    def subject(self, user: str) -> str:
+        """Who the platform records lab user ``user`` as: ``<issuer>#<sub>``."""
+        return f"{(self.data_dir / 'lab' / 'idp' / 'issuer').read_text().strip()}#{user}"
+
     def call(self, method: str, path: str, user: str = "operator", **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token(user)}", **kw.pop("headers", {})}
         return httpx.request(method, f"{self.console}/api/v1/{path}", headers=headers, timeout=60, **kw)

@@ -23,7 +23,7 @@ def init(p: Platform, targets: list[str], profile: str = "base") -> dict:
     r = p.change(type="machine.init", targets=targets, params={"profile": profile})
     assert r.status_code == 201, r.text
     created = r.json()
-    assert created["requested_by"] == "operator"
+    assert created["requested_by"] == p.subject("operator")
     assert created["plan"]["blast_radius"]["hosts"] == sorted(targets)
     return created
 
@@ -47,7 +47,7 @@ def test_init_then_cleanup_of_three_clean_machines_touches_only_them(clean_logs:
     assert p.states(targets) == {h: "available" for h in targets}, "nothing moves before the approval"
     approve_as_approver(p, cid)
     done = p.wait_change(cid, "succeeded", timeout=240)
-    assert [a["by"] for a in done["approvals"] if not a.get("automatic")] == ["approver"]
+    assert [a["by"] for a in done["approvals"] if not a.get("automatic")] == [p.subject("approver")]
     for h in targets:
         sent = p.commands(h)
         assert any(INIT in c and c.rstrip().endswith("base") for c in sent), f"{h}: the init profile ran: {sent}"

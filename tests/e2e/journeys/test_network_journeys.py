@@ -97,13 +97,13 @@ def test_p9_network_flatten_with_both_human_steps_and_a_signed_callback(clean_lo
     assert r.status_code == 201, r.text
     ticket = r.json()
     tid = ticket["id"]
-    assert ticket["status"] == "planned" and ticket["requested_by"] == "operator"
+    assert ticket["status"] == "planned" and ticket["requested_by"] == p.subject("operator")
     assert [(n["name"], n["rack"]) for n in ticket["plan"]["nodes"]] == list(racks.items())
     time.sleep(1.0)  # nothing may reach VCalico before the human check; a second is VCalico's answer delay
     assert {t["id"] for t in vcalico_tickets(p, cluster)} == seen_before, "nothing sent before the human check"
     assert p.call("POST", f"tickets/{tid}:approve", "operator").status_code == 403, "the requester never approves"
     r = p.call("POST", f"tickets/{tid}:approve", "approver")
-    assert r.status_code == 200 and r.json()["approved_by"] == "approver", r.text
+    assert r.status_code == 200 and r.json()["approved_by"] == p.subject("approver"), r.text
 
     answered = wait(lambda: (t := p.call("GET", f"tickets/{tid}", "viewer").json())["status"] == "callback_received"
                     and t, 90, f"ticket {tid}: VCalico's callback received")
@@ -128,7 +128,7 @@ def test_p9_network_flatten_with_both_human_steps_and_a_signed_callback(clean_lo
     assert r.status_code == 200, r.text
     applied = wait(lambda: (t := p.call("GET", f"tickets/{tid}", "viewer").json())["status"] == "applied" and t,
                    90, f"ticket {tid} applied")
-    assert applied["confirmed_by"] == "approver"
+    assert applied["confirmed_by"] == p.subject("approver")
     pool = calico(p, cluster, "ippools")["journey-flat"]["spec"]
     assert pool["cidr"] == "10.220.0.0/16" and pool["ipipMode"] == "Never" and pool["vxlanMode"] == "Never"
     with p.kube(cluster) as api:

@@ -182,3 +182,24 @@ def test_an_unregistered_redirect_uri_is_refused_without_redirecting(idp, discov
                 "redirect_uri": "http://evil.example/cb", "scope": "openid"},
     )
     assert r.status_code == 400 and "location" not in r.headers
+
+
+def test_a_rotated_key_replaces_the_old_one_in_the_jwks(tmp_path):
+    """``rotate_key()`` is a revocation: the running IdP publishes (and signs with) only the
+    new key from then on, so what the old key signed no longer validates."""
+    server = IdentityProvider(tmp_path / "idp", log_path=tmp_path / "idp.log")
+    server.start()
+    try:
+        meta = httpx.get(f"{server.url}/.well-known/openid-configuration").json()
+        old_kid = httpx.get(meta["jwks_uri"]).json()["keys"][0]["kid"]
+        before = issue_token("operator", server.state_dir)
+        new_kid = server.rotate_key()
+        assert [k["kid"] for k in httpx.get(meta["jwks_uri"]).json()["keys"]] == [new_kid] != [old_kid]
+        assert (server.state_dir / "signing-key.json").stat().st_mode & 0o777 == 0o600
+        assert validate(issue_token("operator", server.state_dir), meta)["sub"] == "operator"
+        with pytest.raises(jwt.PyJWKClientError):
+            validate(before, meta)
+        renamed = validate(issue_token("operator", server.state_dir, claims={"preferred_username": "otto2"}), meta)
+        assert renamed["sub"] == "operator" and renamed["preferred_username"] == "otto2"
+    finally:
+        server.stop()

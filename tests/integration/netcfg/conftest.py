@@ -75,6 +75,8 @@ class Netcfg:
     ports: Ports
     clusters: dict[str, Any] = field(default_factory=dict)
 
+    subject: Callable[[str], str] = field(default=lambda user: user)   # who netcfg records a lab user as
+
     def call(self, method: str, path: str, user: str = "operator", **kw: Any) -> httpx.Response:
         return self.http.request(method, path, headers=self.headers(user), **kw)
 
@@ -166,7 +168,7 @@ def netcfg_factory(fresh_nats, database, identity, vcalico) -> Iterator[Callable
         vcalico.configure(mode="normal", delay_s=0.3,
                           webhook_url=f"{server.url}/api/v1/webhooks/vcalico")
         return Netcfg(server.url, fresh_nats.url, http, identity.headers, settings,
-                      app.state.netcfg)
+                      app.state.netcfg, subject=identity.subject)
 
     yield start
     for server, http in started:

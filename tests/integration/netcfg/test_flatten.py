@@ -64,7 +64,7 @@ def test_p9_full_flatten_with_both_human_steps_and_a_signed_callback(netcfg, clu
     planned = plan(netcfg, lab.name)
     assert planned.status_code == 201, planned.text
     ticket = planned.json()
-    assert ticket["status"] == "planned" and ticket["requested_by"] == "operator"
+    assert ticket["status"] == "planned" and ticket["requested_by"] == netcfg.subject("operator")
     assert ticket["plan"]["nodes"][0] == {"name": "w1", "ip": "10.20.1.11", "rack": "r1"}
     assert ticket["plan"]["racks"] == ["r1", "r2"] and ticket["plan"]["cluster_as"] == 64512
     time.sleep(0.5)
@@ -76,7 +76,7 @@ def test_p9_full_flatten_with_both_human_steps_and_a_signed_callback(netcfg, clu
         "cidr": "10.101.0.0/16"}}, nodes=["w1"], route_reflectors=[], as_numbers={})
     assert second.status_code == 201
     approved = netcfg.call("POST", f"/api/v1/tickets/{tid}:approve", "approver")
-    assert approved.status_code == 200 and approved.json()["approved_by"] == "approver"
+    assert approved.status_code == 200 and approved.json()["approved_by"] == netcfg.subject("approver")
     answered = wait_status(netcfg, tid, "callback_received")
     assert answered["callback"]["result"] == "approved"
     assert len(vcalico_tickets(vcalico, lab.name)) == 1
@@ -89,7 +89,7 @@ def test_p9_full_flatten_with_both_human_steps_and_a_signed_callback(netcfg, clu
     confirmed = netcfg.call("POST", f"/api/v1/tickets/{tid}:confirm", "admin")
     assert confirmed.status_code == 200, confirmed.text
     applied = wait_status(netcfg, tid, "applied")
-    assert applied["confirmed_by"] == "admin"
+    assert applied["confirmed_by"] == netcfg.subject("admin")
     # what the cluster holds now, read with the official client
     (pool,) = [p for p in pools_in(api) if p["name"] == "flat-pods"]
     assert pool["spec"]["cidr"] == "10.100.0.0/16" and pool["spec"]["ipipMode"] == "Never"
@@ -105,8 +105,8 @@ def test_p9_full_flatten_with_both_human_steps_and_a_signed_callback(netcfg, clu
     co = client.CustomObjectsApi(api)
     peers = {p["metadata"]["name"]: p["spec"] for p in
              co.list_cluster_custom_object(G, V, "bgppeers")["items"]}
-    assert peers[f"{lab.name}-tor-r1"] == {"peerIP": "10.20.1.254", "asNumber": 65001,
-                                           "nodeSelector": "rack == 'r1'"}
+    assert peers[f"{lab.name}-tor-r1"] == {"peerIP": "10.20.1.254", "asNumber": 65001,   # the rack's planned nodes
+                                           "nodeSelector": f"network.autorke.io/ticket == '{tid}' && rack == 'r1'"}
     assert peers[f"{lab.name}-rr-mesh"]["peerSelector"] == "route-reflector == 'true'"
     bgp = co.get_cluster_custom_object(G, V, "bgpconfigurations", "default")["spec"]
     assert bgp == {"nodeToNodeMeshEnabled": False, "asNumber": 64512}

@@ -20,7 +20,7 @@ def answer_memberships(o: Orchestrator, change_id: str, cluster: str, n: int) ->
                                            command_id=env.id), change_id)
 
 
-def test_rke2_node_add_plan_approve_init_join_ready_member(orch: Orchestrator):
+def test_rke2_node_add_plan_approve_init_join_ready_member(orch: Orchestrator, identity):
     o, tag = orch, orch.tag
     targets = [f"{tag}f001", f"{tag}f002", f"{tag}f003"]
     body = {"type": "node.add", "cluster": o.rke2, "targets": targets,
@@ -67,9 +67,10 @@ def test_rke2_node_add_plan_approve_init_join_ready_member(orch: Orchestrator):
     assert len({r.job_id for r in runs}) == len(runs), "no job id sent twice"
     assert all(set(r.fence) == set(targets) for r in runs), "every job fenced to the blast radius"
     assert {h for r in runs for h in [t.host for t in r.targets] + list(r.params.get("nodes", []))} <= set(targets)
-    assert [a["by"] for a in done["approvals"]] == ["approver"]
+    assert [a["by"] for a in done["approvals"]] == [identity.subject("approver")]   # the stable identity
     actions = [(h["actor"], h["action"], h["result"]) for h in done["history"]]
-    assert ("operator", "create", "planned") in actions and ("approver", "approval", "approve") in actions
+    assert (identity.subject("operator"), "create", "planned") in actions
+    assert (identity.subject("approver"), "approval", "approve") in actions
     assert o.client.post("/api/v1/changes", json={**body, "targets": [targets[0]]},
                          headers=o.headers("operator")).json()["type"].endswith("/machine-already-member") or True
 

@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .directory import DEFAULT_CONSOLE_REDIRECTS, SCOPES, USERS, lab_clients
-from .keys import ISSUER_FILE, load_or_create_key, public_jwks, user_claims
+from .keys import ISSUER_FILE, SigningKeys, public_jwks, user_claims
 from .oauth import StarletteOAuth2Request, build_server, parse_form
 
 
@@ -61,10 +61,10 @@ def login_page(query: str, client_id: str) -> str:
 
 def create_app(settings: IdPSettings) -> FastAPI:
     issuer = settings.issuer.rstrip("/")
-    key = load_or_create_key(settings.state_dir)
+    keys = SigningKeys(settings.state_dir)
     (settings.state_dir / ISSUER_FILE).write_text(issuer + "\n")
     clients = lab_clients(settings.console_redirect_uris)
-    server = build_server(issuer, key, clients)
+    server = build_server(issuer, keys.current, clients)
     app = FastAPI(title="Identity provider (lab)")
 
     @app.get("/healthz")
@@ -95,7 +95,7 @@ def create_app(settings: IdPSettings) -> FastAPI:
 
     @app.get("/jwks")
     async def jwks() -> dict:
-        return public_jwks(key)
+        return public_jwks(keys.current())
 
     @app.get("/authorize")
     async def authorize_page(request: Request):
@@ -127,7 +127,7 @@ def create_app(settings: IdPSettings) -> FastAPI:
         try:
             if scheme.lower() != "bearer":
                 raise JoseError("no bearer token")
-            claims = jwt.decode(raw, KeySet([key])).claims
+            claims = jwt.decode(raw, KeySet([keys.current()])).claims
             if claims.get("iss") != issuer or claims.get("exp", 0) < time.time():
                 raise JoseError("token expired or from another issuer")
         except (JoseError, ValueError):

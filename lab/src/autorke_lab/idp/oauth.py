@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -127,7 +128,8 @@ class CodeStore:
             return any(c.nonce == nonce and c.client_id == client_id for c in self._codes.values())
 
 
-def build_server(issuer: str, key: RSAKey, clients: dict[str, Client]) -> AuthorizationServer:
+def build_server(issuer: str, key: Callable[[], RSAKey], clients: dict[str, Client]) -> AuthorizationServer:
+    """``key`` gives the current signing key (it changes when the key is rotated)."""
     codes = CodeStore()
 
     class Server(AuthorizationServer):
@@ -151,7 +153,7 @@ def build_server(issuer: str, key: RSAKey, clients: dict[str, Client]) -> Author
 
     def access_token(client, grant_type, user, scope):
         return sign(
-            key,
+            key(),
             access_token_claims(
                 issuer, client.client_id, scope or "", ACCESS_TOKEN_TTL_S, user,
                 roles=client.service_roles,
@@ -193,7 +195,7 @@ def build_server(issuer: str, key: RSAKey, clients: dict[str, Client]) -> Author
             return codes.nonce_used(nonce, request.payload.client_id)
 
         def resolve_client_private_key(self, client):
-            return KeySet([key])
+            return KeySet([key()])
 
         def get_client_algorithm(self, client):
             return "RS256"

@@ -8,10 +8,12 @@ from pathlib import Path
 
 from ..servers import AppProcess, serve_on_fd
 from .directory import DEFAULT_CONSOLE_REDIRECTS
+from .keys import rotate_signing_key
 
 
 class IdentityProvider(AppProcess):
-    """``start()``, ``stop()``, ``url`` (also the issuer) and ``state_dir`` for tokens."""
+    """``start()``, ``stop()``, ``url`` (also the issuer), ``state_dir`` for tokens and
+    ``rotate_key()`` (the old signing key leaves the JWKS at once, as after a leak)."""
 
     def __init__(
         self,
@@ -39,6 +41,10 @@ class IdentityProvider(AppProcess):
     @property
     def issuer(self) -> str:
         return self.url
+
+    def rotate_key(self) -> str:
+        """A new signing key replaces the old one; its ``kid``."""
+        return rotate_signing_key(self.state_dir)
 
 
 def main() -> None:

@@ -1,10 +1,14 @@
 """The FastAPI app factory every service uses: ``/healthz``, ``/readyz`` (database and
-NATS reachable), ``/metrics`` (Prometheus), OpenAPI, problem+json errors and a tracing
-middleware. The service's :class:`~autorke_common.runtime.ServiceRuntime` is started and
-stopped by the app's lifespan, so ``uvicorn`` alone runs a whole service."""
+NATS reachable), ``/metrics`` (Prometheus), OpenAPI, problem+json errors, a tracing
+middleware and a request body limit (:mod:`autorke_common.body_limit`: 1 MiB by default,
+``AUTORKE_REQUEST_BODY_LIMIT_BYTES``; a config import may carry a whole cluster.yml and
+cluster.rkestate, ``AUTORKE_IMPORT_BODY_LIMIT_BYTES``, 16 MiB; VCalico's webhook 64 KiB).
+The service's :class:`~autorke_common.runtime.ServiceRuntime` is started and stopped by the
+app's lifespan, so ``uvicorn`` alone runs a whole service."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,11 +22,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autorke_common.auth import Authenticator
+from autorke_common.body_limit import KIB, BodyLimit
 from autorke_common.errors import PROBLEM_CONTENT_TYPE, DomainError, Problem, problem_of
 from autorke_common.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("autorke.http")
+
+# Bodies limited otherwise than the default, by path: the same public paths at the
+# console's gateway and at the service behind it, so both refuse alike.
+IMPORT_PATH = re.compile(r"/api/v1/clusters/[^/]+:import")   # cluster.yml + cluster.rkestate
+WEBHOOK_PATH = re.compile(r"/api/v1/webhooks/[^/]+")          # unauthenticated until its HMAC is checked
+WEBHOOK_BODY_LIMIT = 64 * KIB
 
 
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
@@ -49,7 +60,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-                412: "precondition-failed"}.get(exc.status_code, "http-error")
+                412: "precondition-failed", 413: "request-too-large"}.get(exc.status_code, "http-error")
         return problem_response(Problem(slug, str(exc.detail), exc.status_code), request)
 
 
@@ -69,7 +80,9 @@ def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (
     app.state.runtime = runtime
     settings = runtime.settings
     app.state.auth_disabled = settings.auth_disabled
-    app.state.authenticator = (Authenticator(settings.oidc_issuer, settings.oidc_audience)
+    app.state.authenticator = (Authenticator(settings.oidc_issuer, settings.oidc_audience,
+                                             jwks_cache_s=settings.oidc_jwks_cache_s,
+                                             jwks_refetch_cooldown_s=settings.oidc_jwks_refetch_cooldown_s)
                                if settings.oidc_issuer else None)
     if settings.auth_disabled:
         log.warning("AUTHENTICATION IS DISABLED (AUTORKE_AUTH_DISABLED): every caller is admin")
@@ -107,6 +120,11 @@ def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    # added last, so it runs first: nothing reads a body before its size is checked
+    app.add_middleware(BodyLimit, default=settings.request_body_limit_bytes,
+                       routes=[(IMPORT_PATH, settings.import_body_limit_bytes),
+                               (WEBHOOK_PATH, WEBHOOK_BODY_LIMIT)])
 
     for router in routers:
         app.include_router(router)

@@ -34,6 +34,8 @@ def lab_environment(lab: dict, port: dict[str, int]) -> dict[str, str]:
         "AUTORKE_EXECUTOR_URL": f"http://127.0.0.1:{port['executor']}",
         "AUTORKE_NETCFG_URL": f"http://127.0.0.1:{port['netcfg']}",
         "AUTORKE_CONSOLE_URL": f"http://127.0.0.1:{port['console']}",
+        # the lab's console is plain HTTP on localhost: a Secure cookie would not come back in every browser
+        "AUTORKE_SESSION_HTTPS_ONLY": "false",
     }
     if idp.get("issuer"):
         env["AUTORKE_OIDC_ISSUER"] = idp["issuer"]

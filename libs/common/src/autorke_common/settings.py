@@ -36,8 +36,16 @@ class ServiceSettings(BaseSettings):
     # Auth: OIDC issuer whose JWKS signs bearer tokens; empty disables auth (dev only).
     oidc_issuer: str | None = None
     oidc_audience: str = "autorke"
+    oidc_jwks_cache_s: float = Field(default=300.0, gt=0, description="how long a fetched JWKS is trusted; "
+                                     "a key the IdP removed verifies no token after this")
+    oidc_jwks_refetch_cooldown_s: float = Field(default=30.0, ge=0, description="at most one JWKS refetch "
+                                                "per this many seconds for tokens naming an unknown key")
     auth_disabled: bool = Field(default=False, description="development only: every caller is admin")
     secret_key: SecretStr | None = None
+    # Request bodies (bytes): every route, and a config import (a whole cluster.yml and
+    # cluster.rkestate: every certificate and key of the cluster).
+    request_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
+    import_body_limit_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from autorke_common import untrusted_yaml
 from autorke_common.errors import Invalid
 from autorke_inventory.domain.roles import ROLES
 
@@ -89,7 +90,7 @@ def _refuse(errors: list[dict[str, str]]) -> Invalid:
 
 def parse(text: str) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(text)
+        doc = untrusted_yaml.load(text)
     except yaml.YAMLError as exc:
         raise _refuse([{"rule": "unparsable", "message": f"cluster.yml is not YAML: {exc}"}]) from None
     if not isinstance(doc, dict):

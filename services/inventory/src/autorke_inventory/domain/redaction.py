@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from autorke_common import untrusted_yaml
+
 SECRET_KINDS = frozenset({"cluster.rkestate", "kubeconfig"})
 # keys whose values are harmless in a secret document (names, paths, addresses)
 SAFE_KEYS = frozenset({
@@ -48,10 +50,13 @@ def _walk(value: Any, secret_doc: bool, key: str | None = None) -> Any:
 
 def redact(kind: str, content: str) -> str:
     """``content`` with its secrets masked, as text. A secret document that does not parse
-    is masked whole."""
+    is masked whole, and so is any document with YAML anchors or aliases (refused on import;
+    an older version stored with them is never expanded)."""
     secret = kind in SECRET_KINDS
     try:
-        doc = json.loads(content) if kind == "cluster.rkestate" else yaml.safe_load(content)
+        doc = json.loads(content) if kind == "cluster.rkestate" else untrusted_yaml.load(content)
+    except untrusted_yaml.UnsafeYaml:
+        return _mask(content)   # aliases are never expanded, and what they could hide is never shown
     except (ValueError, yaml.YAMLError):
         return _mask(content) if secret else content
     if not isinstance(doc, (dict, list)):

@@ -1,11 +1,13 @@
 """Applying a confirmed ticket to its cluster, all or nothing: the pool, the nodes' network
 labels and AS annotations, the route reflectors' label and cluster id, the BGP peers and
-(with route reflectors) the BGP configuration. Membership (P8) and the pool (P7) are
-checked again first against the cluster as it is now. Each write is logged with how to
-undo it; when any write or the final verification fails, the log is undone in reverse,
-the ticket fails and nothing is left half-applied. The pool's write is marked on its
-record before the pool is written (``pool_writes``), so the drift check never takes the
-pool, written but not yet recorded, for drift.
+(with route reflectors) the BGP configuration. Membership (P8), the answer and the pool
+(P7) are checked again first against the cluster as it is now; the BGP peers are built
+from the plan's racks and nodes (``ticket_rules.desired_peers``), never from the answer's
+selectors. Each write is logged with how to undo it; when any write or the final
+verification fails, the log is undone in reverse, the ticket fails and nothing is left
+half-applied. The pool's write is marked on its record before the pool is written
+(``pool_writes``), so the drift check never takes the pool, written but not yet recorded,
+for drift.
 """
 from __future__ import annotations
 
@@ -122,7 +124,7 @@ class Attempt:
         return [rr["node"] for rr in self.answer.get("route_reflectors", [])]
 
     def peers(self) -> list[dict[str, Any]]:
-        return ticket_rules.desired_peers(self.ticket_id, self.cluster, self.answer,
+        return ticket_rules.desired_peers(self.ticket_id, self.cluster, self.plan, self.answer,
                                           bool(self.route_reflectors))
 
 
@@ -157,11 +159,13 @@ def _confirmed(ports: Ports, ticket_id: str) -> Attempt | str | None:
 
 
 def _check(attempt: Attempt) -> None:
-    """Membership (P8) and the pool (P7) again, against the cluster as it is now."""
+    """Membership (P8), the answer (against the cluster's host networks now) and the pool
+    (P7) again, against the cluster as it is now."""
     api, pool, plan = attempt.api, attempt.pool, attempt.plan
     members = {NodeFacts.from_resource(o).name for o in api.nodes()}
     ticket_rules.check_membership(attempt.cluster, [n["name"] for n in plan["nodes"]],
                                   plan.get("route_reflectors", []), members)
+    ticket_rules.check_answer(attempt.ticket_id, plan, attempt.answer, attempt.nets.host_networks)
     existing, blocks, _ = read_state(api)
     others = [p for p in existing if p.name != pool.name]
     if not any(p.name == pool.name and p.spec() == pool.spec() for p in existing):

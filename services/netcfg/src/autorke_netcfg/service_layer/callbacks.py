@@ -1,8 +1,8 @@
 """VCalico's callback, received on the webhook (P9). The signature is checked over the raw
 bytes before anything is parsed; a bad or stale signature is a 401 that changes nothing.
 Each callback ``event_id`` has one effect however often it is delivered. An approved
-answer is checked against the plan (P8) and then waits for a human confirmation: nothing
-is applied here."""
+answer is checked against the plan (P8) and the cluster's host networks (its ToR peers)
+and then waits for a human confirmation: nothing is applied here."""
 from __future__ import annotations
 
 import json
@@ -91,8 +91,10 @@ def apply_callback(uow: UnitOfWork, t: TicketRow, data: dict[str, Any]) -> str:
     if result != "approved":
         fail(uow, t, "invalid-callback", f"unknown callback result {result!r}")
         return "failed"
+    cluster = uow.clusters.get(t.cluster)
+    host_networks = tuple(cluster.host_networks or ()) if cluster is not None else ()
     try:
-        ticket_rules.check_answer(t.id, t.plan, answer)
+        ticket_rules.check_answer(t.id, t.plan, answer, host_networks)
     except DomainError as refusal:
         fail(uow, t, refusal.slug, refusal.detail)
         return "failed"
