@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from autorke_console.domain.facets import summary
 from autorke_console.domain.i18n import DEFAULT, LANGUAGES, label
@@ -26,7 +27,17 @@ def environment() -> Environment:
     env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
     env.filters["compact"] = _compact
     env.filters["facets"] = summary
+    env.filters["actor"] = actor
     return env
+
+
+def actor(identity: str | None) -> Markup:
+    """A recorded caller (``<issuer>#<sub>``) as people read it: the subject, with the whole
+    identity on hover; the platform's own ``system`` as it is."""
+    if not identity:
+        return Markup("—")
+    short = identity.rsplit("#", 1)[-1]
+    return Markup('<span title="{}">{}</span>').format(identity, short)
 
 
 def _compact(value: Any) -> str:
