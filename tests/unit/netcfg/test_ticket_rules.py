@@ -112,7 +112,8 @@ def test_m4_peers_are_built_from_the_checked_nodes():
 
 @pytest.mark.parametrize("change,why", [
     (lambda a: a["bgp_peers"][0].update(peer_ip="10.30.1.11"), "outside the cluster's host networks"),
-    (lambda a: a["bgp_peers"][0].update(peer_ip="127.0.0.1"), "not a unicast address"),
+    (lambda a: a["bgp_peers"][0].update(peer_ip="127.0.0.1"), "outside the cluster's host networks"),
+    (lambda a: a["bgp_peers"][0].update(peer_ip="169.254.0.1"), "not a unicast address"),
     (lambda a: a["bgp_peers"][0].update(peer_ip="224.0.0.5"), "not a unicast address"),
     (lambda a: a["bgp_peers"][0].update(peer_ip="10.0.1.1"), "one of the ticket's nodes"),
     (lambda a: a["bgp_peers"][0].update(peer_ip="not-an-ip"), "no valid IP address"),

@@ -269,7 +269,8 @@ def _check_peer_ip(ticket_id: str, rack: str, raw: Any, node_ips: set[str],
         ip = None
     if ip is None:
         raise bad_answer(ticket_id, f"the peer of rack {rack} has no valid IP address ({raw!r})")
-    if ip.is_loopback or ip.is_multicast or ip.is_unspecified or ip.is_link_local or ip.is_reserved:
+    # Loopback is not refused here: the host networks decide (a lab on 127.x registers them so).
+    if ip.is_multicast or ip.is_unspecified or ip.is_link_local or ip.is_reserved:
         raise bad_answer(ticket_id, f"the peer of rack {rack} at {ip} is not a unicast address")
     if str(ip) in node_ips:
         raise bad_answer(ticket_id, f"the peer of rack {rack} at {ip} is one of the ticket's nodes")
