@@ -109,6 +109,7 @@ class Platform:
     console: str
     lab: dict
     data_dir: Path
+    nats_url: str = ""
     events: StateEvents | None = None
     claimed: set[str] = field(default_factory=set)
 
@@ -304,7 +305,7 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
                                         start_new_session=True)
             _wait_ready(proc, port, log)
             lab = httpx.get(f"http://127.0.0.1:{port['cmdb']}/lab/status", timeout=10).json()
-            running = Platform(f"http://127.0.0.1:{port['console']}", lab, data)
+            running = Platform(f"http://127.0.0.1:{port['console']}", lab, data, f"nats://127.0.0.1:{port['nats']}")
             running.events = StateEvents(f"{running.console}/api/v1/events", lambda: running.token("viewer"))
             running.events.start()
             wait(lambda: _clusters_ready(running), 180, "both lab clusters registered, imported, nodes Ready")

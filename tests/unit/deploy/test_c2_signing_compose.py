@@ -1,0 +1,31 @@
+"""C2 in docker-compose.yml: each signer mounts only its own command signing key, and the
+executor and the inventory are given the public keys they trust (from the environment,
+as ``python -m autorke_common.signing`` prints them; compose refuses to start without)."""
+from __future__ import annotations
+
+from .test_compose import compose, service_folders
+
+KEYS = {"orchestrator": "autorke_signing_orchestrator", "inventory": "autorke_signing_inventory"}
+
+
+def test_c2_each_signer_mounts_only_its_own_signing_key():
+    doc = compose()
+    for name in service_folders():
+        svc = doc["services"][name]
+        held = {s for s in svc.get("secrets", []) if s.startswith("autorke_signing_")}
+        env = svc.get("environment", {})
+        if name in KEYS:
+            assert held == {KEYS[name]}, name
+            assert env["AUTORKE_SIGNING_KEY_FILE"] == f"/run/secrets/{KEYS[name]}"
+        else:
+            assert not held and "AUTORKE_SIGNING_KEY_FILE" not in env, name
+    assert set(KEYS.values()) <= set(doc["secrets"])
+
+
+def test_c2_the_executor_and_the_inventory_require_their_trusted_signers():
+    services = compose()["services"]
+    for name in ("executor", "inventory"):
+        value = services[name]["environment"]["AUTORKE_COMMAND_SIGNERS"]
+        assert value.startswith(f"${{AUTORKE_{name.upper()}_COMMAND_SIGNERS:?"), value
+    assert all("AUTORKE_COMMAND_SIGNERS" not in services[n].get("environment", {})
+               for n in service_folders() - {"executor", "inventory"})
