@@ -46,6 +46,7 @@ from autorke_common.catalogue.inventory import ClusterRegistered, MachineAdded, 
 from autorke_common.catalogue.orchestrator import ApprovalRequested, ChangeFinished
 from autorke_common.envelope import Envelope
 from autorke_common.natsserver import EmbeddedNats
+from autorke_common.signing import generate_key
 from autorke_lab.idp import IdentityProvider, issue_token
 from autorke_lab.kube.background import ClusterThread
 from autorke_lab.kube.cluster import KubeClusterSettings
@@ -115,7 +116,8 @@ class Responder:
     async def _answer(self, env: Envelope, received: float) -> None:
         if env.type == ExecutorRun.TYPE:
             run = ExecutorRun.model_validate(env.data)
-            hosts = [t.host for t in run.targets] or list(run.params.get("nodes") or [])
+            hosts = ["rke"] if run.kind == "rke" else (  # an rke job's targets are its nodes' endpoints
+                [t.host for t in run.targets] or list(run.params.get("nodes") or []))
             if run.kind in ("rke2", "kube"):
                 await asyncio.to_thread(self._kube_work, run, hosts)
             for h in hosts:
@@ -227,8 +229,10 @@ def run(sizes: list[int], runs: int) -> list[dict]:
         kube_thread = ClusterThread()
         responder = Responder(server.url)
         try:
+            generate_key(Path(tmp) / "signing.pem")  # the orchestrator signs every command it sends
             settings = OrchestratorSettings(nats_url=server.url, database_url=f"sqlite:///{tmp}/o.db",
-                                            oidc_issuer=idp.issuer, trace_exporter="none", log_level="WARNING")
+                                            oidc_issuer=idp.issuer, trace_exporter="none", log_level="WARNING",
+                                            signing_key_file=Path(tmp) / "signing.pem")
             op = {"Authorization": f"Bearer {issue_token('operator', idp.state_dir)}"}
             ap = {"Authorization": f"Bearer {issue_token('approver', idp.state_dir)}"}
             app = create_app(settings, configure_process=False)

@@ -10,6 +10,10 @@ from its API server (with its join address and token, so nodes can be added late
 waits until every member's node is Ready in the inventory. Nothing here knows the
 platform's code; only its API.
 
+An import from files is a ``config.import`` change (it writes the cluster's keys): the
+lab's ``operator`` asks for it, and ``admin`` approves it once its preview (the nodes it
+matches) is there, as two people would; the requester never approves their own change.
+
 Idempotent: a cluster already registered with members is not registered or imported
 again (``already registered``); its node status is refreshed, and only when that fails
 (the lab builds its clusters anew at every start, with new certificates) are its
@@ -28,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import yaml
 
 from .idp import issue_token
 
@@ -71,27 +74,20 @@ def registration(cluster: dict) -> dict:
     if cluster["provider"] == "rke2":
         body["join_address"] = cluster["server_url"]
         body["join_token"] = Path(cluster["join_token_file"]).read_text().strip()
-    else:
-        body["options"] = lab_rke_options(cluster)
+    # RKE1: no options. Where the lab rke finds the lab API's kubeconfig, the known_hosts and
+    # the SSH key is the lab's rke wrapper's business (the executor's rke_binary), never a
+    # cluster option (options may not name SSH keys or files: H1)
     return body
 
 
-#: The lab-only keys of the lab's cluster.yml: the SSH key rke uses and where the lab rke
-#: finds the lab API's kubeconfig and known_hosts. Registered as cluster options, which the
-#: inventory merges into every cluster.yml it renders, so the platform's own ``rke up``
-#: runs against the lab (without them every rke run on rke1-lab fails validation).
-LAB_RKE_KEYS = ("ssh_key_path", "x_autorke_lab")
-
-
-def lab_rke_options(cluster: dict) -> dict:
-    doc = yaml.safe_load(Path(cluster["cluster_yml"]).read_text()) or {}
-    return {k: doc[k] for k in LAB_RKE_KEYS if k in doc}
-
-
 class Demo:
+    """``api`` acts as the lab's admin; ``requester`` (the lab's operator) asks for the
+    changes the admin approves."""
+
     def __init__(self, api: httpx.Client, say: Callable[[str], None] = print,
-                 timeout_s: float = 90.0) -> None:
+                 timeout_s: float = 90.0, requester: httpx.Client | None = None) -> None:
         self.api = api
+        self.requester = requester or api
         self.say = say
         self.timeout_s = timeout_s
 
@@ -153,8 +149,7 @@ class Demo:
 
     def _renew(self, cluster: dict, etag: str) -> None:
         body = registration(cluster)
-        patch = {k: body[k] for k in ("api_endpoint", "kubeconfig", "join_address", "join_token",
-                                      "options") if k in body}
+        patch = {k: body[k] for k in ("api_endpoint", "kubeconfig", "join_address", "join_token") if k in body}
         self._check(self.api.patch(f"clusters/{cluster['name']}", json=patch,
                                    headers={"If-Match": etag}), f"update {cluster['name']}", 200)
         self.say(f"{cluster['name']}: {', '.join(k for k in patch if k != 'api_endpoint')} "
@@ -178,14 +173,44 @@ class Demo:
                 raise DemoFailed(f"import job {job} {status['status']}: {status.get('report')}")
             report = status.get("report") or {}
         else:
-            report = self._check(self.api.post(f"clusters/{name}:import", json={
-                "source": "files", "cluster_yml": Path(cluster["cluster_yml"]).read_text(),
-                "rkestate": Path(cluster["rkestate"]).read_text()}), f"import {name}", 200)
+            report = self._import_files(cluster)
         matched, unmatched = report.get("matched") or [], report.get("unmatched") or []
         self.say(f"{name}: imported, {len(matched)} members"
                  + (f", unmatched: {unmatched}" if unmatched else ""))
         if unmatched:
             raise DemoFailed(f"import left {len(unmatched)} nodes unmatched: {unmatched}")
+
+    def _import_files(self, cluster: dict) -> dict:
+        """A config.import change: asked for by the operator, approved by the admin once its
+        preview is there; the preview's report (matched and unmatched nodes)."""
+        name = cluster["name"]
+        files = {"source": "files", "cluster_yml": Path(cluster["cluster_yml"]).read_text(),
+                 "rkestate": Path(cluster["rkestate"]).read_text()}
+
+        def asked() -> httpx.Response | None:  # 404 until the orchestrator has seen the registration
+            r = self.requester.post(f"clusters/{name}:import", json=files)
+            return None if r.status_code == 404 else r
+
+        change = self._check(self._until(f"{name}: the orchestrator knows it", asked),  # type: ignore[arg-type]
+                             f"import {name}", 202)
+        waiting = self._wait_change(change["id"], "awaiting_approval")
+        report = (waiting["plan"]["steps"][0].get("preview") or {})
+        if report.get("unmatched"):
+            return report  # not approved: the caller says why
+        self._check(self.api.post(f"changes/{change['id']}/approvals", json={
+            "step": "approve_admin", "decision": "approve", "comment": "demo: the lab's own files"}),
+            f"approve the import of {name}", 200)
+        self._wait_change(change["id"], "succeeded")
+        return report
+
+    def _wait_change(self, change_id: str, status: str) -> dict:
+        def reached() -> dict | None:
+            change = self._check(self.api.get(f"changes/{change_id}"), f"change {change_id}", 200)
+            if change["status"] != status and not change["open"]:
+                raise DemoFailed(f"change {change_id} {change['status']}: {change.get('problem')}")
+            return change if change["status"] == status else None
+
+        return self._until(f"change {change_id} {status}", reached)  # type: ignore[return-value]
 
     def _wait_ready(self, name: str) -> list[dict]:
         def all_ready() -> list[dict] | None:
@@ -234,6 +259,7 @@ def run_demo(api_url: str, state_dir: Path, status_url: str | None = None,
     try:
         clusters = lab_clusters(status_url)
         token = issue_token("admin", state_dir / "idp")
+        requester_token = issue_token("operator", state_dir / "idp")
     except (DemoFailed, FileNotFoundError) as exc:
         say(f"!! demo: {exc}")
         say("demo: nothing registered")
@@ -242,9 +268,10 @@ def run_demo(api_url: str, state_dir: Path, status_url: str | None = None,
         say("demo: the lab has no clusters")
         return 0
     outcomes = []
-    with httpx.Client(base_url=f"{api_url.rstrip('/')}/api/v1/", timeout=30,
-                      headers={"Authorization": f"Bearer {token}"}) as api:
-        demo = Demo(api, say, timeout_s)
+    base = f"{api_url.rstrip('/')}/api/v1/"
+    with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as api, \
+            httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {requester_token}"}) as asker:
+        demo = Demo(api, say, timeout_s, requester=asker)
         for cluster in clusters:
             try:
                 outcomes.append(demo.run(cluster))

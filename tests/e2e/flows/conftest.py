@@ -45,16 +45,17 @@ from autorke_lab.clusters import ClustersComponent
 from autorke_lab.cmdb.component import CmdbComponent
 from autorke_lab.kube.component import KubeComponent
 from autorke_lab.machines.component import MachinesComponent
-from autorke_lab.provisioners.rke import rke_path
 from autorke_lab.provisioners.rke2 import install_command
 from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
 from fixtures.infra import drop_schemas, postgres_url
 from fixtures.lab import RunningLab, start_lab
+from fixtures.secret_keys import secret_key
+from fixtures.signing import service_settings
 from fixtures.waiting import ready, wait  # noqa: F401 - the flows' tests import them from here
 
 from .service_process import ServiceProcess
 
-SECRET_KEY = "e2e-flows-platform-key"
+SECRET_KEY = secret_key("e2e-flows")
 MACHINES = 30  # rke1-lab 6, rke2-lab 6, 18 free (m013-m030)
 #: free machines kept out of ``claim``: the refusal tests use them and expect them free
 RESERVED = 2
@@ -170,18 +171,26 @@ def _register(p: Platform) -> None:
     wait(lambda: p.call(p.inventory, "GET", f"/api/v1/clusters/rke2-lab/imports/{job}", "viewer")
          .json()["status"] == "done", 120, "rke2-lab imported through its API")
 
-    # RKE1: the lab-only keys of the lab's cluster.yml (where the lab API's kubeconfig and
-    # the known_hosts are, and the SSH key rke uses) are cluster options the inventory
-    # merges into every cluster.yml it renders.
-    lab_yml = yaml.safe_load(Path(rke1["cluster_yml"]).read_text())
-    options = {k: lab_yml[k] for k in ("ssh_key_path", "x_autorke_lab")}
+    # RKE1: its cluster.yml and cluster.rkestate come in as a config.import change, asked
+    # for by an operator and approved by an admin (it writes the cluster's keys: H2)
     r = p.call(p.inventory, "POST", "/api/v1/clusters", "admin", json={
         "name": "rke1-lab", "provider": "rke", "api_endpoint": rke1["api_url"],
-        "kubeconfig": Path(rke1["kubeconfig"]).read_text(), "host_networks": hosts, "options": options})
+        "kubeconfig": Path(rke1["kubeconfig"]).read_text(), "host_networks": hosts})
     assert r.status_code == 201, r.text
-    r = p.call(p.inventory, "POST", "/api/v1/clusters/rke1-lab:import", "admin", json={
-        "cluster_yml": Path(rke1["cluster_yml"]).read_text(), "rkestate": Path(rke1["rkestate"]).read_text()})
-    assert r.status_code == 200 and len(r.json()["matched"]) == 6, r.text
+    files = {"cluster_yml": Path(rke1["cluster_yml"]).read_text(), "rkestate": Path(rke1["rkestate"]).read_text()}
+
+    def imported() -> httpx.Response | None:  # 404 until the orchestrator has seen the registration
+        r = p.call(p.inventory, "POST", "/api/v1/clusters/rke1-lab:import", "operator", json=files)
+        return None if r.status_code == 404 else r
+
+    r = wait(imported, 60, "the orchestrator knows rke1-lab")
+    assert r.status_code == 202 and r.json()["type"] == "config.import", r.text
+    change = r.json()["id"]
+    p.wait_change(change, "awaiting_approval", timeout=120)
+    assert len(p.get_change(change)["plan"]["steps"][0]["preview"]["matched"]) == 6
+    r = p.approve(change, "approve_admin", "admin")
+    assert r.status_code == 200, r.text
+    p.wait_change(change, "succeeded", timeout=120)
 
 
 def _projected(p: Platform) -> bool:
@@ -232,7 +241,8 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
             url, schema = _database(tmp, name)
             schemas.append(schema)
             return cls(nats_url=nats_server.url, database_url=url, db_schema=schema, oidc_issuer=identity.issuer,
-                       trace_exporter="none", secret_key=SECRET_KEY, outbox_poll_interval_s=0.05, **extra)
+                       trace_exporter="none", secret_key=SECRET_KEY, outbox_poll_interval_s=0.05,
+                       **{**service_settings(name), **extra})  # its signing key, the signers it trusts
 
         def start(app: Any) -> TestClient:
             c = TestClient(app)
@@ -241,22 +251,26 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
             return c
 
         kube_dir = Path(lab.lab.state_dir) / "kube"
+        # the lab's rke wrapper: it tells the stand-in where the lab's files of each cluster are
+        # (the cluster.yml the inventory renders names none: options may not, H1)
+        rke_binary = lab.status["components"]["clusters"]["provisioners"]["rke_binary"]
         executor = start(executor_app(settings(
             ExecutorSettings, "executor", ssh_key_path=lab.private_key, ssh_user=lab.ssh_user,
-            rke_binary=str(rke_path()), rke2_install_command=install_command(kube_dir, heartbeat_s=1.0),
+            rke_binary=rke_binary, rke2_install_command=install_command(kube_dir, heartbeat_s=1.0),
             job_ack_wait_s=30.0), configure_process=False))
-        inventory = start(inventory_app(settings(
-            # no periodic node status: what the inventory shows of a node comes from the
-            # refreshes the changes themselves ask for
-            InventorySettings, "inventory", cmdb_url=lab.cmdb_url, sync_interval_s=0,
-            node_status_interval_s=0), configure_process=False))
         orch_db = _database(tmp, "orchestrator")
         schemas.append(orch_db[1])
         orchestrator = ServiceProcess("autorke_orchestrator", {
             "nats_url": nats_server.url, "database_url": orch_db[0], "db_schema": orch_db[1],
             "oidc_issuer": identity.issuer, "trace_exporter": "none", "secret_key": SECRET_KEY,
             "outbox_poll_interval_s": "0.05", "resume_interval_s": "1.0", "log_format": "text",
-            "data_dir": str(tmp / "orchestrator")}, tmp / "logs")
+            "data_dir": str(tmp / "orchestrator"),
+            **{k: str(v) for k, v in service_settings("orchestrator").items()}}, tmp / "logs")
+        inventory = start(inventory_app(settings(
+            # no periodic node status: what the inventory shows of a node comes from the
+            # refreshes the changes themselves ask for; config writes become changes (H1, H2)
+            InventorySettings, "inventory", cmdb_url=lab.cmdb_url, sync_interval_s=0,
+            node_status_interval_s=0, orchestrator_url=orchestrator.base_url), configure_process=False))
         orchestrator.start()
         orch_client = httpx.Client(base_url=orchestrator.base_url, timeout=60)
         p = Platform(lab, inventory, executor, orch_client, orchestrator, orch_db, identity, clusters)

@@ -1,6 +1,8 @@
 """Container-network journeys through the public API: an IP pool's whole life on a lab
-cluster (create, update, disable, enable, delete), each step read back from the cluster's
-Calico ``crd.projectcalico.org/v1`` IPPool objects, a P7 refusal that creates nothing; and
+cluster (create, update, disable, enable, delete), each step an ``ippool.*`` change that
+reaches the cluster only after another user approves it (M3), read back from the
+cluster's Calico ``crd.projectcalico.org/v1`` IPPool objects; the same through the
+console's Network form; a P7 refusal and an immutable field that create nothing; and
 a ``network.flatten`` ticket with both human steps and the lab VCalico's HMAC-signed
 callback (P9), seen in VCalico's own tickets and in the Calico objects and node labels."""
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from integration.console.servers import browser_sign_in
 from kubernetes import client
 
 from autorke_lab.vcalico.signing import signed_headers
@@ -36,43 +39,119 @@ def pool_view(p: Platform, cluster: str, name: str) -> dict:
     return view
 
 
-@pytest.mark.timeout(240)
-def test_ippool_create_update_disable_enable_delete_visible_in_calico(clean_logs: Platform):
+def pool_change(p: Platform, r: httpx.Response, requester: str = "operator") -> dict:
+    """A pool write's 202: the change it became, waiting for an approver; the requester's
+    own approval refused (four eyes), then another user's approval, until it succeeded."""
+    assert r.status_code == 202, r.text
+    change = r.json()
+    assert r.headers["location"] == f"/api/v1/changes/{change['id']}"
+    assert change["type"].startswith("ippool.") and change["requested_by"] == p.subject(requester)
+    p.wait_change(change["id"], "awaiting_approval", timeout=90)
+    own = p.approve(change["id"], user=requester)
+    assert own.status_code == 403 and problem(own) == "self-approval", own.text
+    return change
+
+
+def approved(p: Platform, change: dict) -> dict:
+    assert p.approve(change["id"]).status_code == 200
+    return p.wait_change(change["id"], "succeeded", timeout=90)
+
+
+@pytest.mark.timeout(300)
+def test_m3_an_ip_pool_change_waits_for_an_approver_and_reaches_calico_only_after(clean_logs: Platform):
+    """The must-show of M3: an IP pool create through the API (and through the console's
+    form, below) becomes a change that waits for an approver; the pool appears in the lab
+    cluster only after another user approves. Then its whole life (update, disable,
+    enable, delete), each a change read back from the cluster's Calico IPPool objects; a
+    P7 refusal and an immutable field create no change at all."""
     p = clean_logs
     cluster, name = "rke2-lab", "journey-pool"
     path = f"clusters/{cluster}/ippools"
-    r = p.call("POST", path, json={"name": name, "spec": {"cidr": "10.210.0.0/16", "blockSize": 26}})
-    assert r.status_code == 201, r.text
-    spec = calico(p, cluster, "ippools")[name]["spec"]
-    assert spec["cidr"] == "10.210.0.0/16" and spec["blockSize"] == 26 and not spec.get("disabled"), spec
-    pool_view(p, cluster, name)
+    spec = {"cidr": "10.210.0.0/16", "blockSize": 26}
+    wait(lambda: p.call("GET", path, "viewer").status_code == 200, 60, f"netcfg knows {cluster}")
+    change = pool_change(p, p.call("POST", path, json={"name": name, "spec": spec}))
+    waiting = p.get_change(change["id"])
+    assert "+ cidr: 10.210.0.0/16" in waiting["plan"]["config_diff"], waiting["plan"]
+    assert waiting["plan"]["blast_radius"]["hosts"] == []
+    assert name not in calico(p, cluster, "ippools"), "nothing in the cluster while the change waits"
+    shown = p.call("GET", f"{path}/{name}", "viewer").json()
+    assert shown["in_cluster"] is False and shown["pending_change"]["id"] == change["id"], shown
+    again = p.call("PUT", f"{path}/{name}", json={"spec": {**spec, "natOutgoing": True}})
+    assert again.status_code == 409 and problem(again) == "pool-change-pending", again.text
+    approved(p, change)
+    got = calico(p, cluster, "ippools")[name]["spec"]
+    assert got["cidr"] == "10.210.0.0/16" and got["blockSize"] == 26 and not got.get("disabled"), got
+    assert pool_view(p, cluster, name)["pending_change"] is None
 
-    r = p.call("PUT", f"{path}/{name}", json={"spec": {"cidr": "10.210.0.0/16", "blockSize": 26,
-                                                       "natOutgoing": True, "nodeSelector": "rack == 'r9'"}})
-    assert r.status_code == 200, r.text
-    spec = calico(p, cluster, "ippools")[name]["spec"]
-    assert spec["natOutgoing"] is True and spec["nodeSelector"] == "rack == 'r9'", spec
-    pool_view(p, cluster, name)
+    update = {"spec": {**spec, "natOutgoing": True, "nodeSelector": "rack == 'r9'"}}
+    change = pool_change(p, p.call("PUT", f"{path}/{name}", json=update))
+    assert "- natOutgoing: false\n+ natOutgoing: true" in p.get_change(change["id"])["plan"]["config_diff"]
+    assert calico(p, cluster, "ippools")[name]["spec"].get("natOutgoing") is not True
+    approved(p, change)
+    got = calico(p, cluster, "ippools")[name]["spec"]
+    assert got["natOutgoing"] is True and got["nodeSelector"] == "rack == 'r9'", got
 
-    assert p.call("POST", f"{path}/{name}:disable").status_code == 200
+    before = calico(p, cluster, "ippools")
+    for body, field in (({"spec": {**update["spec"], "cidr": "10.210.0.0/15"}}, "cidr"),
+                        ({"spec": {**update["spec"], "blockSize": 24}}, "blockSize")):
+        r = p.call("PUT", f"{path}/{name}", json=body)
+        assert r.status_code == 422 and problem(r) == "immutable-field" and r.json()["field"] == field, r.text
+    assert calico(p, cluster, "ippools") == before
+
+    approved(p, pool_change(p, p.call("POST", f"{path}/{name}:disable")))
     assert calico(p, cluster, "ippools")[name]["spec"]["disabled"] is True
     assert pool_view(p, cluster, name)["disabled"] is True
-    assert p.call("POST", f"{path}/{name}:enable").status_code == 200
+    approved(p, pool_change(p, p.call("POST", f"{path}/{name}:enable")))
     assert calico(p, cluster, "ippools")[name]["spec"].get("disabled") is False
-    pool_view(p, cluster, name)
-
-    r = p.call("DELETE", f"{path}/{name}")
-    assert r.status_code == 204, r.text
+    approved(p, pool_change(p, p.call("DELETE", f"{path}/{name}")))
     assert name not in calico(p, cluster, "ippools")
     assert p.call("GET", f"{path}/{name}", "viewer").status_code == 404
 
     before = calico(p, cluster, "ippools")
+    changes_before = len(p.call("GET", "changes", "viewer", params={"limit": 500}).json()["items"])
     host_net = p.call("GET", f"clusters/{cluster}", "viewer").json()["host_networks"][0]
     r = p.call("POST", path, json={"name": "journey-over-hosts", "spec": {"cidr": host_net}})
-    assert r.status_code in (409, 422) and problem(r) == "pool-overlaps-host-network", r.text
+    # the lab's host network is on 127.x: refused as loopback (reserved) before the host rule
+    assert r.status_code in (409, 422) and problem(r) in ("pool-overlaps-host-network",
+                                                          "pool-overlaps-reserved"), r.text
     assert calico(p, cluster, "ippools") == before, "P7: a refused pool creates nothing"
-    assert "journey-over-hosts" not in {v["name"] for v in p.call("GET", path, "viewer").json()["items"]}
+    assert len(p.call("GET", "changes", "viewer", params={"limit": 500}).json()["items"]) == changes_before
     assert p.touched() == {}, "pools go through the Kubernetes API, no SSH"
+
+
+@pytest.mark.timeout(240)
+def test_m3_an_ip_pool_created_on_the_console_page_waits_for_approval_too(clean_logs: Platform):
+    """The console's Network form (a signed-in operator's form post with its CSRF token)
+    answers "change created, waiting for approval" with a link to the change; the pool is
+    in Calico only once an approver approved."""
+    p = clean_logs
+    cluster, name = "rke2-lab", "journey-console-pool"
+    wait(lambda: p.call("GET", f"clusters/{cluster}/ippools", "viewer").status_code == 200, 60,
+         f"netcfg knows {cluster}")
+    with browser_sign_in(p.console, "operator") as browser:
+        page = browser.get("/ui/network", params={"cluster": cluster})
+        assert page.status_code == 200, page.text
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        r = browser.post(f"/ui/network/{cluster}/pools", data={
+            "csrf": csrf, "name": name, "cidr": "10.230.0.0/16", "block_size": "26", "ipip_mode": "Never",
+            "vxlan_mode": "Never", "node_selector": "all()"})
+        assert r.status_code == 303, r.text
+        shown = browser.get(r.headers["location"])
+        assert 'data-test="change-created"' in shown.text and "waiting for approval" in shown.text
+        change_id = shown.text.split('data-test="change-link">')[1].split("<")[0]
+        assert f'href="/ui/changes/{change_id}"' in shown.text
+        assert f'data-test="pending-change" href="/ui/changes/{change_id}"' in shown.text
+    change = p.wait_change(change_id, "awaiting_approval", timeout=90)
+    assert change["type"] == "ippool.create" and change["requested_by"] == p.subject("operator")
+    assert name not in calico(p, cluster, "ippools"), "nothing in the cluster while the change waits"
+    own = p.approve(change_id, user="operator")
+    assert own.status_code == 403 and problem(own) == "self-approval"
+    approved(p, change)
+    assert calico(p, cluster, "ippools")[name]["spec"]["cidr"] == "10.230.0.0/16"
+    # tidy up, the same way: disable, then delete, each an approved change
+    approved(p, pool_change(p, p.call("POST", f"clusters/{cluster}/ippools/{name}:disable")))
+    approved(p, pool_change(p, p.call("DELETE", f"clusters/{cluster}/ippools/{name}")))
+    assert name not in calico(p, cluster, "ippools")
 
 
 def vcalico_tickets(p: Platform, cluster: str) -> list[dict]:

@@ -15,13 +15,14 @@ import pytest
 
 from autorke_common.body_limit import MIB
 from fixtures.raw_http import ServedApp, chunked, request
+from fixtures.signing import service_settings
 
 SECRET_KEY = secrets.token_urlsafe(32)
 
 
 def _common(tmp_path: Path, name: str) -> dict[str, Any]:
     return {"data_dir": tmp_path / name, "database_url": f"sqlite:///{tmp_path / name}.db",
-            "nats_url": "nats://127.0.0.1:1", "trace_exporter": "none"}
+            "nats_url": "nats://127.0.0.1:1", "trace_exporter": "none", **service_settings(name)}
 
 
 def inventory(tmp_path: Path):

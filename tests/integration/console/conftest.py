@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from autorke_console.bootstrap import ConsoleSettings, create_app
 from autorke_lab.idp import IdentityProvider, issue_token
 from autorke_lab.machines.addresses import free_port
+from fixtures.secret_keys import session_secret
 
 from .servers import RunningServer, serve_app
 
@@ -83,7 +84,7 @@ def console_settings(data, nats_url: str, idp: ConsoleIdP, port: int, *, invento
     return ConsoleSettings(
         nats_url=nats_url, database_url=f"sqlite:///{data / 'console.db'}", db_schema="console",
         data_dir=data, oidc_issuer=idp.issuer, oidc_client_secret="lab-console-secret",
-        trace_exporter="none", session_secret="test-session-secret", port=port,
+        trace_exporter="none", session_secret=session_secret("console-tests"), port=port,
         console_url=f"http://127.0.0.1:{port}", session_https_only=False,
         inventory_url=inventory_url, orchestrator_url=upstream_url,
         executor_url=upstream_url, netcfg_url=f"http://127.0.0.1:{free_port()}",

@@ -23,6 +23,8 @@ from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.machines.addresses import free_port
 from autorke_lab.servers import HttpServer
 from fixtures import kubeconfigs
+from fixtures.secret_keys import secret_key
+from fixtures.signing import service_settings, sign
 
 from .conftest import console_settings
 from .servers import browser_sign_in, serve_app
@@ -45,9 +47,9 @@ def inventory(tmp_path_factory, nats_server, console_idp, cmdb_url):
     data = tmp_path_factory.mktemp("inventory")
     settings = InventorySettings(nats_url=nats_server.url, database_url=f"sqlite:///{data / 'inv.db'}",
                                  db_schema="inventory", oidc_issuer=console_idp.issuer,
-                                 trace_exporter="none", secret_key="console-test-key",
+                                 trace_exporter="none", secret_key=secret_key("console-cluster-nodes"),
                                  cmdb_url=cmdb_url, sync_interval_s=0, node_status_interval_s=0,
-                                 outbox_poll_interval_s=0.1)
+                                 outbox_poll_interval_s=0.1, **service_settings("inventory"))
     with serve_app(create_inventory(settings, configure_process=False)) as running:
         yield running
 
@@ -83,9 +85,9 @@ def test_cluster_page_shows_each_nodes_ready_badge_and_operators_can_refresh(
                                                 "kubeconfig": KUBECONFIG}).status_code == 201
     change = f"chg-{uuid.uuid4().hex[:8]}"
     for m in ms:
-        services.commands.handle(Envelope.of(msg.AssignMembership(
+        services.commands.handle(sign(Envelope.of(msg.AssignMembership(
             change_id=change, machine=m["id"], cluster="page-c", roles=["worker"]),
-            source="orchestrator", correlation_id=change, actor="alice"))
+            source="orchestrator", correlation_id=change, actor="alice")))
     a, b, c_ = ms
     # the executor's answer to a refresh the placements asked for (each placement asks one)
     with httpx.Client(base_url=inventory.url, headers=console_idp.headers("viewer"), timeout=30) as c:

@@ -24,6 +24,8 @@ from autorke_lab.cmdb.inventory import Inventory
 from autorke_lab.machines.addresses import free_port
 from autorke_lab.servers import HttpServer
 from fixtures import kubeconfigs
+from fixtures.secret_keys import secret_key
+from fixtures.signing import service_settings
 
 from .conftest import console_settings
 from .servers import browser_sign_in, serve_app
@@ -47,9 +49,9 @@ def inventory(tmp_path_factory, nats_server, console_idp, cmdb_url):
     data = tmp_path_factory.mktemp("inventory-reg")
     settings = InventorySettings(nats_url=nats_server.url, database_url=f"sqlite:///{data / 'inv.db'}",
                                  db_schema="inventory", oidc_issuer=console_idp.issuer,
-                                 trace_exporter="none", secret_key="console-register-key",
+                                 trace_exporter="none", secret_key=secret_key("console-register"),
                                  cmdb_url=cmdb_url, sync_interval_s=0, node_status_interval_s=0,
-                                 outbox_poll_interval_s=0.1)
+                                 outbox_poll_interval_s=0.1, **service_settings("inventory"))
     with serve_app(create_inventory(settings, configure_process=False)) as running:
         yield running
 

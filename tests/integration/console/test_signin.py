@@ -18,6 +18,7 @@ from itsdangerous import TimestampSigner
 
 from autorke_console.bootstrap import ConsoleSettings, create_app
 from autorke_lab.machines.addresses import free_port
+from fixtures.secret_keys import session_secret
 
 from .conftest import console_settings
 from .servers import RunningServer, browser_sign_in, serve_app
@@ -187,7 +188,7 @@ def test_m11_a_cookie_signed_before_server_side_sessions_is_emptied(console):
     """Such a cookie carried the user's access token; it opens nothing and is rewritten without it."""
     old = base64.b64encode(json.dumps({"user": {"sub": "operator", "roles": ["operator"], "token": "ey.old.token",
                                                 "exp": time.time() + 3600, "csrf": "x"}}).encode())
-    value = TimestampSigner("test-session-secret").sign(old).decode()
+    value = TimestampSigner(session_secret("console-tests")).sign(old).decode()
     r = httpx.get(f"{console.url}/api/v1/me", cookies={"autorke_session": value})
     assert r.status_code == 401
     cleared = r.headers["set-cookie"].lower()

@@ -14,9 +14,11 @@ from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_executor.bootstrap import ExecutorSettings, create_app
 from fixtures.recorder import BusRecorder
+from fixtures.secret_keys import secret_key
+from fixtures.signing import sign, trusted
 from fixtures.waiting import wait
 
-SECRET_KEY = "executor-tests-secret"
+SECRET_KEY = secret_key("executor-tests")
 
 
 def target(lab, name: str, host_key: str | None = None) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def executor_settings(nats_url: str, database, identity, lab, **extra: Any) -> E
     return ExecutorSettings(nats_url=nats_url, database_url=url, db_schema=schema,
                             oidc_issuer=identity.issuer, trace_exporter="none", secret_key=SECRET_KEY,
                             ssh_key_path=lab.private_key, ssh_user=lab.ssh_user,
-                            outbox_poll_interval_s=0.1, **extra)
+                            outbox_poll_interval_s=0.1, **{"command_signers": trusted(), **extra})
 
 
 @pytest.fixture
@@ -88,8 +90,11 @@ def executor_factory(fresh_nats, database, identity):
         c.__exit__(None, None, None)
 
 
-def send(events: EventLog, job: ExecutorRun) -> Envelope:
+def send(events: EventLog, job: ExecutorRun, signed_by: str | None = "orchestrator") -> Envelope:
+    """Publish the job as the orchestrator would: signed (``signed_by=None``: unsigned)."""
     env = Envelope.of(job, source="tests", correlation_id=job.change_id, actor="tests")
+    if signed_by:
+        env = sign(env, signed_by)
     events.publish(env)
     return env
 

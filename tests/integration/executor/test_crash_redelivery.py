@@ -12,6 +12,7 @@ import time
 import httpx
 
 from autorke_lab.machines.addresses import free_port
+from fixtures.signing import trusted
 
 from .conftest import SECRET_KEY, commands_of, new_job, send, target, wait_finished
 
@@ -25,7 +26,8 @@ def test_redelivered_job_skips_hosts_that_finished(lab_factory, events, fresh_na
            "AUTORKE_DB_SCHEMA": schema, "AUTORKE_OIDC_ISSUER": identity.issuer,
            "AUTORKE_TRACE_EXPORTER": "none", "AUTORKE_SECRET_KEY": SECRET_KEY,
            "AUTORKE_SSH_KEY_PATH": str(lab.private_key), "AUTORKE_PORT": str(free_port()),
-           "AUTORKE_JOB_ACK_WAIT_S": "3", "AUTORKE_OUTBOX_POLL_INTERVAL_S": "0.1"}
+           "AUTORKE_JOB_ACK_WAIT_S": "3", "AUTORKE_OUTBOX_POLL_INTERVAL_S": "0.1",
+           "AUTORKE_COMMAND_SIGNERS": trusted()}
     with open(tmp_path / "executor.log", "wb") as log:  # the child writes to its own copy of the file
         child = subprocess.Popen([sys.executable, "-m", "autorke_executor"], env=env, cwd=tmp_path,
                                  stdout=log, stderr=subprocess.STDOUT)

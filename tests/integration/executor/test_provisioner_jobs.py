@@ -79,7 +79,7 @@ def test_rke_up_returns_sealed_state_and_respects_the_fence(lab_factory, lab_kub
     assert commands_of(lab, names[0]) == []
 
     job = new_job(kind="rke", action="up", fence=names[:1], secrets={"cluster_yml": sealed_yml},
-                  command_timeout_s=120)
+                  targets=[target(lab, names[0])], command_timeout_s=120)
     send(events, job)
     finished = wait_finished(events, job.job_id, timeout=150)[0]["data"]
     assert finished["status"] == "succeeded", finished["targets"]
@@ -96,7 +96,7 @@ def test_rke_up_returns_sealed_state_and_respects_the_fence(lab_factory, lab_kub
     moved = {**doc, "nodes": [{**doc["nodes"][0], "address": lab.info(names[1])["address"],
                                "port": lab.info(names[1])["port"], "hostname_override": names[1]}]}
     before = commands_of(lab, names[0])
-    stale = new_job(kind="rke", action="up", fence=names[1:2], secrets={
+    stale = new_job(kind="rke", action="up", fence=names[1:2], targets=[target(lab, names[1])], secrets={
         "cluster_yml": box.seal(yaml.safe_dump(moved)), "rkestate": result["rkestate"]})
     send(events, stale)
     t = wait_finished(events, stale.job_id)[0]["data"]["targets"][0]
@@ -104,7 +104,25 @@ def test_rke_up_returns_sealed_state_and_respects_the_fence(lab_factory, lab_kub
     assert commands_of(lab, names[0]) == before
     assert commands_of(lab, names[1]) == []
 
-    job = new_job(kind="rke", action="remove", fence=names[:1], secrets={
+    job = new_job(kind="rke", action="remove", fence=names[:1], targets=[target(lab, names[0])], secrets={
         "cluster_yml": sealed_yml, "rkestate": result["rkestate"]})
     send(events, job)
     assert wait_finished(events, job.job_id, timeout=150)[0]["data"]["status"] == "succeeded"
+
+
+def test_h1_rke_is_not_run_when_a_fenced_name_points_at_another_machine(lab_factory, events, executor_factory, box):
+    """H1: cluster.yml names ``m001`` (in the fence) but at m002's address and port (an
+    options override, an edited cluster.yml): rke would dial m002 with the fleet key.
+    Refused before rke runs; neither machine is touched. Before the fix the name passed."""
+    lab = lab_factory(machines=2)
+    executor_factory(lab, rke_binary=str(rke_path()))
+    m2 = lab.info("m002")
+    doc = {"cluster_name": "exec-h1", "nodes": [{"address": m2["address"], "port": m2["port"], "user": "root",
+                                                  "role": ["etcd", "controlplane", "worker"],
+                                                  "hostname_override": "m001"}]}
+    job = new_job(kind="rke", action="up", fence=["m001"], targets=[target(lab, "m001")],
+                  secrets={"cluster_yml": box.seal(yaml.safe_dump(doc))})
+    send(events, job)
+    t = wait_finished(events, job.job_id)[0]["data"]["targets"][0]
+    assert t["error_class"] == "refused_fence" and f"m001 at {m2['address']}:{m2['port']}" in t["error"], t
+    assert commands_of(lab, "m001") == [] and commands_of(lab, "m002") == []

@@ -4,7 +4,9 @@ and a private database, the executor on the same bus (for the jobs inventory ask
 and a recorder of every event the bus carries."""
 from __future__ import annotations
 
+import dataclasses
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -13,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from autorke_common.catalogue import inventory as msg
+from autorke_common.envelope import Envelope
 from autorke_executor.bootstrap import ExecutorSettings
 from autorke_executor.bootstrap import create_app as create_executor
 from autorke_inventory.bootstrap import InventorySettings, create_app
@@ -22,8 +26,10 @@ from autorke_lab.cmdb.netbox import netbox_router
 from autorke_lab.machines.addresses import free_port
 from autorke_lab.servers import HttpServer
 from fixtures.recorder import BusRecorder
+from fixtures.secret_keys import secret_key
+from fixtures.signing import service_settings, sign
 
-SECRET_KEY = "inventory-test-key"
+SECRET_KEY = secret_key("inventory-tests")
 
 
 @dataclass
@@ -72,7 +78,34 @@ def settings_for(nats_url: str, database: tuple[str, str], issuer: str,
     return InventorySettings(nats_url=nats_url, database_url=url, db_schema=schema,
                              oidc_issuer=issuer, trace_exporter="none", secret_key=SECRET_KEY,
                              cmdb_url=cmdb_url, sync_interval_s=0, outbox_poll_interval_s=0.1,
-                             **extra)
+                             **{**service_settings("inventory"), **extra})
+
+
+class StandInOrchestrator:
+    """Stands in for the orchestrator's ``POST /changes`` (the inventory tests run without
+    it): records each change asked for and answers its view; :func:`adopt` then plays the
+    change's preview and adopt commands as the real flow sends them once approved."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict] = []
+
+    def create(self, **request) -> dict:
+        self.asked.append(request)
+        return {"id": f"chg-{uuid.uuid4().hex[:12]}", "type": request["type"], "cluster": request["cluster"],
+                "status": "running", "params": request["params"]}
+
+
+def adopt(inv: Inv, change: dict, actor: str = "orchestrator") -> tuple[str, str]:
+    """The change's ``preview`` and (approved) ``adopt`` commands, signed as the orchestrator
+    sends them; the two answers' types."""
+    ids = {"change_id": change["id"], "cluster": change["cluster"], "proposal": change["params"]["proposal"],
+           "digest": change["params"]["digest"]}
+    commands = inv.client.app.state.inventory.commands
+    answers = []
+    for command in (msg.PreviewConfig(**ids), msg.AdoptConfig(**ids)):
+        env = Envelope.of(command, source="orchestrator", correlation_id=change["id"], actor=actor)
+        answers.append(commands.handle(sign(env)))
+    return answers[0], answers[1]
 
 
 @pytest.fixture
@@ -82,6 +115,7 @@ def make_inventory(nats_url, database, identity) -> Iterator[Callable[..., Inv]]
     def make(cmdb_url: str | None = None, **extra) -> Inv:
         app = create_app(settings_for(nats_url, database, identity.issuer, cmdb_url, **extra),
                          configure_process=False)
+        app.state.inventory = dataclasses.replace(app.state.inventory, changes=StandInOrchestrator())
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
@@ -100,7 +134,7 @@ def executor(nats_url, database, identity, tmp_path) -> Iterator[TestClient]:
     settings = ExecutorSettings(nats_url=nats_url, database_url=own_url, db_schema=f"{schema}_ex",
                                 oidc_issuer=identity.issuer, trace_exporter="none",
                                 secret_key=SECRET_KEY, ssh_key_path=tmp_path / "no-ssh-key",
-                                outbox_poll_interval_s=0.1)
+                                outbox_poll_interval_s=0.1, **service_settings("executor"))
     client = TestClient(create_executor(settings, configure_process=False))
     client.__enter__()
     yield client

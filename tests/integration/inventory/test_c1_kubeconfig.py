@@ -17,7 +17,7 @@ from autorke_common.catalogue import inventory as msg
 from fixtures.kubeconfigs import cert_doc, exec_kubeconfig, exec_user, text, token_doc, with_cluster, with_user
 from fixtures.waiting import wait
 
-from .conftest import LabCmdb
+from .conftest import LabCmdb, adopt
 
 SLUG = "https://autorke.dev/problems/unsafe-kubeconfig"
 
@@ -143,7 +143,9 @@ def test_c1_rkestate_kube_admin_with_exec_is_refused(make_inventory, cmdb: LabCm
     assert not marker.exists()
 
     # RKE's own kube-admin shape (inline CA, client certificate and key) is imported as before
+    # (a config.import change: the kubeconfig is the cluster's once the change adopts it, H2)
     good = inv.post("/api/v1/clusters/imp:import", json={"cluster_yml": cluster_yml,
                                                         "rkestate": rkestate(text(cert_doc()))})
-    assert good.status_code == 200, good.text
+    assert good.status_code == 202, good.text
+    assert adopt(inv, good.json()) == (msg.ConfigPreviewed.TYPE, msg.ConfigAdopted.TYPE)
     assert inv.get("/api/v1/clusters/imp").json()["has_kubeconfig"]

@@ -1,5 +1,6 @@
 """P3 config store: cluster.yml rendered from the inventory on a change's command,
-versioned with who/which change/hash, diffed, rolled back as a new version; a render that
+versioned with who/which change/hash, diffed, rolled back as a new version (within a
+config.rollback change: nothing is current before it adopts the rollback); a render that
 breaks RKE's rules (an even etcd count) is refused and nothing is stored."""
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import uuid
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
+from fixtures.signing import sign
 
-from .conftest import LabCmdb
+from .conftest import LabCmdb, adopt
 
 
 def handle(inv, c: msg.Command) -> str:
     env = Envelope.of(c, source="orchestrator", correlation_id=c.change_id, actor="bob")
-    return inv.client.app.state.inventory.commands.handle(env)
+    return inv.client.app.state.inventory.commands.handle(sign(env))
 
 
 def test_p3_rendered_versions_diff_and_rollback(make_inventory, cmdb: LabCmdb):
@@ -45,8 +47,11 @@ def test_p3_rendered_versions_diff_and_rollback(make_inventory, cmdb: LabCmdb):
                    params={"from": 1, "to": 2}).json()["diff"]
     assert "+  labels:" in diff and "pool: gpu" in diff
     rolled = inv.post("/api/v1/clusters/cfg/configs/cluster.yml:rollback", json={"to": 1})
-    assert rolled.status_code == 201 and rolled.json()["version"] == 3
-    assert rolled.json()["rollback_of"] == 1
-    assert rolled.json()["content_hash"] == versions[0]["content_hash"]
+    assert rolled.status_code == 202 and rolled.json()["type"] == "config.rollback", rolled.text
+    assert len(inv.get("/api/v1/clusters/cfg/configs/cluster.yml").json()["items"]) == 2  # not yet (H2)
+    assert adopt(inv, rolled.json()) == (msg.ConfigPreviewed.TYPE, msg.ConfigAdopted.TYPE)
+    latest = inv.get("/api/v1/clusters/cfg/configs/cluster.yml").json()["items"][-1]
+    assert (latest["version"], latest["rollback_of"], latest["change_id"]) == (3, 1, rolled.json()["id"])
+    assert latest["content_hash"] == versions[0]["content_hash"]
     assert inv.get("/api/v1/clusters/cfg/configs/cluster.yml:diff",
                    params={"from": 1, "to": 3}).json()["diff"] == ""

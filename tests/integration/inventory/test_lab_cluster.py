@@ -19,9 +19,10 @@ from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
 from autorke_lab.cmdb.component import running_machines
-from autorke_lab.provisioners.rke import rke_path
+from autorke_lab.provisioners.rke import write_wrapper
+from fixtures.signing import sign
 
-from .conftest import start_cmdb
+from .conftest import adopt, start_cmdb
 
 ROLES = {"m001": ["controlplane", "etcd"], "m002": ["etcd", "worker"], "m003": ["etcd", "worker"]}
 
@@ -43,13 +44,15 @@ def known_hosts(lab, path) -> str:
 
 
 def rke(tmp_path, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([str(rke_path()), *args, "--config", str(tmp_path / "cluster.yml")],
+    """The lab rke as the platform runs it: through the lab's wrapper, which names the lab's
+    files of the cluster (the rendered cluster.yml names none: options may not, H1)."""
+    return subprocess.run([str(tmp_path / "rke-wrapper" / "rke"), *args, "--config", str(tmp_path / "cluster.yml")],
                           capture_output=True, text=True, timeout=180, cwd=tmp_path, check=False)
 
 
 def handle(inv, c: msg.Command) -> str:
     env = Envelope.of(c, source="orchestrator", correlation_id=c.change_id, actor="alice")
-    return inv.client.app.state.inventory.commands.handle(env)
+    return inv.client.app.state.inventory.commands.handle(sign(env))
 
 
 def test_lab_cluster_rendered_accepted_imported_and_rkestate_kept_secret(
@@ -65,9 +68,10 @@ def test_lab_cluster_rendered_accepted_imported_and_rkestate_kept_secret(
     kube = lab_kube_factory(seed_workloads=False)
     inv = make_inventory(lab_cmdb.url)
     keep(inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}))
-    options = {"ssh_key_path": str(lab.private_key), "kubernetes_version": "v1.28.15-rancher1-1",
-               "x_autorke_lab": {"kubeconfig": str(kube.kubeconfig_path),
-                                 "known_hosts": known_hosts(lab, tmp_path / "known_hosts")}}
+    write_wrapper(tmp_path / "rke-wrapper", {"lab-rke": {
+        "kubeconfig": str(kube.kubeconfig_path), "known_hosts": known_hosts(lab, tmp_path / "known_hosts"),
+        "ssh_key_path": str(lab.private_key)}})
+    options = {"kubernetes_version": "v1.28.15-rancher1-1"}
     r = keep(inv.post("/api/v1/clusters", json={
         "name": "lab-rke", "provider": "rke", "api_endpoint": kube.url,
         "host_networks": ["127.0.0.0/8"], "bgp_as": 64512, "options": options}))
@@ -104,8 +108,11 @@ def test_lab_cluster_rendered_accepted_imported_and_rkestate_kept_secret(
         machines_before = inv.get("/api/v1/machines", params={"limit": 1}).json()["total"]
         r = keep(inv.post("/api/v1/clusters/lab-rke:import", json={
             "cluster_yml": yaml.safe_dump(doc), "rkestate": json.dumps(state)}))
-        assert r.status_code == 200, r.text
-        report = r.json()
+        assert r.status_code == 202 and r.json()["type"] == "config.import", r.text  # a change (H2)
+        assert keep(inv.get("/api/v1/clusters/lab-rke/nodes")).json()["items"] == []
+        assert adopt(inv, r.json()) == (msg.ConfigPreviewed.TYPE, msg.ConfigAdopted.TYPE)
+        proposal = keep(inv.get(f"/api/v1/clusters/lab-rke/proposals/{r.json()['params']['proposal']}")).json()
+        report = proposal["preview"]
         assert {m["hostname"]: m["roles"] for m in report["matched"]} == ROLES
         assert [u["node"] for u in report["unmatched"]] == ["stranger"]
         assert inv.get("/api/v1/machines", params={"limit": 1}).json()["total"] == machines_before

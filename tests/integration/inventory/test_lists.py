@@ -9,6 +9,7 @@ import uuid
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
+from fixtures.signing import sign
 
 from .conftest import LabCmdb
 
@@ -48,11 +49,11 @@ def test_every_list_pages_each_row_once_and_refuses_a_cursor_it_did_not_give_out
         roles = ["etcd", "controlplane", "worker"] if i == 0 else ["worker"]
         env = Envelope.of(msg.AssignMembership(change_id=change, machine=machine, cluster="list-1", roles=roles),
                           source="orchestrator", correlation_id=change, actor="alice")
-        assert commands.handle(env) == msg.MembershipChanged.TYPE
+        assert commands.handle(sign(env)) == msg.MembershipChanged.TYPE
     store = msg.StoreConfig(change_id=change, cluster="list-1", kind="cluster.yml", render=True)
     for _ in range(5):
         env = Envelope.of(store, source="orchestrator", correlation_id=change, actor="alice")
-        assert commands.handle(env) == msg.ConfigVersioned.TYPE
+        assert commands.handle(sign(env)) == msg.ConfigVersioned.TYPE
 
     clusters, bodies = pages(inv, "/api/v1/clusters", 2)
     assert [c["name"] for c in clusters] == sorted(names) and len(bodies) == 3

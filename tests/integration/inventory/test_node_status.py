@@ -16,6 +16,7 @@ from kubernetes import client
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
+from fixtures.signing import sign
 
 from .conftest import SECRET_KEY, LabCmdb
 
@@ -77,7 +78,7 @@ def test_members_show_ready_then_notready_after_the_kubelet_stops(
         env = Envelope.of(msg.AssignMembership(change_id=change, machine=m["id"], cluster="ns-lab",
                                                roles=["worker"]),
                           source="orchestrator", correlation_id=change, actor="alice")
-        assert commands.handle(env) == msg.MembershipChanged.TYPE
+        assert commands.handle(sign(env)) == msg.MembershipChanged.TYPE
     seen = wait_until("both members Ready", lambda: (n := nodes_of(inv, "ns-lab")) and all(
         v["status"] == "Ready" for v in n.values()) and n,
         lambda: inv.get("/api/v1/clusters/ns-lab/nodes").json())
@@ -141,7 +142,7 @@ def test_a_new_rkestate_refreshes_members_placed_before_their_node_registered(
     place = Envelope.of(msg.AssignMembership(change_id=change, machine=m["id"], cluster="rke1-ns",
                                              roles=["worker"]),
                         source="orchestrator", correlation_id=change, actor="alice")
-    assert commands.handle(place) == msg.MembershipChanged.TYPE
+    assert commands.handle(sign(place)) == msg.MembershipChanged.TYPE
     wait_until("the placement's refresh", lambda: (b := inv.get("/api/v1/clusters/rke1-ns/nodes").json())
                ["node_status"]["status"] == "done" and b)
     assert nodes_of(inv, "rke1-ns")[m["hostname"]]["registered"] is False  # rke up has not run
@@ -155,7 +156,7 @@ def test_a_new_rkestate_refreshes_members_placed_before_their_node_registered(
     state = Envelope.of(msg.StoreConfig(change_id=change, cluster="rke1-ns", kind="cluster.rkestate",
                                         content_sealed=SecretBox(SECRET_KEY).seal('{"currentState": {}}')),
                         source="orchestrator", correlation_id=change, actor="alice")
-    assert commands.handle(state) == msg.ConfigVersioned.TYPE
+    assert commands.handle(sign(state)) == msg.ConfigVersioned.TYPE
     node = wait_until("the member Ready", lambda: (n := nodes_of(inv, "rke1-ns")[m["hostname"]])
                       ["status"] == "Ready" and n, lambda: inv.get("/api/v1/clusters/rke1-ns/nodes").json())
     assert node["registered"] and node["ready"] == "True"

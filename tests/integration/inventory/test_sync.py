@@ -7,6 +7,7 @@ import uuid
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
+from fixtures.signing import sign
 
 from .conftest import LabCmdb, start_cmdb
 
@@ -77,7 +78,7 @@ def test_member_ip_change_is_a_conflict_not_applied(make_inventory, cmdb: LabCmd
     env = Envelope.of(msg.AssignMembership(change_id=change, machine="cmdb-000005",
                                            cluster="c-conflict", roles=["worker"]),
                       source="orchestrator", correlation_id=change, actor="alice")
-    answer = inv.client.app.state.inventory.commands.handle(env)
+    answer = inv.client.app.state.inventory.commands.handle(sign(env))
     assert answer == msg.MembershipChanged.TYPE
     before = inv.get("/api/v1/machines/cmdb-000005").json()
 

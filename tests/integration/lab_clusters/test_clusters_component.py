@@ -5,6 +5,7 @@ the status names files, never secrets; at lab down nothing of theirs keeps runni
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import time
@@ -64,8 +65,12 @@ def test_lab_start_builds_both_clusters_and_lab_down_ends_their_processes(lab_fa
     # How the platform's executor adds nodes to them (autorke up passes these on): the rke
     # stand-in and the RKE2 installer pointed at these clusters' CA files.
     provisioners = state["provisioners"]
-    assert Path(provisioners["rke_binary"]).name == "autorke-lab-rke"
-    assert Path(provisioners["rke_binary"]).exists()
+    # the rke stand-in behind the lab's wrapper, which names each RKE1 cluster's lab files
+    # and SSH key (the platform's cluster.yml names none: options may not, H1)
+    wrapper = Path(provisioners["rke_binary"])
+    assert wrapper.exists() and os.access(wrapper, os.X_OK) and "autorke-lab-rke" in wrapper.read_text()
+    files = json.loads((wrapper.parent / "lab-rke.json").read_text())["clusters"]
+    assert set(files) == {"rke1-lab"} and Path(files["rke1-lab"]["kubeconfig"]).exists()
     install = provisioners["rke2_install_command"]
     assert "autorke_lab.provisioners.rke2.install" in install
     assert f"AUTORKE_LAB_KUBE_DIR={running.lab.state_dir / 'kube'}" in install

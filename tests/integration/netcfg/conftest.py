@@ -2,7 +2,14 @@
 must reach its webhook over HTTP) on a free port, its own NATS server and database, real
 bearer tokens from the lab IdP, and lab Kubernetes clusters it learns about the way it
 does in production — from ``inventory.cluster.registered`` events on the bus, carrying a
-kubeconfig sealed with the platform key."""
+kubeconfig sealed with the platform key.
+
+A pool write through the REST API is an ``ippool.*`` change (M3): netcfg checks it and
+asks the orchestrator to create it. Here the orchestrator's change API is a recorder on
+netcfg's ports (:class:`ChangeRecorder`), and :meth:`Netcfg.write` then plays the
+orchestrator's part on the real bus once the change is "approved": it sends netcfg the
+change's ``netcfg.ippool.check`` and ``netcfg.ippool.apply`` commands and waits for
+netcfg's answers, as the orchestrator does (tests/e2e/journeys run the real one)."""
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +30,7 @@ from nats.js.api import DeliverPolicy
 
 from autorke_common.bus import Bus
 from autorke_common.catalogue.inventory import ClusterRegistered, ClusterUpdated
+from autorke_common.catalogue.netcfg import ApplyPool, CheckPool
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_lab.vcalico import VCalicoServer
@@ -65,6 +73,33 @@ class ServerThread:
         self.sock.close()
 
 
+class ChangeRecorder:
+    """The orchestrator's change API as netcfg's ports see it: every change asked for."""
+
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+
+    def create(self, *, type: str, cluster: str | None, params: dict[str, Any],
+               targets: list[str] | None = None, authorization: str | None = None) -> dict[str, Any]:
+        change = {"id": f"chg-{uuid.uuid4().hex[:12]}", "type": type, "cluster": cluster, "params": params,
+                  "status": "running", "requested_by": "operator"}
+        self.created.append({**change, "authorization": authorization})
+        return change
+
+
+class Written:
+    """What a pool write ended as once its change ran: the status the old synchronous
+    route answered (201 created, 200 changed, 204 deleted) and the pool as shown now; or
+    netcfg's refusal (at once, or by the change's check or apply)."""
+
+    def __init__(self, status_code: int, body: Any, text: str = "") -> None:
+        self.status_code, self._body, self.text = status_code, body, text or str(body)
+        self.headers = {"content-type": "application/json"}
+
+    def json(self) -> Any:
+        return self._body
+
+
 @dataclass
 class Netcfg:
     url: str
@@ -79,6 +114,45 @@ class Netcfg:
 
     def call(self, method: str, path: str, user: str = "operator", **kw: Any) -> httpx.Response:
         return self.http.request(method, path, headers=self.headers(user), **kw)
+
+    @property
+    def changes(self) -> ChangeRecorder:
+        return self.ports.changes  # type: ignore[return-value]
+
+    def write(self, method: str, path: str, user: str = "operator", **kw: Any) -> Any:
+        """A pool write through the REST API, then its change checked, approved and
+        applied over the bus; refusals at once come back as the route answered them."""
+        r = self.call(method, path, user, **kw)
+        if r.status_code != 202:
+            return r
+        change = r.json()
+        cluster, pool = change["cluster"], change["params"]["name"]
+        operation = change["type"].rpartition(".")[2]
+        check = CheckPool(command_id=f"{change['id']}:check:1|kube-api", change_id=change["id"], cluster=cluster,
+                          pool=pool, requested_by="operator", operation=operation,
+                          spec=change["params"].get("spec"), previous=change["params"].get("previous"))
+        verdict = self.ask(check)
+        if verdict.type != "netcfg.ippool.checked" or verdict.data["violations"]:
+            return Written(409, verdict.data)
+        apply = ApplyPool(command_id=f"{change['id']}:apply:1|kube-api", change_id=change["id"], cluster=cluster,
+                          pool=pool, requested_by="operator", operation=operation,
+                          before=verdict.data["before"], after=verdict.data["after"])
+        done = self.ask(apply)
+        if done.type != "netcfg.ippool.applied":
+            return Written(409, done.data)
+        if operation == "delete":
+            return Written(204, None)
+        shown = self.call("GET", f"/api/v1/clusters/{cluster}/ippools/{pool}")
+        return Written(201 if operation == "create" else 200, shown.json(), shown.text)
+
+    def ask(self, command: CheckPool | ApplyPool, timeout: float = 45.0) -> Envelope:
+        """Send netcfg an ``ippool.*`` command, as the orchestrator does; its answer."""
+        self.publish(Envelope.of(command, source="orchestrator", correlation_id=command.change_id,
+                                 id=command.command_id))
+        answers = ("netcfg.ippool.checked", "netcfg.ippool.applied", "netcfg.ippool.refused")
+        return wait_for(lambda: next((e for e in self.events("autorke.events.netcfg.ippool.>", 0.2)
+                                      if e.type in answers and e.data["command_id"] == command.command_id), None),
+                        timeout)
 
     def publish(self, envelope: Envelope) -> None:
         async def go() -> None:
@@ -161,6 +235,7 @@ def netcfg_factory(fresh_nats, database, identity, vcalico) -> Iterator[Callable
         fields.update(overrides)
         settings = NetcfgSettings(**fields)
         app = create_app(settings, configure_process=False)
+        app.state.netcfg.changes = ChangeRecorder()
         server = ServerThread(app)
         server.start()
         http = httpx.Client(base_url=server.url, timeout=30)

@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from kubernetes import client
 
+from autorke_common.catalogue.netcfg import ApplyPool
 from autorke_common.envelope import utcnow
 from autorke_netcfg.adapters.kube import ClusterApi
 from autorke_netcfg.adapters.orm import PoolRow
-from autorke_netcfg.domain.commands import CreatePool, DeletePool, SetPoolDisabled
+from autorke_netcfg.domain import pool_changes
 from autorke_netcfg.service_layer import pools
 from autorke_netcfg.service_layer.drift import detect_drift
 
@@ -54,7 +55,16 @@ def after_each(monkeypatch, method: str, plural: str, then: Callable[[], object]
 
 
 def create(netcfg, c, name, **spec):
-    return netcfg.call("POST", BASE.format(c=c), json={"name": name, "spec": spec})
+    return netcfg.write("POST", BASE.format(c=c), json={"name": name, "spec": spec})
+
+
+def applied(ports, cluster: str, operation: str, name: str, spec: dict | None = None) -> None:
+    """An approved ``ippool.<operation>`` change's apply step, run on netcfg's own ports."""
+    live = pools._Live(ports, cluster)
+    out = pool_changes.judge(operation, name, spec, *live.state)
+    assert pools.apply(ApplyPool(command_id=f"t-{operation}-{name}|kube-api", change_id=f"t-{operation}",
+                                 cluster=cluster, pool=name, operation=operation, before=out.before,
+                                 after=out.after), ports)
 
 
 def test_a_ticket_pool_written_but_not_yet_recorded_is_not_drift(netcfg, cluster, vcalico,
@@ -86,12 +96,12 @@ def test_api_pool_writes_in_flight_are_not_drift(netcfg, cluster, monkeypatch):
         if method == "create":
             assert create(netcfg, lab.name, "p", cidr="10.110.0.0/16").status_code == 201
         elif method == "replace_spec":
-            put = netcfg.call("PUT", base + "/p", json={"spec": {"cidr": "10.110.0.0/16",
+            put = netcfg.write("PUT", base + "/p", json={"spec": {"cidr": "10.110.0.0/16",
                                                                  "natOutgoing": True}})
             assert put.status_code == 200, put.text
-            assert netcfg.call("POST", base + "/p:disable").status_code == 200
+            assert netcfg.write("POST", base + "/p:disable").status_code == 200
         else:
-            assert netcfg.call("DELETE", base + "/p").status_code == 204
+            assert netcfg.write("DELETE", base + "/p").status_code == 204
         assert checks and set(checks) == {0}, (method, checks)
         monkeypatch.undo()
     assert detect_drift(netcfg.ports) == 0
@@ -106,19 +116,19 @@ def test_a_write_finished_while_the_check_reads_the_cluster_is_not_drift(netcfg,
     lab, _ = cluster
     ports = netcfg.ports
     if write != "create":
-        pools.create_pool(CreatePool(lab.name, "p", {"cidr": "10.120.0.0/16"}, "operator"), ports)
-        pools.set_disabled(SetPoolDisabled(lab.name, "p", True, "operator"), ports)
+        applied(ports, lab.name, "create", "p", {"cidr": "10.120.0.0/16"})
+        applied(ports, lab.name, "disable", "p")
     assert detect_drift(ports) == 0
     armed = [True]
 
     def meanwhile():
         if armed and armed.pop():
             if write == "create":
-                pools.create_pool(CreatePool(lab.name, "p", {"cidr": "10.120.0.0/16"}, "operator"), ports)
+                applied(ports, lab.name, "create", "p", {"cidr": "10.120.0.0/16"})
             elif write == "update":
-                pools.set_disabled(SetPoolDisabled(lab.name, "p", False, "operator"), ports)
+                applied(ports, lab.name, "enable", "p")
             else:
-                pools.delete_pool(DeletePool(lab.name, "p", "operator"), ports)
+                applied(ports, lab.name, "delete", "p")
 
     after_each(monkeypatch, "list", "ippools", meanwhile)
     assert detect_drift(ports) == 0
@@ -164,7 +174,7 @@ def test_an_edit_behind_netcfgs_back_during_its_own_write_is_reported_after(netc
         return detect_drift(netcfg.ports)
 
     checks = after_each(monkeypatch, "replace_spec", "ippools", someone_else_edits_then_check)
-    put = netcfg.call("PUT", BASE.format(c=lab.name) + "/shared",
+    put = netcfg.write("PUT", BASE.format(c=lab.name) + "/shared",
                       json={"spec": {"cidr": "10.140.0.0/16", "natOutgoing": True}})
     assert put.status_code == 200, put.text
     assert checks == [0]

@@ -25,7 +25,7 @@ def test_pools_and_tickets_come_in_pages(netcfg, cluster):
     lab, _ = cluster
     for i, cidr in enumerate(("10.60.0.0/16", "10.61.0.0/16", "10.62.0.0/16")):
         body = {"name": f"p{i}", "spec": {"cidr": cidr}}
-        assert netcfg.call("POST", POOLS.format(c=lab.name), json=body).status_code == 201
+        assert netcfg.write("POST", POOLS.format(c=lab.name), json=body).status_code == 201
     assert walk(netcfg, POOLS.format(c=lab.name), "viewer", 2) == [["p0", "p1"], ["p2"]]
     ids = [plan(netcfg, lab.name, nodes=["w1"], route_reflectors=[], as_numbers={},
                 pool={"name": f"flat{i}", "spec": {"cidr": f"10.{100 + i}.0.0/16"}}).json()["id"]

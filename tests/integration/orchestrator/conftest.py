@@ -20,6 +20,7 @@ from sqlalchemy import select
 from autorke_common.catalogue.inventory import ClusterRegistered, MachineAdded, MembershipChanged, SshAccess
 from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
 from autorke_orchestrator.bootstrap import OrchestratorSettings, create_app
+from fixtures.signing import service_settings
 
 from .driver import BusDriver
 
@@ -103,7 +104,8 @@ def orch(fresh_nats, database, identity) -> Iterator[Orchestrator]:
     tag = uuid.uuid4().hex[:5]
     settings = OrchestratorSettings(nats_url=nats_url, database_url=url, db_schema=schema,
                                     oidc_issuer=identity.issuer, trace_exporter="none",
-                                    outbox_poll_interval_s=0.05, resume_interval_s=1.0)
+                                    outbox_poll_interval_s=0.05, resume_interval_s=1.0,
+                                    **service_settings("orchestrator"))
     driver = BusDriver(nats_url)
     app = create_app(settings, configure_process=False)
     try:

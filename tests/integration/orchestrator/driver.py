@@ -74,8 +74,9 @@ class BusDriver:
         """Report the job as the executor would: one target.finished per host, then job.finished."""
         failed = failed or {}
         results = results or {}
-        hosts = [t.host for t in run.targets] or list(run.params.get("nodes") or []) or (
-            ["rke"] if run.kind == "rke" else ["kube-api"])
+        # an rke job is one target "rke" (its targets are the endpoints its nodes must be at)
+        hosts = ["rke"] if run.kind == "rke" else (
+            [t.host for t in run.targets] or list(run.params.get("nodes") or []) or ["kube-api"])
         summaries = []
         for h in hosts:
             status = "failed" if h in failed else "succeeded"

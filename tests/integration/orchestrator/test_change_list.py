@@ -16,6 +16,7 @@ from autorke_orchestrator.adapters.orm import metadata, outbox_tables
 from autorke_orchestrator.adapters.unit_of_work import OrchestratorUnitOfWork
 from autorke_orchestrator.domain.model import Change
 from autorke_orchestrator.service_layer import views
+from fixtures.signing import signer
 
 from .conftest import Orchestrator
 
@@ -35,7 +36,7 @@ def store(db: Database, change_id: str, created_at: datetime, status: str = "run
     change = Change(id=change_id, type="node.add", cluster="c1", targets=["n1"], params={}, requested_by="alice",
                     policy="manual", steps=[], blast_hosts=["n1"], blast_components=[], status=status,
                     created_at=created_at, updated_at=created_at)
-    with OrchestratorUnitOfWork(db) as uow:
+    with OrchestratorUnitOfWork(db, signer()) as uow:
         uow.changes.save(change)
         uow.commit()
 
@@ -43,7 +44,7 @@ def store(db: Database, change_id: str, created_at: datetime, status: str = "run
 def every_page(db: Database, limit: int, status: str | None = None) -> list[list[str]]:
     pages, cursor = [], None
     while True:
-        page = views.list_changes(OrchestratorUnitOfWork(db), status, None, limit, cursor)
+        page = views.list_changes(OrchestratorUnitOfWork(db, signer()), status, None, limit, cursor)
         pages.append([item["id"] for item in page.items])
         if page.next_cursor is None:
             return pages
@@ -76,7 +77,7 @@ def test_a_cursor_not_given_out_is_refused(db: Database):
     store(db, "chg-b", AT)
     for bogus in ("chg-a", "not base64!", "eyJ4IjogMX0"):  # a change id (the old cursor), junk, other JSON
         with pytest.raises(Problem) as refused:
-            views.list_changes(OrchestratorUnitOfWork(db), None, None, 1, bogus)
+            views.list_changes(OrchestratorUnitOfWork(db, signer()), None, None, 1, bogus)
         assert (refused.value.status, refused.value.slug, refused.value.extensions) == (
             400, "invalid-cursor", {"field": "cursor"}), bogus
 

@@ -12,6 +12,8 @@ import time
 
 import httpx
 
+from fixtures.signing import service_env
+
 from .conftest import Orchestrator
 
 
@@ -58,7 +60,8 @@ def test_killed_mid_join_resumes_and_joins_each_host_once(orch: Orchestrator, da
     port = free_port()
     env = {**os.environ, "AUTORKE_NATS_URL": nats_url, "AUTORKE_DATABASE_URL": url, "AUTORKE_DB_SCHEMA": schema,
            "AUTORKE_OIDC_ISSUER": identity.issuer, "AUTORKE_TRACE_EXPORTER": "none", "AUTORKE_PORT": str(port),
-           "AUTORKE_OUTBOX_POLL_INTERVAL_S": "0.05", "AUTORKE_RESUME_INTERVAL_S": "1"}
+           "AUTORKE_OUTBOX_POLL_INTERVAL_S": "0.05", "AUTORKE_RESUME_INTERVAL_S": "1",
+           **service_env("orchestrator")}
     base = f"http://127.0.0.1:{port}"
     proc = start(env, tmp_path / "orch1.log")
     try:

@@ -10,6 +10,7 @@ import pytest
 from autorke_common.errors import PermanentError, Problem
 from autorke_common.logs import JsonFormatter, redact
 from autorke_common.secrets import SecretBox
+from fixtures.secret_keys import secret_key
 
 
 def test_problem_body_is_rfc9457_with_stable_type():
@@ -37,11 +38,12 @@ def test_json_log_lines_redact_extra_fields():
 
 
 def test_secret_box_round_trip_rotation_and_wrong_key():
-    old = SecretBox("old-key")
+    old_key, new_key, other_key = secret_key("old"), secret_key("new"), secret_key("other")
+    old = SecretBox(old_key)
     sealed = old.seal("kubeconfig-content")
     assert "kubeconfig-content" not in sealed
-    rotated = SecretBox("new-key,old-key")
+    rotated = SecretBox(f"{new_key},{old_key}")
     assert rotated.open(sealed) == "kubeconfig-content"
-    assert SecretBox("new-key").open(rotated.seal("x")) == "x"
+    assert SecretBox(new_key).open(rotated.seal("x")) == "x"
     with pytest.raises(PermanentError):
-        SecretBox("other-key").open(sealed)
+        SecretBox(other_key).open(sealed)

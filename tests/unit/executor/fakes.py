@@ -13,11 +13,13 @@ from typing import Any, Self
 
 from autorke_common.catalogue.executor import ExecutorRun, SshEndpoint, Target
 from autorke_common.envelope import Envelope
+from autorke_common.signing import Verifier, parse_signers
 from autorke_executor.adapters.orm import JobRow, TargetRow
 from autorke_executor.adapters.repository import outcome_of, target_row
-from autorke_executor.domain.model import TargetOutcome
+from autorke_executor.domain.model import TargetOutcome, signer_may_run
 from autorke_executor.service_layer.handlers import RunJob
 from autorke_executor.service_layer.ports import KubePort, Ports, ProvisionerPort, SshPort
+from fixtures.signing import sign, trusted
 
 SCRIPT = re.compile(r"AUTORKE_SCRIPT=(\S+)")
 
@@ -291,7 +293,7 @@ class Fleet:
                                  failure=FakeSshFailure, scripts=FakeScripts()),
                      kube=KubePort(cluster=cluster, failure=FakeKubeFailure),
                      provisioner=ProvisionerPort(run=self.provisioner, binary="rke"),
-                     secrets=FakeSecrets())
+                     secrets=FakeSecrets(), verifier=executor_verifier())
 
 
 def fleet(*machines: str | FakeMachine) -> Fleet:
@@ -303,6 +305,14 @@ def target(name: str) -> Target:
     return Target(host=name, address="192.0.2.1", port=22, host_key="ssh-ed25519 AAAA")
 
 
-def command(job: ExecutorRun, actor: str = "tests") -> RunJob:
-    """The job as one delivery of a new ``executor.run`` envelope."""
-    return RunJob(job, Envelope.of(job, source="tests", correlation_id=job.change_id, actor=actor))
+def executor_verifier() -> Verifier:
+    """The executor's verifier as bootstrap builds it, trusting the tests' two signers."""
+    return Verifier(parse_signers(trusted()), 3600.0,
+                    lambda name, env: signer_may_run(name, env.data.get("kind"), env.data.get("action")))
+
+
+def command(job: ExecutorRun, actor: str = "tests", signed_by: str | None = "orchestrator") -> RunJob:
+    """The job as one delivery of a new ``executor.run`` envelope, signed by the tests'
+    orchestrator key (``signed_by=None``: unsigned)."""
+    env = Envelope.of(job, source="tests", correlation_id=job.change_id, actor=actor)
+    return RunJob(job, sign(env, signed_by) if signed_by else env)

@@ -40,12 +40,35 @@ def test_p5_rke_fence_covers_the_nodes_its_state_would_remove():
     state = json.dumps({"currentState": {"rkeConfig": {"nodes": [
         {"address": "10.0.0.1", "hostname_override": "m001"},
         {"address": "10.0.0.2", "hostname_override": "m002"}]}}})
-    assert rke_outside_fence(yml, None, ["m002"]) == []
-    assert rke_outside_fence(yml, state, ["m002"]) == ["m001"]
-    assert rke_outside_fence(yml, state, ["m001", "m002"]) == []
-    assert rke_outside_fence(yml, state, ["10.0.0.1", "10.0.0.2"]) == []
-    assert rke_outside_fence(yml, "not json", ["m002"]) == []
-    assert rke_outside_fence({"nodes": [{"address": "10.0.0.9"}]}, None, []) == ["10.0.0.9"]
+    at = {"m001": ("10.0.0.1", 22), "m002": ("10.0.0.2", 22)}
+    assert rke_outside_fence(yml, None, ["m002"], at) == []
+    assert rke_outside_fence(yml, state, ["m002"], at) == ["m001"]
+    assert rke_outside_fence(yml, state, ["m001", "m002"], at) == []
+    assert rke_outside_fence(yml, "not json", ["m002"], at) == []
+    assert rke_outside_fence({"nodes": [{"address": "10.0.0.9"}]}, None, [], at) == ["10.0.0.9"]
+
+
+def test_h1_rke_fence_needs_the_fenced_name_at_its_planned_address_and_port():
+    """H1: a fenced host name is not enough: rke dials the node's address, so a cluster.yml
+    that points ``m001`` (in the fence) at another machine is refused, and so is a node the
+    job gives no endpoint for. Before the fix a name OR an address in the fence passed."""
+    at = {"m001": ("10.0.0.1", 22), "m002": ("10.0.0.2", 2202)}
+
+    def outside(*nodes: dict) -> list[str]:
+        return rke_outside_fence({"nodes": list(nodes)}, None, ["m001", "m002", "m003"], at)
+
+    assert outside({"address": "10.0.0.1", "hostname_override": "m001"},
+                   {"address": "10.0.0.2", "port": "2202", "hostname_override": "m002"}) == []
+    assert outside({"address": "10.9.9.9", "hostname_override": "m001"}) == \
+        ["m001 at 10.9.9.9:22 (its endpoint is 10.0.0.1:22)"]
+    assert outside({"address": "10.0.0.2", "hostname_override": "m002"}) == \
+        ["m002 at 10.0.0.2:22 (its endpoint is 10.0.0.2:2202)"]  # same address, another sshd
+    assert outside({"address": "10.0.0.3", "hostname_override": "m003"}) == ["m003 (no endpoint of it in the job)"]
+    assert outside({"address": "m001"}) == ["m001 at m001:22 (its endpoint is 10.0.0.1:22)"]  # a name as address
+    state = json.dumps({"currentState": {"rkeConfig": {"nodes": [{"address": "10.9.9.9",
+                                                                  "hostname_override": "m002"}]}}})
+    assert rke_outside_fence({"nodes": []}, state, ["m002"], at) == \
+        ["m002 at 10.9.9.9:22 (its endpoint is 10.0.0.2:2202)"]
 
 
 def test_p2_probe_evidence_and_which_actions_are_guarded():

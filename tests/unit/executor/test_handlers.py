@@ -13,15 +13,17 @@ from datetime import timedelta
 import pytest
 
 from autorke_common.bus import Delivery
-from autorke_common.catalogue.executor import ExecutorRun
+from autorke_common.catalogue.executor import ExecutorRun, Target
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Invalid, Missing, Problem, TemporaryError
+from autorke_common.errors import Forbidden, Invalid, Missing, Problem, TemporaryError
+from autorke_common.signing import ExpiredCommand
 from autorke_executor.adapters.orm import JobRow
 from autorke_executor.domain.model import TargetOutcome
 from autorke_executor.entrypoints.consumer import JobConsumer
 from autorke_executor.service_layer import views
-from autorke_executor.service_layer.handlers import run_job
+from autorke_executor.service_layer.handlers import RunJob, run_job
 from autorke_executor.service_layer.ports import KubePort
+from fixtures.signing import signer
 
 from .fakes import FakeKubeFailure, FakeMachine, FakeUnitOfWork, command, fleet, target
 
@@ -155,7 +157,8 @@ def test_c1_a_kube_job_whose_kubeconfig_is_refused_fails_every_target_with_unsaf
 def test_p5_rke_is_not_run_when_cluster_yml_names_a_node_outside_the_fence():
     uow, f = FakeUnitOfWork(), fleet()
     yml = "nodes:\n- {address: 10.0.0.1, hostname_override: n1}\n- {address: 10.0.0.2, hostname_override: n2}\n"
-    job = ExecutorRun(job_id="job-r", kind="rke", action="up", fence=["n1"], secrets={"cluster_yml": "sealed:" + yml})
+    job = ExecutorRun(job_id="job-r", kind="rke", action="up", fence=["n1"], secrets={"cluster_yml": "sealed:" + yml},
+                      targets=[Target(host="n1", address="10.0.0.1", host_key="ssh-ed25519 AAAA")])
     assert run_job(command(job), uow, f.ports) == "failed"
     assert f.provisioner.runs == []
     rke = by_host(finished(uow)[0])["rke"]
@@ -266,3 +269,34 @@ def test_bad_list_requests_are_refused():
     assert weird.value.slug == "invalid-request"
     with pytest.raises(Missing):
         views.get_job(uow, "nope")
+
+
+@pytest.mark.parametrize("signed_by,slug", [(None, "unsigned-command"), ("intruder", "bad-signature")])
+def test_c2_an_unsigned_or_untrusted_job_touches_nothing(signed_by, slug):
+    """C2: refused before a job row, an event or a connection; the refusal is permanent
+    (the bus dead-letters it with the slug)."""
+    uow, f = FakeUnitOfWork(), fleet("m1")
+    with pytest.raises(Forbidden) as refused:
+        run_job(command(facts_job(["m1"], action="cleanup"), signed_by=signed_by), uow, f.ports)
+    assert refused.value.slug == slug
+    assert (f.ssh.connects, uow.events, uow.jobs.rows, uow.commits) == ([], [], {}, 0)
+
+
+def test_c2_the_inventory_may_sign_its_own_read_only_jobs_only():
+    uow, f = FakeUnitOfWork(), fleet("m1")
+    assert run_job(command(facts_job(["m1"]), signed_by="inventory"), uow, f.ports) == "succeeded"
+    with pytest.raises(Forbidden, match="inventory may not sign"):
+        run_job(command(facts_job(["m1"], job_id="job-2", action="cleanup"), signed_by="inventory"), uow, f.ports)
+    assert uow.jobs.get("job-2") is None and f.ssh.scripts_run("m1") == ["facts"]
+
+
+def test_c2_an_expired_signature_is_refused_unless_the_job_was_accepted_before():
+    uow, f = FakeUnitOfWork(), fleet("m1")
+    job = facts_job(["m1"])
+    old = signer().sign(Envelope.of(job, source="tests", correlation_id=job.change_id),
+                        now=utcnow() - timedelta(hours=2))
+    with pytest.raises(ExpiredCommand):
+        run_job(RunJob(job, old), uow, f.ports)
+    assert f.ssh.connects == []
+    assert run_job(command(job), uow, f.ports) == "succeeded"  # accepted fresh ...
+    assert run_job(RunJob(job, old), uow, f.ports) == "replayed"  # ... then its old delivery only replays

@@ -22,10 +22,12 @@ from autorke_inventory.adapters.orm import (
     JobRow,
     MachineRow,
     MembershipRow,
+    ProposalRow,
     SyncCursorRow,
 )
 from autorke_inventory.adapters.repository import MachineQuery
 from autorke_inventory.domain.sync import Known
+from fixtures.signing import signer
 
 
 @dataclass
@@ -34,6 +36,7 @@ class State:
     clusters: dict[str, ClusterRow] = field(default_factory=dict)
     memberships: dict[str, MembershipRow] = field(default_factory=dict)
     configs: list[ConfigVersionRow] = field(default_factory=list)
+    proposals: dict[str, ProposalRow] = field(default_factory=dict)
     jobs: dict[str, JobRow] = field(default_factory=dict)
     sync_cursors: dict[str, SyncCursorRow] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
@@ -224,6 +227,22 @@ class FakeConfigs:
         return [r for r in self._of(cluster, kind) if after is None or r.version > after.key][: limit + 1]
 
 
+class FakeProposals:
+    def __init__(self, state: State) -> None:
+        self.s = state
+
+    def get(self, proposal_id: str) -> ProposalRow | None:
+        return self.s.proposals.get(proposal_id)
+
+    def add(self, row: ProposalRow) -> None:
+        if row.change_id and any(p.change_id == row.change_id for p in self.s.proposals.values()):
+            raise AssertionError("unique change_id")
+        self.s.proposals[row.id] = row
+
+    def remove(self, row: ProposalRow) -> None:
+        del self.s.proposals[row.id]
+
+
 class FakeJobs:
     def __init__(self, state: State) -> None:
         self.s = state
@@ -265,6 +284,7 @@ class FakeUnitOfWork:
         self.store = store or Store()
         self.committed = False
         self._work: State | None = None
+        self.signer = signer("inventory")
 
     def __enter__(self) -> Self:
         self._open(copy.deepcopy(self.store.state))
@@ -276,6 +296,7 @@ class FakeUnitOfWork:
         self.clusters = FakeClusters(work)
         self.memberships = FakeMemberships(work, self.store.concurrent)
         self.configs = FakeConfigs(work)
+        self.proposals = FakeProposals(work)
         self.jobs = FakeJobs(work)
         self.sync_cursors = FakeSyncCursors(work)
 
@@ -298,7 +319,7 @@ class FakeUnitOfWork:
         work = self._work
         kept = {f.name: copy.copy(getattr(work, f.name)) for f in fields(State)}
         rows = [*work.machines.values(), *work.clusters.values(), *work.memberships.values(),
-                *work.configs, *work.jobs.values(), *work.sync_cursors.values()]
+                *work.configs, *work.proposals.values(), *work.jobs.values(), *work.sync_cursors.values()]
         values = [(r, {k: copy.deepcopy(getattr(r, k)) for k in type(r).model_fields}) for r in rows]
         try:
             yield

@@ -19,6 +19,7 @@ from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope
 from autorke_common.errors import Conflict, Invalid, Problem
 from autorke_common.secrets import SecretBox
+from autorke_common.signing import Verifier, parse_signers
 from autorke_inventory.adapters import repository
 from autorke_inventory.adapters.unit_of_work import InventoryUnitOfWork
 from autorke_inventory.bootstrap import command_handlers
@@ -28,12 +29,15 @@ from autorke_inventory.service_layer import handlers, jobs, messagebus
 from autorke_inventory.service_layer import unit_of_work as ports
 from autorke_inventory.service_layer.sync import SyncRunner
 from fixtures import kubeconfigs
+from fixtures.secret_keys import secret_key
+from fixtures.signing import sign, trusted
 
 from . import fakes
 from .fakes import FakeUnitOfWork, Store, factory
 
-BOX = SecretBox("unit-test-key")
+BOX = SecretBox(secret_key("inventory-unit"))
 CHANGE = "chg-unit"
+VERIFIER = Verifier(parse_signers(trusted()), scope=lambda signer, _env: signer == "orchestrator")
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -89,10 +93,14 @@ def with_clusters(store: Store, *names: str, kubeconfig: str | None = None) -> N
         handlers.register_cluster(registration(name, kubeconfig=kubeconfig), FakeUnitOfWork(store), box=BOX)
 
 
-def send(store: Store, command: msg.Command | None = None, env: Envelope | None = None) -> str:
+def send(store: Store, command: msg.Command | None = None, env: Envelope | None = None,
+         signed_by: str | None = "orchestrator") -> str:
+    """Hand the command to the inventory as the orchestrator sends it: signed."""
     env = env or Envelope.of(command, source="orchestrator", correlation_id=CHANGE, actor="alice")
+    if signed_by:
+        env = sign(env, signed_by)
     _, uow = factory(store)
-    return messagebus.handle_command(env, uow, command_handlers(BOX))
+    return messagebus.handle_command(env, uow, command_handlers(BOX), VERIFIER)
 
 
 def assign(machine: str, cluster: str, roles: tuple[str, ...] = ("worker",)) -> msg.AssignMembership:
@@ -330,7 +338,7 @@ def test_p3_a_render_that_breaks_rkes_rules_is_refused_and_nothing_is_stored():
     assert send(store, render) == msg.CommandRefused.TYPE
     assert refusals(store) == ["invalid-cluster-config"]
     assert [(r.kind, r.version) for r in store.state.configs] == [("cluster.yml", 1)]
-    nodes = yaml.safe_load(store.state.configs[0].content)["nodes"]
+    nodes = yaml.safe_load(BOX.open(store.state.configs[0].content))["nodes"]  # sealed at rest (M5)
     assert [(n["hostname_override"], n["address"]) for n in nodes] == [("m001", "10.0.0.1")]
 
 
@@ -403,6 +411,28 @@ def test_a_cluster_update_needs_the_version_the_caller_read():
                                    box=BOX)
     assert (view["bgp_as"], view["version"]) == (64512, 2)
     assert store.events(msg.ClusterUpdated.TYPE)[0].data["bgp_as"] == 64512
+
+
+# -- signed commands (C2) --------------------------------------------------------------------
+@pytest.mark.parametrize("signed_by,slug", [(None, "unsigned-command"), ("intruder", "bad-signature"),
+                                            ("inventory", "bad-signature")])
+def test_c2_a_membership_command_not_signed_by_the_orchestrator_is_refused_and_nothing_changes(signed_by, slug):
+    """Any publisher could name a change id; only the orchestrator's signature makes it
+    the orchestrator's word (the inventory's own key signs executor jobs, not this)."""
+    store, _ = synced(record(1))
+    with_clusters(store, "a")
+    before = (copy.deepcopy(store.state.memberships), len(store.outbox))
+    assert send(store, assign("cmdb-001", "a"), signed_by=signed_by) == msg.CommandRefused.TYPE
+    assert refusals(store) == [slug]
+    assert (store.state.memberships, len(store.outbox) - 1) == before
+    assert send(store, assign("cmdb-001", "a")) == msg.MembershipChanged.TYPE  # signed: applied
+
+
+def test_c2_the_executor_jobs_the_inventory_sends_are_signed_with_its_key():
+    store, _ = synced(record(1))
+    asked = handlers.gather_facts(GatherFacts(["m001"], "op"), FakeUnitOfWork(store))
+    [run] = [e for e in store.outbox if e.type == ex.ExecutorRun.TYPE and e.id == asked["job_id"]]
+    assert Verifier(parse_signers(trusted("inventory"))).verify(run) == "inventory"
 
 
 # -- the executor's results -------------------------------------------------------------------

@@ -15,11 +15,11 @@ from typing import Any, ClassVar, Self
 
 from autorke_common.envelope import Envelope
 from autorke_netcfg.adapters.kube import ClusterConflict, ClusterUnreachable
-from autorke_netcfg.adapters.orm import CallbackRow, ClusterRow, PoolRow, TicketRow
+from autorke_netcfg.adapters.orm import CallbackRow, ClusterRow, PoolChangeRow, PoolRow, TicketRow
 from autorke_netcfg.adapters.vcalico import Submission, VCalicoUnavailable
 from autorke_netcfg.service_layer.ports import Ports
 
-Row = ClusterRow | PoolRow | TicketRow | CallbackRow
+Row = ClusterRow | PoolRow | TicketRow | CallbackRow | PoolChangeRow
 
 
 def _copy(row: Row) -> Row:
@@ -70,6 +70,20 @@ class FakePools(_Rows):
         self.rows.pop((row.cluster, row.name), None)
 
 
+class FakePoolChanges(_Rows):
+    def get(self, change_id: str) -> PoolChangeRow | None:
+        return self.rows.get(change_id)
+
+    def of_cluster(self, cluster: str) -> list[PoolChangeRow]:
+        return sorted((r for r in self.rows.values() if r.cluster == cluster), key=lambda r: r.created_at)
+
+    def add(self, row: PoolChangeRow) -> None:
+        self.rows[row.change_id] = row
+
+    def delete(self, row: PoolChangeRow) -> None:
+        self.rows.pop(row.change_id, None)
+
+
 class FakeTickets(_Rows):
     def get(self, ticket_id: str) -> TicketRow | None:
         return self.rows.get(ticket_id)
@@ -112,7 +126,8 @@ class FakeUnitOfWork:
     once any unit committed."""
 
     REPOSITORIES: ClassVar[dict[str, type[_Rows]]] = {
-        "clusters": FakeClusters, "pools": FakePools, "tickets": FakeTickets, "callbacks": FakeCallbacks}
+        "clusters": FakeClusters, "pools": FakePools, "tickets": FakeTickets, "callbacks": FakeCallbacks,
+        "pool_changes": FakePoolChanges}
 
     def __init__(self) -> None:
         self.store: dict[str, dict[Any, Any]] = {kind: {} for kind in self.REPOSITORIES}
@@ -126,7 +141,8 @@ class FakeUnitOfWork:
     def seed(self, *rows: Row) -> None:
         """Rows that were there before the test (committed, but no commit counted)."""
         for row in rows:
-            kind = {ClusterRow: "clusters", PoolRow: "pools", TicketRow: "tickets", CallbackRow: "callbacks"}[type(row)]
+            kind = {ClusterRow: "clusters", PoolRow: "pools", TicketRow: "tickets", CallbackRow: "callbacks",
+                    PoolChangeRow: "pool_changes"}[type(row)]
             repo = self.REPOSITORIES[kind](self.store[kind])
             repo.add(_copy(row))  # type: ignore[attr-defined]
 
@@ -273,10 +289,30 @@ class FakeTicketSystem:
         return Submission(f"VC-{len(self.submitted)}", 1)
 
 
+class FakeChanges:
+    """The orchestrator's change API: each change created is kept and answered as
+    ``chg-<n>``, requested by ``requested_by``; ``refuse`` (an exception) is raised instead."""
+
+    def __init__(self, requested_by: str = "operator") -> None:
+        self.created: list[dict[str, Any]] = []
+        self.requested_by = requested_by
+        self.refuse: Exception | None = None
+
+    def create(self, *, type: str, cluster: str | None, params: dict[str, Any],
+               targets: list[str] | None = None, authorization: str | None = None) -> dict[str, Any]:
+        if self.refuse is not None:
+            raise self.refuse
+        change = {"id": f"chg-{len(self.created) + 1}", "type": type, "cluster": cluster, "params": params,
+                  "status": "running", "requested_by": self.requested_by}
+        self.created.append({**change, "authorization": authorization})
+        return change
+
+
 def ports(uow: FakeUnitOfWork, clusters: FakeClusters, vcalico: FakeTicketSystem | None = None,
-          secret: str | None = "s3cret", callback_timeout_s: float = 3600.0) -> Ports:
+          secret: str | None = "s3cret", callback_timeout_s: float = 3600.0,
+          changes: FakeChanges | None = None) -> Ports:
     def one_unit() -> FakeUnitOfWork:   # the same fake, entered once per transaction
         return uow
 
     return Ports(uow=one_unit, kube=clusters, vcalico=vcalico, callback_secret=lambda: secret,
-                 callback_timeout_s=callback_timeout_s)
+                 callback_timeout_s=callback_timeout_s, changes=changes)

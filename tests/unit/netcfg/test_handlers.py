@@ -1,6 +1,5 @@
 """netcfg's handlers deciding, with fakes of its own ports (``fakes.py``) in place of the
-database, the cluster and VCalico: the P7 pool rules as a write applies them (a refused
-pool changes nothing anywhere; an accepted one is written, recorded and announced), the
+database, the cluster and VCalico (pool changes: ``test_m3_pool_changes.py``): the
 ticket's transitions and its two human steps (P9), the callback, and applying all or
 nothing (P8). The same flows run against the real parts in tests/integration/netcfg."""
 from __future__ import annotations
@@ -20,21 +19,14 @@ from autorke_common.catalogue.netcfg import (
     SubmitTicket,
 )
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Conflict, DomainError, Forbidden, Problem, problem_of
+from autorke_common.errors import DomainError, Forbidden, Problem, problem_of
 from autorke_netcfg.adapters.kube import ClusterRefused
 from autorke_netcfg.adapters.orm import ClusterRow, PoolRow, TicketRow
 from autorke_netcfg.domain import pool_rules, ticket_rules
-from autorke_netcfg.domain.commands import (
-    CreatePool,
-    DeletePool,
-    ReceiveCallback,
-    RetryTicket,
-    SetPoolDisabled,
-    UpdatePool,
-)
+from autorke_netcfg.domain.commands import ReceiveCallback, RetryTicket
 from autorke_netcfg.domain.signature import expected_signature
 from autorke_netcfg.domain.ticket_rules import NodeFacts
-from autorke_netcfg.service_layer import apply, callbacks, pools, submission, tickets, views
+from autorke_netcfg.service_layer import apply, callbacks, submission, tickets, views
 from autorke_netcfg.service_layer.ports import Ports
 
 from .fakes import FakeCluster, FakeClusters, FakeTicketSystem, FakeUnitOfWork, ports
@@ -101,64 +93,6 @@ def signed(event_id: str, vcalico_ticket_id: str, result: str = "approved", answ
 
 def bus(command) -> Envelope:
     return Envelope.of(command, source="orchestrator", correlation_id="chg-7")
-
-
-# -- pools: the P7 rules as the handlers apply them ---------------------------------------
-def test_p7_a_refused_pool_changes_nothing(world):
-    error = refused(pools.create_pool, CreatePool("c1", "bad", {"cidr": "10.20.5.0/24"}, "operator"), world.ports)
-    assert isinstance(error, Conflict) and error.slug == "pool-overlaps-host-network"
-    assert status_at_the_edge(error) == 409 and error.extensions["field"] == "cidr"
-    assert world.cluster.objects == {} and world.cluster.writes == []
-    assert world.uow.store["pools"] == {} and world.uow.events == [] and not world.uow.committed
-
-
-def test_p7_an_invalid_pool_is_refused_before_the_cluster_is_read(world):
-    world.cluster.fail["list"] = ClusterRefused(500, "should not be called")
-    error = refused(pools.create_pool, CreatePool("c1", "p", {"cidr": "10.1.1.0/16"}, "operator"), world.ports)
-    assert error.slug == "invalid-cidr" and status_at_the_edge(error) == 422
-    assert error.extensions == {"field": "cidr", "suggestion": "10.1.0.0/16"}
-
-
-def test_an_accepted_pool_is_written_recorded_and_announced(world):
-    shown = pools.create_pool(CreatePool("c1", "pods", {"cidr": "10.80.0.0/16", "blockSize": 24}, "operator"),
-                              world.ports)
-    spec = pool_rules.normalise("pods", {"cidr": "10.80.0.0/16", "blockSize": 24}).spec()
-    assert world.cluster.objects[("ippools", "pods")]["spec"] == spec
-    record = world.pool_record("pods")
-    assert record.spec == spec and record.updated_by == "operator" and record.write_started_at is None
-    assert world.uow.event_types() == ["netcfg.ippool.created"]
-    assert world.uow.events[0].data == {"cluster": "c1", "pool": "pods", "spec": spec, "actor": "operator"}
-    assert shown["managed"] is True and shown["drift"] is None and shown["in_cluster"] is True
-
-
-def test_p7_an_in_use_pool_keeps_its_cidr(world):
-    world.cluster.put("ippools", "busy", {"cidr": "10.60.0.0/16", "blockSize": 26})
-    world.cluster.put("ipamblocks", "b1", {"cidr": "10.60.0.0/26", "allocations": [0, None, 1]})
-    error = refused(pools.update_pool, UpdatePool("c1", "busy", {"cidr": "10.61.0.0/16"}, "operator"), world.ports)
-    assert error.slug == "pool-in-use" and error.extensions["allocated"] == 2
-    assert world.cluster.objects[("ippools", "busy")]["spec"]["cidr"] == "10.60.0.0/16"
-    assert world.cluster.writes == [] and world.uow.events == []
-
-
-def test_a_pool_write_the_cluster_refuses_is_not_recorded(world):
-    world.cluster.fail["create"] = ClusterRefused(500, "Internal Server Error")
-    error = refused(pools.create_pool, CreatePool("c1", "pods", {"cidr": "10.80.0.0/16"}, "operator"), world.ports)
-    assert (error.slug, error.status) == ("cluster-error", 502)
-    record = world.pool_record("pods")       # the write's mark, cleared: the pool is judged again
-    assert record.spec == {} and record.write_started_at is None
-    assert world.uow.events == []
-
-
-def test_disabling_then_deleting_an_empty_pool_leaves_an_empty_record(world):
-    pools.create_pool(CreatePool("c1", "old", {"cidr": "10.70.0.0/16"}, "operator"), world.ports)
-    world.cluster.put("ipamblocks", "b1", {"cidr": "10.70.0.0/26", "allocations": [None]})
-    error = refused(pools.delete_pool, DeletePool("c1", "old", "operator"), world.ports)
-    assert error.slug == "pool-not-disabled" and ("ippools", "old") in world.cluster.objects
-    assert pools.set_disabled(SetPoolDisabled("c1", "old", True, "operator"), world.ports)["disabled"] is True
-    pools.delete_pool(DeletePool("c1", "old", "operator"), world.ports)
-    assert ("ippools", "old") not in world.cluster.objects
-    assert world.pool_record("old").spec == {}
-    assert world.uow.event_types() == ["netcfg.ippool.created", "netcfg.ippool.disabled", "netcfg.ippool.deleted"]
 
 
 # -- tickets: the human steps and the transitions -----------------------------------------

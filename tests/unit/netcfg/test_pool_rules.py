@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from autorke_common.errors import DomainError
+from autorke_common.errors import DomainError, Invalid
 from autorke_netcfg.domain import pool_rules
 from autorke_netcfg.domain.pool_rules import Block, ClusterNetworks, Pool
 
@@ -48,19 +48,19 @@ def test_ipv6_pool_does_not_clash_with_ipv4_networks():
     pool_rules.check_create(pool_rules.normalise("v6", {"cidr": "fd00:10::/48"}), NETS, [], [])
 
 
-def test_p7_in_use_pool_keeps_its_cidr_and_block_size():
+@pytest.mark.parametrize("blocks", [[Block("10.60.128.0/26", 3)], []], ids=["in use", "empty"])
+def test_m3_cidr_and_block_size_are_immutable_in_use_or_not(blocks):
     current = Pool("busy", "10.60.0.0/16", 26)
-    used = [Block("10.60.128.0/26", 3)]
-    for cidr, slug in [("10.60.0.0/17", "pool-in-use"), ("10.61.0.0/16", "pool-in-use"),
-                       ("10.60.0.0/15", "pool-cidr-immutable")]:
+    for cidr in ("10.60.0.0/17", "10.61.0.0/16", "10.60.0.0/15"):
         wanted = pool_rules.normalise("busy", {"cidr": cidr})
-        assert refusal(pool_rules.check_update, current, wanted, NETS, [current], used).slug == slug
+        p = refusal(pool_rules.check_update, current, wanted, NETS, [current], blocks)
+        assert isinstance(p, Invalid) and p.slug == "immutable-field" and p.extensions["field"] == "cidr"
     reblock = pool_rules.normalise("busy", {"cidr": "10.60.0.0/16", "blockSize": 24})
-    assert refusal(pool_rules.check_update, current, reblock, NETS, [current], used).extensions[
-        "field"] == "blockSize"
-    # nothing allocated (blocks released): it may change
-    pool_rules.check_update(current, pool_rules.normalise("busy", {"cidr": "10.61.0.0/16"}), NETS,
-                       [current], [Block("10.60.128.0/26", 0)])
+    p = refusal(pool_rules.check_update, current, reblock, NETS, [current], blocks)
+    assert p.slug == "immutable-field" and p.extensions["field"] == "blockSize"
+    # every other field may change
+    pool_rules.check_update(current, pool_rules.normalise("busy", {"cidr": "10.60.0.0/16", "natOutgoing": True,
+                                                                   "disabled": True}), NETS, [current], blocks)
 
 
 def test_p7_delete_only_when_disabled_and_empty():

@@ -16,6 +16,7 @@ from autorke_orchestrator.adapters.repository import StaleChange
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.model import Change, Endpoint
 from autorke_orchestrator.domain.orders import Order
+from fixtures.signing import signer
 
 
 @dataclass
@@ -163,6 +164,7 @@ class FakeUnitOfWork:
         self.state = state or State()
         self.emitted: list[Envelope] = []
         self.commits = 0
+        self.signer = signer("orchestrator")
         self._work: State | None = None
         self._outbox: list[Envelope] = []
 

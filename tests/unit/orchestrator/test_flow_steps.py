@@ -38,6 +38,16 @@ BEFORE = {
     ("etcd.snapshot", None): (["guard", "name_free", "approve", "snapshot"], "8dc9a45d8fcaefff"),
     ("etcd.restore", None): (["guard", "snapshot_present", "approve", "stop", "restore", "start", "health",
                               "reconcile"], "f5659f17773aff9a"),
+    # new (issue 15, H1/H2): config writes of the REST API are changes with a preview and a gate
+    ("config.update", None): (["preview", "approve", "approve_admin", "adopt"], "952a548353f6b707"),
+    ("config.import", None): (["preview", "approve", "approve_admin", "adopt"], "92d98214a0fe174a"),
+    ("config.rollback", None): (["preview", "approve", "approve_admin", "adopt"], "3dd51fb46d75109c"),
+    # new (issue 15, M3): IP pool writes of the REST API are changes with a check and a gate
+    ("ippool.create", None): (["check", "approve", "apply"], "1f152ef307f9ead8"),
+    ("ippool.update", None): (["check", "approve", "apply"], "dde49d53a8a923a1"),
+    ("ippool.delete", None): (["check", "approve", "apply"], "022af086211a312a"),
+    ("ippool.enable", None): (["check", "approve", "apply"], "ba2b7d2dfd7bea02"),
+    ("ippool.disable", None): (["check", "approve", "apply"], "303e878959ca7835"),
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..component import LabHost
-from ..provisioners.rke import rke_path
+from ..provisioners.rke import rke_path, write_wrapper
 from ..provisioners.rke.ssh import SSHFailure
 from ..provisioners.rke2 import install_command
 from . import access, rke1, rke2
@@ -67,6 +67,10 @@ class ClustersComponent:
         kube = lab.get("kube")
         apis = {p.name: kube.ensure_cluster(p.name) for p in self.layout.clusters}
         by_name = {m.name: m for m in usable}
+        if self.provisioners.get("rke_binary"):  # the platform's rke: the lab's files of each RKE1 cluster
+            self.provisioners["rke_binary"] = str(write_wrapper(state, {
+                p.name: {"kubeconfig": str(apis[p.name].kubeconfig_path), "known_hosts": str(known_hosts),
+                         "ssh_key_path": str(key)} for p in self.layout.clusters if p.provider == "rke1"}))
 
         def build(p: ClusterPlan) -> dict[str, Any]:
             api = apis[p.name]

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, MetaData, Select, and_, create_engine, eve
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # fullmatch: no trailing newline
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,7 +55,7 @@ def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Eng
         url_obj = url_obj.set(drivername="postgresql+psycopg")
     connect_args = {}
     if schema:
-        if not _SCHEMA_RE.match(schema):
+        if not _SCHEMA_RE.fullmatch(schema):
             raise ValueError(f"invalid schema name {schema!r}")
         connect_args["options"] = f"-csearch_path={schema}"
     engine = create_engine(

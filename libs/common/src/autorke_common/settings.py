@@ -23,6 +23,11 @@ class ServiceSettings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: SQLite file <data_dir>/<service>.db"
     )
     nats_url: str = DEFAULT_NATS_URL
+    # The bus user's nkey seed file (autorke_common.natsauth; the user is service_name);
+    # unset: connect without credentials (a bare test server).
+    nats_credentials: Path | None = Field(default=None, description="this service's NATS nkey seed file")
+    nats_tls_ca_file: Path | None = Field(default=None, description="CA of the NATS server's certificate "
+                                          "(with a tls:// URL)")
     log_level: str = "INFO"
     log_format: str = Field(default="json", description="json or text")
     trace_exporter: str = Field(default="none", description="none, console or otlp (an OTLP endpoint implies otlp)")
@@ -41,11 +46,26 @@ class ServiceSettings(BaseSettings):
     oidc_jwks_refetch_cooldown_s: float = Field(default=30.0, ge=0, description="at most one JWKS refetch "
                                                 "per this many seconds for tokens naming an unknown key")
     auth_disabled: bool = Field(default=False, description="development only: every caller is admin")
+    # The sealing key (autorke_common.secrets): 32 random bytes, base64; several comma-separated,
+    # newest first. Only the inventory, executor and netcfg get it; a file (mode 0600, a Docker or
+    # Kubernetes secret) is preferred to the variable, which `docker inspect` and /proc show.
     secret_key: SecretStr | None = None
+    secret_key_file: Path | None = Field(default=None, description="a file holding AUTORKE_SECRET_KEY "
+                                         "(read at start; preferred to the variable)")
+    # Signed commands (autorke_common.signing): the sender's private key, the receiver's
+    # trusted public keys (<name>=<base64>, comma-separated) and how old a command may be.
+    signing_key_file: Path | None = Field(default=None, description="Ed25519 private key (PEM) this "
+                                          "service signs its commands with (orchestrator, inventory)")
+    command_signers: str | None = Field(default=None, description="trusted signers' public keys: "
+                                        "orchestrator=<base64>,inventory=<base64> (executor, inventory)")
+    command_max_age_s: float = Field(default=3600.0, gt=0, description="a signed command older than "
+                                     "this is refused (unless already accepted once)")
     # Request bodies (bytes): every route, and a config import (a whole cluster.yml and
     # cluster.rkestate: every certificate and key of the cluster).
     request_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
     import_body_limit_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    # Where a service creates a change on a caller's behalf (autorke_common.change_requests).
+    orchestrator_url: str | None = Field(default=None, description="the orchestrator's base URL")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -58,6 +78,14 @@ def secret_box(settings: ServiceSettings):
     """The platform's :class:`~autorke_common.secrets.SecretBox` (needs AUTORKE_SECRET_KEY)."""
     from autorke_common.secrets import SecretBox
 
-    if settings.secret_key is None:
-        raise ValueError("AUTORKE_SECRET_KEY is not set")
-    return SecretBox(settings.secret_key.get_secret_value())
+    if settings.secret_key_file is not None:
+        try:
+            key = settings.secret_key_file.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"AUTORKE_SECRET_KEY_FILE {settings.secret_key_file} cannot be read: "
+                             f"{exc.strerror}") from None
+    elif settings.secret_key is not None:
+        key = settings.secret_key.get_secret_value()
+    else:
+        raise ValueError("AUTORKE_SECRET_KEY_FILE (or AUTORKE_SECRET_KEY) is not set")
+    return SecretBox(key)

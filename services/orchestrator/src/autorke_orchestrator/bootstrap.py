@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from autorke_common import signing
 from autorke_common.app import create_service_app
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings
@@ -21,15 +22,19 @@ class OrchestratorSettings(ServiceSettings):
 
 def create_app(settings: OrchestratorSettings | None = None, configure_process: bool = True) -> FastAPI:
     settings = settings or OrchestratorSettings()
+    signer = signing.signer_from(settings)  # no key: no start (its commands would all be refused)
     runtime = ServiceRuntime(settings, metadata, "autorke_orchestrator:migrations", configure_process)
 
     def unit_of_work() -> OrchestratorUnitOfWork:
-        return OrchestratorUnitOfWork(runtime.db)
+        return OrchestratorUnitOfWork(runtime.db, signer)
 
     def resume_open() -> int:
         return handlers.resume_open(unit_of_work())
 
     runtime.consume(consumer.executor_reports(unit_of_work))
     runtime.consume(consumer.inventory_events(unit_of_work))
+    runtime.consume(consumer.netcfg_answers_of(unit_of_work))
     runtime.every(settings.resume_interval_s, resume_open, in_thread=True)
-    return create_service_app(runtime, [api.router])
+    app = create_service_app(runtime, [api.router])
+    app.state.signer = signer
+    return app

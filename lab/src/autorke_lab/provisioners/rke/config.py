@@ -6,7 +6,9 @@ address/user/role provided, role recognised, at least one etcd host), with one r
 stricter than RKE 1.x, which accepts an even etcd count: the lab refuses it, because a
 2- or 4-member etcd has no more fault tolerance than one fewer and AutoRKE must notice.
 
-Lab key (not an RKE field; RKE ignores unknown top-level keys)::
+Lab key (not an RKE field; RKE ignores unknown top-level keys), or the same keys (and
+``ssh_key_path``) for the cluster of that name in the file ``AUTORKE_LAB_RKE_CONFIG`` names
+(the platform's cluster.yml carries no lab key: see :func:`..write_wrapper`)::
 
     x_autorke_lab:
       kubeconfig: /path/to/the/lab/cluster/admin-kubeconfig.yaml   # required
@@ -21,6 +23,8 @@ the directory of cluster.yml.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,10 +110,10 @@ def load(path: Path) -> ClusterConfig:
     if not isinstance(raw, dict):
         raise ConfigError("Failed to parse cluster file: not a mapping")
     base = path.resolve().parent
-    default_key = _path(base, raw.get("ssh_key_path") or "~/.ssh/id_rsa")
+    lab = raw.get(LAB_KEY) or wrapped(raw.get("cluster_name"))
+    default_key = _path(base, raw.get("ssh_key_path") or lab.get("ssh_key_path") or "~/.ssh/id_rsa")
     nodes = [_node(base, i, n, default_key) for i, n in enumerate(raw.get("nodes") or [], 1)]
     validate(nodes)
-    lab = raw.get(LAB_KEY) or {}
     if not lab.get("kubeconfig"):
         raise ConfigError(f"{LAB_KEY}.kubeconfig is not provided: the lab rke needs the lab API")
     bastion = None
@@ -136,8 +140,23 @@ def load(path: Path) -> ClusterConfig:
 def nodes_of(raw: dict[str, Any], base: Path) -> list[Node]:
     """The nodes of a cluster.yml already parsed (e.g. the ``rkeConfig`` of a state file),
     paths relative to ``base``; not validated."""
-    default_key = _path(base, raw.get("ssh_key_path") or "~/.ssh/id_rsa")
+    lab = raw.get(LAB_KEY) or wrapped(raw.get("cluster_name"))
+    default_key = _path(base, raw.get("ssh_key_path") or lab.get("ssh_key_path") or "~/.ssh/id_rsa")
     return [_node(base, i, n, default_key) for i, n in enumerate(raw.get("nodes") or [], 1)]
+
+
+def wrapped(cluster_name: object) -> dict[str, Any]:
+    """The lab's files of ``cluster_name`` as the platform's ``rke`` wrapper script names them
+    (``AUTORKE_LAB_RKE_CONFIG``; see :func:`..write_wrapper`), or nothing."""
+    path = os.environ.get("AUTORKE_LAB_RKE_CONFIG")
+    if not path or not isinstance(cluster_name, str):
+        return {}
+    try:
+        clusters = json.loads(Path(path).read_text()).get("clusters") or {}
+    except (OSError, ValueError):
+        return {}
+    found = clusters.get(cluster_name)
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def _node(base: Path, index: int, n: dict, default_key: Path | None) -> Node:

@@ -10,9 +10,10 @@ keep parsing the versions they know.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 EVENTS_PREFIX = "autorke.events"
 COMMANDS_PREFIX = "autorke.cmd"
@@ -50,7 +51,14 @@ class Event(Message):
 
 
 class Command(Message):
+    """A command: its sender signs it (:mod:`autorke_common.signing`) and its receiver
+    refuses it unsigned. The three fields below are the signature, set by the signer."""
+
     KIND: ClassVar[Literal["event", "command"]] = "command"
+    issued_at: datetime | None = Field(default=None, description="when it was signed (UTC)")
+    signed_by: str | None = Field(default=None, description="the signing key's id (16 hex digits)")
+    signature: str | None = Field(default=None, description="Ed25519, base64url, over the command's "
+                                  "canonical bytes (autorke_common.signing.canonical)")
 
 
 class UnknownMessage(Message):

@@ -12,6 +12,12 @@ refused (``error_class="refused_fence"``) before a connection is made. Before ``
 ``cleanup`` scripts the executor probes each host for Kubernetes components (P2) and
 refuses it (``refused_probe``) with the evidence, whatever the job says.
 
+Every ``executor.run`` is signed (:mod:`autorke_common.signing`: ``signature``,
+``signed_by``, ``issued_at``) by the orchestrator, or by the inventory for its own
+``script``/``facts`` and ``kube``/``list_nodes`` jobs; the executor refuses any other
+before a connection, a job row or an event (dead-lettered ``unsigned-command`` /
+``bad-signature``).
+
 Secrets (kubeconfig, rkestate, join token) travel sealed with
 :class:`autorke_common.secrets.SecretBox`; they are never logged and never appear unsealed
 in an event. Every event carries ``job_id`` and ``change_id``; the envelope's
@@ -44,7 +50,9 @@ Kinds and actions (``kind`` / ``action``):
   (or ``params.cluster_yml``) and ``secrets.rkestate`` — ``up``, ``up_update_only``,
   ``snapshot_save`` / ``snapshot_restore`` (``params.snapshot_name``), ``remove``.
   Reported as one target ``host="rke"``; ``result.rkestate`` is the new state, sealed.
-  Every node in cluster.yml must be in the fence.
+  ``targets`` lists the endpoint of every node rke may dial (the executor does not connect
+  to them itself): each node of cluster.yml, and of the state's, must be in the fence
+  **and** at its target's address and port, else rke is not run (``refused_fence``).
 * ``rke2``: each target node over SSH, by itself (in parallel) — ``join`` (``params.server``, ``params.node_name``,
   ``params.labels``, ``params.taints``; ``secrets.token``) or ``remove``.
 """
@@ -62,6 +70,7 @@ TargetStatus = Literal["succeeded", "failed", "refused"]
 ErrorClass = Literal[
     "unreachable", "auth", "host_key", "timeout", "failed", "refused_fence", "refused_probe",
     "unsafe-kubeconfig",  # the kubeconfig is not on the allow-list (autorke_common.kubeconfig): nothing ran
+    "refused_installer",  # an RKE2 join with no installer checksum configured (L7): not touched
 ]
 
 ETCD_SCRIPTS = ("etcd_snapshot", "etcd_snapshot_check", "etcd_snapshot_delete", "etcd_snapshot_list", "etcd_stop",

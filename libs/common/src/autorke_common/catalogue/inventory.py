@@ -5,8 +5,10 @@ Conventions every message here follows:
 
 * A machine is named by ``machine`` (its stable id, e.g. ``cmdb-000001``) and, for
   readability, ``hostname``. Commands accept either the id or the hostname in ``machine``.
-* Every command carries the ``change_id`` of an open change of the orchestrator; the
-  inventory refuses a command without one. The command's envelope should carry the same
+* Every command carries the ``change_id`` of an open change of the orchestrator and is
+  signed by the orchestrator (:mod:`autorke_common.signing`); the inventory refuses a
+  command without a change id (``no-open-change``) or without that signature
+  (``unsigned-command``, ``bad-signature``). The command's envelope should carry the same
   id as ``correlation_id``.
 * Every command is answered by exactly one event, published with
   ``correlation_id = change_id`` and ``causation_id = <the command envelope's id>`` and
@@ -20,6 +22,8 @@ Conventions every message here follows:
   ``inventory.node.update``         ``inventory.membership.changed`` (``action=updated``)
   ``inventory.machine.transition``  ``inventory.machine.state_changed``
   ``inventory.config.store``        ``inventory.config.versioned``
+  ``inventory.config.preview``      ``inventory.config.previewed``
+  ``inventory.config.adopt``        ``inventory.config.adopted``
   ==============================  ===============================================
 
   A refusal is ``inventory.command.refused`` with the problem slug of DESIGN.md
@@ -34,7 +38,16 @@ Conventions every message here follows:
 * A config's content travels only sealed, in :class:`ConfigVersioned` (``content_sealed``),
   so the orchestrator can hand the current cluster.yml and cluster.rkestate to an ``rke``
   job without reading the inventory's tables; an ``rke`` job's new rkestate comes back as
-  ``inventory.config.store`` with ``content_sealed``.
+  ``inventory.config.store`` with ``content_sealed``. The orchestrator hands on only
+  versions stored within a change it approved (``change_id``).
+* A config written through the REST API (new options, an imported cluster.yml or
+  cluster.rkestate, a rollback) is a change of its own (``config.update``,
+  ``config.import``, ``config.rollback``): the inventory keeps the content as a *proposal*
+  (sealed), and the change's params carry only the proposal's id and digest (an rkestate
+  holds every private key of the cluster; params travel in events). The change's check
+  asks the inventory to preview it (the redacted unified diff against the current
+  version, and for an rkestate which certificates change, by digest), and its action to
+  adopt it once approved.
 """
 from __future__ import annotations
 
@@ -281,6 +294,51 @@ class ConfigVersioned(Event):
     content_sealed: str | None = None
 
 
+class ConfigDiff(BaseModel):
+    """What adopting a proposal would change in one kind of config: the unified diff of the
+    redacted texts (cut at 64 KiB, ``truncated``; the whole diff is on the proposal in the
+    inventory's API), and for an rkestate the certificates that change (name ->
+    ``{"change": added|removed|changed, "from": digest, "to": digest}``; never a key)."""
+
+    model_config = ConfigDict(extra="ignore")
+    kind: str
+    from_version: int | None = None
+    diff: str = ""
+    truncated: bool = False
+    certificates: dict[str, dict[str, str | None]] | None = None
+    ca_changes: bool | None = None
+    note: str | None = None
+
+
+class ConfigPreviewed(Event):
+    """The answer to ``inventory.config.preview``: what the change would adopt, redacted
+    (``diffs`` per kind; ``matched`` / ``unmatched`` nodes of an imported cluster.yml)."""
+
+    TYPE = "inventory.config.previewed"
+    cluster: str
+    change_id: str
+    command_id: str
+    proposal: str | None = None
+    digest: str | None = None
+    diffs: list[ConfigDiff] = Field(default_factory=list)
+    matched: list[dict[str, Any]] = Field(default_factory=list)
+    unmatched: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ConfigAdopted(Event):
+    """The answer to ``inventory.config.adopt``: the proposal (or the rollback) is the
+    current config now; ``versions`` are the versions it stored (each also announced by
+    ``inventory.config.versioned`` with the change's id)."""
+
+    TYPE = "inventory.config.adopted"
+    cluster: str
+    change_id: str
+    command_id: str
+    proposal: str | None = None
+    versions: list[dict[str, Any]] = Field(default_factory=list)
+    options_changed: bool = False
+
+
 class CommandRefused(Event):
     """The inventory refused a command; nothing changed. ``problem`` is the stable slug."""
 
@@ -353,3 +411,34 @@ class StoreConfig(Command):
     content: str | None = None
     content_sealed: str | None = None
     comment: str | None = None
+
+
+class PreviewConfig(Command):
+    """Show what a config change would adopt: a proposal (``proposal`` + ``digest``, made
+    by the inventory's REST API: new options, an imported cluster.yml and/or
+    cluster.rkestate) or a rollback (``kind`` + ``version``). Nothing changes but the
+    proposal's binding to the change. Refused with ``proposal-mismatch`` (wrong digest or
+    cluster), ``proposal-taken`` (another change's) or ``not-found``."""
+
+    TYPE = "inventory.config.preview"
+    change_id: str
+    cluster: str
+    proposal: str | None = None
+    digest: str | None = None
+    kind: ConfigKind | None = None
+    version: int | None = None
+
+
+class AdoptConfig(Command):
+    """Make the previewed proposal (or the rollback) the current config, as new versions
+    tagged with ``change_id``. Refused like :class:`PreviewConfig`, and with
+    ``config-changed-since-preview`` when another version became current meanwhile (the
+    approver approved a diff against the version before it)."""
+
+    TYPE = "inventory.config.adopt"
+    change_id: str
+    cluster: str
+    proposal: str | None = None
+    digest: str | None = None
+    kind: ConfigKind | None = None
+    version: int | None = None

@@ -1,6 +1,12 @@
 """The netcfg service's contract on the bus: the commands the orchestrator sends to drive
-the ``network.flatten`` change type, and the events netcfg emits for every IP pool change
-and every transition of a flat-network ticket.
+the ``network.flatten`` change type and the ``ippool.*`` change types (check a pool change,
+apply it, undo it), netcfg's answers to those, and the events netcfg emits for every IP
+pool change and every transition of a flat-network ticket.
+
+An ``ippool.*`` command carries ``command_id`` (``<job id>|kube-api``, the orchestrator's
+order) and netcfg answers it with an event carrying the same id: ``netcfg.ippool.checked``
+(the check's verdict: the pool before and after, and the P7 violations, each with its
+slug), ``netcfg.ippool.applied`` or ``netcfg.ippool.refused`` (nothing was written).
 
 Ticket life (DESIGN.md P8, P9)::
 
@@ -90,6 +96,39 @@ class ApplyTicket(Command):
 
     TYPE = "netcfg.ticket.apply"
     ticket_id: str
+
+
+class _PoolCommand(Command):
+    command_id: str
+    change_id: str
+    cluster: str
+    pool: str
+    requested_by: str | None = None
+
+
+class CheckPool(_PoolCommand):
+    """Judge an ``ippool.<operation>`` change against the cluster as it is now (P7, the
+    immutable fields, and that the pool is still ``previous``, the spec the change was
+    planned against). Writes nothing; answered by ``netcfg.ippool.checked``."""
+
+    TYPE = "netcfg.ippool.check"
+    operation: str
+    spec: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+
+
+class ApplyPool(_PoolCommand):
+    """Make the pool ``after`` (None: delete it), provided it is still ``before`` (the
+    check's answer); checked again under the cluster's pool lock, then written to the
+    cluster and to netcfg's record. ``operation`` ``restore`` is the compensation: put
+    ``after`` (what the change found) back, only if the pool is ``before`` (what the
+    change wrote) or already ``after``. Answered by ``netcfg.ippool.applied`` or
+    ``netcfg.ippool.refused``; a re-sent command finds its work done and answers again."""
+
+    TYPE = "netcfg.ippool.apply"
+    operation: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 # -- ticket events ---------------------------------------------------------------------------
@@ -185,6 +224,7 @@ class _PoolEvent(Event):
     pool: str
     spec: dict[str, Any]
     actor: str | None = None
+    change_id: str | None = None   # the ippool.* change that wrote it (None: a ticket)
 
 
 class IPPoolCreated(_PoolEvent):
@@ -215,6 +255,54 @@ class IPPoolDisabled(_PoolEvent):
     """A pool was disabled: no new addresses from it; existing pods keep theirs."""
 
     TYPE = "netcfg.ippool.disabled"
+
+
+class PoolViolation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str
+    detail: str
+    field: str | None = None
+
+
+class IPPoolChecked(Event):
+    """The verdict on an ``ippool.*`` change: the pool before and after it, and the
+    violations (empty: it may go ahead)."""
+
+    TYPE = "netcfg.ippool.checked"
+    command_id: str
+    change_id: str
+    cluster: str
+    pool: str
+    operation: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    violations: list[PoolViolation] = Field(default_factory=list)
+
+
+class IPPoolApplied(Event):
+    """An ``ippool.*`` change's write (or its compensation) is in the cluster and recorded."""
+
+    TYPE = "netcfg.ippool.applied"
+    command_id: str
+    change_id: str
+    cluster: str
+    pool: str
+    operation: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+class IPPoolRefused(Event):
+    """netcfg refused an ``ippool.*`` command (``problem``: the slug); nothing was written."""
+
+    TYPE = "netcfg.ippool.refused"
+    command_id: str
+    change_id: str
+    cluster: str
+    pool: str
+    command: str
+    problem: str
+    detail: str
 
 
 class IPPoolDriftDetected(Event):

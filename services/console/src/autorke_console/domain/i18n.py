@@ -111,6 +111,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "check": ("Check and submit", "检查并提交"),
     "awaiting_check": ("Awaiting check", "待检查"),
     "awaiting_confirmation": ("Awaiting confirmation", "待确认"),
+    "pool_change_created": (("Change created, waiting for approval: nothing is written to the cluster "
+                             "until another user approves it."),
+                            "变更已创建，等待审批：在他人审批之前不会写入集群。"),
+    "pending_change": ("Pending change", "待审批变更"),
     "live": ("live", "实时"),
     "paused": ("paused", "已暂停"),
     "pause": ("Pause", "暂停"),
@@ -156,6 +160,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "imported": ("Imported", "已导入"),
     "members": ("members", "个成员"),
     "unmatched": ("not matched to a machine", "未匹配到机器"),
+    "change_created": ("Change created", "变更已创建"),
+    "waiting_approval": (("change created, waiting for approval (by another user; an admin when it writes the "
+                         "cluster's keys). Nothing is current until it is approved."),
+                         "变更已创建，等待审批（由其他用户审批；写入集群密钥时需管理员）。批准前不会生效。"),
+    "open_change": ("Open the change", "查看变更"),
+    "preview": ("What it would change (redacted)", "将要变更的内容（已脱敏）"),
     "dry_run_note": ("Nothing has been changed yet: this is the plan the platform would run.",
                      "尚未做任何变更：这是平台将执行的计划。"),
 }

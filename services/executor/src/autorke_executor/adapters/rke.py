@@ -1,10 +1,17 @@
 """Running the RKE1 ``rke`` binary for one cluster: cluster.yml and cluster.rkestate go
-into a private temporary directory (0700, files 0600), the binary runs there with its
+into a private directory (0700, files 0600) of the executor's own work root, the binary
+runs there with a minimal environment (``PATH``, ``HOME``, ``LANG``; ``TMPDIR`` the run's
+directory: never the executor's secret key, database URL or NATS credentials) and its
 output streamed line by line (and kept as its head and tail, like a machine's: an rke run
 that prints for half an hour costs bounded memory), the new rkestate is read back, and the
-directory is removed whatever happens (it holds every private key of the cluster)."""
+directory is removed whatever happens (it holds every private key of the cluster).
+
+A run killed with the executor (SIGKILL, OOM) leaves its directory behind: the work root
+(``<data dir>/rke``, 0700) is wiped of every run whose process is gone when the executor
+starts, and of its own runs when it exits."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -35,21 +42,73 @@ class RkeRun:
     kubeconfig: str | None = None
 
 
-def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, timeout_s: float,
+class RkeWorkspace:
+    """The executor's work root for rke runs: one directory per run, named after the
+    process that made it (``run-<pid>-<random>``), so a start wipes what dead processes
+    left and never a run of a live one (several executors in one test process share it)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(root, 0o700)
+        self.wipe(lambda pid: not _alive(pid))
+        atexit.register(self.wipe, lambda pid: pid == os.getpid())
+
+    def wipe(self, whose: Callable[[int], bool]) -> None:
+        """Remove every run directory whose process ``whose`` says (and anything else found)."""
+        for entry in self.root.iterdir() if self.root.exists() else ():
+            pid = _pid_of(entry.name)
+            if pid is None or whose(pid):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
+    def run(self, binary: str, action: str, cluster_yml: str, rkestate: str | None, timeout_s: float,
             on_line: Callable[[str], None], snapshot_name: str | None = None,
             extra_args: list[str] | None = None) -> RkeRun:
+        return run_rke(binary, action, cluster_yml, rkestate, timeout_s, on_line, snapshot_name, extra_args,
+                       work_root=self.root)
+
+
+def _pid_of(name: str) -> int | None:
+    parts = name.split("-")
+    return int(parts[1]) if len(parts) == 3 and parts[0] == "run" and parts[1].isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def minimal_environment(work: Path) -> dict[str, str]:
+    """What rke is given of the executor's environment: nothing secret."""
+    return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/nonexistent"), "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "TMPDIR": str(work)}
+
+
+def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, timeout_s: float,
+            on_line: Callable[[str], None], snapshot_name: str | None = None,
+            extra_args: list[str] | None = None, *, work_root: Path) -> RkeRun:
     argv = [binary, *ARGS[action], "--config", "cluster.yml"]
     if action in ("snapshot_save", "snapshot_restore") and snapshot_name:
         argv += ["--name", snapshot_name]
     argv += list(extra_args or [])
-    work = Path(tempfile.mkdtemp(prefix="autorke-rke-"))
+    work = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=work_root))  # 0700 by mkdtemp
     try:
         os.chmod(work, 0o700)
         _write_private(work / "cluster.yml", cluster_yml)
         if rkestate:
             _write_private(work / "cluster.rkestate", rkestate)
         proc = subprocess.Popen(argv, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                env=minimal_environment(work))
         kept = HeadTail()
         timed_out = threading.Event()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +120,31 @@ class HeadTail:
         return bytes(self._head) + dropped_marker(self.dropped).encode() + tail
 
 
+_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_KEY = re.compile(rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}")
+LABEL_VALUE = re.compile(rf"({_NAME})?")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def check_node_labels_and_taints(labels: Any, taints: Any) -> None:
+    """What an RKE2 node's config gets as ``node-label`` (``k=v``) and ``node-taint``
+    (``k=v:effect``), checked whole (M12): Kubernetes label keys and values, and taints with
+    a key and one of the three effects; anything else could split into other labels or
+    taints in those strings, or fail half-way."""
+    if not isinstance(labels, Mapping) or not all(
+            isinstance(k, str) and LABEL_KEY.fullmatch(k) and isinstance(v, str) and LABEL_VALUE.fullmatch(v)
+            for k, v in labels.items()):
+        raise InvalidJob("params.labels must map Kubernetes label keys to label values")
+    if not isinstance(taints, list):
+        raise InvalidJob("params.taints must be a list of {key, value, effect}")
+    for t in taints:
+        if not (isinstance(t, Mapping) and isinstance(t.get("key"), str) and LABEL_KEY.fullmatch(t["key"])
+                and isinstance(t.get("value", ""), str) and LABEL_VALUE.fullmatch(t.get("value", ""))
+                and t.get("effect") in TAINT_EFFECTS and not set(t) - {"key", "value", "effect"}):
+            raise InvalidJob(f"taint {t!r} is not {{key, value, effect}} with effect one of "
+                             f"{', '.join(TAINT_EFFECTS)}")
+
+
 def validate(job: ExecutorRun) -> None:
     """Reject what can never run; raises :class:`InvalidJob` with the reason."""
     if job.action not in ACTIONS[job.kind]:
@@ -140,6 +165,7 @@ def validate(job: ExecutorRun) -> None:
         missing = [k for k in ("server",) if not job.params.get(k)]
         if missing or "token" not in job.secrets:
             raise InvalidJob("rke2 join needs params.server and secrets.token")
+        check_node_labels_and_taints(job.params.get("labels") or {}, job.params.get("taints") or [])
     if job.kind == "rke" and "cluster_yml" not in job.secrets and "cluster_yml" not in job.params:
         raise InvalidJob("rke jobs need the cluster.yml (secrets.cluster_yml or params.cluster_yml)")
 
@@ -154,12 +180,20 @@ def split_by_fence(hosts: Iterable[str], fence: Iterable[str]) -> tuple[list[str
     return inside, outside
 
 
-def rke_hosts(cluster_yml: dict[str, Any], rkestate: str | None) -> dict[str, set[str]]:
-    """Every host ``rke`` may dial for this cluster.yml, by name (hostname override, else
-    address) with all its names: the nodes of cluster.yml, and the nodes of the last
-    applied state (``currentState.rkeConfig.nodes`` of the rkestate), which rke reconciles
-    away by connecting to them and cleaning them. An unreadable state adds none (rke fails
-    on it before dialling anything)."""
+@dataclass(frozen=True)
+class RkeNode:
+    """A host ``rke`` dials: its name (hostname override, else address) and where."""
+
+    name: str
+    address: str
+    port: int
+
+
+def rke_nodes(cluster_yml: dict[str, Any], rkestate: str | None) -> list[RkeNode]:
+    """Every host ``rke`` may dial for this cluster.yml: the nodes of cluster.yml, and the
+    nodes of the last applied state (``currentState.rkeConfig.nodes`` of the rkestate),
+    which rke reconciles away by connecting to them and cleaning them. An unreadable state
+    adds none (rke fails on it before dialling anything)."""
     nodes = list(cluster_yml.get("nodes") or [])
     if rkestate:
         try:
@@ -167,18 +201,56 @@ def rke_hosts(cluster_yml: dict[str, Any], rkestate: str | None) -> dict[str, se
             nodes += list(current.get("nodes") or [])
         except (ValueError, AttributeError):
             pass
-    hosts: dict[str, set[str]] = {}
+    out: list[RkeNode] = []
     for node in nodes:
-        names = {str(n) for n in (node.get("hostname_override"), node.get("address")) if n}
-        if names:
-            hosts.setdefault(str(node.get("hostname_override") or node.get("address")), set()).update(names)
-    return hosts
+        if not isinstance(node, dict):
+            continue
+        address = str(node.get("address") or "")
+        name = str(node.get("hostname_override") or address)
+        try:
+            port = int(node.get("port") or 22)
+        except (TypeError, ValueError):
+            port = -1  # matches no endpoint: refused
+        found = RkeNode(name, address, port)
+        if name and found not in out:
+            out.append(found)
+    return out
 
 
-def rke_outside_fence(cluster_yml: dict[str, Any], rkestate: str | None, fence: Iterable[str]) -> list[str]:
-    """The hosts rke may dial that are outside the fence (P5)."""
+def rke_outside_fence(cluster_yml: dict[str, Any], rkestate: str | None, fence: Iterable[str],
+                      endpoints: Mapping[str, tuple[str, int]]) -> list[str]:
+    """The hosts rke may dial that it must not (P5, H1), each with why: a node passes only
+    when its name is in the fence **and** it is dialled at that host's endpoint in the job
+    (``endpoints``: host -> (address, port), from the job's targets, the addresses the
+    change was planned and approved with). A fenced name on another address (an option or
+    an edited cluster.yml pointing ``m001`` at 10.9.9.9) is refused like a stranger."""
     allowed = set(fence)
-    return [name for name, names in rke_hosts(cluster_yml, rkestate).items() if not names & allowed]
+    outside = []
+    for node in rke_nodes(cluster_yml, rkestate):
+        where = f"{node.address}:{node.port}"
+        if node.name not in allowed:
+            outside.append(node.name)
+        elif node.name not in endpoints:
+            outside.append(f"{node.name} (no endpoint of it in the job)")
+        elif tuple(endpoints[node.name]) != (node.address, node.port):
+            address, port = endpoints[node.name]
+            outside.append(f"{node.name} at {where} (its endpoint is {address}:{port})")
+    return outside
+
+
+#: What a signer other than the orchestrator may ask of the executor (C2): the inventory
+#: only the read-only jobs it sends itself (facts of machines, a cluster's node listing).
+SIGNER_JOBS: dict[str, frozenset[tuple[str, str]]] = {
+    "inventory": frozenset({("script", "facts"), ("kube", "list_nodes")}),
+}
+
+
+def signer_may_run(signer: str, kind: Any, action: Any) -> bool:
+    """Whether ``signer`` may ask for this job: the orchestrator any job of a change (the
+    saga's own fence check limits it), another trusted signer only its own kinds."""
+    if signer == "orchestrator":
+        return True
+    return (kind, action) in SIGNER_JOBS.get(signer, frozenset())
 
 
 def fence_refusal(host: str) -> TargetOutcome:

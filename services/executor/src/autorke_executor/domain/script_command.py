@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from autorke_common.errors import Invalid
 
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")  # fullmatch: "FOO\n" is no name
 
 
 class UnsafeParameter(Invalid):
@@ -32,7 +32,7 @@ def script_command(name: str, job_id: str, args: Sequence[str] = (),
     if change_id:
         assignments.append(f"AUTORKE_CHANGE_ID={shlex.quote(change_id)}")
     for key, value in (env or {}).items():
-        if not ENV_NAME.match(key) or key.startswith("AUTORKE_"):
+        if not ENV_NAME.fullmatch(key) or key.startswith("AUTORKE_"):
             raise UnsafeParameter(f"environment name {key!r} is not allowed")
         assignments.append(f"{key}={shlex.quote(str(value))}")
     quoted = " ".join(shlex.quote(str(a)) for a in args)

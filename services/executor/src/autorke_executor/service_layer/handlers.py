@@ -1,6 +1,9 @@
 """The executor's use case: run one ``executor.run`` command, exactly once per job id.
 :func:`run_job` is the handler; its steps, each one unit of work, are the functions below it.
 
+0. The command must be signed by a trusted signer, within what that signer may ask
+   (:func:`check_signature`, C2): anything else is refused before a job row, an event or a
+   connection exists, and the bus dead-letters it with the slug.
 1. The job id is the idempotency key (:func:`start_job`). A job already finished answers
    with its stored result (its events are sent again, ``replayed=True``, once per command
    envelope); a job found ``running`` was cut short by a crash and is taken over: only the
@@ -31,7 +34,8 @@ from autorke_common.catalogue.executor import (
     TargetSummary,
 )
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import PermanentError, TemporaryError
+from autorke_common.errors import DomainError, PermanentError, TemporaryError
+from autorke_common.signing import ExpiredCommand
 from autorke_executor.adapters.orm import JobRow
 from autorke_executor.domain.model import (
     InvalidJob,
@@ -75,6 +79,7 @@ def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | 
     """Run (or replay, or take over) the job; returns its final status, ``"replayed"`` for
     a job already finished. ``stop`` set: no new target starts, and the job is left
     ``running`` for its redelivery (TemporaryError)."""
+    check_signature(cmd, uow, ports)
     started = start_job(cmd, uow)
     if started is None:
         return "replayed"
@@ -95,6 +100,31 @@ def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | 
     if stop is not None and stop.is_set():
         raise TemporaryError("executor stopping", delay=1.0)
     return finish_job(cmd, uow, time.monotonic() - t0)
+
+
+def check_signature(cmd: RunJob, uow: UnitOfWork, ports: Ports) -> None:
+    """Refuse (raise) a command that is unsigned, badly signed, signed by a key this
+    executor does not trust or by a signer outside its scope (:func:`.model.signer_may_run`).
+    Too old a signature is refused too, unless the job was accepted already: its
+    redelivery after a crash, or a replay that only answers the stored result."""
+    try:
+        signer = ports.verifier.verify(cmd.envelope)
+    except ExpiredCommand as exc:
+        with uow:
+            accepted = uow.jobs.get(cmd.job.job_id) is not None
+        if not accepted:
+            _refused(cmd, exc)
+            raise
+        return
+    except DomainError as exc:
+        _refused(cmd, exc)
+        raise
+    log.debug("job %s signed by %s", cmd.job.job_id, signer)
+
+
+def _refused(cmd: RunJob, exc: DomainError) -> None:  # never the data: it holds sealed secrets
+    log.warning("refused executor.run %s (job %s, %s %s, from %s): %s: %s", cmd.envelope.id, cmd.job.job_id,
+                cmd.job.kind, cmd.job.action, cmd.envelope.source, exc.slug, exc.detail)
 
 
 def start_job(cmd: RunJob, uow: UnitOfWork) -> Started | None:

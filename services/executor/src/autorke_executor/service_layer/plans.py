@@ -2,7 +2,8 @@
 
 ``script`` and ``rke2`` jobs: one SSH target each. ``kube``: one node each (the fence
 names nodes), or one ``kube-api`` target listing the nodes. ``rke``: one ``rke`` target
-whose work first checks that every node of cluster.yml is inside the fence (P5)."""
+whose work first checks that every node of cluster.yml is inside the fence and at its
+endpoint among the job's targets (P5, H1)."""
 from __future__ import annotations
 
 import time
@@ -92,11 +93,12 @@ def rke_plan(job: ExecutorRun, live: LiveOutput, ports: Ports) -> Plan:
     except untrusted_yaml.UnsafeYaml as exc:  # anchors, aliases, runaway nesting: never expanded
         raise ValueError(f"cluster.yml refused: {exc}") from None
     rkestate = secrets.open(job.secrets["rkestate"]) if "rkestate" in job.secrets else None
+    endpoints = {t.host: (t.address, t.port) for t in job.targets}  # where the plan said each node is
 
     def work(_: str) -> TargetOutcome:
         start = time.monotonic()
-        outside = rke_outside_fence(doc, rkestate, job.fence)
-        if outside:  # rke dials cluster.yml's nodes and removes the state's others
+        outside = rke_outside_fence(doc, rkestate, job.fence, endpoints)
+        if outside:  # rke dials cluster.yml's nodes and removes the state's others, at their addresses
             return TargetOutcome.failed(RKE_TARGET, "refused_fence", "rke would connect to nodes outside "
                                         f"this change's fence: {', '.join(outside)}; rke not run")
         run = rke.run(rke.binary, job.action, cluster_yml, rkestate, job.command_timeout_s,

@@ -1,7 +1,8 @@
 """The adapters a job's work needs, as the service layer sees them: SSH (``adapters.ssh``
 and the scripts of ``adapters.scripts``), the Kubernetes API (``adapters.kube``), the
-provisioner binary (``adapters.rke``) and the platform's secret box. Bootstrap wires the
-real ones into :class:`Ports`; the unit tests wire fakes."""
+provisioner binary (``adapters.rke``), the platform's secret box and the verifier of
+signed commands. Bootstrap wires the real ones into :class:`Ports`; the unit tests wire
+fakes."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from autorke_common.catalogue.executor import SshEndpoint, Target
+from autorke_common.envelope import Envelope
 
 OutputSink = Callable[[str, bytes], None]  # (stream "stdout"|"stderr", chunk)
 
@@ -84,6 +86,14 @@ class RunProvisioner(Protocol):
                  on_line: Callable[[str], None], snapshot_name: str | None = None) -> ProvisionerRun: ...
 
 
+class Verifier(Protocol):
+    """The trusted signers of commands (``autorke_common.signing.Verifier``)."""
+
+    def verify(self, envelope: Envelope) -> str:
+        """The signer's name; raises the refusal (``unsigned-command``, ``bad-signature``)."""
+        ...
+
+
 class Secrets(Protocol):
     """The platform's secret box (``autorke_common.secrets.SecretBox``)."""
 
@@ -121,3 +131,4 @@ class Ports:
     kube: KubePort
     provisioner: ProvisionerPort
     secrets: Secrets
+    verifier: Verifier  # every command is checked against it before anything else (C2)

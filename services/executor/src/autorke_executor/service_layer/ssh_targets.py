@@ -52,6 +52,11 @@ class SshWork:
 
     def _run(self, target: Target, start: float) -> TargetOutcome:
         job = self.job
+        if job.kind == "rke2" and job.action == "join" and not self.rke2_install_command:
+            # L7: no unchecked installer runs as root on a node
+            return TargetOutcome.failed(target.host, "refused_installer", "no RKE2 installer is pinned: set "
+                                        "AUTORKE_RKE2_INSTALLER_SHA256 (or AUTORKE_RKE2_INSTALL_COMMAND); "
+                                        "not touched", time.monotonic() - start)
         session = self.connector.connect(target, job.connect_timeout_s, self.bastions)
         try:
             if needs_probe(job):
@@ -140,6 +145,8 @@ class SshWork:
             res = session.run(command, self.scripts.get("rke2_remove"), self._left(start), sink)
         text = (res.stdout + res.stderr).decode("utf-8", "replace")
         if res.exit_code != 0:
-            return TargetOutcome.failed(target.host, "failed", f"rke2 {job.action} exited {res.exit_code}",
+            reason = res.stderr.decode("utf-8", "replace").strip()[-500:]  # e.g. the installer's checksum
+            return TargetOutcome.failed(target.host, "failed", f"rke2 {job.action} exited {res.exit_code}"
+                                        + (f": {reason}" if reason else ""),
                                         time.monotonic() - start, res.exit_code, text)
         return TargetOutcome.ok(target.host, time.monotonic() - start, 0, text)

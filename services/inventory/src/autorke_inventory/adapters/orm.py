@@ -110,6 +110,28 @@ class ConfigVersionRow(Table, table=True):
     created_at: datetime = time_field()
 
 
+class ProposalRow(Table, table=True):
+    """A config write waiting for its change (``config.update`` / ``config.import``): the
+    content sealed (new options, or an imported cluster.yml and cluster.rkestate), its
+    digest, the change it belongs to once bound, the versions its preview diffed against
+    (``base``) and that preview (redacted), and whether it was adopted."""
+
+    __tablename__ = "config_proposals"
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    cluster: str = Field(sa_column=Column(String(63), ForeignKey("clusters.name"), nullable=False, index=True))
+    type: str = Field(sa_column=Column(String(32), nullable=False))  # config.update | config.import
+    kinds: list = json_field()
+    content: str = Field(sa_column=Column(Text, nullable=False))  # sealed JSON
+    digest: str = Field(sa_column=Column(String(80), nullable=False))
+    change_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
+    status: str = Field(sa_column=Column(String(16), nullable=False))  # proposed | adopted
+    base: dict | None = json_field(nullable=True)
+    preview: dict | None = json_field(nullable=True)
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    created_at: datetime = time_field()
+    adopted_at: datetime | None = time_field(nullable=True)
+
+
 class SyncCursorRow(Table, table=True):
     __tablename__ = "sync_cursors"
     source: str = Field(sa_column=Column(String(64), primary_key=True))

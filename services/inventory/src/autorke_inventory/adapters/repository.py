@@ -1,6 +1,6 @@
 """The inventory's repositories: every query the service layer needs, over the unit of
 work's session (``uow.machines``, ``uow.clusters``, ``uow.memberships``, ``uow.configs``,
-``uow.jobs``, ``uow.sync_cursors``). The service layer sees rows and plain values, never
+``uow.proposals``, ``uow.jobs``, ``uow.sync_cursors``). The service layer sees rows and plain values, never
 SQL; the interfaces it relies on are the protocols in
 :mod:`autorke_inventory.service_layer.unit_of_work`.
 
@@ -26,6 +26,7 @@ from autorke_inventory.adapters.orm import (
     JobRow,
     MachineRow,
     MembershipRow,
+    ProposalRow,
     SyncCursorRow,
 )
 from autorke_inventory.domain.sync import Known
@@ -268,6 +269,21 @@ class ConfigRepository:
         # here — serves as the tie-breaker keyset wants
         return list(self.session.scalars(keyset(stmt, ConfigVersionRow.version, ConfigVersionRow.kind,
                                                 after, limit)))
+
+
+class ProposalRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, proposal_id: str) -> ProposalRow | None:
+        return self.session.get(ProposalRow, proposal_id)
+
+    def add(self, row: ProposalRow) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def remove(self, row: ProposalRow) -> None:
+        self.session.delete(row)
 
 
 class JobRepository:

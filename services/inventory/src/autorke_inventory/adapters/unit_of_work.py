@@ -8,12 +8,14 @@ from typing import Self
 
 from autorke_common.db import savepoint
 from autorke_common.outbox import Database, UnitOfWork
+from autorke_common.signing import Signer
 from autorke_inventory.adapters.repository import (
     ClusterRepository,
     ConfigRepository,
     JobRepository,
     MachineRepository,
     MembershipRepository,
+    ProposalRepository,
     SyncCursorRepository,
 )
 
@@ -26,8 +28,14 @@ class InventoryUnitOfWork(UnitOfWork):
     clusters: ClusterRepository
     memberships: MembershipRepository
     configs: ConfigRepository
+    proposals: ProposalRepository
     jobs: JobRepository
     sync_cursors: SyncCursorRepository
+    signer: Signer | None
+
+    def __init__(self, db: Database, signer: Signer | None = None) -> None:
+        super().__init__(db)
+        self.signer = signer  # None only for tools that send no command (bench)
 
     def __enter__(self) -> Self:
         super().__enter__()
@@ -36,6 +44,7 @@ class InventoryUnitOfWork(UnitOfWork):
         self.clusters = ClusterRepository(s)
         self.memberships = MembershipRepository(s)
         self.configs = ConfigRepository(s)
+        self.proposals = ProposalRepository(s)
         self.jobs = JobRepository(s)
         self.sync_cursors = SyncCursorRepository(s)
         return self
@@ -45,6 +54,7 @@ class InventoryUnitOfWork(UnitOfWork):
         return savepoint(self.session)
 
 
-def unit_of_work_factory(db: Database) -> Callable[[], InventoryUnitOfWork]:
-    """What bootstrap hands the handlers: a new unit of work on ``db`` per call."""
-    return lambda: InventoryUnitOfWork(db)
+def unit_of_work_factory(db: Database, signer: Signer | None = None) -> Callable[[], InventoryUnitOfWork]:
+    """What bootstrap hands the handlers: a new unit of work on ``db`` per call, signing
+    the executor jobs it sends with ``signer``."""
+    return lambda: InventoryUnitOfWork(db, signer)

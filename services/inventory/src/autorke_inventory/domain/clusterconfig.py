@@ -3,7 +3,7 @@ it is stored: configs are never hand-copied, and a broken one never reaches ``rk
 
 :func:`render` turns a cluster's registration and its members into RKE1's cluster.yml
 (nodes with roles, labels and taints, bastion, service CIDRs, network plugin, plus the
-cluster's free-form service options merged at the top level). :func:`validate` checks any
+cluster's options, checked against :mod:`.options` when they were set, merged in). :func:`validate` checks any
 cluster.yml text — rendered or uploaded — and refuses it (``Invalid``) with the slug
 ``invalid-cluster-config`` and one ``rule`` per mistake, each with its own message:
 ``unknown-role``, ``duplicate-address``, ``node-without-role``, ``no-etcd``, ``even-etcd``
@@ -63,12 +63,16 @@ def render(cluster: ClusterSpec, nodes: list[NodeSpec]) -> str:
     }
     if cluster.bastion:
         doc["bastion_host"] = {k: v for k, v in cluster.bastion.items() if v is not None}
-    for key, value in options.items():
-        if key in doc and isinstance(doc[key], dict) and isinstance(value, dict):
-            doc[key] = {**doc[key], **value}
-        else:
-            doc[key] = value
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+    return yaml.safe_dump(_merged(doc, options), sort_keys=False, default_flow_style=False)
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, mapping into mapping (an option under ``services.kube-api``
+    keeps the service CIDR the registration sets there)."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+    return out
 
 
 def _node(n: NodeSpec) -> dict[str, Any]:

@@ -22,12 +22,25 @@ class UpdateCluster:
 
 
 @dataclass(frozen=True)
+class ChangeOptions:
+    """New options: checked, kept as a proposal, and a ``config.update`` change asked for
+    as the caller (``authorization``: the caller's own Authorization header)."""
+
+    name: str
+    options: dict[str, Any]
+    if_match: str | None
+    actor: str
+    authorization: str | None = None
+
+
+@dataclass(frozen=True)
 class ImportCluster:
     name: str
-    source: str  # "files" (cluster.yml + rkestate, now) or "kubernetes" (through the executor)
+    source: str  # "files" (a config.import change) or "kubernetes" (through the executor)
     actor: str
     cluster_yml: str | None = None
     rkestate: str | None = None
+    authorization: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,9 +57,11 @@ class GatherFacts:
 
 @dataclass(frozen=True)
 class RollbackConfig:
+    """A ``config.rollback`` change asked for as the caller."""
+
     cluster: str
     kind: str
     to: int
     actor: str
-    change_id: str | None = None
     comment: str | None = None
+    authorization: str | None = None

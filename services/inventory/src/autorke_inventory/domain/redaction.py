@@ -1,8 +1,14 @@
 """What of a config may be shown: secret kinds (``cluster.rkestate``, kubeconfig) keep their
 structure but every value not on a short list of harmless keys is replaced by
 ``<redacted:xxxxxxxx>`` (a hash prefix, so a diff still shows *that* a secret changed);
-``cluster.yml`` has its inline keys and S3 credentials redacted. The unified diff between
-two versions is computed on redacted text only, so no secret can leak through it."""
+``cluster.yml`` has its inline keys, registry passwords and S3 credentials redacted (and
+so have a cluster's ``options`` wherever they are shown). The unified diff between two
+versions is computed on redacted text only, so no secret can leak through it; an rkestate
+is also summarised as the certificates that change, by the digest of each certificate
+(public), never of a key.
+
+Every kind is sealed at rest (``SEALED_KINDS``, M5): an imported cluster.yml may carry an
+inline ``ssh_key`` or a registry password."""
 from __future__ import annotations
 
 import difflib
@@ -15,6 +21,10 @@ import yaml
 from autorke_common import untrusted_yaml
 
 SECRET_KINDS = frozenset({"cluster.rkestate", "kubeconfig"})
+#: kinds stored sealed: every one (a cluster.yml is shown redacted, not masked whole)
+SEALED_KINDS = frozenset({"cluster.yml", "cluster.rkestate", "kubeconfig"})
+#: characters of one diff carried in an event (the whole diff stays on the proposal)
+DIFF_LIMIT = 64 * 1024
 # keys whose values are harmless in a secret document (names, paths, addresses)
 SAFE_KEYS = frozenset({
     "name", "commonName", "path", "keyPath", "envName", "keyEnvName", "configPath",
@@ -72,3 +82,43 @@ def diff(kind: str, old: str, new: str, old_label: str, new_label: str) -> str:
     a = redact(kind, old).splitlines(keepends=True)
     b = redact(kind, new).splitlines(keepends=True)
     return "".join(difflib.unified_diff(a, b, fromfile=old_label, tofile=new_label))
+
+
+def redact_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """A cluster's options as a viewer sees them: any value under a secret key masked
+    (options set before the schema refused secrets may still hold one)."""
+    return _walk(dict(options or {}), False)
+
+
+def certificates(rkestate: str) -> dict[str, str]:
+    """``<state>.<certificate name>`` -> digest of its certificate (public) of each
+    certificate of an rkestate (desiredState and currentState); keys are never read."""
+    try:
+        doc = json.loads(rkestate) if rkestate.strip() else {}
+    except ValueError:
+        return {}
+    out: dict[str, str] = {}
+    for which, short in (("currentState", "current"), ("desiredState", "desired")):
+        bundle = ((doc.get(which) or {}) if isinstance(doc, dict) else {}).get("certificatesBundle") or {}
+        if not isinstance(bundle, dict):
+            continue
+        for name, cert in bundle.items():
+            pem = cert.get("certificatePEM") if isinstance(cert, dict) else None
+            if pem:
+                out[f"{short}.{name}"] = content_hash(str(pem))[:23]
+    return out
+
+
+def certificate_changes(old: str, new: str) -> dict[str, dict[str, str | None]]:
+    """The certificates that differ between two rkestates: name -> change, from, to."""
+    a, b = certificates(old), certificates(new)
+    out: dict[str, dict[str, str | None]] = {}
+    for name in sorted(set(a) | set(b)):
+        if a.get(name) != b.get(name):
+            change = "added" if name not in a else "removed" if name not in b else "changed"
+            out[name] = {"change": change, "from": a.get(name), "to": b.get(name)}
+    return out
+
+
+def is_ca(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].endswith("-ca")

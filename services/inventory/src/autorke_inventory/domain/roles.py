@@ -14,8 +14,8 @@ ROLE_LABELS = {  # node labels RKE and RKE2 set for each role
     "worker": ("node-role.kubernetes.io/worker",),
 }
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}$")
-_LABEL_VALUE = re.compile(rf"^({_NAME})?$")
+_LABEL_KEY = re.compile(rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}")  # fullmatch
+_LABEL_VALUE = re.compile(rf"({_NAME})?")
 
 
 def check_roles(roles: list[str]) -> list[str]:
@@ -30,9 +30,32 @@ def check_roles(roles: list[str]) -> list[str]:
 
 def check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
-        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(str(value)):
+        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(str(value)):
             raise Invalid("invalid-request", f"label {key}={value} is not a valid Kubernetes label")
     return dict(sorted(labels.items()))
+
+
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def check_taints(taints: list[dict]) -> list[dict]:
+    """Each taint as ``{"key", "value", "effect"}`` (M12): a Kubernetes label key, a label
+    value (or empty), one of the three effects (``NoSchedule`` when not given); anything
+    else, or another field, is refused, so what is stored is what a node can carry."""
+    if not isinstance(taints, list):
+        raise Invalid("invalid-request", "taints must be a list of {key, value, effect}", field="taints")
+    out = []
+    for taint in taints:
+        if not isinstance(taint, dict) or set(taint) - {"key", "value", "effect"}:
+            raise Invalid("invalid-request", f"taint {taint!r} is not {{key, value, effect}}", field="taints")
+        key, value = taint.get("key"), taint.get("value") or ""
+        effect = taint.get("effect") or "NoSchedule"
+        if not isinstance(key, str) or not _LABEL_KEY.fullmatch(key) or not isinstance(value, str) \
+                or not _LABEL_VALUE.fullmatch(value) or effect not in TAINT_EFFECTS:
+            raise Invalid("invalid-request", f"taint {key}={value}:{effect} is not a valid Kubernetes taint "
+                          f"(a label key, a label value, and {', '.join(TAINT_EFFECTS)})", field="taints")
+        out.append({"key": key, "value": value, "effect": effect})
+    return out
 
 
 def roles_from_node_labels(labels: dict[str, str]) -> list[str]:

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
 
+from autorke_common.change_requests import change_accepted
 from autorke_common.envelope import Envelope
 from autorke_common.secrets import SecretBox
 from autorke_inventory.service_layer.etags import etag
+from autorke_inventory.service_layer.proposals import ChangeRequests
 from autorke_inventory.service_layer.sync import SyncRunner
 from autorke_inventory.service_layer.unit_of_work import UnitOfWorkFactory
 
@@ -28,6 +31,7 @@ class InventoryServices:
     uow: UnitOfWorkFactory  # a new unit of work per call
     box: SecretBox
     syncer: SyncRunner | None
+    changes: ChangeRequests | None  # the orchestrator, for the config changes the API asks for
     commands: Inlet  # the orchestrator's commands
     results: Inlet  # the executor's results of the jobs the inventory asked for
 
@@ -41,3 +45,9 @@ Services = Annotated[InventoryServices, Depends(_services)]
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
+
+
+def accepted(change: dict) -> JSONResponse:
+    """202 with the change a request became, and where to follow it."""
+    body, headers = change_accepted(change)
+    return JSONResponse(body, status_code=202, headers=headers)

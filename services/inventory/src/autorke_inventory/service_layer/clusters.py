@@ -1,8 +1,10 @@
 """Clusters: registration (with its networks, sealed kubeconfig, RKE2 join address and
-sealed join token, and bastion), updates, and
-the import of an existing cluster — its nodes matched to inventory machines, matched
-machines placed as members, the rest reported (never invented). Runs in the caller's
-unit of work; a refused import changes nothing.
+sealed join token, bastion and options, checked by :mod:`..domain.options`), updates
+(options only through a ``config.update`` change), and the import of an existing cluster —
+its files checked here, kept as a proposal and adopted by an approved ``config.import``
+change (:mod:`.proposals`): its nodes matched to inventory machines, matched machines
+placed as members, the rest reported (never invented). Runs in the caller's unit of work;
+a refused import changes nothing.
 
 Every kubeconfig that comes in (register, PATCH, the kube-admin config of an imported
 ``cluster.rkestate``) is checked against the allow-list of :mod:`autorke_common.kubeconfig`
@@ -23,13 +25,15 @@ from autorke_common.kubeconfig import parse_kubeconfig
 from autorke_common.secrets import SecretBox
 from autorke_inventory.adapters.orm import ClusterRow
 from autorke_inventory.domain import clusterconfig
+from autorke_inventory.domain import options as cluster_options
 from autorke_inventory.domain.matching import MatchResult, ObservedNode, match_nodes
 from autorke_inventory.service_layer import configs, membership
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # fullmatch
+#: what a PATCH sets directly; options change only through a config.update change (H1)
 EDITABLE = ("api_endpoint", "host_networks", "pod_cidr", "service_cidr", "bgp_as", "bastion",
-            "options", "join_address")
+            "join_address")
 
 
 def bad(detail: str, field: str | None = None) -> Invalid:
@@ -75,7 +79,7 @@ def _emit(uow: UnitOfWork, event: msg.Event, actor: str, aggregate: str) -> None
 
 def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) -> ClusterRow:
     name = data["name"]
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise bad("cluster name must be a DNS label (lowercase letters, digits, '-')", "name")
     if data["provider"] not in ("rke", "rke2"):
         raise bad("provider must be 'rke' or 'rke2'", "provider")
@@ -83,6 +87,7 @@ def register(uow: UnitOfWork, data: dict[str, Any], box: SecretBox, actor: str) 
         raise Conflict("cluster-exists", f"cluster {name!r} is already registered", cluster=name,
                        field="name")
     fields = check_fields({k: data.get(k) for k in EDITABLE if k in data})
+    fields["options"] = cluster_options.checked(data.get("options"))
     kubeconfig, token = data.get("kubeconfig"), data.get("join_token")
     if kubeconfig:
         parse_kubeconfig(kubeconfig, field="kubeconfig")
@@ -120,6 +125,16 @@ def update(uow: UnitOfWork, row: ClusterRow, patch: dict[str, Any], box: SecretB
     return row
 
 
+def set_options(uow: UnitOfWork, row: ClusterRow, options: dict[str, Any], actor: str) -> ClusterRow:
+    """The options of an approved ``config.update`` (checked again: the schema may have
+    become stricter since they were proposed)."""
+    row.options = cluster_options.checked(options)
+    row.version += 1
+    row.updated_at = utcnow()
+    _emit(uow, cluster_event(row, msg.ClusterUpdated), actor, row.name)
+    return row
+
+
 # -- import ----------------------------------------------------------------------------------
 def nodes_from_cluster_yml(doc: dict[str, Any]) -> list[ObservedNode]:
     nodes = []
@@ -141,14 +156,14 @@ def match(uow: UnitOfWork, nodes: list[ObservedNode]) -> MatchResult:
 
 
 def place_matched(uow: UnitOfWork, cluster: ClusterRow, result: MatchResult,
-                  actor: str) -> list[dict[str, Any]]:
+                  actor: str, change_id: str | None = None) -> list[dict[str, Any]]:
     """Members for every matched node, all or nothing (P1 refuses the whole import)."""
     placed = []
     for m in result.matched:
         machine = uow.machines.get(m.machine)
         roles = m.node.roles or ["worker"]
         membership.assign(uow, machine, cluster.name, roles, m.node.labels, m.node.taints,
-                          change_id=None, command_id=None, actor=actor)
+                          change_id=change_id, command_id=None, actor=actor)
         if machine.state != "member":
             before, machine.state = machine.state, "member"
             machine.version += 1
@@ -160,28 +175,24 @@ def place_matched(uow: UnitOfWork, cluster: ClusterRow, result: MatchResult,
     return placed
 
 
-def import_from_files(uow: UnitOfWork, cluster: ClusterRow, cluster_yml: str,
-                      rkestate: str | None, box: SecretBox, actor: str) -> dict[str, Any]:
-    doc = clusterconfig.validate(cluster_yml)
-    kubeconfig = None
+def checked_import(cluster_yml: str | None, rkestate: str | None) -> dict[str, str]:
+    """The files of an import from files, checked before they are kept as a proposal: a
+    valid cluster.yml (``invalid-cluster-config``), an rkestate that is JSON and whose
+    kube-admin kubeconfig passes the allow-list (``unsafe-kubeconfig``)."""
+    if not cluster_yml and not rkestate:
+        raise bad("an import from files needs cluster_yml and/or rkestate", "cluster_yml")
+    payload: dict[str, str] = {}
+    if cluster_yml:
+        clusterconfig.validate(cluster_yml)
+        payload["cluster.yml"] = cluster_yml
     if rkestate is not None:
         try:
             state = json.loads(rkestate)
         except ValueError:
             raise bad("cluster.rkestate is not JSON", "rkestate") from None
-        kubeconfig = admin_kubeconfig(state)
-    result = match(uow, nodes_from_cluster_yml(doc))
-    placed = place_matched(uow, cluster, result, actor)
-    stored = [configs.store(uow, cluster, "cluster.yml", cluster_yml, box, actor=actor,
-                            comment="imported")]
-    if rkestate is not None:
-        stored.append(configs.store(uow, cluster, "cluster.rkestate", rkestate, box, actor=actor,
-                                    comment="imported"))
-        if kubeconfig and cluster.kubeconfig_sealed is None:
-            update(uow, cluster, {"kubeconfig": kubeconfig}, box, actor)
-    return {"cluster": cluster.name, "source": "cluster.yml", "matched": placed,
-            "unmatched": [u.to_dict() for u in result.unmatched],
-            "configs": [{"kind": r.kind, "version": r.version} for r in stored]}
+        admin_kubeconfig(state)
+        payload["cluster.rkestate"] = rkestate
+    return payload
 
 
 def admin_kubeconfig(state: Any) -> str | None:

@@ -1,6 +1,6 @@
 """The config store (P3): numbered versions of each cluster's ``cluster.yml``,
-``cluster.rkestate`` and kubeconfig — who, when, which change, content hash. Secret kinds
-are sealed at rest and shown redacted; a cluster.yml is validated before it is stored;
+``cluster.rkestate`` and kubeconfig — who, when, which change, content hash. Every kind
+is sealed at rest and shown redacted; a cluster.yml is validated before it is stored;
 a rollback stores the old content as a new version. Runs in the caller's unit of work."""
 from __future__ import annotations
 
@@ -22,23 +22,23 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def render_cluster_yml(uow: UnitOfWork, cluster: ClusterRow) -> str:
+def render_cluster_yml(uow: UnitOfWork, cluster: ClusterRow, options: dict | None = None) -> str:
     """cluster.yml from the inventory: the cluster's members with their roles, labels,
-    taints and SSH endpoints, validated (``invalid-cluster-config`` if it is not)."""
-    options = dict(cluster.options or {})
-    default_user = options.pop("ssh_user", None)
+    taints and SSH endpoints, validated (``invalid-cluster-config`` if it is not).
+    ``options``: render with these instead of the cluster's (a proposal's preview)."""
+    options = dict(cluster.options or {} if options is None else options)
     nodes, bastion = [], cluster.bastion
     for machine, member in uow.memberships.members(cluster.name):
         ssh = (machine.cmdb or {}).get("ssh") or {}
         nodes.append(NodeSpec(hostname=machine.hostname, address=ssh.get("address") or machine.ip,
                               port=int(ssh.get("port") or 22),
-                              user=default_user or ssh.get("user") or "root",
+                              user=ssh.get("user") or "root",
                               roles=member.roles.split(","), labels=member.labels or {},
                               taints=member.taints or []))
         if bastion is None and isinstance(ssh.get("bastion"), dict):
             b = ssh["bastion"]
             bastion = {"address": b.get("address"), "port": str(b.get("port") or 22),
-                       "user": default_user or "root"}
+                       "user": "root"}
     text = clusterconfig.render(ClusterSpec(cluster.name, cluster.pod_cidr, cluster.service_cidr,
                                             bastion, options), nodes)
     clusterconfig.validate(text)
@@ -57,6 +57,14 @@ def plaintext(row: ConfigVersionRow, box: SecretBox) -> str:
     return box.open(row.content) if row.sealed else row.content
 
 
+def current_text(uow: UnitOfWork, cluster: str, kind: str, box: SecretBox) -> tuple[int | None, str]:
+    """(the latest version, its content), or (None, "") when there is none yet."""
+    latest = uow.configs.latest_version(cluster, kind)
+    if latest is None:
+        return None, ""
+    return latest, plaintext(get_version(uow, cluster, kind, latest), box)
+
+
 def store(uow: UnitOfWork, cluster: ClusterRow, kind: str, content: str, box: SecretBox, *,
           actor: str, change_id: str | None = None, command_id: str | None = None,
           comment: str | None = None, rollback_of: int | None = None) -> ConfigVersionRow:
@@ -66,7 +74,7 @@ def store(uow: UnitOfWork, cluster: ClusterRow, kind: str, content: str, box: Se
     if not content.strip():
         raise Invalid("invalid-request", f"{kind} is empty")
     latest = uow.configs.latest_version(cluster.name, kind)
-    secret = kind in redaction.SECRET_KINDS
+    secret = kind in redaction.SEALED_KINDS
     row = ConfigVersionRow(cluster=cluster.name, kind=kind, version=(latest or 0) + 1,
                            content=box.seal(content) if secret else content, sealed=secret,
                            content_hash=redaction.content_hash(content), change_id=change_id,

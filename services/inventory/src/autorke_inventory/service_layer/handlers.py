@@ -3,7 +3,11 @@ it. The orchestrator's commands come over the bus (:mod:`.messagebus` dispatches
 the dict ``bootstrap`` wires); the REST API's are the commands of
 :mod:`autorke_inventory.domain.commands`. What a handler does inside its unit of work is in
 the modules named after the thing it handles (``membership``, ``clusters``, ``configs``,
-``jobs``, ``node_status``).
+``proposals``, ``jobs``, ``node_status``).
+
+A config written through the REST API (options, an import from files, a rollback) is never
+written by its handler: it becomes a change of the orchestrator, asked for as the caller
+(:mod:`.proposals`), and the change's own commands preview and adopt it.
 
 A bus command seen before (same envelope id) is ignored: its handler answers
 :data:`DUPLICATE` and changes nothing, so a redelivery has no second effect.
@@ -18,10 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from autorke_common.catalogue import inventory as msg
-from autorke_common.errors import Invalid
+from autorke_common.errors import Invalid, Problem
 from autorke_common.secrets import SecretBox
 from autorke_inventory.adapters.orm import ClusterRow
+from autorke_inventory.domain import options as cluster_options
 from autorke_inventory.domain.commands import (
+    ChangeOptions,
     GatherFacts,
     ImportCluster,
     RefreshNodes,
@@ -29,7 +35,18 @@ from autorke_inventory.domain.commands import (
     RollbackConfig,
     UpdateCluster,
 )
-from autorke_inventory.service_layer import clusters, configs, etags, jobs, lookups, membership, node_status, views
+from autorke_inventory.service_layer import (
+    clusters,
+    configs,
+    etags,
+    jobs,
+    lookups,
+    membership,
+    node_status,
+    proposals,
+    views,
+)
+from autorke_inventory.service_layer.proposals import ChangeRequests
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 #: The durable of the orchestrator's commands (also the name their processed marks carry).
@@ -109,6 +126,29 @@ def store_config(c: msg.StoreConfig, uow: UnitOfWork, d: Delivered, *, box: Secr
     return msg.ConfigVersioned.TYPE
 
 
+def preview_config(c: msg.PreviewConfig, uow: UnitOfWork, d: Delivered, *, box: SecretBox) -> str:
+    """What a config change would adopt, redacted, for its approver (nothing else changes)."""
+    with uow:
+        if uow.already_processed(CONSUMER, d.command_id):
+            return DUPLICATE
+        proposals.emit(uow, proposals.preview(uow, c, box, d.actor, d.command_id), c, d.command_id, d.actor)
+        uow.commit()
+    return msg.ConfigPreviewed.TYPE
+
+
+def adopt_config(c: msg.AdoptConfig, uow: UnitOfWork, d: Delivered, *, box: SecretBox) -> str:
+    """An approved config change's proposal becomes the current config."""
+    with uow:
+        if uow.already_processed(CONSUMER, d.command_id):
+            return DUPLICATE
+        event = proposals.adopt(uow, c, box, d.actor, d.command_id)
+        if event.versions:  # an import placed members, or a new state: read the nodes now
+            node_status.request_soon(uow, c.cluster, d.command_id, d.actor, reason="config adopted")
+        proposals.emit(uow, event, c, d.command_id, d.actor)
+        uow.commit()
+    return msg.ConfigAdopted.TYPE
+
+
 def _config_content(uow: UnitOfWork, c: msg.StoreConfig, cluster: ClusterRow, box: SecretBox) -> str:
     if c.render:
         if c.kind != "cluster.yml":
@@ -133,6 +173,9 @@ def register_cluster(c: RegisterCluster, uow: UnitOfWork, *, box: SecretBox) -> 
 
 def update_cluster(c: UpdateCluster, uow: UnitOfWork, *, box: SecretBox) -> dict[str, Any]:
     with uow:
+        if "options" in c.patch:
+            raise Invalid("invalid-request", "options change through a config.update change: send them alone",
+                          field="options")
         row = lookups.cluster(uow, c.name)
         etags.check_if_match(c.if_match, row.version)
         row = clusters.update(uow, row, c.patch, box, c.actor)
@@ -140,22 +183,54 @@ def update_cluster(c: UpdateCluster, uow: UnitOfWork, *, box: SecretBox) -> dict
         return views.cluster_view(row, uow.memberships.count(c.name))
 
 
-def import_cluster(c: ImportCluster, uow: UnitOfWork, *, box: SecretBox) -> dict[str, Any]:
-    """From files: the report, now. Through the Kubernetes API: the executor's job (its
-    report comes later, on the job)."""
+def _through_change(uow: UnitOfWork, cluster: str, type_: str, payload: dict[str, Any], box: SecretBox,
+                    actor: str, authorization: str | None, changes: ChangeRequests | None) -> dict[str, Any]:
+    """Keep ``payload`` as a proposal and ask the orchestrator for the change that adopts
+    it, as the caller; the change's view. A change that could not be created leaves no
+    proposal behind."""
+    if changes is None:
+        raise Problem("orchestrator-unavailable", "The orchestrator is not configured", 503,
+                      "AUTORKE_ORCHESTRATOR_URL is not set: configs change only through changes")
     with uow:
-        row = lookups.cluster(uow, c.name)
-        if c.source == "kubernetes":
-            job_id = jobs.request_kube_import(uow, row, c.actor)
+        row = proposals.propose(uow, lookups.cluster(uow, cluster), type_, payload, box, actor)
+        params = proposals.params(row, payload)
+        uow.commit()
+    try:
+        change = changes.create(type=type_, cluster=cluster, params=params, authorization=authorization)
+    except BaseException:
+        with uow:
+            proposals.discard(uow, params["proposal"])
+            uow.commit()
+        raise
+    with uow:
+        proposals.bind(uow, params["proposal"], change["id"])
+        uow.commit()
+    return change
+
+
+def change_options(c: ChangeOptions, uow: UnitOfWork, *, box: SecretBox,
+                   changes: ChangeRequests | None) -> dict[str, Any]:
+    """New options become a ``config.update`` change (the change's view); nothing is stored
+    as current until it is approved."""
+    options = cluster_options.checked(c.options)
+    with uow:
+        etags.check_if_match(c.if_match, lookups.cluster(uow, c.name).version)
+    return _through_change(uow, c.name, "config.update", {"options": options}, box, c.actor, c.authorization,
+                           changes)
+
+
+def import_cluster(c: ImportCluster, uow: UnitOfWork, *, box: SecretBox,
+                   changes: ChangeRequests | None = None) -> dict[str, Any]:
+    """From files: a ``config.import`` change (its view); the files are kept as its
+    proposal, nothing is current until it is approved. Through the Kubernetes API: the
+    executor's job (its report comes later, on the job)."""
+    if c.source == "kubernetes":
+        with uow:
+            job_id = jobs.request_kube_import(uow, lookups.cluster(uow, c.name), c.actor)
             uow.commit()
             return {"job_id": job_id, "status": "pending"}
-        if not c.cluster_yml:
-            raise Invalid("invalid-request", "an import from files needs cluster_yml (and usually rkestate)")
-        report = clusters.import_from_files(uow, row, c.cluster_yml, c.rkestate, box, c.actor)
-        if row.kubeconfig_sealed:  # the files say who the members are, the API how they are
-            report["node_status_job"] = node_status.request(uow, row, c.actor, reason="imported")
-        uow.commit()
-        return report
+    payload = clusters.checked_import(c.cluster_yml, c.rkestate)
+    return _through_change(uow, c.name, "config.import", payload, box, c.actor, c.authorization, changes)
 
 
 def refresh_nodes(c: RefreshNodes, uow: UnitOfWork) -> dict[str, Any]:
@@ -173,14 +248,12 @@ def gather_facts(c: GatherFacts, uow: UnitOfWork) -> dict[str, Any]:
         return answer
 
 
-def rollback_config(c: RollbackConfig, uow: UnitOfWork, *, box: SecretBox) -> dict[str, Any]:
-    """The old version's content stored again, as a new version."""
+def rollback_config(c: RollbackConfig, uow: UnitOfWork, *, box: SecretBox,
+                    changes: ChangeRequests | None = None) -> dict[str, Any]:
+    """A ``config.rollback`` change (its view): the old version's content becomes a new
+    version once it is approved."""
     configs.check_kind(c.kind)
     with uow:
-        cluster = lookups.cluster(uow, c.cluster)
-        old = configs.get_version(uow, c.cluster, c.kind, c.to)
-        row = configs.store(uow, cluster, c.kind, configs.plaintext(old, box), box, actor=c.actor,
-                            change_id=c.change_id, comment=c.comment or f"rollback to version {c.to}",
-                            rollback_of=c.to)
-        uow.commit()
-        return views.version_view(row)
+        configs.get_version(uow, lookups.cluster(uow, c.cluster).name, c.kind, c.to)
+    payload = {"rollback": {"kind": c.kind, "version": c.to, "comment": c.comment}}
+    return _through_change(uow, c.cluster, "config.rollback", payload, box, c.actor, c.authorization, changes)

@@ -9,6 +9,9 @@
   The same listing gives the members' node status (``node_status``);
 * node status refreshes: the same listing, stored on the members (``node_status``).
 
+Every job is signed with the inventory's key (``uow.signer``): the executor runs only
+these two read-only kinds for it (C2).
+
 :func:`take_result` is the handler of the executor's results; the rest runs in the
 caller's unit of work.
 """
@@ -61,7 +64,7 @@ def request_facts(uow: UnitOfWork, machines: list[MachineRow], actor: str) -> di
                            created_at=utcnow()))
     run = ex.ExecutorRun(job_id=job_id, kind="script", action="facts", targets=targets,
                          fence=[t.host for t in targets], requested_by=actor)
-    uow.emit(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id),
+    uow.emit(uow.signer.sign(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id)),
              aggregate=job_id)
     return {"job_id": job_id, "targets": [t.host for t in targets], "skipped": skipped}
 
@@ -75,7 +78,7 @@ def request_kube_import(uow: UnitOfWork, cluster: ClusterRow, actor: str) -> str
     run = ex.ExecutorRun(job_id=job_id, kind="kube", action="list_nodes",
                          params={"cluster": cluster.name},
                          secrets={"kubeconfig": cluster.kubeconfig_sealed}, requested_by=actor)
-    uow.emit(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id),
+    uow.emit(uow.signer.sign(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id)),
              aggregate=job_id)
     return job_id
 

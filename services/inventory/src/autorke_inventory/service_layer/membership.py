@@ -12,7 +12,7 @@ from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import Conflict
 from autorke_inventory.adapters.orm import MachineRow, MembershipRow
 from autorke_inventory.domain.lifecycle import check_transition
-from autorke_inventory.domain.roles import check_labels, check_roles
+from autorke_inventory.domain.roles import check_labels, check_roles, check_taints
 from autorke_inventory.service_layer import lookups
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
@@ -38,6 +38,7 @@ def assign(uow: UnitOfWork, machine: MachineRow, cluster: str, roles: list[str],
     lookups.cluster(uow, cluster)
     roles = check_roles(list(roles))
     labels = check_labels(dict(labels))
+    taints = check_taints(list(taints))
     if machine.state in ("retired", "faulty"):
         raise Conflict("machine-unavailable", f"machine {machine.hostname} is {machine.state}",
                        machine=machine.id, state=machine.state)
@@ -91,7 +92,7 @@ def update_node(uow: UnitOfWork, machine: MachineRow, cluster: str,
     if labels is not None:
         current.labels = check_labels(labels)
     if taints is not None:
-        current.taints = taints
+        current.taints = check_taints(taints)
     current.change_id = change_id
     _event(uow, msg.MembershipChanged(action="updated", machine=machine.id,
                                       hostname=machine.hostname, cluster=cluster,

@@ -3,11 +3,14 @@ event, or ``inventory.command.refused`` with the refusal's slug (nothing else ch
 then). The handlers are looked up by command type in the dict ``bootstrap`` wires.
 
 Every inventory command belongs to an open change of the orchestrator: one without a
-``change_id`` is refused (``no-open-change``) before it is even parsed."""
+``change_id`` is refused (``no-open-change``) before it is even parsed, and one that is
+not signed by the orchestrator (C2: anyone on the bus could name a change id) is refused
+``unsigned-command`` or ``bad-signature`` before it is parsed either."""
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -23,11 +26,17 @@ CommandHandler = Callable[[msg.Command, UnitOfWork, Delivered], str]
 Handlers = Mapping[type[msg.Command], CommandHandler]
 
 
-def handle_command(env: Envelope, uow_factory: UnitOfWorkFactory, handlers: Handlers) -> str:
+class Verifier(Protocol):
+    """The trusted signers (``autorke_common.signing.Verifier``, scoped to the orchestrator)."""
+
+    def verify(self, envelope: Envelope) -> str: ...
+
+
+def handle_command(env: Envelope, uow_factory: UnitOfWorkFactory, handlers: Handlers, verifier: Verifier) -> str:
     """Apply one command envelope; returns the type of the answer event (or ``duplicate``).
     A refusal that could change on redelivery (a bug, ``Broken``) is raised, not answered."""
     try:
-        command = _command(env)
+        command = _command(env, verifier)
         handler = handlers.get(type(command))
         if handler is None:
             raise Invalid("invalid-request", f"no handler for {env.type}")
@@ -41,9 +50,10 @@ def handle_command(env: Envelope, uow_factory: UnitOfWorkFactory, handlers: Hand
     return refuse(env, slug, detail, uow_factory())
 
 
-def _command(env: Envelope) -> msg.Command:
+def _command(env: Envelope, verifier: Verifier) -> msg.Command:
     if env.type.startswith("inventory.") and not (env.data or {}).get("change_id"):
         raise Conflict("no-open-change", "membership, state and configs change only within a change")
+    verifier.verify(env)  # the change id is the orchestrator's word only when it signed it
     command = env.parsed()
     if not isinstance(command, msg.Command) or not env.type.startswith("inventory."):
         raise Invalid("invalid-request", f"inventory does not handle {env.type!r}")

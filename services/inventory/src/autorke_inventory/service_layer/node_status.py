@@ -60,7 +60,7 @@ def request(uow: UnitOfWork, cluster: ClusterRow, actor: str, job_id: str | None
                          params={"cluster": cluster.name},
                          secrets={"kubeconfig": cluster.kubeconfig_sealed}, requested_by=actor,
                          command_timeout_s=120)
-    uow.emit(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id),
+    uow.emit(uow.signer.sign(Envelope.of(run, source="inventory", correlation_id=job_id, actor=actor, id=job_id)),
              aggregate=job_id)
     return job_id
 

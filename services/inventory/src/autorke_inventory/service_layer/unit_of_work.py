@@ -17,6 +17,7 @@ from autorke_inventory.adapters.orm import (
     JobRow,
     MachineRow,
     MembershipRow,
+    ProposalRow,
     SyncCursorRow,
 )
 from autorke_inventory.adapters.repository import MachineQuery
@@ -61,6 +62,12 @@ class Configs(Protocol):
     def page(self, cluster: str, kind: str, after: Cursor | None, limit: int) -> list[ConfigVersionRow]: ...
 
 
+class Proposals(Protocol):
+    def get(self, proposal_id: str) -> ProposalRow | None: ...
+    def add(self, row: ProposalRow) -> None: ...
+    def remove(self, row: ProposalRow) -> None: ...
+
+
 class Jobs(Protocol):
     def get(self, job_id: str) -> JobRow | None: ...
     def add(self, row: JobRow) -> None: ...
@@ -74,15 +81,24 @@ class SyncCursors(Protocol):
     def add(self, row: SyncCursorRow) -> None: ...
 
 
+class CommandSigner(Protocol):
+    """The inventory's key (``autorke_common.signing.Signer``): the executor jobs it sends are signed."""
+
+    def sign(self, envelope: Envelope) -> Envelope: ...
+
+
 class UnitOfWork(Protocol):
-    """``with uow: …; uow.commit()``; the repositories exist while it is entered."""
+    """``with uow: …; uow.commit()``; the repositories exist while it is entered, and
+    ``signer`` signs the commands written to its outbox."""
 
     machines: Machines
     clusters: Clusters
     memberships: Memberships
     configs: Configs
+    proposals: Proposals
     jobs: Jobs
     sync_cursors: SyncCursors
+    signer: CommandSigner
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...

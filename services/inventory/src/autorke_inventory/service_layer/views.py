@@ -20,7 +20,7 @@ from autorke_inventory.adapters.repository import MACHINE_SORTS, MachineQuery
 from autorke_inventory.domain import redaction
 from autorke_inventory.domain.lifecycle import STATES
 from autorke_inventory.domain.roles import ROLES
-from autorke_inventory.service_layer import configs, lookups, node_status
+from autorke_inventory.service_layer import configs, lookups, node_status, proposals
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 CONTAINER_NETWORK_PREFIXES = ("projectcalico.org/", "calico/", "network.autorke.dev/")
@@ -119,7 +119,7 @@ def cluster_view(row: ClusterRow, members: int | None = None) -> dict[str, Any]:
             "join_address": row.join_address, "has_join_token": row.join_token_sealed is not None,
             "host_networks": row.host_networks, "pod_cidr": row.pod_cidr,
             "service_cidr": row.service_cidr, "bgp_as": row.bgp_as, "bastion": row.bastion,
-            "options": row.options, "created_by": row.created_by,
+            "options": redaction.redact_options(row.options), "created_by": row.created_by,
             "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
             "version": row.version, "members": members}
 
@@ -206,12 +206,22 @@ def import_status(uow: UnitOfWork, name: str, job_id: str) -> dict[str, Any]:
 
 
 # -- configs -------------------------------------------------------------------------------
-def rendered_cluster_yml(uow: UnitOfWork, name: str) -> dict[str, Any]:
-    """The cluster.yml the inventory would render now (nothing stored)."""
+def rendered_cluster_yml(uow: UnitOfWork, name: str, *, reveal: bool = False, admin: bool = False
+                         ) -> dict[str, Any]:
+    """The cluster.yml the inventory would render now (nothing stored), redacted unless an
+    admin asks to ``reveal`` it."""
+    if reveal and not admin:
+        raise Forbidden("forbidden", "only an admin may reveal a config's secrets")
     with uow:
         content = configs.render_cluster_yml(uow, lookups.cluster(uow, name))
-    return {"cluster": name, "kind": "cluster.yml", "content": content,
-            "content_hash": redaction.content_hash(content)}
+    return {"cluster": name, "kind": "cluster.yml",
+            "content": content if reveal else redaction.redact("cluster.yml", content),
+            "content_hash": redaction.content_hash(content), "redacted": not reveal}
+
+
+def proposal(uow: UnitOfWork, name: str, proposal_id: str) -> dict[str, Any]:
+    with uow:
+        return proposals.view(uow, name, proposal_id)
 
 
 def config_versions(uow: UnitOfWork, name: str, kind: str, limit: int, cursor: str | None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ share its MetaData) plus the outbox and processed-message tables.
   kubeconfig stays sealed at rest).
 * ``netcfg_pools``: netcfg's record of each pool it wrote, to report drift against, and
   the marks of the write in flight on it (``service_layer.pool_writes``).
+* ``netcfg_pool_changes``: the open ``ippool.*`` changes and the pool each will write.
 * ``netcfg_tickets``: flat-network tickets and where each stands.
 * ``netcfg_callbacks``: every verified VCalico callback, keyed by its ``event_id`` (replay
   safety).
@@ -50,6 +51,17 @@ class PoolRow(Table, table=True):
     write_id: str | None = Field(default=None, max_length=64)    # the last write begun
     write_by: str | None = Field(default=None, max_length=128)   # its actor or ticket
     write_started_at: datetime | None = time_field(nullable=True)  # set while it is in flight
+
+
+class PoolChangeRow(Table, table=True):
+    __tablename__ = "netcfg_pool_changes"
+    change_id: str = Field(primary_key=True, max_length=64)
+    cluster: str = Field(max_length=128)
+    pool: str = Field(max_length=253)
+    operation: str = Field(max_length=16)
+    spec: dict | None = json_field(nullable=True)
+    requested_by: str | None = Field(default=None, max_length=128)
+    created_at: datetime = time_field(now=True)
 
 
 class TicketRow(Table, table=True):

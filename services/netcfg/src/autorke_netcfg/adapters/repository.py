@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from autorke_common.db import keyset
 from autorke_common.rest import Cursor
-from autorke_netcfg.adapters.orm import CallbackRow, ClusterRow, PoolRow, TicketRow
+from autorke_netcfg.adapters.orm import CallbackRow, ClusterRow, PoolChangeRow, PoolRow, TicketRow
 from autorke_netcfg.domain.ticket_rules import SUBMITTED
 
 
@@ -67,6 +67,26 @@ class PoolRepository:
         self.session.add(row)
 
     def delete(self, row: PoolRow) -> None:
+        self.session.delete(row)
+
+
+class PoolChangeRepository:
+    """The open ``ippool.*`` changes, by change id."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, change_id: str) -> PoolChangeRow | None:
+        return self.session.get(PoolChangeRow, change_id)
+
+    def of_cluster(self, cluster: str) -> list[PoolChangeRow]:
+        stmt = select(PoolChangeRow).where(PoolChangeRow.cluster == cluster).order_by(PoolChangeRow.created_at)
+        return list(self.session.execute(stmt).scalars())
+
+    def add(self, row: PoolChangeRow) -> None:
+        self.session.add(row)
+
+    def delete(self, row: PoolChangeRow) -> None:
         self.session.delete(row)
 
 

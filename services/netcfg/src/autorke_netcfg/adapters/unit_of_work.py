@@ -21,6 +21,7 @@ from autorke_common.outbox import UnitOfWork
 from autorke_netcfg.adapters.repository import (
     CallbackRepository,
     ClusterRepository,
+    PoolChangeRepository,
     PoolRepository,
     TicketRepository,
 )
@@ -33,6 +34,7 @@ class AlreadyRecorded(Exception):
 class NetcfgUnitOfWork(UnitOfWork):
     clusters: ClusterRepository
     pools: PoolRepository
+    pool_changes: PoolChangeRepository
     tickets: TicketRepository
     callbacks: CallbackRepository
 
@@ -40,6 +42,7 @@ class NetcfgUnitOfWork(UnitOfWork):
         super().__enter__()
         self.clusters = ClusterRepository(self.session)
         self.pools = PoolRepository(self.session)
+        self.pool_changes = PoolChangeRepository(self.session)
         self.tickets = TicketRepository(self.session)
         self.callbacks = CallbackRepository(self.session)
         return self

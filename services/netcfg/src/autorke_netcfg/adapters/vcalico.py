@@ -3,10 +3,14 @@
 Every attempt carries the same ``Idempotency-Key`` (the netcfg ticket id), so a retry
 after a lost answer never opens a second ticket. Connection errors, timeouts, 5xx and 429
 are retried with exponential back-off (honouring ``Retry-After`` up to the back-off cap);
-any other 4xx is VCalico refusing the request and is not retried.
+any other 4xx is VCalico refusing the request and is not retried. A success answer that
+names no usable ticket id (not JSON, not an object, no ``id``, or one that is not a short
+printable string) is a refusal too (L9): the ticket fails with the reason, instead of a
+KeyError that dead-letters the command and leaves the ticket ``approved``.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +32,25 @@ class VCalicoRefused(Exception):
     def __init__(self, message: str, attempts: int) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+#: What a VCalico ticket id may be: it is stored, logged, shown and matched against callbacks.
+_TICKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+
+
+def ticket_id_of(response: httpx.Response, attempt: int) -> str:
+    """The ticket id a 2xx answer names; :class:`VCalicoRefused` when it names none."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise VCalicoRefused(f"VCalico answered {response.status_code} without JSON: "
+                             f"{response.text[:200]!r}", attempt) from None
+    ticket = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(ticket, str) or not _TICKET_ID.fullmatch(ticket):
+        shown = "no id" if ticket is None else f"an unusable id {str(ticket)[:60]!r}"
+        raise VCalicoRefused(f"VCalico answered {response.status_code} with {shown}: "
+                             f"{response.text[:200]!r}", attempt)
+    return ticket
 
 
 @dataclass(frozen=True)
@@ -57,7 +80,7 @@ class VCalicoClient:
                     last = f"{type(exc).__name__} talking to VCalico"
                 else:
                     if response.status_code in (200, 201, 202):
-                        return Submission(response.json()["id"], attempt)
+                        return Submission(ticket_id_of(response, attempt), attempt)
                     if response.status_code in (429,) or response.status_code >= 500:
                         last = f"VCalico answered {response.status_code}"
                         retry_after = _seconds(response.headers.get("Retry-After"))

@@ -1,5 +1,5 @@
-"""The requests netcfg's own REST API takes that never travel on the bus: pool writes, a
-ticket's retry and cancel, and VCalico's callback. The ticket steps other services send
+"""The requests netcfg's own REST API takes that never travel on the bus: a pool change
+request, a ticket's retry and cancel, and VCalico's callback. The ticket steps other services send
 (plan, approve, confirm, submit, apply) are the bus's commands, in
 :mod:`autorke_common.catalogue.netcfg`; the REST API sends its handlers the same ones.
 Each is what its handler needs, no more; the routes build them from the request."""
@@ -11,36 +11,19 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class CreatePool:
-    cluster: str
-    name: str
-    spec: dict[str, Any]
-    actor: str
-
-
-@dataclass(frozen=True)
-class UpdatePool:
-    cluster: str
-    name: str
-    spec: dict[str, Any]
-    actor: str
-
-
-@dataclass(frozen=True)
-class SetPoolDisabled:
-    """Enable (``disabled=False``) or disable a pool."""
+class RequestPoolChange:
+    """Ask for an ``ippool.<operation>`` change (create, update, delete, enable, disable)
+    of pool ``name``: checked at once, then created with the orchestrator as the caller
+    (``authorization``: the caller's own ``Authorization`` header goes along, so the
+    orchestrator records the real requester). ``spec``: the pool's Calico spec (create and
+    update only)."""
 
     cluster: str
     name: str
-    disabled: bool
+    operation: str
+    spec: dict[str, Any] | None
     actor: str
-
-
-@dataclass(frozen=True)
-class DeletePool:
-    cluster: str
-    name: str
-    actor: str
+    authorization: str | None = None
 
 
 @dataclass(frozen=True)

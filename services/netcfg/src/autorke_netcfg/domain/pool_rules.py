@@ -4,17 +4,25 @@ Writing ``crd.projectcalico.org/v1`` directly skips every check calicoctl makes,
 never checks a pool against the hosts' networks or the service CIDR at all. These rules
 are the ones a pool must pass before netcfg writes it: a strictly masked CIDR, a block
 size in Calico's range and no larger than the pool, no overlap with a host network, the
-service CIDR, a link-local range or another pool; and, once addresses are allocated from a
-pool, no shrinking, re-addressing or re-blocking, and no delete until it is disabled and
-empty. Every refusal is a domain error with a stable slug (:class:`Invalid` for a request
-that is wrong in itself, :class:`Conflict` for one the cluster's state refuses), a message
+service CIDR, the pod CIDR (the cluster's own default pool), a reserved range (link-local,
+loopback, multicast, ``0.0.0.0/8``, ``240.0.0.0/4``) or another pool; a CIDR and a block
+size that never change once the pool exists (Calico's own rule, which the CRD skips); and
+no delete until the pool is disabled and empty.
+
+The host networks are the ones the inventory declares for the cluster plus the address of
+every node the cluster reports (a /32 or /128 each, read live): so the host-network rule
+always has data, even for a cluster registered without ``host_networks``; with neither,
+a pool is refused (``host-networks-unknown``) rather than checked against nothing.
+
+Every refusal is a domain error with a stable slug (:class:`Invalid` for a request that is
+wrong in itself, :class:`Conflict` for one the cluster's state refuses), a message
 naming the conflicting range and the offending ``field``.
 """
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -24,8 +32,21 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MODES = ("Never", "Always", "CrossSubnet")
 BLOCK_RANGE = {4: (20, 32), 6: (116, 128)}
 DEFAULT_BLOCK = {4: 26, 6: 122}
-LINK_LOCAL = {4: ipaddress.ip_network("169.254.0.0/16"), 6: ipaddress.ip_network("fe80::/10")}
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+#: Ranges no pod address may come from: link-local, loopback, multicast, "this network"
+#: (0.0.0.0/8) and the reserved class E (240.0.0.0/4, with the broadcast address).
+RESERVED = {
+    4: tuple((ipaddress.ip_network(c), what) for c, what in (
+        ("169.254.0.0/16", "the link-local range"), ("127.0.0.0/8", "the loopback range"),
+        ("224.0.0.0/4", "the multicast range"), ("0.0.0.0/8", "the 'this network' range"),
+        ("240.0.0.0/4", "the reserved range"))),
+    6: tuple((ipaddress.ip_network(c), what) for c, what in (
+        ("fe80::/10", "the link-local range"), ("::1/128", "the loopback address"),
+        ("ff00::/8", "the multicast range"), ("::/128", "the unspecified address"))),
+}
+#: Fixed once the pool exists (Calico: "IPPool CIDR cannot be modified", "IPPool
+#: BlockSize cannot be modified"): add a pool and migrate instead.
+IMMUTABLE = ("cidr", "blockSize")
+_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")  # fullmatch
 SPEC_FIELDS = ("cidr", "blockSize", "ipipMode", "vxlanMode", "natOutgoing", "disabled",
                "nodeSelector", "disableBGPExport")
 
@@ -91,6 +112,25 @@ class ClusterNetworks:
     host_networks: tuple[str, ...] = ()
     service_cidr: str | None = None
     pod_cidr: str | None = None
+    #: every node's own address, as the cluster reports it now (``with_nodes``)
+    node_addresses: tuple[str, ...] = ()
+
+    def with_nodes(self, nodes: list[dict[str, Any]]) -> ClusterNetworks:
+        """These facts with the addresses of ``nodes`` (Kubernetes Node objects)."""
+        found = []
+        for node in nodes:
+            for a in (node.get("status") or {}).get("addresses") or []:
+                if a.get("type") in ("InternalIP", "ExternalIP"):
+                    try:
+                        found.append(str(ipaddress.ip_address(a.get("address"))))
+                    except ValueError:
+                        continue
+        return replace(self, node_addresses=tuple(sorted(set(found))))
+
+    def hosts(self) -> list[IPNetwork]:
+        """The host networks the rule checks: the declared ones and each node's address."""
+        declared = [ipaddress.ip_network(t, strict=False) for t in self.host_networks]
+        return declared + [ipaddress.ip_network(a) for a in self.node_addresses]
 
 
 @dataclass
@@ -122,7 +162,7 @@ def parse_cidr(text: Any, field_: str = "cidr") -> IPNetwork:
 
 
 def check_name(name: str) -> None:
-    if not isinstance(name, str) or len(name) > 253 or not _NAME_RE.match(name):
+    if not isinstance(name, str) or len(name) > 253 or not _NAME_RE.fullmatch(name):
         raise Invalid("invalid-pool-name", f"{name!r} is not a lowercase RFC 1123 name", field="name")
 
 
@@ -160,14 +200,21 @@ def normalise(name: str, spec: dict[str, Any]) -> Pool:
                 disableBGPExport=bool(spec.get("disableBGPExport", False)))
 
 
-def _check_placement(pool: Pool, cluster: ClusterNetworks, others: list[Pool]) -> None:
+def _check_placement(pool: Pool, cluster: ClusterNetworks, others: list[Pool], *,
+                     new: bool = True) -> None:
+    """Where the pool may lie. ``new``: a pool being created (the pod CIDR is then the
+    cluster's own default pool's, never another's)."""
     net = pool.network
-    reserved = LINK_LOCAL[net.version]
-    if net.overlaps(reserved):
-        raise Invalid("pool-overlaps-reserved", f"pool {net} overlaps the link-local range {reserved}",
-                      field="cidr", conflict=str(reserved))
-    for text in cluster.host_networks:
-        host = ipaddress.ip_network(text, strict=False)
+    for reserved, what in RESERVED[net.version]:
+        if net.overlaps(reserved):
+            raise Invalid("pool-overlaps-reserved", f"pool {net} overlaps {what} {reserved}",
+                          field="cidr", conflict=str(reserved))
+    hosts = cluster.hosts()
+    if not hosts:
+        raise Conflict("host-networks-unknown", f"cluster {cluster.name} declares no host networks and "
+                       "reports no node address: a pool cannot be checked against the hosts' networks; "
+                       "register the cluster's host_networks first", field="cidr")
+    for host in hosts:
         if host.version == net.version and net.overlaps(host):
             raise Conflict("pool-overlaps-host-network",
                            f"pool {net} overlaps the host network {host} of cluster {cluster.name}",
@@ -178,6 +225,13 @@ def _check_placement(pool: Pool, cluster: ClusterNetworks, others: list[Pool]) -
             raise Conflict("pool-overlaps-service-cidr",
                            f"pool {net} overlaps the service CIDR {svc} of cluster {cluster.name}",
                            field="cidr", conflict=str(svc))
+    if new and cluster.pod_cidr:
+        pods = ipaddress.ip_network(cluster.pod_cidr, strict=False)
+        if pods.version == net.version and net.overlaps(pods):
+            raise Conflict("pool-overlaps-pod-cidr",
+                           f"pool {net} overlaps the pod CIDR {pods} of cluster {cluster.name}: that "
+                           "range is the cluster's default pool (cluster-cidr), not a new pool's",
+                           field="cidr", conflict=str(pods))
     for other in others:
         if other.name != pool.name and other.network.version == net.version \
                 and net.overlaps(other.network):
@@ -205,29 +259,16 @@ def check_create(pool: Pool, cluster: ClusterNetworks, existing: list[Pool],
 
 def check_update(current: Pool, wanted: Pool, cluster: ClusterNetworks, existing: list[Pool],
                  blocks: list[Block]) -> None:
-    """A changed pool. Once any address is allocated from it, its CIDR may not shrink or
-    move (pods would hold addresses outside every pool) and its block size may not change;
-    growing an in-use pool is refused too (Calico keeps a pool's CIDR immutable: add a
-    pool instead)."""
-    _check_placement(wanted, cluster, existing)
-    used = [b for b in blocks_in(current.network, blocks) if b.allocated]
-    in_use = sum(b.allocated for b in used)
-    old, new = current.network, wanted.network
-    if used and new != old:
-        outside = [b.cidr for b in used if not (b.network.version == new.version
-                                                 and b.network.subnet_of(new))]
-        if outside or new.version != old.version:
-            kind = "re-address" if not new.overlaps(old) else "shrink"
-            raise Conflict("pool-in-use", f"cannot {kind} pool {current.name} from {old} to {new}: {in_use} "
-                           f"addresses are allocated in {', '.join(outside) or old}", field="cidr",
-                           conflict=str(old), allocated=in_use)
-        raise Conflict("pool-cidr-immutable", f"pool {current.name} ({old}) has {in_use} allocated addresses; "
-                       f"its CIDR cannot change to {new}: add a new pool and migrate", field="cidr",
-                       conflict=str(old))
-    if used and wanted.blockSize != current.blockSize:
-        raise Conflict("pool-in-use", f"cannot change the block size of pool {current.name} ({old}) from "
-                       f"/{current.blockSize} to /{wanted.blockSize}: {in_use} addresses are allocated",
-                       field="blockSize", conflict=str(old), allocated=in_use)
+    """A changed pool: its CIDR and block size stay as they are (``immutable-field``, in use
+    or not: Calico refuses both changes, and a pod may hold an address from the old range
+    at any moment), and it still lies where a pool may."""
+    for name in IMMUTABLE:
+        old, new = getattr(current, name), getattr(wanted, name)
+        if old != new:
+            raise Invalid("immutable-field", f"the {name} of pool {current.name} cannot change "
+                          f"({old} to {new}): add a new pool, migrate the pods, then delete this one",
+                          field=name, current=old)
+    _check_placement(wanted, cluster, existing, new=False)
 
 
 def check_delete(pool: Pool, blocks: list[Block]) -> None:

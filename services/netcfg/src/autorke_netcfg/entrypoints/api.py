@@ -1,18 +1,25 @@
 """Thin REST routes for IP pools (DESIGN.md section 2) and the clusters netcfg knows:
 parse, call a handler or a view, return what it answers. Refusals are raised by the
 handlers (domain errors and problems, problem+json at the edge); the offending field is
-named in the problem body (``field``). Lists are pages (``{"items", "next_cursor"}``)."""
+named in the problem body (``field``). Lists are pages (``{"items", "next_cursor"}``).
+
+A pool write (create, update, delete, enable, disable) writes nothing at once: checked,
+it becomes an ``ippool.*`` change the orchestrator runs after an approver approves it,
+created as the caller (their ``Authorization`` goes along); the answer is 202 with the
+change and its ``Location``."""
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from autorke_common.auth import Admin, Operator, Viewer
 from autorke_common.catalogue.netcfg import PoolSpec
+from autorke_common.change_requests import change_accepted
 from autorke_common.rest import CursorParam, Limit, Page
-from autorke_netcfg.domain.commands import CreatePool, DeletePool, SetPoolDisabled, UpdatePool
+from autorke_netcfg.domain.commands import RequestPoolChange
 from autorke_netcfg.entrypoints.deps import NetcfgPorts
 from autorke_netcfg.service_layer import pools, views
 
@@ -56,9 +63,18 @@ def list_pools(cluster: str, _: Viewer, ports: NetcfgPorts, limit: Limit = 100,
     return views.list_pools(ports, cluster, limit, cursor)
 
 
-@router.post(POOLS, status_code=201)
-def create_pool(cluster: str, body: PoolBody, who: Operator, ports: NetcfgPorts) -> dict:
-    return pools.create_pool(CreatePool(cluster, body.name, _spec(body.spec), who.subject), ports)
+def _requested(request: Request, ports: NetcfgPorts, cluster: str, pool: str, operation: str,
+               actor: str, spec: PoolSpec | None = None) -> JSONResponse:
+    change = pools.request_change(RequestPoolChange(cluster, pool, operation, _spec(spec) if spec else None,
+                                                    actor, request.headers.get("authorization")), ports)
+    body, headers = change_accepted(change)
+    return JSONResponse(body, status_code=202, headers=headers)
+
+
+@router.post(POOLS, status_code=202)
+def create_pool(cluster: str, body: PoolBody, who: Operator, ports: NetcfgPorts, request: Request) -> JSONResponse:
+    """Ask for an ``ippool.create`` change (202 with the change)."""
+    return _requested(request, ports, cluster, body.name, "create", who.subject, body.spec)
 
 
 @router.get(POOLS + "/{pool}")
@@ -66,23 +82,23 @@ def get_pool(cluster: str, pool: str, _: Viewer, ports: NetcfgPorts) -> dict:
     return views.get_pool(ports, cluster, pool)
 
 
-@router.put(POOLS + "/{pool}")
-def update_pool(cluster: str, pool: str, body: PoolUpdate, who: Operator,
-                ports: NetcfgPorts) -> dict:
-    return pools.update_pool(UpdatePool(cluster, pool, _spec(body.spec), who.subject), ports)
+@router.put(POOLS + "/{pool}", status_code=202)
+def update_pool(cluster: str, pool: str, body: PoolUpdate, who: Operator, ports: NetcfgPorts,
+                request: Request) -> JSONResponse:
+    """Ask for an ``ippool.update`` change (its CIDR and block size never change)."""
+    return _requested(request, ports, cluster, pool, "update", who.subject, body.spec)
 
 
-@router.delete(POOLS + "/{pool}", status_code=204)
-def delete_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts) -> Response:
-    pools.delete_pool(DeletePool(cluster, pool, who.subject), ports)
-    return Response(status_code=204)
+@router.delete(POOLS + "/{pool}", status_code=202)
+def delete_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts, request: Request) -> JSONResponse:
+    return _requested(request, ports, cluster, pool, "delete", who.subject)
 
 
-@router.post(POOLS + "/{pool}:enable")
-def enable_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts) -> dict:
-    return pools.set_disabled(SetPoolDisabled(cluster, pool, False, who.subject), ports)
+@router.post(POOLS + "/{pool}:enable", status_code=202)
+def enable_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts, request: Request) -> JSONResponse:
+    return _requested(request, ports, cluster, pool, "enable", who.subject)
 
 
-@router.post(POOLS + "/{pool}:disable")
-def disable_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts) -> dict:
-    return pools.set_disabled(SetPoolDisabled(cluster, pool, True, who.subject), ports)
+@router.post(POOLS + "/{pool}:disable", status_code=202)
+def disable_pool(cluster: str, pool: str, who: Operator, ports: NetcfgPorts, request: Request) -> JSONResponse:
+    return _requested(request, ports, cluster, pool, "disable", who.subject)

@@ -1,6 +1,8 @@
 """Bus subscriptions: inventory's cluster events (the facts netcfg checks pools and plans
-against) and the ``network.flatten`` commands the orchestrator — and netcfg itself, after
-each human step — send, each to the handler ``bootstrap`` registers for its type. Handlers
+against), the orchestrator's finished changes (an ``ippool.*`` change's pool is then no
+longer pending), the orchestrator's ``ippool.*`` steps (check, apply) and the
+``network.flatten`` commands netcfg itself sends after each human step, each to the
+handler ``bootstrap`` registers for its type. Handlers
 are plain functions the bus runs in a worker thread (the Kubernetes client and the
 database are blocking); each command has its own durable consumer on the work queue. A
 refusal (a domain error, a problem below 500) is dead-lettered with its slug by the bus;
@@ -12,9 +14,10 @@ from typing import Any
 
 from autorke_common.bus import COMMANDS_STREAM, EVENTS_STREAM, ConsumerSpec, Delivery
 from autorke_common.catalogue import Command
+from autorke_common.catalogue.orchestrator import ChangeFinished
 from autorke_common.envelope import Envelope
 from autorke_common.errors import PermanentError
-from autorke_netcfg.service_layer import clusters
+from autorke_netcfg.service_layer import clusters, pools
 from autorke_netcfg.service_layer.ports import Ports
 
 #: a command handler: ``(command, ports, envelope)``, the envelope that carried it
@@ -28,6 +31,10 @@ def consumers(ports: Ports, handlers: Mapping[type[Command], CommandHandler],
     def on_cluster(env: Envelope, _: Delivery) -> None:
         clusters.record_cluster_facts(env, ports)
 
+    def on_change_finished(env: Envelope, _: Delivery) -> None:
+        if env.type == ChangeFinished.TYPE:
+            pools.change_closed(ports, env.parsed().change_id)
+
     def on_command(env: Envelope, _: Delivery) -> None:
         msg = env.parsed()
         handler = handlers.get(type(msg))
@@ -38,6 +45,8 @@ def consumers(ports: Ports, handlers: Mapping[type[Command], CommandHandler],
     return [
         ConsumerSpec(durable="netcfg-inventory-clusters", subject="autorke.events.inventory.cluster.>",
                      handler=on_cluster, stream=EVENTS_STREAM, run_in_thread=True),
+        ConsumerSpec(durable="netcfg-orchestrator-changes", subject=ChangeFinished.message_subject(),
+                     handler=on_change_finished, stream=EVENTS_STREAM, run_in_thread=True),
         *(ConsumerSpec(durable=f"netcfg-{cls.TYPE.replace('.', '-')}", subject=cls.message_subject(),
                        handler=on_command, stream=COMMANDS_STREAM, ack_wait_s=ack_wait_s.get(cls, 60.0),
                        max_deliver=5, run_in_thread=True)

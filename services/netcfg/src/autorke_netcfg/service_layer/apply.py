@@ -135,12 +135,13 @@ def apply(cmd: ApplyTicket, ports: Ports, envelope: Envelope | None = None) -> s
     attempt = _confirmed(ports, cmd.ticket_id)
     if not isinstance(attempt, Attempt):
         return attempt
-    try:
-        _check(attempt)
-        _write(ports, attempt)
-    except Exception as exc:  # noqa: BLE001 - any failure: undo, fail the ticket cleanly
-        return _undo(ports, attempt, exc)
-    return _record(ports, attempt)
+    with ports.pool_lock(attempt.cluster):   # no pool write of the cluster in between
+        try:
+            _check(attempt)
+            _write(ports, attempt)
+        except Exception as exc:  # noqa: BLE001 - any failure: undo, fail the ticket cleanly
+            return _undo(ports, attempt, exc)
+        return _record(ports, attempt)
 
 
 def _confirmed(ports: Ports, ticket_id: str) -> Attempt | str | None:
@@ -162,14 +163,15 @@ def _check(attempt: Attempt) -> None:
     """Membership (P8), the answer (against the cluster's host networks now) and the pool
     (P7) again, against the cluster as it is now."""
     api, pool, plan = attempt.api, attempt.pool, attempt.plan
-    members = {NodeFacts.from_resource(o).name for o in api.nodes()}
+    node_objects = api.nodes()
+    members = {NodeFacts.from_resource(o).name for o in node_objects}
     ticket_rules.check_membership(attempt.cluster, [n["name"] for n in plan["nodes"]],
                                   plan.get("route_reflectors", []), members)
     ticket_rules.check_answer(attempt.ticket_id, plan, attempt.answer, attempt.nets.host_networks)
     existing, blocks, _ = read_state(api)
     others = [p for p in existing if p.name != pool.name]
     if not any(p.name == pool.name and p.spec() == pool.spec() for p in existing):
-        pool_rules.check_create(pool, attempt.nets, others, blocks)
+        pool_rules.check_create(pool, attempt.nets.with_nodes(node_objects), others, blocks)
 
 
 def _write(ports: Ports, attempt: Attempt) -> None:

@@ -59,6 +59,11 @@ def call(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         raise Problem("cluster-unreachable", "Cluster unreachable", 503, str(exc)) from None
 
 
+def live_networks(api: ClusterApi, facts: ClusterNetworks) -> ClusterNetworks:
+    """The cluster's facts with every node's address as the cluster reports it now."""
+    return facts.with_nodes(call(api.nodes))
+
+
 def read_state(api: ClusterApi) -> tuple[list[Pool], list[Block], dict[str, dict]]:
     """The cluster's pools, IPAM blocks, and raw pool objects by name."""
     raw = {o["metadata"]["name"]: o for o in call(api.list, PLURAL)}

@@ -80,11 +80,12 @@ def build(ports: Ports, cmd: PlanTicket) -> dict:
         row = load_cluster(uow, cmd.cluster)
         api, nets, cluster_as = cluster_api(ports, row), networks(row), row.bgp_as
     pool = pool_rules.normalise(cmd.pool_name, {**FLAT_POOL_DEFAULTS, **cmd.pool.model_dump(exclude_none=True)})
-    facts = {n.name: n for n in (NodeFacts.from_resource(o) for o in call(api.nodes))}
+    node_objects = call(api.nodes)
+    facts = {n.name: n for n in (NodeFacts.from_resource(o) for o in node_objects)}
     plan = ticket_rules.build_plan(cmd.cluster, cluster_as, cmd.nodes, cmd.route_reflectors, cmd.as_numbers,
                                    facts, pool.name, pool.spec())
     existing, blocks, _ = read_state(api)
-    pool_rules.check_create(pool, nets, existing, blocks)
+    pool_rules.check_create(pool, nets.with_nodes(node_objects), existing, blocks)
     return plan
 
 

@@ -10,7 +10,7 @@ from typing import Protocol, Self
 
 from autorke_common.envelope import Envelope
 from autorke_common.rest import Cursor
-from autorke_netcfg.adapters.orm import CallbackRow, ClusterRow, PoolRow, TicketRow
+from autorke_netcfg.adapters.orm import CallbackRow, ClusterRow, PoolChangeRow, PoolRow, TicketRow
 
 
 class Clusters(Protocol):
@@ -26,6 +26,13 @@ class Pools(Protocol):
     def of_cluster(self, cluster: str, locked: bool = False) -> list[PoolRow]: ...
     def add(self, row: PoolRow) -> None: ...
     def delete(self, row: PoolRow) -> None: ...
+
+
+class PoolChanges(Protocol):
+    def get(self, change_id: str) -> PoolChangeRow | None: ...
+    def of_cluster(self, cluster: str) -> list[PoolChangeRow]: ...
+    def add(self, row: PoolChangeRow) -> None: ...
+    def delete(self, row: PoolChangeRow) -> None: ...
 
 
 class Tickets(Protocol):
@@ -51,6 +58,7 @@ class UnitOfWork(Protocol):
 
     clusters: Clusters
     pools: Pools
+    pool_changes: PoolChanges
     tickets: Tickets
     callbacks: Callbacks
 

@@ -1,15 +1,16 @@
 """netcfg's read side: what the REST API shows of the clusters netcfg knows, of a
 cluster's IP pools (read live from the cluster, beside netcfg's record of each, with its
-drift) and of flat-network tickets. Every list is a :class:`~autorke_common.rest.Page`
-(``{"items", "next_cursor"}``) in a total order: clusters and pools by name, tickets
-newest first (ties by id)."""
+drift and the open ``ippool.*`` change that will write it: ``pending_change``; a pool an
+open change will create is listed too, ``in_cluster`` false) and of flat-network tickets.
+Every list is a :class:`~autorke_common.rest.Page` (``{"items", "next_cursor"}``) in a
+total order: clusters and pools by name, tickets newest first (ties by id)."""
 from __future__ import annotations
 
 from typing import Any
 
 from autorke_common.errors import not_found
 from autorke_common.rest import Cursor, Page, page_of
-from autorke_netcfg.adapters.orm import ClusterRow, PoolRow, TicketRow
+from autorke_netcfg.adapters.orm import ClusterRow, PoolChangeRow, PoolRow, TicketRow
 from autorke_netcfg.domain import ticket_rules
 from autorke_netcfg.domain.pool_rules import Block, Pool, blocks_in, differences
 from autorke_netcfg.service_layer.cluster_state import cluster_api, load_cluster, read_state
@@ -42,10 +43,22 @@ def get_cluster(ports: Ports, name: str) -> dict[str, Any]:
 
 
 # -- IP pools ---------------------------------------------------------------------------
+def pending_view(row: PoolChangeRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"id": row.change_id, "type": f"ippool.{row.operation}", "operation": row.operation,
+            "requested_by": row.requested_by, "spec": row.spec, "href": f"/api/v1/changes/{row.change_id}"}
+
+
 def pool_view(cluster: str, pool: Pool | None, record: PoolRow | None, blocks: list[Block],
-              name: str | None = None) -> dict[str, Any]:
-    """A pool as the cluster holds it (or netcfg's record of one gone from it), whether
-    netcfg manages it, its drift, and how many blocks and addresses it has in use."""
+              name: str | None = None, pending: PoolChangeRow | None = None) -> dict[str, Any]:
+    """A pool as the cluster holds it (or netcfg's record of one gone from it, or the one an
+    open change will create), whether netcfg manages it, its drift, how many blocks and
+    addresses it has in use, and the open change that will write it."""
+    if pool is None and (record is None or not record.spec) and pending is not None:
+        return {"cluster": cluster, "name": pending.pool, **(pending.spec or {}), "in_cluster": False,
+                "managed": False, "drift": None, "blocks": 0, "allocated": 0,
+                "pending_change": pending_view(pending)}
     drift: dict[str, Any] | None = None
     managed = record is not None and bool(record.spec)
     if pool is None:
@@ -59,41 +72,48 @@ def pool_view(cluster: str, pool: Pool | None, record: PoolRow | None, blocks: l
     usage = blocks_in(pool.network, blocks) if pool else []
     return {"cluster": cluster, "name": pool.name if pool else (name or record.name), **spec,
             "in_cluster": pool is not None, "managed": managed, "drift": drift,
-            "blocks": len(usage), "allocated": sum(b.allocated for b in usage)}
+            "blocks": len(usage), "allocated": sum(b.allocated for b in usage),
+            "pending_change": pending_view(pending)}
 
 
-def _cluster_pools(ports: Ports, cluster: str) -> tuple[list[Pool], list[Block], dict[str, PoolRow]]:
-    """The cluster's pools and blocks, read live, and netcfg's records of its pools."""
+def _cluster_pools(ports: Ports, cluster: str) -> tuple[list[Pool], list[Block], dict[str, PoolRow],
+                                                        dict[str, PoolChangeRow]]:
+    """The cluster's pools and blocks, read live, netcfg's records of its pools and the
+    open changes of its pools (the oldest per pool)."""
     with ports.uow() as uow:
         api = cluster_api(ports, load_cluster(uow, cluster))
     pools, blocks, _ = read_state(api)
     with ports.uow() as uow:
         records = {r.name: r for r in uow.pools.of_cluster(cluster)}
-    return pools, blocks, records
+        pending: dict[str, PoolChangeRow] = {}
+        for row in uow.pool_changes.of_cluster(cluster):
+            pending.setdefault(row.pool, row)
+    return pools, blocks, records, pending
 
 
 def list_pools(ports: Ports, cluster: str, limit: int, cursor: str | None = None) -> Page:
-    """The cluster's pools and the recorded pools gone from it, by name."""
+    """The cluster's pools, the recorded pools gone from it and the pools open changes will
+    create, by name."""
     after = Cursor.decode(cursor, BY_NAME)
-    pools, blocks, records = _cluster_pools(ports, cluster)
-    views = [pool_view(cluster, p, records.get(p.name), blocks) for p in pools]
+    pools, blocks, records, pending = _cluster_pools(ports, cluster)
+    views = [pool_view(cluster, p, records.get(p.name), blocks, pending=pending.get(p.name)) for p in pools]
     seen = {p.name for p in pools}
-    views += [pool_view(cluster, None, r, blocks) for n, r in records.items() if n not in seen and r.spec]
+    views += [pool_view(cluster, None, r, blocks, pending=pending.get(n))
+              for n, r in records.items() if n not in seen and r.spec]
+    seen |= {n for n, r in records.items() if r.spec}
+    views += [pool_view(cluster, None, None, blocks, n, pending=c) for n, c in pending.items() if n not in seen]
     views.sort(key=lambda v: v["name"])
     rows = [v for v in views if after is None or v["name"] > after.key][:limit + 1]
     return page_of(rows, limit, key=lambda v: (v["name"], v["name"]), sort=BY_NAME)
 
 
 def get_pool(ports: Ports, cluster: str, name: str) -> dict[str, Any]:
-    with ports.uow() as uow:
-        api = cluster_api(ports, load_cluster(uow, cluster))
-    pools, blocks, _ = read_state(api)
-    with ports.uow() as uow:
-        record = uow.pools.get(cluster, name)
+    pools, blocks, records, pending = _cluster_pools(ports, cluster)
+    record, change = records.get(name), pending.get(name)
     pool = next((p for p in pools if p.name == name), None)
-    if pool is None and (record is None or not record.spec):
+    if pool is None and (record is None or not record.spec) and change is None:
         raise not_found("IP pool", f"{cluster}/{name}")
-    return pool_view(cluster, pool, record, blocks, name)
+    return pool_view(cluster, pool, record, blocks, name, pending=change)
 
 
 # -- tickets ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ absent fields left out) the flow sees and the change stores, or raises
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -132,6 +133,70 @@ class EtcdSnapshot(Params):
     snapshot_name: SnapshotName
 
 
+ConfigKindName = Literal["options", "cluster.yml", "cluster.rkestate", "kubeconfig"]
+
+
+class ConfigProposal(Params):
+    """config.update, config.import, config.rollback: the inventory's proposal (its content
+    stays there, sealed: an rkestate holds every key of the cluster, and params travel in
+    events), its digest, the kinds it writes, and for a rollback the version restored."""
+
+    proposal: Annotated[str, Field(pattern=r"^prp-[0-9a-f]{16}$")]
+    digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+    kinds: list[ConfigKindName] = Field(min_length=1, max_length=4)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+# -- ippool.*: a Calico pool spec (netcfg judges it against the cluster; here only its shape)
+_POOL_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def pool_name(value: str) -> str:
+    if len(value) > 253 or not _POOL_NAME.fullmatch(value):
+        raise _refuse(f"{value!r} is not a pool name (a lowercase RFC 1123 name)")
+    return value
+
+
+def cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise _refuse(f"{value!r} is not a network in CIDR form: {exc}") from None
+    return value
+
+
+EncapMode = Literal["Never", "Always", "CrossSubnet"]
+
+
+class PoolSpec(Params):
+    """A Calico IPPool spec, in the CRD's field names."""
+
+    cidr: Annotated[str, AfterValidator(cidr)]
+    blockSize: int | None = Field(default=None, ge=20, le=128)
+    ipipMode: EncapMode = "Never"
+    vxlanMode: EncapMode = "Never"
+    natOutgoing: bool = False
+    disabled: bool = False
+    nodeSelector: str = Field(default="all()", max_length=1024)
+    disableBGPExport: bool = False
+
+
+class IPPoolWrite(Params):
+    """ippool.create and ippool.update: the pool, the spec asked for and (update) the spec
+    netcfg read when it took the request: what the approver sees as "before"."""
+
+    name: Annotated[str, AfterValidator(pool_name)]
+    spec: PoolSpec
+    previous: PoolSpec | None = None
+
+
+class IPPoolTarget(Params):
+    """ippool.delete, ippool.enable, ippool.disable: the pool, and its spec as read."""
+
+    name: Annotated[str, AfterValidator(pool_name)]
+    previous: PoolSpec | None = None
+
+
 PARAMS: dict[str, type[Params]] = {
     "machine.init": MachineInit,
     "machine.cleanup": NoParams,
@@ -141,6 +206,14 @@ PARAMS: dict[str, type[Params]] = {
     "node.update": NodeUpdate,
     "etcd.snapshot": EtcdSnapshot,
     "etcd.restore": EtcdSnapshot,
+    "ippool.create": IPPoolWrite,
+    "ippool.update": IPPoolWrite,
+    "ippool.delete": IPPoolTarget,
+    "ippool.enable": IPPoolTarget,
+    "ippool.disable": IPPoolTarget,
+    "config.update": ConfigProposal,
+    "config.import": ConfigProposal,
+    "config.rollback": ConfigProposal,
 }
 
 

@@ -1,7 +1,8 @@
-"""The orchestrator's bus subscriptions: the executor's job reports and the inventory's
-events (read model and answers to our commands). Ordered (one message at a time per
-consumer), so a target's result is recorded before its job's summary. The handlers are
-plain functions: the bus runs them in a worker thread, each with a unit of work of its own."""
+"""The orchestrator's bus subscriptions: the executor's job reports, the inventory's
+events (read model and answers to our commands) and netcfg's answers to the pool steps.
+Ordered (one message at a time per consumer), so a target's result is recorded before its
+job's summary. The handlers are plain functions: the bus runs them in a worker thread,
+each with a unit of work of its own."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from autorke_common.bus import EVENTS_STREAM, ConsumerSpec, Delivery
 from autorke_common.catalogue.executor import JobFinished, TargetFinished
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.domain.saga import Outcome
-from autorke_orchestrator.service_layer import handlers, projection
+from autorke_orchestrator.service_layer import handlers, netcfg_answers, projection
 from autorke_orchestrator.service_layer.commands import EVERY_TARGET, TakeResults
 from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
@@ -46,4 +47,12 @@ def inventory_events(unit_of_work: Callable[[], UnitOfWork]) -> ConsumerSpec:
         projection.handle(env, unit_of_work())
 
     return ConsumerSpec(durable=projection.CONSUMER, subject="autorke.events.inventory.>", handler=handle,
+                        stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0), run_in_thread=True)
+
+
+def netcfg_answers_of(unit_of_work: Callable[[], UnitOfWork]) -> ConsumerSpec:
+    def handle(env: Envelope, _: Delivery) -> None:
+        netcfg_answers.handle(env, unit_of_work())
+
+    return ConsumerSpec(durable=netcfg_answers.CONSUMER, subject="autorke.events.netcfg.ippool.>", handler=handle,
                         stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0), run_in_thread=True)

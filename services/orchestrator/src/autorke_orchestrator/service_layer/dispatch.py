@@ -1,18 +1,25 @@
 """Turns the saga's orders into the other services' commands (their catalogue contracts),
 written to the outbox with the change's state: an ``executor.run`` per job (its fence is
-the change's blast radius) and one ``inventory.*`` command per host. Envelope ids are
-derived from the job id, so a re-sent order is dropped by NATS and by the receiver."""
+the change's blast radius), one ``inventory.*`` command per host and one
+``netcfg.ippool.*`` command per pool step. Envelope ids are
+derived from the job id, so a re-sent order is dropped by NATS and by the receiver. Every
+command is signed with the orchestrator's key (C2: the executor and the inventory obey
+nothing else); an rke job carries the endpoint of every host of its fence as ``targets``,
+the addresses the executor holds cluster.yml's nodes to (H1)."""
 from __future__ import annotations
 
 from autorke_common.catalogue import Command
 from autorke_common.catalogue.executor import ExecutorRun, SshEndpoint, Target
 from autorke_common.catalogue.inventory import (
+    AdoptConfig,
     AssignMembership,
+    PreviewConfig,
     ReleaseMembership,
     StoreConfig,
     TransitionMachine,
     UpdateNode,
 )
+from autorke_common.catalogue.netcfg import ApplyPool, CheckPool
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.domain.flow import ClusterView
 from autorke_orchestrator.domain.model import Change
@@ -20,8 +27,10 @@ from autorke_orchestrator.domain.saga import Order
 from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
 SOURCE = "orchestrator"
+NETCFG_COMMANDS: dict[str, type[Command]] = {c.TYPE: c for c in (CheckPool, ApplyPool)}
 INVENTORY_COMMANDS: dict[str, type[Command]] = {
-    c.TYPE: c for c in (AssignMembership, ReleaseMembership, StoreConfig, TransitionMachine, UpdateNode)}
+    c.TYPE: c for c in (AssignMembership, ReleaseMembership, StoreConfig, TransitionMachine, UpdateNode,
+                        PreviewConfig, AdoptConfig)}
 
 
 def command_id(job_id: str, index: int, host: str) -> str:
@@ -60,17 +69,30 @@ def send(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | N
     if order.purpose == "mark":
         uow.directory.expect_state(list(order.job.hosts), order.job.params["state"])
     for env in envelopes(change, order, cluster, actor):
-        uow.emit(env, aggregate=change.id)
+        uow.emit(uow.signer.sign(env), aggregate=change.id)
+
+
+def _netcfg_command(change: Change, order: Order) -> Envelope:
+    """One ``netcfg.ippool.*`` command per order, answered under ``command_id`` (the order's
+    job id and the pseudo target its step reports under)."""
+    job = order.job
+    cid = command_id(order.job_id, 0, job.reported[0])
+    cmd = NETCFG_COMMANDS[job.action](command_id=cid, change_id=change.id, cluster=change.cluster,
+                                      requested_by=change.requested_by, **job.params)
+    return Envelope.of(cmd, source=SOURCE, correlation_id=change.id, actor=change.requested_by, id=cid)
 
 
 def envelopes(change: Change, order: Order, cluster: ClusterView | None, actor: str) -> list[Envelope]:
     job = order.job
     if job.service == "executor":
+        hosts = job.hosts if job.kind != "rke" else [h for h in change.blast_hosts if h in change.endpoints]
         run = ExecutorRun(job_id=order.job_id, change_id=change.id, kind=job.kind, action=job.action,
-                          targets=[_target(change, h) for h in job.hosts], fence=list(change.blast_hosts),
+                          targets=[_target(change, h) for h in hosts], fence=list(change.blast_hosts),
                           params=job.params, secrets=_secrets(job.secrets, cluster),
                           command_timeout_s=job.timeout_s, requested_by=change.requested_by)
         return [Envelope.of(run, source=SOURCE, correlation_id=change.id, actor=actor, id=f"cmd-{order.job_id}")]
+    if job.service == "netcfg":
+        return [_netcfg_command(change, order)]
     cls = INVENTORY_COMMANDS[job.action]
     out = []
     hosts = job.hosts or job.reported

@@ -1,6 +1,10 @@
 """Keeps the read model of machines and clusters (``uow.directory``) from the inventory's
 events, and turns the inventory's answers to our commands (matched by ``command_id``) into
-step results. Idempotent: every event is recorded as processed in the same transaction."""
+step results. Idempotent: every event is recorded as processed in the same transaction.
+
+A config version is kept for ``rke`` jobs only when it was stored within a change of ours
+that a human (or its policy) approved (H2): a version the inventory stored otherwise (a
+kubeconfig at registration, anything from before this rule) is never handed to rke."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,14 +17,21 @@ from autorke_orchestrator.domain.saga import Outcome
 from autorke_orchestrator.service_layer import handlers
 from autorke_orchestrator.service_layer.commands import TakeResults
 from autorke_orchestrator.service_layer.dispatch import parse_command_id
-from autorke_orchestrator.service_layer.unit_of_work import Directory, Jobs, UnitOfWork
+from autorke_orchestrator.service_layer.unit_of_work import Jobs, UnitOfWork
 
 CONSUMER = "orchestrator-inventory"
 #: Machine events read without the fields this catalogue does not declare (a newer inventory's).
 MACHINE_EVENTS = {c.TYPE: c for c in (inv.MachineAdded, inv.MachineUpdated)}
 
 
-def _project(directory: Directory, msg: Any) -> None:
+def _approved(uow: UnitOfWork, change_id: str | None) -> bool:
+    """Whether ``change_id`` is a change of ours that passed an approval gate."""
+    change = uow.changes.get(change_id) if change_id else None
+    return change is not None and any(a.decision == "approve" for a in change.approvals if a)
+
+
+def _project(uow: UnitOfWork, msg: Any) -> None:
+    directory = uow.directory
     if isinstance(msg, (inv.MachineAdded, inv.MachineUpdated)):
         ssh = inventory_data.ssh(msg.ssh)
         known: dict[str, Any] = {"ssh": ssh} if ssh is not None else {}
@@ -43,7 +54,7 @@ def _project(directory: Directory, msg: Any) -> None:
         directory.upsert_cluster(msg.name, provider=msg.provider, api_endpoint=msg.api_endpoint,
                                  kubeconfig_sealed=msg.kubeconfig_sealed, bastion=msg.bastion,
                                  join_address=msg.join_address, join_token_sealed=msg.join_token_sealed)
-    elif isinstance(msg, inv.ConfigVersioned):
+    elif isinstance(msg, inv.ConfigVersioned) and _approved(uow, msg.change_id):
         directory.keep_config(msg.cluster, msg.kind, msg.version, msg.content_sealed)
 
 
@@ -66,7 +77,15 @@ def _answer(jobs: Jobs, msg: Any) -> tuple[str, str, Outcome] | None:
         host = hosts[int(host[1:])]
     if isinstance(msg, inv.CommandRefused):
         return job_id, host, Outcome("failed", f"{msg.problem}: {msg.detail}", "refused")
-    result = {"version": msg.version} if isinstance(msg, inv.ConfigVersioned) else {}
+    if isinstance(msg, inv.ConfigVersioned):
+        result: dict[str, Any] = {"version": msg.version}
+    elif isinstance(msg, inv.ConfigPreviewed):  # what the approver reads, on the check step
+        result = {"preview": {"proposal": msg.proposal, "diffs": [d.model_dump() for d in msg.diffs],
+                              "matched": msg.matched, "unmatched": msg.unmatched}}
+    elif isinstance(msg, inv.ConfigAdopted):
+        result = {"versions": msg.versions, "options_changed": msg.options_changed}
+    else:
+        result = {}
     return job_id, host, Outcome("succeeded", result=result)
 
 
@@ -75,7 +94,7 @@ def handle(env: Envelope, uow: UnitOfWork) -> None:
     with uow:
         if uow.already_processed(CONSUMER, env.id):
             return
-        _project(uow.directory, msg)
+        _project(uow, msg)
         answer = _answer(uow.jobs, msg)
         uow.commit()
     if answer:

@@ -88,11 +88,18 @@ class Directory(Protocol):
     def upsert_cluster(self, name: str, **fields: Any) -> object: ...
 
 
+class CommandSigner(Protocol):
+    """The orchestrator's key (``autorke_common.signing.Signer``): every command it sends is signed."""
+
+    def sign(self, envelope: Envelope) -> Envelope: ...
+
+
 class UnitOfWork(Protocol):
     changes: Changes
     jobs: Jobs
     locks: Locks
     directory: Directory
+    signer: CommandSigner  # handed out with the repositories: the commands written to the outbox are signed
 
     def __enter__(self) -> Self: ...
 

@@ -21,7 +21,7 @@ def change_view(c: Change, history: bool = True) -> dict[str, Any]:
         "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
         "plan": {
             "steps": [{"id": s.id, "name": s.name, "kind": s.kind, "status": s.status, "attempt": s.attempt,
-                       "job_id": s.job_id, "compensation": s.undo_status,
+                       "job_id": s.job_id, "compensation": s.undo_status, "preview": _preview(s),
                        "targets": {h: {"status": t.status, "attempt": t.attempt, "error": t.error,
                                        "error_class": t.error_class, "compensation": t.undo_status}
                                    for h, t in s.targets.items()}} for s in c.steps],
@@ -34,6 +34,11 @@ def change_view(c: Change, history: bool = True) -> dict[str, Any]:
     if history:
         out["history"] = history_view(c)
     return out
+
+
+def _preview(step: Any) -> dict[str, Any] | None:
+    """A config change's check step: the inventory's redacted diff of what it would adopt."""
+    return next((t.result["preview"] for t in step.targets.values() if "preview" in (t.result or {})), None)
 
 
 def history_view(c: Change) -> list[dict[str, Any]]:

@@ -3,8 +3,9 @@ and kubelet version as the inventory last read them from the cluster's API, with
 for operators) and configs
 (versions, a side-by-side diff of any two, rollback to a version — which inventory turns
 into a change that goes through approval like any other), with Import (its members read from
-its API server, or from uploaded cluster.yml + cluster.rkestate). The inventory decides
-what is valid; its errors are shown next to the field they are about."""
+its API server, or from uploaded cluster.yml + cluster.rkestate: a config.import change,
+like a rollback, shown as "change created, waiting for approval" with its link). The
+inventory decides what is valid; its errors are shown next to the field they are about."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -132,6 +133,8 @@ async def import_cluster(name: str, request: Request, posted: PostedForm):
     if result.ok and body["source"] == "kubernetes" and isinstance(result.data, dict):
         return RedirectResponse(f"/ui/clusters/{name}?import_job={result.data.get('job_id', '')}",
                                 status_code=303)
+    if result.ok and isinstance(result.data, dict) and result.data.get("id"):  # from files: a change (H2)
+        return _change_created(request, result.data)
     if result.ok:
         return await _cluster_page(request, name, import_report=result.data, import_form=shown)
     errors = field_errors(result.problem)
@@ -153,10 +156,21 @@ async def refresh_nodes(name: str, request: Request, _: PostedForm):
 
 @router.post("/ui/clusters/{name}/configs/{kind}/rollback")
 async def rollback(name: str, kind: str, request: Request, form: PostedForm):
-    result = await api(request, "POST", f"clusters/{name}/configs/{kind}:rollback",
-                       json={"version": str(form.get("version", "")), "comment": str(form.get("comment", ""))})
-    if result.ok and isinstance(result.data, dict) and (result.data.get("change_id") or result.data.get("id")):
-        return RedirectResponse(f"/ui/changes/{result.data.get('change_id') or result.data['id']}", status_code=303)
+    version = str(form.get("version", ""))
+    body = {"to": int(version) if version.isdigit() else version}  # the API names it ``to`` (L11)
+    if form.get("comment"):
+        body["comment"] = str(form.get("comment"))
+    result = await api(request, "POST", f"clusters/{name}/configs/{kind}:rollback", json=body)
+    if result.ok and isinstance(result.data, dict) and result.data.get("id"):
+        return _change_created(request, result.data)
     return render(request, "message.html", status_code=result.status if not result.ok else 200,
                   message=(result.problem or {}).get("detail") or (result.problem or {}).get("title")
                   or "Rollback requested.")
+
+
+def _change_created(request: Request, change: dict) -> Response:
+    """A config write became a change: it waits for approval (another user; an admin for
+    the cluster's keys). Where to follow it."""
+    return render(request, "message.html", status_code=202, title_key="change_created",
+                  message=f"{change.get('type', 'change')} {change['id']}:", note_key="waiting_approval",
+                  link=f"/ui/changes/{change['id']}", link_key="open_change")

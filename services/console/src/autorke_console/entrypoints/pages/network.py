@@ -1,8 +1,12 @@
 """The Network page: IP pools of a cluster (create, edit, enable, disable, delete, with
-netcfg's validation errors next to the field they are about) and the flat-network
+netcfg's validation errors next to the field they are about; a write that passes becomes
+an ``ippool.*`` change, and the page says so, "change created, waiting for approval", with
+a link to the change's page, and marks the pool with its pending change) and the flat-network
 tickets waiting for a person — the check before submission and the confirmation of the
 callback, whose content is shown before the button (DESIGN.md P7, P9)."""
 from __future__ import annotations
+
+import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
@@ -16,10 +20,18 @@ from autorke_console.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 WAITING = {"planned": "awaiting_check", "callback_received": "awaiting_confirmation"}
+_CHANGE_ID = re.compile(r"chg-[0-9a-f]{1,32}")
+
+
+def _created(cluster: str, result) -> RedirectResponse:
+    """Back to the page, naming the change the write became (202), so it can say so."""
+    change = (result.data or {}).get("id") if isinstance(result.data, dict) else None
+    suffix = f"&change={change}" if isinstance(change, str) and _CHANGE_ID.fullmatch(change) else ""
+    return RedirectResponse(f"/ui/network?cluster={cluster}{suffix}", status_code=303)
 
 
 async def _page(request: Request, cluster: str | None, *, form=None, errors=None, action_result=None,
-                edit: str | None = None, status_code: int = 200):
+                edit: str | None = None, status_code: int = 200, created: str | None = None):
     clusters = await api_all(request, "clusters")
     names = [c["name"] for c in items(clusters)]
     cluster = cluster or (names[0] if names else None)
@@ -33,12 +45,14 @@ async def _page(request: Request, cluster: str | None, *, form=None, errors=None
                   names=names, pools=pools, pool_items=pool_items, tickets=tickets,
                   ticket_items=items(tickets),
                   waiting=WAITING, form=form or edit_form or {}, errors=errors or {}, modes=MODES,
-                  action_result=action_result, edit=edit)
+                  action_result=action_result, edit=edit, created_change=created)
 
 
 @router.get("/ui/network")
 async def network(request: Request, _: SignedInUser):
-    return await _page(request, request.query_params.get("cluster"), edit=request.query_params.get("edit"))
+    change = request.query_params.get("change")
+    return await _page(request, request.query_params.get("cluster"), edit=request.query_params.get("edit"),
+                       created=change if change and _CHANGE_ID.fullmatch(change) else None)
 
 
 def _fields(form: FormData) -> dict[str, str]:
@@ -57,7 +71,7 @@ async def create_or_update_pool(cluster: str, request: Request, posted: PostedFo
     else:
         result = await api(request, "POST", f"clusters/{cluster}/ippools", json=body)
     if result.ok:
-        return RedirectResponse(f"/ui/network?cluster={cluster}", status_code=303)
+        return _created(cluster, result)
     return await _page(request, cluster, form=form, errors=field_errors(result.problem),
                        action_result=result, edit=editing, status_code=result.status)
 
@@ -71,7 +85,7 @@ async def pool_action(cluster: str, pool: str, verb: str, request: Request, _: P
     else:
         result = await api(request, "POST", f"clusters/{cluster}/ippools/{pool}:{verb}")
     if result.ok:
-        return RedirectResponse(f"/ui/network?cluster={cluster}", status_code=303)
+        return _created(cluster, result)
     return await _page(request, cluster, action_result=result, status_code=result.status)
 
 

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from autorke_orchestrator.domain.flow import Flow
 from autorke_orchestrator.domain.flows import (
+    config_import,
+    config_rollback,
+    config_update,
     etcd_restore,
     etcd_snapshot,
+    ippool,
     machine_cleanup,
     machine_init,
     node_add,
@@ -24,6 +28,10 @@ FLOWS: dict[tuple[str, str | None], Flow] = {
     ("node.update", None): node_update.FLOW,
     ("etcd.snapshot", None): etcd_snapshot.FLOW,
     ("etcd.restore", None): etcd_restore.FLOW,
+    **{(f.type, None): f for f in ippool.FLOWS.values()},
+    ("config.update", None): config_update.FLOW,
+    ("config.import", None): config_import.FLOW,
+    ("config.rollback", None): config_rollback.FLOW,
 }
 TYPES = sorted({t for t, _ in FLOWS})
 
