@@ -7,11 +7,9 @@ resort), the lab address range released."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
 from fixtures.infra import platform_database
+from fixtures.processes import descendants, stop_up
 from fixtures.waiting import wait
 
 from ..ports import free_offset
@@ -43,7 +42,7 @@ class FuzzPlatform:
         """Service -> the PID of its process (``python -m autorke_<service>``), among autorke
         up's descendants."""
         found: dict[str, int] = {}
-        for pid in _descendants(self.pid):
+        for pid in descendants(self.pid):
             try:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
@@ -60,28 +59,6 @@ class FuzzPlatform:
         return issue_token(user, self.data_dir / "lab" / "idp")
 
 
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found |= {child} | _descendants(child)
-    return found
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=90)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="package")
@@ -116,5 +93,5 @@ def fuzz_platform(tmp_path_factory) -> Iterator[FuzzPlatform]:
             yield FuzzPlatform(data, port, proc.pid)
         finally:
             if proc is not None:
-                _stop(proc)
+                stop_up(proc)
             lease.release()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -39,6 +38,7 @@ from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
 from fixtures.infra import platform_database
+from fixtures.processes import stop_up
 from fixtures.waiting import ready, wait  # noqa: F401 - the journeys import them from here
 
 from ..ports import free_offset
@@ -272,16 +272,6 @@ def _clusters_ready(p: Platform) -> bool:
     return True
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=90)
-    except subprocess.TimeoutExpired:  # last resort: its own process group (start_new_session)
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="package")
@@ -314,7 +304,7 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
             if running is not None and running.events is not None:
                 running.events.stopping.set()
             if proc is not None:
-                _stop(proc)
+                stop_up(proc)
             lease.release()
 
 

@@ -16,22 +16,13 @@ import pytest
 from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.idp import issue_token
 from autorke_lab.machines.addresses import lease_free_range
+from fixtures.processes import descendants
 
 from ..ports import free_offset
 
 SERVICES = ("console", "inventory", "orchestrator", "executor", "netcfg")
 
 
-def descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found |= {child} | descendants(child)
-    return found
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nats
@@ -21,6 +20,7 @@ from autorke_common.catalogue.bus import MessageDeadLettered
 from autorke_common.envelope import Envelope
 from autorke_common.platform_env import DEFAULT_PORTS
 from autorke_lab.machines.addresses import lease_free_range
+from fixtures.waiting import wait
 
 from ..ports import free_offset
 from .test_autorke_up import SERVICES, descendants
@@ -35,11 +35,11 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 def _wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in log.read_text(errors="replace"):
+    def said() -> bool:
         assert proc.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, f"{text!r} not in the output: {log.read_text()[-3000:]}"
-        time.sleep(0.3)
+        return text in log.read_text(errors="replace")
+
+    wait(said, timeout, f"{text!r} in the output of autorke up")
 
 
 def _forged(subject: str) -> Envelope:
