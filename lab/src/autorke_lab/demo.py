@@ -129,8 +129,10 @@ class Demo:
             else:
                 self._check(r, f"read {name}", 200)
             self._wait_machines(cluster)
+            self.say(f"{name}: its machines are in the inventory")
             self._import(cluster)
         nodes = self._wait_ready(name)
+        self.say(f"{name}: every node Ready")
         out.members = len(nodes)
         out.ready = sum(1 for n in nodes if _node_status(n) == "Ready")
         return out
@@ -197,6 +199,7 @@ class Demo:
         report = (waiting["plan"]["steps"][0].get("preview") or {})
         if report.get("unmatched"):
             return report  # not approved: the caller says why
+        self.say(f"{name}: change {change['id']} awaits approval")
         self._check(self.api.post(f"changes/{change['id']}/approvals", json={
             "step": "approve_admin", "decision": "approve", "comment": "demo: the lab's own files"}),
             f"approve the import of {name}", 200)
@@ -271,7 +274,8 @@ def run_demo(api_url: str, state_dir: Path, status_url: str | None = None,
     base = f"{api_url.rstrip('/')}/api/v1/"
     with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as api, \
             httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {requester_token}"}) as asker:
-        demo = Demo(api, say, timeout_s, requester=asker)
+        demo = Demo(api, lambda line: say(f"{line} (at {time.monotonic() - t0:.1f} s)"), timeout_s,
+                    requester=asker)
         for cluster in clusters:
             try:
                 outcomes.append(demo.run(cluster))

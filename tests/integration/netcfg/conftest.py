@@ -36,6 +36,7 @@ from autorke_common.secrets import SecretBox
 from autorke_lab.vcalico import VCalicoServer
 from autorke_netcfg.bootstrap import NetcfgSettings, create_app
 from autorke_netcfg.service_layer.ports import Ports
+from fixtures.signing import service_settings, sign
 from fixtures.waiting import wait
 
 SECRET_KEY = secrets.token_urlsafe(32)
@@ -146,9 +147,10 @@ class Netcfg:
         return Written(201 if operation == "create" else 200, shown.json(), shown.text)
 
     def ask(self, command: CheckPool | ApplyPool, timeout: float = 45.0) -> Envelope:
-        """Send netcfg an ``ippool.*`` command, as the orchestrator does; its answer."""
-        self.publish(Envelope.of(command, source="orchestrator", correlation_id=command.change_id,
-                                 id=command.command_id))
+        """Send netcfg an ``ippool.*`` command, as the orchestrator does (signed with its
+        key); its answer."""
+        self.publish(sign(Envelope.of(command, source="orchestrator", correlation_id=command.change_id,
+                                      id=command.command_id)))
         answers = ("netcfg.ippool.checked", "netcfg.ippool.applied", "netcfg.ippool.refused")
         return wait_for(lambda: next((e for e in self.events("autorke.events.netcfg.ippool.>", 0.2)
                                       if e.type in answers and e.data["command_id"] == command.command_id), None),
@@ -231,7 +233,8 @@ def netcfg_factory(fresh_nats, database, identity, vcalico) -> Iterator[Callable
                       "vcalico_secret": VCALICO_SECRET, "vcalico_submit_attempts": 3,
                       "vcalico_submit_backoff_s": 0.1, "vcalico_submit_max_backoff_s": 0.2,
                       "vcalico_request_timeout_s": 3.0, "outbox_poll_interval_s": 0.1,
-                      "callback_timeout_check_interval_s": 0.5, "drift_check_interval_s": 0.5}
+                      "callback_timeout_check_interval_s": 0.5, "drift_check_interval_s": 0.5,
+                      **service_settings("netcfg")}
         fields.update(overrides)
         settings = NetcfgSettings(**fields)
         app = create_app(settings, configure_process=False)

@@ -41,7 +41,7 @@ def consumers_of_the_code() -> dict[str, list]:
     return {
         "executor": [run_consumer(None, parallel_jobs=1, ack_wait_s=1.0, max_deliver=1)],
         "inventory": inventory,
-        "netcfg": netcfg_consumers(None, HANDLERS, {}),
+        "netcfg": netcfg_consumers(None, HANDLERS, {}, None),
         "orchestrator": [executor_reports(lambda: None), inventory_events(lambda: None)],
     }
 

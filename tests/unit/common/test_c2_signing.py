@@ -179,10 +179,13 @@ def test_c2_autorke_up_gives_each_signer_its_own_key_and_each_receiver_the_publi
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
     assert env["orchestrator"] == {"AUTORKE_SIGNING_KEY_FILE": str(folder / "orchestrator.pem")}
     assert env["inventory"]["AUTORKE_SIGNING_KEY_FILE"] == str(folder / "inventory.pem")
-    assert "AUTORKE_SIGNING_KEY_FILE" not in env["executor"] and "console" not in env and "netcfg" not in env
+    assert "AUTORKE_SIGNING_KEY_FILE" not in env["executor"] and "console" not in env
+    assert env["netcfg"].keys() == {"AUTORKE_COMMAND_SIGNERS"}, "netcfg signs nothing"
     executor = Verifier(parse_signers(env["executor"]["AUTORKE_COMMAND_SIGNERS"]))
     inventory = Verifier(parse_signers(env["inventory"]["AUTORKE_COMMAND_SIGNERS"]))
-    assert (executor.signers, inventory.signers) == (["inventory", "orchestrator"], ["orchestrator"])
+    netcfg = Verifier(parse_signers(env["netcfg"]["AUTORKE_COMMAND_SIGNERS"]))
+    assert (executor.signers, inventory.signers, netcfg.signers) == (
+        ["inventory", "orchestrator"], ["orchestrator"], ["orchestrator"])
     orchestrator = Signer.from_file(folder / "orchestrator.pem")
     assert executor.verify(orchestrator.sign(job())) == "orchestrator"
     assert signing_keys(tmp_path) == env  # a restart reuses the keys

@@ -1,5 +1,5 @@
 """C2 in docker-compose.yml: each signer mounts only its own command signing key, and the
-executor and the inventory are given the public keys they trust (from the environment,
+executor, the inventory and netcfg are given the public keys they trust (from the environment,
 as ``python -m autorke_common.signing`` prints them; compose refuses to start without)."""
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ def test_c2_each_signer_mounts_only_its_own_signing_key():
     assert set(KEYS.values()) <= set(doc["secrets"])
 
 
-def test_c2_the_executor_and_the_inventory_require_their_trusted_signers():
+def test_c2_the_services_that_obey_commands_require_their_trusted_signers():
     services = compose()["services"]
-    for name in ("executor", "inventory"):
+    for name in ("executor", "inventory", "netcfg"):
         value = services[name]["environment"]["AUTORKE_COMMAND_SIGNERS"]
         assert value.startswith(f"${{AUTORKE_{name.upper()}_COMMAND_SIGNERS:?"), value
     assert all("AUTORKE_COMMAND_SIGNERS" not in services[n].get("environment", {})
-               for n in service_folders() - {"executor", "inventory"})
+               for n in service_folders() - {"executor", "inventory", "netcfg"})

@@ -255,10 +255,12 @@ class FakeRkeRun:
 class FakeProvisioner:
     def __init__(self) -> None:
         self.runs: list[str] = []
+        self.cluster_ymls: list[str] = []  # what each run was given
 
     def __call__(self, binary: str, action: str, cluster_yml: str, rkestate: str | None, timeout_s: float,
                  on_line, snapshot_name: str | None = None) -> FakeRkeRun:
         self.runs.append(action)
+        self.cluster_ymls.append(cluster_yml)
         on_line("rke: done")
         return FakeRkeRun()
 
@@ -292,7 +294,8 @@ class Fleet:
         return Ports(ssh=SshPort(connector=lambda: self.ssh, bastions=lambda _c: FakeBastions(),
                                  failure=FakeSshFailure, scripts=FakeScripts()),
                      kube=KubePort(cluster=cluster, failure=FakeKubeFailure),
-                     provisioner=ProvisionerPort(run=self.provisioner, binary="rke"),
+                     provisioner=ProvisionerPort(run=self.provisioner, binary="rke",
+                                                 ssh_key_path="/executor/fleet-key"),
                      secrets=FakeSecrets(), verifier=executor_verifier())
 
 

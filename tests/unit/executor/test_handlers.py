@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+import yaml
 
 from autorke_common.bus import Delivery
 from autorke_common.catalogue.executor import ExecutorRun, Target
@@ -163,6 +164,20 @@ def test_p5_rke_is_not_run_when_cluster_yml_names_a_node_outside_the_fence():
     assert f.provisioner.runs == []
     rke = by_host(finished(uow)[0])["rke"]
     assert rke["error_class"] == "refused_fence" and "n2" in rke["error"]
+
+
+def test_h1_rke_dials_every_node_with_the_executors_own_key_whatever_cluster_yml_names():
+    uow, f = FakeUnitOfWork(), fleet()
+    yml = ("ssh_key_path: ~/.ssh/id_rsa\nbastion_host: {address: 10.0.0.9, ssh_key_path: /etc/shadow}\n"
+           "nodes:\n- {address: 10.0.0.1, hostname_override: n1, ssh_key_path: /work/.autorke/secret-key,"
+           " ssh_key: 'inline', ssh_cert_path: /tmp/cert, role: [worker]}\n")
+    job = ExecutorRun(job_id="job-k", kind="rke", action="up", fence=["n1"], secrets={"cluster_yml": "sealed:" + yml},
+                      targets=[Target(host="n1", address="10.0.0.1", host_key="ssh-ed25519 AAAA")])
+    assert run_job(command(job), uow, f.ports) == "succeeded"
+    [given] = [yaml.safe_load(text) for text in f.provisioner.cluster_ymls]
+    assert given["ssh_key_path"] == "/executor/fleet-key"
+    assert given["nodes"] == [{"address": "10.0.0.1", "hostname_override": "n1", "role": ["worker"]}]
+    assert given["bastion_host"] == {"address": "10.0.0.9"}
 
 
 def test_p2_a_refused_probe_stops_init_on_that_host_only():

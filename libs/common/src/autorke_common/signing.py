@@ -300,7 +300,7 @@ def _padded(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m autorke_common.signing <folder>``: the orchestrator's and the inventory's
     key pairs in ``<folder>`` (kept when present), and the ``AUTORKE_COMMAND_SIGNERS`` value
-    of the executor and of the inventory (compose, Kubernetes: see README, Security)."""
+    of the executor, the inventory and netcfg (compose, Kubernetes: see README, Security)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
@@ -313,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     public = {name: public_text(generate_key(folder / f"{name}.pem")) for name in ("orchestrator", "inventory")}
     print(f"AUTORKE_EXECUTOR_COMMAND_SIGNERS=orchestrator={public['orchestrator']},inventory={public['inventory']}")
     print(f"AUTORKE_INVENTORY_COMMAND_SIGNERS=orchestrator={public['orchestrator']}")
+    print(f"AUTORKE_NETCFG_COMMAND_SIGNERS=orchestrator={public['orchestrator']}")
     return 0
 
 

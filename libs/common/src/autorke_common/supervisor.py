@@ -239,7 +239,8 @@ def _private_file(path: Path, make: Callable[[], str]) -> Path:
 
 #: Who signs commands, and whose signatures each receiver obeys (autorke_common.signing).
 COMMAND_SIGNERS = ("orchestrator", "inventory")
-COMMAND_VERIFIERS = {"executor": ("orchestrator", "inventory"), "inventory": ("orchestrator",)}
+COMMAND_VERIFIERS = {"executor": ("orchestrator", "inventory"), "inventory": ("orchestrator",),
+                     "netcfg": ("orchestrator",)}
 _SIGNING_VARIABLES = ("AUTORKE_SIGNING_KEY_FILE", "AUTORKE_COMMAND_SIGNERS")
 
 

@@ -84,7 +84,8 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
         kube=KubePort(cluster=lambda text: kube.Cluster(kube.api_client(text), settings.kube_request_timeout_s),
                       failure=kube.KubeFailure),
         provisioner=ProvisionerPort(run=rke.RkeWorkspace(settings.data_dir.resolve() / "rke").run,
-                                    binary=settings.rke_binary),
+                                    binary=settings.rke_binary,
+                                    ssh_key_path=str(settings.ssh_key_path.expanduser())),
         secrets=runtime.secrets, verifier=verifier)
 
     def handle(cmd: RunJob, stop: threading.Event) -> str:  # the executor's one command

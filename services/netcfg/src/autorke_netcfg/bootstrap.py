@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from autorke_common import signing
 from autorke_common.app import create_service_app
 from autorke_common.catalogue.netcfg import (
     ApplyPool,
@@ -66,6 +67,11 @@ class NetcfgSettings(ServiceSettings):
     pool_lock_timeout_s: float = 30.0
 
 
+def orchestrator_commands(settings: NetcfgSettings) -> signing.Verifier:
+    """Only the orchestrator may sign the ``ippool.*`` commands (C2); no trusted signers: no start."""
+    return signing.verifier_from(settings, scope=lambda signer, _env: signer == "orchestrator")
+
+
 def build_ports(runtime: ServiceRuntime, settings: NetcfgSettings) -> Ports:
     def callback_secret() -> str | None:
         return settings.vcalico_secret.get_secret_value() if settings.vcalico_secret else None
@@ -93,7 +99,8 @@ def create_app(settings: NetcfgSettings | None = None, configure_process: bool =
     submit_window = settings.vcalico_submit_attempts * (settings.vcalico_request_timeout_s
                                                         + settings.vcalico_submit_max_backoff_s) + 30.0
     for spec in consumers(ports, HANDLERS, {SubmitTicket: submit_window, ApplyTicket: 120.0,
-                                            ApplyPool: settings.pool_lock_timeout_s + 90.0}):
+                                            ApplyPool: settings.pool_lock_timeout_s + 90.0},
+                          orchestrator_commands(settings)):
         runtime.consume(spec)
 
     def expire() -> None:

@@ -238,6 +238,30 @@ def rke_outside_fence(cluster_yml: dict[str, Any], rkestate: str | None, fence: 
     return outside
 
 
+#: keys of a node (and of the bastion) that name another SSH identity than the executor's
+SSH_IDENTITY_KEYS = ("ssh_key", "ssh_key_path", "ssh_cert", "ssh_cert_path")
+
+
+def with_fleet_key(cluster_yml: dict[str, Any], key_path: str) -> dict[str, Any]:
+    """The cluster.yml rke is given: every node and the bastion reached with the executor's
+    own key (``ssh_key_path``), whatever the stored cluster.yml named. An imported
+    cluster.yml names the keys of the machine it came from (``~/.ssh/id_rsa`` by default,
+    or any file there), which on the executor would be nothing, or a file that is no key
+    of the fleet; options may not name keys at all (H1)."""
+    def own(entry: Any) -> Any:
+        if not isinstance(entry, dict):
+            return entry
+        return {k: v for k, v in entry.items() if k not in SSH_IDENTITY_KEYS}
+
+    out = {k: v for k, v in cluster_yml.items() if k not in SSH_IDENTITY_KEYS}
+    out["ssh_key_path"] = key_path
+    if isinstance(out.get("nodes"), list):
+        out["nodes"] = [own(n) for n in out["nodes"]]
+    if "bastion_host" in out:
+        out["bastion_host"] = own(out["bastion_host"])
+    return out
+
+
 #: What a signer other than the orchestrator may ask of the executor (C2): the inventory
 #: only the read-only jobs it sends itself (facts of machines, a cluster's node listing).
 SIGNER_JOBS: dict[str, frozenset[tuple[str, str]]] = {

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from autorke_common import untrusted_yaml
 from autorke_common.catalogue.executor import ExecutorRun
-from autorke_executor.domain.model import TargetOutcome, rke_outside_fence
+from autorke_executor.domain.model import TargetOutcome, rke_outside_fence, with_fleet_key
 from autorke_executor.service_layer.live_output import LiveOutput
 from autorke_executor.service_layer.ports import Ports
 from autorke_executor.service_layer.ssh_targets import SshWork
@@ -101,7 +103,8 @@ def rke_plan(job: ExecutorRun, live: LiveOutput, ports: Ports) -> Plan:
         if outside:  # rke dials cluster.yml's nodes and removes the state's others, at their addresses
             return TargetOutcome.failed(RKE_TARGET, "refused_fence", "rke would connect to nodes outside "
                                         f"this change's fence: {', '.join(outside)}; rke not run")
-        run = rke.run(rke.binary, job.action, cluster_yml, rkestate, job.command_timeout_s,
+        given = yaml.safe_dump(with_fleet_key(doc, rke.ssh_key_path), sort_keys=False)
+        run = rke.run(rke.binary, job.action, given, rkestate, job.command_timeout_s,
                       lambda line: live.feed(RKE_TARGET, "stdout", line + "\n"),
                       snapshot_name=job.params.get("snapshot_name"))
         result: dict[str, Any] = {}

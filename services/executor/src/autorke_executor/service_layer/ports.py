@@ -121,6 +121,7 @@ class KubePort:
 class ProvisionerPort:
     run: RunProvisioner
     binary: str  # the RKE1 binary (lab: autorke-lab-rke)
+    ssh_key_path: str  # the executor's own SSH key: the one every rke run dials with
 
 
 @dataclass(frozen=True)

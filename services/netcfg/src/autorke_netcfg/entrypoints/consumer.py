@@ -10,7 +10,7 @@ a cluster that cannot be reached (503) is retried."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from autorke_common.bus import COMMANDS_STREAM, EVENTS_STREAM, ConsumerSpec, Delivery
 from autorke_common.catalogue import Command
@@ -22,10 +22,18 @@ from autorke_netcfg.service_layer.ports import Ports
 
 #: a command handler: ``(command, ports, envelope)``, the envelope that carried it
 CommandHandler = Callable[[Any, Ports, Envelope], object]
+#: commands obeyed only with the orchestrator's signature
+SIGNED_COMMANDS = "netcfg.ippool."
+
+
+class Verifier(Protocol):
+    """The trusted signers (``autorke_common.signing.Verifier``, scoped to the orchestrator)."""
+
+    def verify(self, envelope: Envelope) -> str: ...
 
 
 def consumers(ports: Ports, handlers: Mapping[type[Command], CommandHandler],
-              ack_wait_s: Mapping[type[Command], float]) -> list[ConsumerSpec]:
+              ack_wait_s: Mapping[type[Command], float], verifier: Verifier) -> list[ConsumerSpec]:
     """One consumer for inventory's cluster events and one per command in ``handlers``
     (``ack_wait_s``: how long a command's handler may take, 60 s unless given)."""
     def on_cluster(env: Envelope, _: Delivery) -> None:
@@ -36,6 +44,8 @@ def consumers(ports: Ports, handlers: Mapping[type[Command], CommandHandler],
             pools.change_closed(ports, env.parsed().change_id)
 
     def on_command(env: Envelope, _: Delivery) -> None:
+        if env.type.startswith(SIGNED_COMMANDS):
+            verifier.verify(env)  # refused (permanent: dead-lettered) before anything is read
         msg = env.parsed()
         handler = handlers.get(type(msg))
         if handler is None:   # not the command this subject carries: it never will be

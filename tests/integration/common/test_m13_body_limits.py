@@ -73,7 +73,7 @@ def assert_too_large(r, limit: int) -> None:
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
-def test_a_body_over_the_limit_is_refused_with_413_in_every_service(service, tmp_path):
+def test_m13_a_body_over_the_limit_is_refused_with_413_in_every_service(service, tmp_path):
     build, path = SERVICES[service]
     with ServedApp(build(tmp_path)) as served:
         # announced too large: answered with nothing of the body sent
@@ -96,7 +96,7 @@ def test_a_body_over_the_limit_is_refused_with_413_in_every_service(service, tmp
 
 
 @pytest.mark.parametrize("service", ["inventory", "console"])
-def test_a_config_import_may_carry_more_than_the_default_but_not_without_bound(service, tmp_path):
+def test_m13_a_config_import_may_carry_more_than_the_default_but_not_without_bound(service, tmp_path):
     """An import carries a whole cluster.yml and cluster.rkestate: up to 16 MiB, at the
     inventory and at the console's gateway in front of it."""
     build, _ = SERVICES[service]

@@ -18,7 +18,7 @@ def cluster_yml(address: str) -> str:
          "hostname_override": "laughs-n1"}]}) + LAUGHS + "\n"
 
 
-def test_yaml_aliases_are_refused(make_inventory, cmdb: LabCmdb):
+def test_m13_yaml_aliases_are_refused(make_inventory, cmdb: LabCmdb):
     inv = make_inventory(cmdb.url)
     assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
     target = inv.get("/api/v1/machines/cmdb-000007").json()
