@@ -87,7 +87,8 @@ class ConsumerSpec:
 def _same_stream(have: StreamConfig, want: StreamConfig) -> bool:
     return (sorted(have.subjects or []) == sorted(want.subjects or []) and have.retention == want.retention
             and abs((have.max_age or 0) - (want.max_age or 0)) < 1
-            and abs((have.duplicate_window or 0) - (want.duplicate_window or 0)) < 1)
+            and abs((have.duplicate_window or 0) - (want.duplicate_window or 0)) < 1
+            and (have.num_replicas or 1) == (want.num_replicas or 1))
 
 
 def _refusal(error: BaseException) -> str:
@@ -99,7 +100,8 @@ def _refusal(error: BaseException) -> str:
 
 class Bus:
     def __init__(self, url: str, client_name: str, events_max_age_days: int = 14,
-                 credentials: str | None = None, tls_ca_file: str | None = None) -> None:
+                 credentials: str | None = None, tls_ca_file: str | None = None,
+                 stream_replicas: int = 1) -> None:
         """``credentials``: the nkey seed file of the bus user ``client_name`` (see
         :mod:`autorke_common.natsauth`); without it the client connects anonymously, as to
         a bare test server. ``tls_ca_file``: the CA that signed the server's certificate
@@ -109,6 +111,7 @@ class Bus:
         self.events_max_age_days = events_max_age_days
         self.credentials = credentials
         self.tls_ca_file = tls_ca_file
+        self.stream_replicas = stream_replicas  # 3 on a three-node JetStream cluster
         #: subjects the server refused this client to publish, as its errors said them
         #: (nats-py lowercases the server's error text)
         self.refused: set[str] = set()
@@ -195,6 +198,7 @@ class Bus:
                 retention=RetentionPolicy.LIMITS,
                 max_age=self.events_max_age_days * 86400.0,
                 duplicate_window=DUPLICATE_WINDOW_S,
+                num_replicas=self.stream_replicas,
             )
         )
         await self._ensure(
@@ -203,6 +207,7 @@ class Bus:
                 subjects=["autorke.cmd.>"],
                 retention=RetentionPolicy.WORK_QUEUE,
                 duplicate_window=DUPLICATE_WINDOW_S,
+                num_replicas=self.stream_replicas,
             )
         )
 

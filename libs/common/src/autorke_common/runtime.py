@@ -47,7 +47,8 @@ class ServiceRuntime:
                            else _existing_tables(metadata))
         self.bus = Bus(settings.nats_url, settings.service_name, settings.events_max_age_days,
                        credentials=str(settings.nats_credentials) if settings.nats_credentials else None,
-                       tls_ca_file=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None)
+                       tls_ca_file=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None,
+                       stream_replicas=settings.nats_stream_replicas)
         self.relay = OutboxRelay(self.db, self.bus, lock_name=f"outbox:{schema}",
                                  poll_interval=settings.outbox_poll_interval_s)
         self.consumers: list[ConsumerSpec] = []

@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     bus_ack_wait_s: float = 30.0
     bus_retry_backoff_s: list[float] = [1.0, 5.0, 15.0, 30.0]
     events_max_age_days: int = 14
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5, description="replicas of the two JetStream "
+                                      "streams (3 on a three-node NATS cluster)")
     outbox_poll_interval_s: float = 0.5
     # Auth: OIDC issuer whose JWKS signs bearer tokens; empty disables auth (dev only).
     oidc_issuer: str | None = None
