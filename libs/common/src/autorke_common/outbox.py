@@ -71,9 +71,17 @@ def _columns() -> tuple[list[Column], list[Any]]:
     return outbox_cols, processed_cols
 
 
+def _parking_columns() -> list[Column]:
+    """Added after the first revision (H7): a row that can never be published is *parked*
+    (``published_at`` and ``parked_at`` set, ``park_reason`` why) instead of blocking every
+    row after it."""
+    return [Column("parked_at", DateTime(timezone=True), nullable=True),
+            Column("park_reason", Text, nullable=True)]
+
+
 def add_outbox_tables(metadata: MetaData) -> OutboxTables:
     outbox_cols, processed_cols = _columns()
-    outbox = Table("outbox", metadata, *outbox_cols)
+    outbox = Table("outbox", metadata, *outbox_cols, *_parking_columns())
     Index("ix_outbox_unpublished", outbox.c.published_at, outbox.c.seq)
     processed = Table("processed_messages", metadata, *processed_cols)
     return OutboxTables(outbox, processed)
@@ -85,6 +93,12 @@ def create_outbox_tables_op(op: Any) -> None:
     op.create_table("outbox", *outbox_cols)
     op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"])
     op.create_table("processed_messages", *processed_cols)
+
+
+def add_outbox_parking_op(op: Any) -> None:
+    """For the revision that adds parking to a service's outbox: ``add_outbox_parking_op(op)``."""
+    for column in _parking_columns():
+        op.add_column("outbox", column)
 
 
 class Database:

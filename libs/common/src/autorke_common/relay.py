@@ -4,6 +4,18 @@ written, at least once.
 It wakes when a unit of work commits events (or every ``poll_interval``), publishes
 unpublished rows oldest first and marks them. When NATS is down it stops at the first row
 that fails and tries again later from that row, so order is kept and nothing is skipped.
+
+A row that can never be published (H7: larger than the server's ``max_payload``, such as
+a sealed rkestate of a large cluster; a subject this service's user may not publish to; a
+subject NATS refuses) no longer stops every row after it: it is *parked* (``parked_at``,
+``park_reason``; kept for an operator, never purged), an ``autorke.events.bus.outbox.parked``
+event says which and why (without the payload), the error is logged and the relay goes on.
+
+Published rows are purged after ``published_retention_s`` (far beyond the duplicate
+window, so a crash between publish and mark is still caught by ``Nats-Msg-Id``), and
+processed-message marks after ``processed_retention_s``: longer than the events stream
+keeps a message (``events_max_age_days``), so a consumer that replays the stream from its
+start still drops what it handled.
 A crash between publish and mark republishes the row: JetStream drops it by its
 ``Nats-Msg-Id`` inside the duplicate window, and consumers drop it by id after that.
 
@@ -16,27 +28,41 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import zlib
+from datetime import timedelta
 
-from sqlalchemy import select, text, update
+from nats.errors import BadSubjectError, MaxPayloadError
+from sqlalchemy import delete, select, text, update
 
 from autorke_common.bus import Bus
+from autorke_common.catalogue.bus import OutboxRowParked
 from autorke_common.db import is_sqlite
-from autorke_common.envelope import utcnow
+from autorke_common.envelope import Envelope, utcnow
 from autorke_common.outbox import Database
 
 log = logging.getLogger(__name__)
 
+#: what a row's publish raises when that row can never be published (parked, not retried)
+UNPUBLISHABLE = (MaxPayloadError, BadSubjectError, PermissionError)
+#: how often the leader purges old published rows and processed marks
+PURGE_EVERY_S = 3600.0
+
 
 class OutboxRelay:
     def __init__(self, db: Database, bus: Bus, lock_name: str, poll_interval: float = 0.5,
-                 batch: int = 500) -> None:
+                 batch: int = 500, published_retention_s: float = 86400.0,
+                 processed_retention_s: float = 15 * 86400.0) -> None:
         self.db = db
         self.bus = bus
         self.poll_interval = poll_interval
         self.batch = batch
         self.lock_key = zlib.crc32(lock_name.encode())
+        self.published_retention_s = published_retention_s
+        self.processed_retention_s = processed_retention_s
         self.published = 0
+        self.parked = 0
+        self._purged_at: float | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
@@ -71,6 +97,9 @@ class OutboxRelay:
                 if await asyncio.to_thread(self._is_leader):
                     while await self.flush() == self.batch:
                         pass
+                    if self._purged_at is None or time.monotonic() - self._purged_at > PURGE_EVERY_S:
+                        await asyncio.to_thread(self.purge)
+                        self._purged_at = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep relaying whatever fails once
@@ -96,18 +125,67 @@ class OutboxRelay:
         return True
 
     async def flush(self) -> int:
-        """Publish one batch of unpublished rows; returns how many were published."""
+        """Publish one batch of unpublished rows; returns how many were handled (published,
+        or parked because they never can be)."""
         rows = await asyncio.to_thread(self._unpublished)
         done: list[int] = []
+        handled = 0
         try:
             for seq, msg_id, subject, payload, headers in rows:
-                await self.bus.publish_raw(subject, payload.encode(), msg_id, json.loads(headers))
+                data = payload.encode()
+                try:
+                    await self.bus.publish_raw(subject, data, msg_id, json.loads(headers))
+                except UNPUBLISHABLE as exc:
+                    if done:  # keep the order of what was published before it
+                        await asyncio.to_thread(self._mark, done)
+                        self.published += len(done)
+                        done = []
+                    await self._park(seq, msg_id, subject, len(data), exc)
+                    handled += 1
+                    continue
                 done.append(seq)
+                handled += 1
         finally:
             if done:
                 await asyncio.to_thread(self._mark, done)
                 self.published += len(done)
-        return len(done)
+        return handled
+
+    async def _park(self, seq: int, msg_id: str, subject: str, size: int, exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {exc}"[:2000] if str(exc) else type(exc).__name__
+        await asyncio.to_thread(self._mark_parked, seq, reason)
+        self.parked += 1
+        log.error("outbox relay: row %s (%s, %s, %d bytes) can never be published and is parked: %s",
+                  seq, msg_id, subject, size, reason)
+        alert = Envelope.of(OutboxRowParked(service=self.bus.client_name, seq=seq, message_id=msg_id,
+                                            subject=subject, size=size, error=reason),
+                            source=self.bus.client_name, id=f"parked-{self.bus.client_name}-{seq}")
+        try:
+            await self.bus.publish(alert)
+        except Exception as alert_error:  # noqa: BLE001 - the row stays parked and logged either way
+            log.error("outbox relay: the alert for parked row %s was not published: %s", seq, alert_error)
+
+    def _mark_parked(self, seq: int, reason: str) -> None:
+        t = self.db.tables.outbox
+        now = utcnow()
+        with self.db.engine.begin() as conn:
+            conn.execute(update(t).where(t.c.seq == seq).values(published_at=now, parked_at=now,
+                                                                 park_reason=reason))
+
+    def purge(self) -> tuple[int, int]:
+        """Delete published (not parked) outbox rows and processed marks past their
+        retention; how many of each."""
+        t, marks = self.db.tables.outbox, self.db.tables.processed
+        now = utcnow()
+        with self.db.engine.begin() as conn:
+            rows = conn.execute(delete(t).where(
+                t.c.published_at < now - timedelta(seconds=self.published_retention_s),
+                t.c.parked_at.is_(None))).rowcount
+            seen = conn.execute(delete(marks).where(
+                marks.c.processed_at < now - timedelta(seconds=self.processed_retention_s))).rowcount
+        if rows or seen:
+            log.info("outbox relay: purged %d published rows and %d processed marks", rows, seen)
+        return rows, seen
 
     def _unpublished(self) -> list[tuple]:
         t = self.db.tables.outbox

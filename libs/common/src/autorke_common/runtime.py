@@ -50,7 +50,11 @@ class ServiceRuntime:
                        tls_ca_file=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None,
                        stream_replicas=settings.nats_stream_replicas)
         self.relay = OutboxRelay(self.db, self.bus, lock_name=f"outbox:{schema}",
-                                 poll_interval=settings.outbox_poll_interval_s)
+                                 poll_interval=settings.outbox_poll_interval_s,
+                                 published_retention_s=settings.outbox_retention_s,
+                                 # longer than the events stream keeps a message (a replay
+                                 # from its start still finds every mark)
+                                 processed_retention_s=(settings.events_max_age_days + 1) * 86400.0)
         self.consumers: list[ConsumerSpec] = []
         self.periodic: list[tuple[float, Periodic]] = []
         self._tasks: list[asyncio.Task] = []

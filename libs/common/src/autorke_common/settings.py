@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     nats_stream_replicas: int = Field(default=1, ge=1, le=5, description="replicas of the two JetStream "
                                       "streams (3 on a three-node NATS cluster)")
     outbox_poll_interval_s: float = 0.5
+    outbox_retention_s: float = Field(default=86400.0, ge=3600.0, description="published outbox rows "
+                                      "are deleted after this (parked ones are kept)")
     # Auth: OIDC issuer whose JWKS signs bearer tokens; empty disables auth (dev only).
     oidc_issuer: str | None = None
     oidc_audience: str = "autorke"

@@ -1,0 +1,23 @@
+"""Outbox rows that can never be published are parked, not retried forever (H7:
+``autorke_common.outbox.add_outbox_parking_op``).
+
+Revision ID: 0004
+Revises: 0003
+"""
+from alembic import op
+
+from autorke_common.outbox import add_outbox_parking_op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_outbox_parking_op(op)
+
+
+def downgrade() -> None:
+    op.drop_column("outbox", "park_reason")
+    op.drop_column("outbox", "parked_at")
