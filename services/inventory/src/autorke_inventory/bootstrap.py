@@ -33,6 +33,7 @@ class InventorySettings(ServiceSettings):
     cmdb_url: str | None = Field(default=None, description="base URL of the CMDB; empty: no sync")
     cmdb_token: SecretStr | None = None
     cmdb_page_size: int = 1000
+    cmdb_timeout_s: float = 30.0  # each CMDB/NetBox request's read deadline (M9)
     sync_interval_s: float = Field(default=300.0, description="incremental sync period; 0 = off")
     node_status_interval_s: float = Field(
         default=30.0, ge=0, description="period of the members' node status refresh; 0 = off")
@@ -41,10 +42,10 @@ class InventorySettings(ServiceSettings):
 def source_factory(settings: InventorySettings):
     token = settings.cmdb_token.get_secret_value() if settings.cmdb_token else None
     if settings.cmdb_kind == "netbox":
-        return lambda: NetBoxSource(settings.cmdb_url, token, settings.cmdb_page_size)
+        return lambda: NetBoxSource(settings.cmdb_url, token, settings.cmdb_page_size, settings.cmdb_timeout_s)
     if settings.cmdb_kind != "http":
         raise ValueError(f"AUTORKE_CMDB_KIND must be http or netbox, not {settings.cmdb_kind!r}")
-    return lambda: HttpCmdbSource(settings.cmdb_url, token, settings.cmdb_page_size)
+    return lambda: HttpCmdbSource(settings.cmdb_url, token, settings.cmdb_page_size, settings.cmdb_timeout_s)
 
 
 def orchestrator_commands(settings: InventorySettings) -> Verifier:

@@ -61,8 +61,11 @@ class HttpCmdbSource:
                 raise TemporaryError(f"CMDB unreachable: {type(exc).__name__}: {exc}", 30) from exc
             body = response.json()
             records = [record_from_host(h) for h in body.get("items", [])]
-            since = int(body["next_since"])
             more = bool(body.get("has_more"))
+            if more and int(body["next_since"]) <= since:  # M9: it would answer the same page forever
+                raise TemporaryError(f"CMDB cursor does not advance (next_since {body['next_since']} after "
+                                     f"{since}, has_more): sync stopped", 60)
+            since = int(body["next_since"])
             yield SourcePage(records, str(since), more)
             if not more:
                 return

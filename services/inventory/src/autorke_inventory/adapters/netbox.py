@@ -13,6 +13,7 @@ from typing import Any
 
 import pynetbox
 import requests
+from requests.adapters import HTTPAdapter
 
 from autorke_common.errors import TemporaryError
 from autorke_inventory.domain.records import SourcePage, SourceRecord
@@ -60,11 +61,30 @@ def record_from_device(device: dict[str, Any]) -> SourceRecord:
     )
 
 
+class TimeoutAdapter(HTTPAdapter):
+    """Every request of the session with a (connect, read) deadline (M9): requests has no
+    session-wide timeout, and pynetbox passes none, so a NetBox that accepts the connection
+    and never answers would hold the sync forever."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+
+    def send(self, request, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = (min(10.0, self.timeout_s), self.timeout_s)
+        return super().send(request, **kwargs)
+
+
 class NetBoxSource:
     name = "netbox"
 
-    def __init__(self, url: str, token: str | None = None, page_size: int = 1000) -> None:
+    def __init__(self, url: str, token: str | None = None, page_size: int = 1000,
+                 timeout_s: float = 30.0) -> None:
         self.api = pynetbox.api(url.rstrip("/"), token=token)
+        adapter = TimeoutAdapter(timeout_s)
+        self.api.http_session.mount("http://", adapter)
+        self.api.http_session.mount("https://", adapter)
         self.page_size = page_size
 
     def pages(self, cursor: str | None) -> Iterator[SourcePage]:
