@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -112,7 +113,7 @@ def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, ti
         kept = HeadTail()
         timed_out = threading.Event()
 
-        timer = threading.Timer(timeout_s, lambda: (timed_out.set(), proc.kill()))
+        timer = threading.Timer(timeout_s, lambda: (timed_out.set(), _kill_group(proc)))
         timer.daemon = True
         timer.start()
         try:
@@ -124,7 +125,7 @@ def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, ti
         finally:
             timer.cancel()
             if proc.poll() is None:
-                proc.kill()
+                _kill_group(proc)  # what it started too (L6)
                 proc.wait()
         state_path = work / "cluster.rkestate"
         kube_path = work / "kube_config_cluster.yml"
@@ -134,6 +135,16 @@ def run_rke(binary: str, action: str, cluster_yml: str, rkestate: str | None, ti
                       kube_path.read_text() if kube_path.exists() else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL rke's whole process group (its own session: ``start_new_session``), not only
+    rke: a child that keeps the output pipe open would otherwise hold the run past its
+    deadline (L6)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _write_private(path: Path, text: str) -> None:
