@@ -16,7 +16,7 @@ from autorke_common.envelope import Envelope
 from autorke_common.signing import Verifier, parse_signers
 from autorke_executor.adapters.orm import JobRow, TargetRow
 from autorke_executor.adapters.repository import outcome_of, target_row
-from autorke_executor.domain.model import TargetOutcome, signer_may_run
+from autorke_executor.domain.model import JobHeld, TargetOutcome, signer_may_run
 from autorke_executor.service_layer.handlers import RunJob
 from autorke_executor.service_layer.ports import KubePort, Ports, ProvisionerPort, SshPort
 from fixtures.signing import sign, trusted
@@ -33,7 +33,24 @@ class FakeJobRepository:
         return self.rows.get(job_id)
 
     def add(self, row: JobRow) -> None:
+        if row.job_id in self.rows:
+            raise JobHeld(f"job {row.job_id} was started by another executor")
         self.rows[row.job_id] = row
+
+    def claim(self, job_id: str, seen_token: int, owner: str, until) -> bool:
+        row = self.rows.get(job_id)
+        if row is None or row.status != "running" or row.fencing_token != seen_token:
+            return False
+        row.owner, row.lease_expires_at = owner, until
+        row.fencing_token, row.attempts = seen_token + 1, row.attempts + 1
+        return True
+
+    def renew(self, job_id: str, owner: str, token: int, until) -> bool:
+        row = self.rows.get(job_id)
+        if row is None or row.status != "running" or (row.owner, row.fencing_token) != (owner, token):
+            return False
+        row.lease_expires_at = until
+        return True
 
     def newest_first(self, *, change_id: str | None, status: str | None, after: Any | None,
                      limit: int) -> list[JobRow]:

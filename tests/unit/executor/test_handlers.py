@@ -19,10 +19,10 @@ from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import Forbidden, Invalid, Missing, Problem, TemporaryError
 from autorke_common.signing import ExpiredCommand
 from autorke_executor.adapters.orm import JobRow
-from autorke_executor.domain.model import TargetOutcome
+from autorke_executor.domain.model import JobHeld, LeaseLost, TargetOutcome
 from autorke_executor.entrypoints.consumer import JobConsumer
 from autorke_executor.service_layer import views
-from autorke_executor.service_layer.handlers import RunJob, run_job
+from autorke_executor.service_layer.handlers import Lease, RunJob, run_job
 from autorke_executor.service_layer.ports import KubePort
 from fixtures.signing import signer
 
@@ -98,6 +98,49 @@ def test_a_job_found_running_after_a_crash_is_taken_over_without_rerunning_finis
     assert [s["redelivery"] for s in started] == [True]
     assert uow.jobs.get(job.job_id).attempts == 2
     assert sorted(by_host(finished(uow)[0])) == ["m1", "m2", "m3", "m4"]
+
+
+def _running_row(job, owner: str, lease_left_s: float, token: int = 1) -> JobRow:
+    return JobRow(job_id=job.job_id, change_id=job.change_id, kind="script", action="facts", status="running",
+                  hosts=list(job.fence), fence=list(job.fence), params={}, attempts=1, created_at=utcnow(),
+                  owner=owner, lease_expires_at=utcnow() + timedelta(seconds=lease_left_s), fencing_token=token)
+
+
+def test_h4_a_job_whose_lease_another_executor_holds_is_left_to_it():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2")
+    job = facts_job(["m1", "m2"])
+    uow.jobs.add(_running_row(job, "executor-a", lease_left_s=20))
+    with pytest.raises(JobHeld, match="executor-a") as held:
+        run_job(command(job), uow, f.ports, lease=Lease("executor-b", 30))
+    assert 1.0 <= held.value.delay <= 20.0, "it comes back once the lease could have run out"
+    assert f.ssh.connects == [] and uow.of_type("executor.job.started") == []
+
+
+def test_h4_a_job_whose_lease_ran_out_is_taken_over_with_a_new_fencing_token():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2")
+    job = facts_job(["m1", "m2"])
+    uow.jobs.add(_running_row(job, "executor-a", lease_left_s=-1, token=4))
+    assert run_job(command(job), uow, f.ports, lease=Lease("executor-b", 30)) == "succeeded"
+    row = uow.jobs.get(job.job_id)
+    assert (row.owner, row.fencing_token, row.attempts) == ("executor-b", 5, 2)
+
+
+def test_h4_a_run_whose_lease_was_taken_over_writes_nothing_more():
+    uow, f = FakeUnitOfWork(), fleet("m1", "m2")
+    job = facts_job(["m1", "m2"], concurrency=1)
+    real_renew = uow.jobs.renew
+
+    def taken_over_after_first(job_id, owner, token, until):  # another executor claims it meanwhile
+        row = uow.jobs.get(job_id)
+        if uow.targets.outcomes(job_id):
+            row.owner, row.fencing_token = "executor-c", token + 1
+        return real_renew(job_id, owner, token, until)
+
+    uow.jobs.renew = taken_over_after_first
+    with pytest.raises(LeaseLost):
+        run_job(command(job), uow, f.ports, lease=Lease("executor-b", 30))
+    assert len(uow.targets.outcomes(job.job_id)) == 1, "the second host's result was not written"
+    assert uow.of_type("executor.job.finished") == []
 
 
 def test_a_stopping_executor_leaves_the_job_running_for_its_redelivery():

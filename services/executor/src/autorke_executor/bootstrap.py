@@ -35,6 +35,8 @@ class ExecutorSettings(ServiceSettings):
                                               "(and without rke2_install_command) no RKE2 join runs")
     job_parallelism: int = Field(default=4, description="jobs one process runs at once")
     job_ack_wait_s: float = Field(default=60.0, description="redelivery delay after a crash")
+    job_lease_s: float | None = Field(default=None, gt=0, description="how long a job's lease holds without "
+                                      "renewal (default: the ack wait); renewed every third of it")
     job_max_deliver: int = 20
     kube_request_timeout_s: float = 30.0
 
@@ -64,7 +66,7 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
     from autorke_executor.domain.model import signer_may_run
     from autorke_executor.entrypoints.api import router
     from autorke_executor.entrypoints.consumer import JobConsumer, run_consumer
-    from autorke_executor.service_layer.handlers import RunJob, run_job
+    from autorke_executor.service_layer.handlers import RunJob, new_lease, run_job
     from autorke_executor.service_layer.ports import KubePort, Ports, ProvisionerPort, SshPort
 
     settings = settings or ExecutorSettings()
@@ -88,8 +90,12 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
                                     ssh_key_path=str(settings.ssh_key_path.expanduser())),
         secrets=runtime.secrets, verifier=verifier)
 
+    # a job's lease lasts one ack window: a dead executor's job is redelivered after it, and
+    # by then its lease has run out, so the next executor takes it over at once (H4)
+    lease = new_lease(settings.job_lease_s or settings.job_ack_wait_s)
+
     def handle(cmd: RunJob, stop: threading.Event) -> str:  # the executor's one command
-        return run_job(cmd, ExecutorUnitOfWork(runtime.db), ports, stop)
+        return run_job(cmd, ExecutorUnitOfWork(runtime.db), ports, stop, lease)
 
     consumer = JobConsumer(handle, heartbeat_s=max(1.0, settings.job_ack_wait_s / 3))
     runtime.consume(run_consumer(consumer, settings.job_parallelism, settings.job_ack_wait_s,

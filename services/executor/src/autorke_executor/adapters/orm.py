@@ -1,9 +1,9 @@
 """The executor service's tables: its own SQLModel registry (so no other service's tables
 share its MetaData) plus the outbox and processed-message tables.
 
-``jobs`` holds one row per job id (the idempotency key) and ``job_targets`` one row per
-finished target: a redelivered job skips every host that already has a row here. Job
-secrets are never stored."""
+``jobs`` holds one row per job id (the idempotency key) and its lease (owner, expiry,
+fencing token), and ``job_targets`` one row per finished target: a redelivered job skips
+every host that already has a row here. Job secrets are never stored."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,6 +32,11 @@ class JobRow(Table, table=True):
     params: dict = json_field(dict)
     requested_by: str | None = Field(default=None, max_length=255)
     attempts: int = 1
+    # the lease (H4): who runs the job, until when without renewal, and the fencing token
+    # every write of a run carries (a takeover raises it, so the old owner's writes fail)
+    owner: str | None = Field(default=None, max_length=255)
+    lease_expires_at: datetime | None = time_field(nullable=True)
+    fencing_token: int = 1
     # spelled out: indexed (the list's order), which time_field does not do
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
     finished_at: datetime | None = time_field(nullable=True)

@@ -4,15 +4,17 @@ session of one unit of work (:mod:`.unit_of_work` hands them out as ``uow.jobs``
 :mod:`autorke_executor.service_layer.unit_of_work`."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from autorke_common.db import keyset
 from autorke_common.envelope import utcnow
 from autorke_executor.adapters.orm import JobRow, TargetRow
-from autorke_executor.domain.model import TargetOutcome
+from autorke_executor.domain.model import JobHeld, TargetOutcome
 
 
 class SqlJobRepository:
@@ -26,6 +28,30 @@ class SqlJobRepository:
 
     def add(self, row: JobRow) -> None:
         self.session.add(row)
+        try:
+            self.session.flush()  # a replica that inserted the same job id first fails here
+        except IntegrityError:
+            raise JobHeld(f"job {row.job_id} was started by another executor", delay=2.0) from None
+
+    def claim(self, job_id: str, seen_token: int, owner: str, until: datetime) -> bool:
+        """Take over a running job whose lease was seen expired with ``seen_token``:
+        a compare-and-set, so of two replicas that saw the same expired lease one wins."""
+        done = self.session.execute(
+            update(JobRow).where(JobRow.job_id == job_id, JobRow.status == "running",
+                                 JobRow.fencing_token == seen_token)
+            .values(owner=owner, lease_expires_at=until, fencing_token=seen_token + 1,
+                    attempts=JobRow.attempts + 1)
+            .execution_options(synchronize_session=False))
+        return done.rowcount == 1
+
+    def renew(self, job_id: str, owner: str, token: int, until: datetime) -> bool:
+        """Extend the lease while ``owner`` holds it with ``token``; False once it does not
+        (taken over): the run's writes stop there. The row stays locked until the unit ends."""
+        done = self.session.execute(
+            update(JobRow).where(JobRow.job_id == job_id, JobRow.status == "running",
+                                 JobRow.owner == owner, JobRow.fencing_token == token)
+            .values(lease_expires_at=until).execution_options(synchronize_session=False))
+        return done.rowcount == 1
 
     def newest_first(self, *, change_id: str | None, status: str | None, after: Any | None,
                      limit: int) -> list[JobRow]:

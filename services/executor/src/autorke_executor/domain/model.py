@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autorke_common.catalogue.executor import ACTIONS, GUARDED_ACTIONS, ExecutorRun
-from autorke_common.errors import Invalid
+from autorke_common.errors import Invalid, TemporaryError
 
 #: Characters of a target's output kept in its result (stored, sent in its event): the
 #: first quarter and the end (where errors are), the cut marked by :func:`dropped_marker`.
@@ -20,6 +20,16 @@ OUTPUT_CAP = 16 * 1024
 STREAM_HEAD = STREAM_TAIL = 64 * 1024
 _DROPPED = re.compile(r"\n\[\.\.\. (\d+) bytes of output dropped \.\.\.\]\n")
 _MARKER_ROOM = 64  # the longest marker: two newlines, the words and a 20-digit count
+
+
+class JobHeld(TemporaryError):
+    """Another executor holds the job's lease (H4): this delivery runs nothing and comes
+    back later (the job's own delivery is the owner's; if the owner dies its lease runs out
+    and the next delivery takes the job over)."""
+
+
+class LeaseLost(TemporaryError):
+    """This executor's lease on the job was taken over: it writes nothing more for it."""
 
 
 class InvalidJob(Invalid):

@@ -6,8 +6,13 @@
    connection exists, and the bus dead-letters it with the slug.
 1. The job id is the idempotency key (:func:`start_job`). A job already finished answers
    with its stored result (its events are sent again, ``replayed=True``, once per command
-   envelope); a job found ``running`` was cut short by a crash and is taken over: only the
-   targets without a recorded result are run again.
+   envelope). A job runs under a *lease* in the database (H4: owner, expiry, fencing
+   token), so across replicas it runs in one executor at a time: a job found ``running``
+   whose lease is held by another executor is left to it (``JobHeld``: the delivery comes
+   back later); one whose lease ran out (its executor died) is taken over with a
+   compare-and-set that raises the token, and only the targets without a recorded result
+   run again. The lease is renewed while the job runs, and every write of the run checks
+   it: an executor whose lease was taken over writes nothing more (``LeaseLost``).
 2. Targets outside the fence are refused before anything connects (P5); init and cleanup
    run the live probe first and are refused on a host that shows Kubernetes (P2,
    :mod:`.ssh_targets`).
@@ -18,11 +23,15 @@
 """
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from autorke_common.catalogue.executor import (
@@ -39,6 +48,8 @@ from autorke_common.signing import ExpiredCommand
 from autorke_executor.adapters.orm import JobRow
 from autorke_executor.domain.model import (
     InvalidJob,
+    JobHeld,
+    LeaseLost,
     TargetOutcome,
     fence_refusal,
     job_status,
@@ -68,19 +79,47 @@ class RunJob:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """This executor's claim on the jobs it runs: who it is (one per process) and how long
+    a claim holds without renewal (a dead executor's job is taken over after that)."""
+
+    owner: str
+    duration_s: float = 30.0
+
+    def until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.duration_s)
+
+
+def new_lease(duration_s: float = 30.0) -> Lease:
+    """The lease of one executor (its host, process and a random part: two executors in one
+    process are two owners)."""
+    return Lease(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", duration_s)
+
+
+@functools.cache
+def _default_lease(pid: int) -> Lease:
+    return new_lease()
+
+
+@dataclass(frozen=True)
 class Started:
-    """A job this delivery runs: its attempt number and the hosts already finished."""
+    """A job this delivery runs: its attempt number, the hosts already finished and the
+    fencing token of this run's lease."""
 
     attempt: int
     done_hosts: frozenset[str] = frozenset()
+    token: int = 1
 
 
-def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | None = None) -> str:
+def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | None = None,
+            lease: Lease | None = None) -> str:
     """Run (or replay, or take over) the job; returns its final status, ``"replayed"`` for
     a job already finished. ``stop`` set: no new target starts, and the job is left
-    ``running`` for its redelivery (TemporaryError)."""
+    ``running`` for its redelivery (TemporaryError). Raises :class:`JobHeld` while another
+    executor holds the job's lease, :class:`LeaseLost` once this one lost it."""
+    lease = lease or _default_lease(os.getpid())
     check_signature(cmd, uow, ports)
-    started = start_job(cmd, uow)
+    started = start_job(cmd, uow, lease)
     if started is None:
         return "replayed"
     t0 = time.monotonic()
@@ -89,17 +128,17 @@ def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | 
         validate(cmd.job)
         plan = PLANS[cmd.job.kind](cmd.job, live, ports)
     except InvalidJob as exc:
-        return finish_job(cmd, uow, time.monotonic() - t0, error=str(exc))
+        return finish_job(cmd, uow, time.monotonic() - t0, started, lease, error=str(exc))
     except (PermanentError, ValueError, KeyError) as exc:
-        return finish_job(cmd, uow, time.monotonic() - t0, error=f"{type(exc).__name__}: {exc}")
+        return finish_job(cmd, uow, time.monotonic() - t0, started, lease, error=f"{type(exc).__name__}: {exc}")
     try:
-        _run_plan(cmd, uow, plan, live, started, stop)
+        _run_plan(cmd, uow, plan, live, started, lease, stop)
     finally:
         if plan.close:
             plan.close()
     if stop is not None and stop.is_set():
         raise TemporaryError("executor stopping", delay=1.0)
-    return finish_job(cmd, uow, time.monotonic() - t0)
+    return finish_job(cmd, uow, time.monotonic() - t0, started, lease)
 
 
 def check_signature(cmd: RunJob, uow: UnitOfWork, ports: Ports) -> None:
@@ -127,9 +166,11 @@ def _refused(cmd: RunJob, exc: DomainError) -> None:  # never the data: it holds
                 cmd.job.kind, cmd.job.action, cmd.envelope.source, exc.slug, exc.detail)
 
 
-def start_job(cmd: RunJob, uow: UnitOfWork) -> Started | None:
-    """Record the job as running (new, or taken over after a crash) and say so in
-    ``executor.job.started``; None for a job already finished (its result is replayed)."""
+def start_job(cmd: RunJob, uow: UnitOfWork, lease: Lease) -> Started | None:
+    """Record the job as running under this executor's lease (new, or taken over once the
+    lease of the executor that ran it ran out) and say so in ``executor.job.started``;
+    None for a job already finished (its result is replayed). Raises :class:`JobHeld`
+    while another executor holds it."""
     job = cmd.job
     with uow:
         row = uow.jobs.get(job.job_id)
@@ -140,30 +181,59 @@ def start_job(cmd: RunJob, uow: UnitOfWork) -> Started | None:
             log.info("job %s already %s: stored result returned", job.job_id, row.status)
             return None
         if row is None:
-            row = _new_row(cmd)
-            uow.jobs.add(row)
-        else:  # found running: its executor died; take it over
-            row.attempts += 1
+            row = _new_row(cmd, lease)
+            uow.jobs.add(row)  # JobHeld when another executor added it first
+            attempt, token = 1, 1
+        else:  # found running: held by a live executor, or its executor died
+            _check_lease_free(row, lease)
+            seen_token, seen_attempts = row.fencing_token, row.attempts
+            if not uow.jobs.claim(job.job_id, seen_token, lease.owner, lease.until()):
+                raise JobHeld(f"job {job.job_id} was just taken over by another executor", delay=2.0)
+            attempt, token = seen_attempts + 1, seen_token + 1
         done = frozenset(o.host for o in uow.targets.outcomes(job.job_id))
         uow.emit(_event(cmd, JobStarted(job_id=job.job_id, change_id=job.change_id, kind=job.kind,
                                         action=job.action, hosts=list(row.hosts),
-                                        redelivery=row.attempts > 1), "started", row.attempts),
+                                        redelivery=attempt > 1), "started", attempt),
                  aggregate=job.job_id)
         uow.commit()
-        attempt = row.attempts
     if done:
         log.info("job %s taken over: %d target(s) already finished are not run again", job.job_id, len(done))
-    return Started(attempt, done)
+    return Started(attempt, done, token)
 
 
-def record_results(cmd: RunJob, uow: UnitOfWork, attempt: int, outcomes: list[TargetOutcome],
+def _check_lease_free(row: JobRow, lease: Lease) -> None:
+    expires = row.lease_expires_at
+    if expires is None or row.owner in (None, lease.owner):
+        return
+    left = (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) - utcnow()
+    if left.total_seconds() > 0:
+        raise JobHeld(f"job {row.job_id} is running on {row.owner} (lease for {left.total_seconds():.0f} s more)",
+                      delay=min(max(left.total_seconds(), 1.0), 30.0))
+
+
+def keep_lease(cmd: RunJob, uow: UnitOfWork, started: Started, lease: Lease) -> None:
+    """Renew the job's lease in a unit of its own; :class:`LeaseLost` once it was taken over."""
+    with uow:
+        _renew(cmd, uow, started, lease)
+        uow.commit()
+
+
+def _renew(cmd: RunJob, uow: UnitOfWork, started: Started, lease: Lease) -> None:
+    if not uow.jobs.renew(cmd.job.job_id, lease.owner, started.token, lease.until()):
+        raise LeaseLost(f"job {cmd.job.job_id}: another executor took it over; this run writes nothing more",
+                        delay=1.0)
+
+
+def record_results(cmd: RunJob, uow: UnitOfWork, started: Started, lease: Lease, outcomes: list[TargetOutcome],
                    lines: list[dict], seq: int) -> None:
-    """Store finished targets with their events, and a batch of live output, in one unit."""
+    """Store finished targets with their events, and a batch of live output, in one unit
+    (which renews the lease first: a run that lost it writes nothing)."""
     job = cmd.job
     with uow:
+        _renew(cmd, uow, started, lease)
         if lines:
             uow.emit(_event(cmd, TargetOutput(job_id=job.job_id, change_id=job.change_id, seq=seq, lines=lines),
-                            "output", attempt, seq), aggregate=job.job_id)
+                            "output", started.attempt, seq), aggregate=job.job_id)
         for o in outcomes:
             uow.targets.add(job.job_id, o)
             uow.emit(_event(cmd, _target_finished(job.job_id, job.change_id, o), "target", o.host),
@@ -171,11 +241,13 @@ def record_results(cmd: RunJob, uow: UnitOfWork, attempt: int, outcomes: list[Ta
         uow.commit()
 
 
-def finish_job(cmd: RunJob, uow: UnitOfWork, duration_s: float, error: str | None = None) -> str:
+def finish_job(cmd: RunJob, uow: UnitOfWork, duration_s: float, started: Started, lease: Lease,
+               error: str | None = None) -> str:
     """Close the job from its stored targets (``error``: it could not run at all), emit
     ``executor.job.finished`` and mark the command handled; returns the job's status."""
     job = cmd.job
     with uow:
+        _renew(cmd, uow, started, lease)
         row = uow.jobs.get(job.job_id)
         if row is None:  # start_job committed it; only a bug gets here
             raise RuntimeError(f"job {job.job_id} vanished while running")
@@ -192,7 +264,7 @@ def finish_job(cmd: RunJob, uow: UnitOfWork, duration_s: float, error: str | Non
         return row.status
 
 
-def _run_plan(cmd: RunJob, uow: UnitOfWork, plan: Plan, live: LiveOutput, started: Started,
+def _run_plan(cmd: RunJob, uow: UnitOfWork, plan: Plan, live: LiveOutput, started: Started, lease: Lease,
               stop: threading.Event | None) -> None:
     job, done = cmd.job, started.done_hosts
     hosts = [plan.host_of(i) for i in plan.items]
@@ -202,17 +274,22 @@ def _run_plan(cmd: RunJob, uow: UnitOfWork, plan: Plan, live: LiveOutput, starte
     pending = [i for i in plan.items if plan.host_of(i) in allowed and plan.host_of(i) not in done]
     seq = started.attempt * _SEQ_PER_ATTEMPT
     if refused:
-        record_results(cmd, uow, started.attempt, refused, [], seq)
+        record_results(cmd, uow, started, lease, refused, [], seq)
+    renewed = time.monotonic()
     for batch in fan_out(pending, plan.work, plan.host_of, job.concurrency, stop=stop):
         for outcome in batch:
             live.close_host(outcome.host)
         lines = live.drain()
         if batch or lines:
             seq += 1
-            record_results(cmd, uow, started.attempt, batch, lines, seq)
+            record_results(cmd, uow, started, lease, batch, lines, seq)
+            renewed = time.monotonic()
+        elif time.monotonic() - renewed >= lease.duration_s / 3:  # a long quiet target (rke up)
+            keep_lease(cmd, uow, started, lease)
+            renewed = time.monotonic()
     while lines := live.drain():
         seq += 1
-        record_results(cmd, uow, started.attempt, [], lines, seq)
+        record_results(cmd, uow, started, lease, [], lines, seq)
 
 
 def _replay(cmd: RunJob, uow: UnitOfWork, row: JobRow) -> None:
@@ -224,12 +301,13 @@ def _replay(cmd: RunJob, uow: UnitOfWork, row: JobRow) -> None:
                     "replay", cmd.envelope.id), aggregate=row.job_id)
 
 
-def _new_row(cmd: RunJob) -> JobRow:
+def _new_row(cmd: RunJob, lease: Lease) -> JobRow:
     job = cmd.job
     return JobRow(job_id=job.job_id, change_id=job.change_id, kind=job.kind, action=job.action,
                   status="running", hosts=[t.host for t in job.targets] or list(job.params.get("nodes", [])),
                   fence=list(job.fence), params=_public_params(job.params),
-                  requested_by=job.requested_by or cmd.envelope.actor, created_at=utcnow())
+                  requested_by=job.requested_by or cmd.envelope.actor, created_at=utcnow(),
+                  owner=lease.owner, lease_expires_at=lease.until(), fencing_token=1)
 
 
 def event_id(*parts: object) -> str:

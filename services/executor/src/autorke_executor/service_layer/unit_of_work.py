@@ -4,6 +4,7 @@ tests' is an in-memory fake. Rows are the ORM's (:mod:`autorke_executor.adapters
 used here as plain objects."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol, Self
 
 from autorke_common.envelope import Envelope
@@ -14,7 +15,17 @@ from autorke_executor.domain.model import TargetOutcome
 class JobRepository(Protocol):
     def get(self, job_id: str) -> JobRow | None: ...
 
-    def add(self, row: JobRow) -> None: ...
+    def add(self, row: JobRow) -> None:
+        """Raises :class:`JobTaken` when another executor added the same job id first."""
+        ...
+
+    def claim(self, job_id: str, seen_token: int, owner: str, until: datetime) -> bool:
+        """Take over a running job whose lease expired (compare-and-set on the token)."""
+        ...
+
+    def renew(self, job_id: str, owner: str, token: int, until: datetime) -> bool:
+        """Extend the lease; False when ``owner`` no longer holds it with ``token``."""
+        ...
 
     def newest_first(self, *, change_id: str | None, status: str | None, after: Any | None,
                      limit: int) -> list[JobRow]:
