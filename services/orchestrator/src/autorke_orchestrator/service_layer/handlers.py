@@ -139,12 +139,15 @@ def create_change(cmd: CreateChange, uow: UnitOfWork) -> Change:
         if missing and flow.type in SSH_FLOWS:
             raise Conflict("machine-unreachable", f"the inventory has no SSH endpoint for {', '.join(missing)}",
                            hosts=missing)
+        # every machine the change may touch, not only its targets (M8): an RKE1 rke up
+        # reaches every node of the cluster, an etcd snapshot or restore every etcd node
+        locked = sorted(set(change.targets) | set(change.blast_hosts))
         if cmd.dry_run:
-            held = uow.locks.machine_holders(change.targets)
+            held = uow.locks.machine_holders(locked)
             if held:
                 change.warnings.append("locked by open changes: " + ", ".join(f"{h} ({c})" for h, c in held.items()))
             return change
-        held = uow.locks.lock_machines(change.id, change.targets, _emit_recovered(uow))
+        held = uow.locks.lock_machines(change.id, locked, _emit_recovered(uow))
         if held:
             raise Conflict("machine-locked", "in another open change: " + ", ".join(
                 f"{h} ({c})" for h, c in held.items()), locks=held)
