@@ -34,7 +34,12 @@ def consumers_of_the_code() -> dict[str, list]:
     from autorke_inventory.entrypoints.consumer import subscribe as inventory_subscribe
     from autorke_netcfg.bootstrap import HANDLERS
     from autorke_netcfg.entrypoints.consumer import consumers as netcfg_consumers
-    from autorke_orchestrator.entrypoints.consumer import executor_reports, inventory_events
+    from autorke_orchestrator.entrypoints.consumer import (
+        dead_letters_of,
+        executor_reports,
+        inventory_events,
+        netcfg_answers_of,
+    )
 
     inventory: list = []
     inventory_subscribe(SimpleNamespace(settings=ServiceSettings(), consume=inventory.append), None)
@@ -42,7 +47,8 @@ def consumers_of_the_code() -> dict[str, list]:
         "executor": [run_consumer(None, parallel_jobs=1, ack_wait_s=1.0, max_deliver=1)],
         "inventory": inventory,
         "netcfg": netcfg_consumers(None, HANDLERS, {}, None),
-        "orchestrator": [executor_reports(lambda: None), inventory_events(lambda: None)],
+        "orchestrator": [executor_reports(lambda: None), inventory_events(lambda: None),
+                         netcfg_answers_of(lambda: None), dead_letters_of(lambda: None)],
     }
 
 

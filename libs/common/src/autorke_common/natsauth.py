@@ -45,6 +45,7 @@ import nkeys
 
 from autorke_common.catalogue import COMMANDS_PREFIX, known_types
 from autorke_common.catalogue import netcfg as _netcfg  # noqa: F401 - registers netcfg's commands
+from autorke_common.catalogue.bus import MessageDeadLettered
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_common.catalogue.orchestrator import ChangeFinished
 
@@ -170,7 +171,9 @@ USERS: dict[str, BusUser] = {u.name: u for u in (
             durables=(Durable(EVENTS_STREAM, "orchestrator-executor", "autorke.events.executor.>"),
                       Durable(EVENTS_STREAM, "orchestrator-inventory", "autorke.events.inventory.>"),
                       # netcfg's answers to the steps of an ippool.* change
-                      Durable(EVENTS_STREAM, "orchestrator-netcfg", "autorke.events.netcfg.ippool.>")),
+                      Durable(EVENTS_STREAM, "orchestrator-netcfg", "autorke.events.netcfg.ippool.>"),
+                      # a command of ours given up on: its step fails instead of waiting (H3)
+                      Durable(EVENTS_STREAM, "orchestrator-dead-letters", MessageDeadLettered.message_subject())),
             owns_streams=True),
     # ops dashboards: read the events, nothing else
     BusUser(DASHBOARDS, subscribe=("autorke.events.>",), jetstream=False),
