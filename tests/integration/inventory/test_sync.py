@@ -114,3 +114,23 @@ def test_netbox_adapter_syncs_the_same_machines(make_inventory, cmdb: LabCmdb):
     inc = sync(inv, "incremental")
     assert inc["retired"] == 1 and inc["added"] == 0
     assert inv.get(f"/api/v1/machines/netbox-{index}").json()["state"] == "retired"
+
+
+def test_l5_two_machines_swapping_hostnames_are_conflicts_and_the_rest_of_the_page_is_applied(
+        make_inventory, cmdb: LabCmdb):
+    inv = make_inventory(cmdb.url)
+    sync(inv, "full")
+    a, b = (inv.get(f"/api/v1/machines/{m}").json() for m in ("cmdb-000020", "cmdb-000021"))
+    # the CMDB swaps their hostnames (through a temporary one: it keeps hostnames unique itself)
+    cmdb.inventory.change("cmdb-000020", {"hostname": "swap-tmp"})
+    cmdb.inventory.change("cmdb-000021", {"hostname": a["hostname"]})
+    cmdb.inventory.change("cmdb-000020", {"hostname": b["hostname"]})
+    cmdb.inventory.change("cmdb-000022", {"rack": "SH-R555"})
+    result = sync(inv, "incremental")
+    assert result["ok"] and result["conflicts"] == 2, result
+    assert inv.get("/api/v1/machines/cmdb-000022").json()["network"]["rack"] == "SH-R555"
+    for machine, kept in (("cmdb-000020", a), ("cmdb-000021", b)):
+        now = inv.get(f"/api/v1/machines/{machine}").json()
+        assert now["hostname"] == kept["hostname"], "nothing renamed onto a name another machine holds"
+        assert now["conflicts"] and now["conflicts"][0]["field"] == "hostname"
+    assert sync(inv, "incremental")["ok"], "the next sync is not stuck on them either"

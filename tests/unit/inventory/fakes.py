@@ -122,6 +122,9 @@ class FakeMachines:
     def known(self, ids: Sequence[str]) -> dict[str, Known]:
         return {i: self._known(self.s.machines[i]) for i in ids if i in self.s.machines}
 
+    def hostname_holders(self, hostnames: Sequence[str]) -> dict[str, str]:
+        return {m.hostname: m.id for m in self.s.machines.values() if m.hostname in set(hostnames)}
+
     def unseen(self, source: str, seen: set[str]) -> list[Known]:
         return [self._known(m) for m in self.s.machines.values()
                 if m.source == source and m.state != "retired" and m.id not in seen]

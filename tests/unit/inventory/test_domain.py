@@ -106,6 +106,27 @@ def test_p1_sync_never_moves_a_members_ip_silently():
     assert again.unchanged == 1 and not again.update
 
 
+def test_l5_a_record_taking_another_machines_hostname_is_skipped_and_the_page_goes_on():
+    known = {"a": Known("a", "ha", "10.0.0.1", "available", None, "x"),
+             "b": Known("b", "hb", "10.0.0.2", "available", None, "y")}
+    plan = plan_page(known, [rec("new", "ha", "10.0.0.7"),       # a's hostname: a CMDB duplicate
+                             rec("c", "hc", "10.0.0.3"), rec("d", "hc", "10.0.0.4"),  # twice in the page
+                             rec("hb", "hz", "10.0.0.5"),         # its id is b's hostname
+                             rec("b", "hb", "10.0.0.9")],         # a fine update
+                     hostnames={"ha": "a", "hb": "b"})
+    assert sorted((c.machine, c.field) for c in plan.conflicts) == [("d", "hostname"), ("hb", "id"),
+                                                                     ("new", "hostname")]
+    assert [r.id for r in plan.add] == ["c"] and [k.id for k, _, _ in plan.update] == ["b"]
+    held = next(c for c in plan.conflicts if c.machine == "new")
+    assert "held by a" in held.incoming and held.cluster is None
+
+
+def test_l5_a_machine_renamed_frees_its_old_hostname_within_the_page():
+    known = {"a": Known("a", "ha", "10.0.0.1", "available", None, "x")}
+    plan = plan_page(known, [rec("a", "ha2", "10.0.0.1"), rec("n", "ha", "10.0.0.8")], hostnames={"ha": "a"})
+    assert plan.conflicts == [] and [r.id for r in plan.add] == ["n"]
+
+
 def test_redaction_masks_every_secret_value_and_diff_stays_redacted():
     state = {"currentState": {"certificatesBundle": {"kube-ca": {
         "name": "kube-ca", "keyPEM": "SECRET-KEY-1", "certificatePEM": "CERT"}}}}

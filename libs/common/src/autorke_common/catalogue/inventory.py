@@ -179,13 +179,15 @@ class MachineStateChanged(Event):
 
 class MachineConflictDetected(Event):
     """The CMDB says something the inventory refuses to apply silently: a cluster member's
-    ``ip`` or ``hostname`` changed, or a member vanished/retired in the CMDB (``status``).
+    ``ip`` or ``hostname`` changed, or a member vanished/retired in the CMDB (``status``),
+    or a record takes a hostname another machine holds, or is named like one (``hostname``,
+    ``id``: that record is skipped).
     The inventory keeps its current value until a human resolves it."""
 
     TYPE = "inventory.machine.conflict_detected"
     machine: str
     hostname: str
-    cluster: str
+    cluster: str | None = None  # None: a record the sync skipped (its hostname is another's)
     field: str
     current: str | None
     incoming: str | None

@@ -127,6 +127,13 @@ class MachineRepository:
         rows = self.session.execute(_known().where(M.c.id.in_(ids)))
         return {r.id: _as_known(r) for r in rows}
 
+    def hostname_holders(self, hostnames: Sequence[str]) -> dict[str, str]:
+        """hostname -> machine id of the machines holding one of these hostnames."""
+        if not hostnames:
+            return {}
+        rows = self.session.execute(select(M.c.hostname, M.c.id).where(M.c.hostname.in_(set(hostnames))))
+        return {r.hostname: r.id for r in rows}
+
     def unseen(self, source: str, seen: set[str]) -> list[Known]:
         """Machines of ``source``, not retired, whose id is not in ``seen``."""
         rows = self.session.execute(_known().where(M.c.source == source, M.c.state != "retired"))

@@ -8,7 +8,11 @@ Rules (issue 5, DESIGN P1):
 * a cluster member whose ``ip`` or ``hostname`` changed, or that the CMDB retired, is a
   *conflict*: those fields keep their current values and an event asks a human to look;
   everything else about the record is still applied;
-* a record seen before with the same fingerprint is left alone (idempotent)."""
+* a record seen before with the same fingerprint is left alone (idempotent);
+* a record whose hostname another machine holds (a duplicate in the CMDB, or two machines
+  swapping hostnames), or whose id is another machine's hostname, is a conflict and is
+  skipped (L5): the rest of the page is applied, instead of the whole page failing on the
+  unique hostname on every sync."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,7 +36,7 @@ class Known:
 class Conflict:
     machine: str
     hostname: str
-    cluster: str
+    cluster: str | None
     field: str
     current: str | None
     incoming: str | None
@@ -59,10 +63,21 @@ def changed_fields(known: Known, record: SourceRecord) -> list[str]:
     return fields
 
 
-def plan_page(known: dict[str, Known], records: list[SourceRecord]) -> PagePlan:
+def plan_page(known: dict[str, Known], records: list[SourceRecord],
+              hostnames: dict[str, str] | None = None) -> PagePlan:
+    """``hostnames``: hostname -> machine id of the machines already holding the page's
+    hostnames and ids (a record may take neither another's hostname nor be named like one)."""
     plan = PagePlan()
+    holders = dict(hostnames or {})
     for record in records:
         current = known.get(record.id)
+        clash = _clash(record, holders, current)
+        if clash is not None:
+            plan.conflicts.append(clash)
+            continue
+        if current is not None and current.hostname != record.hostname and holders.get(current.hostname) == record.id:
+            del holders[current.hostname]  # its old name is free for a later record of the page
+        holders[record.hostname] = record.id
         if current is None:
             plan.add.append(record)
             continue
@@ -87,6 +102,19 @@ def plan_page(known: dict[str, Known], records: list[SourceRecord]) -> PagePlan:
             plan.unretire.append(current)
         plan.update.append((current, record, fields or ["cmdb"]))
     return plan
+
+
+def _clash(record: SourceRecord, holders: dict[str, str], current: Known | None) -> Conflict | None:
+    holder = holders.get(record.hostname)
+    cluster = current.cluster if current else None
+    if holder is not None and holder != record.id:
+        return Conflict(record.id, current.hostname if current else record.hostname, cluster, "hostname",
+                        current.hostname if current else None, f"{record.hostname} (held by {holder})")
+    named = holders.get(record.id)
+    if named is not None and named != record.id:
+        return Conflict(record.id, record.hostname, cluster, "id", None,
+                        f"{record.id} is the hostname of {named}")
+    return None
 
 
 def plan_missing(known_unseen: list[Known]) -> PagePlan:

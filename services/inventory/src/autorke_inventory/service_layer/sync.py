@@ -132,7 +132,9 @@ def apply_page(uow: UnitOfWork, page: SourcePage, s: SyncSummary, actor: str) ->
     """One page of the source in one unit of work: its plan applied, its events, a progress
     event and (incremental) the cursor — so a sync that dies later keeps this page."""
     with uow:
-        plan = plan_page(uow.machines.known([r.id for r in page.records]), page.records)
+        records = page.records
+        plan = plan_page(uow.machines.known([r.id for r in records]), records,
+                         uow.machines.hostname_holders([r.hostname for r in records] + [r.id for r in records]))
         _apply(uow, plan, s, actor)
         s.seen += len(page.records)
         if s.mode == "incremental" or not page.more:
@@ -165,8 +167,8 @@ def _apply(uow: UnitOfWork, plan: PagePlan, s: SyncSummary, actor: str) -> None:
     _retire(uow, plan, s, actor, now)
     updated = {k.id for k, _, _ in plan.update}
     for machine, found in conflicts.items():
-        if machine not in updated:  # e.g. a member missing from a full read
-            uow.machines.set_conflicts(machine, found)
+        if machine not in updated and uow.machines.get(machine) is not None:  # e.g. a member missing
+            uow.machines.set_conflicts(machine, found)  # from a full read (a skipped new record has no row)
     for c in plan.conflicts:
         uow.emit(_env(msg.MachineConflictDetected(**asdict(c)), s, actor), aggregate=c.machine)
         s.conflict_details.append(asdict(c))
