@@ -4,6 +4,7 @@ decisions as they land on machines, and a few REST handlers' refusals. Each refu
 checked to leave the store as it was."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import uuid
@@ -464,3 +465,23 @@ def test_the_repositories_and_their_fakes_offer_what_the_service_layer_relies_on
     unit = {n for n in vars(ports.UnitOfWork) if not n.startswith("_")} | set(ports.UnitOfWork.__annotations__)
     assert unit <= set(dir(InventoryUnitOfWork)) | set(InventoryUnitOfWork.__annotations__)
     assert unit <= set(dir(fakes.FakeUnitOfWork(Store()).__enter__()))
+
+
+def test_a_sync_another_replica_holds_is_skipped_without_reading_the_cmdb():
+    store, cmdb = Store(), FakeCmdb()
+    cmdb.put(record(1))
+    _, uow = factory(store)
+    opened: list[str] = []
+
+    def source() -> FakeCmdb:
+        opened.append("cmdb")
+        return cmdb
+
+    asked: list[tuple[str, float]] = []
+
+    def held_elsewhere(name: str, wait_s: float):
+        asked.append((name, wait_s))
+        return contextlib.nullcontext(False)
+
+    assert SyncRunner(uow, source, held_elsewhere).run("full", wait_s=0) is None
+    assert opened == [] and asked == [("cmdb-sync", 0)]

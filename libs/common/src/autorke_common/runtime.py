@@ -13,6 +13,7 @@ from sqlalchemy import MetaData, func, select, text
 
 from autorke_common.bus import Bus, ConsumerSpec
 from autorke_common.db import make_engine, migrate
+from autorke_common.exclusive import Exclusive
 from autorke_common.logs import configure_logging
 from autorke_common.outbox import Database, add_outbox_tables
 from autorke_common.relay import OutboxRelay
@@ -49,6 +50,7 @@ class ServiceRuntime:
                        credentials=str(settings.nats_credentials) if settings.nats_credentials else None,
                        tls_ca_file=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None,
                        stream_replicas=settings.nats_stream_replicas)
+        self.exclusive = Exclusive(self.engine, schema)  # work one replica does at a time
         self.relay = OutboxRelay(self.db, self.bus, lock_name=f"outbox:{schema}",
                                  poll_interval=settings.outbox_poll_interval_s,
                                  published_retention_s=settings.outbox_retention_s,
@@ -63,11 +65,21 @@ class ServiceRuntime:
     def consume(self, spec: ConsumerSpec) -> None:
         self.consumers.append(spec)
 
-    def every(self, seconds: float, job: Periodic | SyncPeriodic, in_thread: bool = False) -> None:
+    def every(self, seconds: float, job: Periodic | SyncPeriodic, in_thread: bool = False,
+              exclusive: str | None = None) -> None:
         """Run ``job`` every ``seconds`` while the service runs; ``in_thread``: ``job`` is a
-        plain function (it talks to the database), run in a worker thread."""
+        plain function (it talks to the database), run in a worker thread. ``exclusive``
+        (with ``in_thread``): a round runs in one replica at a time; a replica that finds
+        another's round running skips its own."""
         if in_thread:
             sync = job
+            if exclusive:
+                plain = sync
+
+                def sync() -> None:
+                    with self.exclusive.hold(f"periodic:{exclusive}") as held:
+                        if held:
+                            plain()
 
             async def job() -> None:
                 await asyncio.to_thread(sync)

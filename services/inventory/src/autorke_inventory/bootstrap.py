@@ -80,13 +80,14 @@ def create_app(settings: InventorySettings | None = None, configure_process: boo
     runtime = ServiceRuntime(settings, metadata, "autorke_inventory:migrations", configure_process,
                              needs_secrets=True)
     uow = unit_of_work_factory(runtime.db, signing.signer_from(settings))  # signs its executor jobs
-    syncer = SyncRunner(uow, source_factory(settings)) if settings.cmdb_url else None
+    # one sync at a time across the replicas: a section on the database
+    syncer = SyncRunner(uow, source_factory(settings), runtime.exclusive.hold) if settings.cmdb_url else None
     changes = ChangeRequests(settings.orchestrator_url) if settings.orchestrator_url else None
     services = services_for(uow, runtime.secrets, syncer, changes, verifier=orchestrator_commands(settings))
     consumer.subscribe(runtime, services)
     if syncer is not None and settings.sync_interval_s > 0:
         def periodic_sync() -> None:
-            syncer.run("incremental", "schedule")
+            syncer.run("incremental", "schedule", wait_s=0)
 
         runtime.every(settings.sync_interval_s, periodic_sync, in_thread=True)
     if settings.node_status_interval_s > 0:
@@ -95,7 +96,7 @@ def create_app(settings: InventorySettings | None = None, configure_process: boo
         def refresh_node_status() -> None:
             node_status.request_periodic(uow(), interval)
 
-        runtime.every(interval, refresh_node_status, in_thread=True)
+        runtime.every(interval, refresh_node_status, in_thread=True, exclusive="node-status")
     app = create_service_app(runtime, [api_machines.router, api_clusters.router,
                                        api_configs.router])
     app.state.inventory = services

@@ -109,8 +109,8 @@ def create_app(settings: NetcfgSettings | None = None, configure_process: bool =
     def drift() -> None:
         detect_drift(ports)
 
-    runtime.every(settings.callback_timeout_check_interval_s, expire, in_thread=True)
-    runtime.every(settings.drift_check_interval_s, drift, in_thread=True)
+    runtime.every(settings.callback_timeout_check_interval_s, expire, in_thread=True, exclusive="ticket-expiry")
+    runtime.every(settings.drift_check_interval_s, drift, in_thread=True, exclusive="drift")
     app = create_service_app(runtime, [api.router, tickets_api.router])
     app.state.netcfg = ports
     inner = app.router.lifespan_context

@@ -35,7 +35,7 @@ def create_app(settings: OrchestratorSettings | None = None, configure_process: 
     runtime.consume(consumer.inventory_events(unit_of_work))
     runtime.consume(consumer.netcfg_answers_of(unit_of_work))
     runtime.consume(consumer.dead_letters_of(unit_of_work))
-    runtime.every(settings.resume_interval_s, resume_open, in_thread=True)
+    runtime.every(settings.resume_interval_s, resume_open, in_thread=True, exclusive="resume")
     app = create_service_app(runtime, [api.router])
     app.state.signer = signer
     return app

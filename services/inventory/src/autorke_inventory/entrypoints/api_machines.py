@@ -46,6 +46,9 @@ def sync_machines(body: SyncRequest, services: Services, principal: Operator,
         raise Problem("no-cmdb", "No CMDB configured", 409, "set AUTORKE_CMDB_URL")
     if body.wait:
         summary = services.syncer.run(body.mode, principal.subject)
+        if summary is None:
+            raise Problem("sync-running", "Another sync is running", 409,
+                          "another replica's sync of the CMDB held on for too long; try again")
         return JSONResponse(asdict(summary), status_code=200 if summary.ok else 502)
     sync_id = str(uuid.uuid4())
     background.add_task(services.syncer.run, body.mode, principal.subject, sync_id)

@@ -14,7 +14,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -78,18 +79,32 @@ def _values(r: SourceRecord) -> dict:
             "search": search_text(r), "cmdb": r.data, "fingerprint": r.fingerprint}
 
 
-class SyncRunner:
-    """Runs syncs of one source. A class because it holds state across calls: a lock, so
-    that one process runs one sync of its source at a time (the API's and the schedule's)."""
+#: (name, seconds to wait) -> a section that yields whether it is held
+#: (``autorke_common.exclusive.Exclusive.hold``)
+Hold = Callable[[str, float], AbstractContextManager[bool]]
+#: how long an asked-for sync waits for one already running (the schedule's waits for none)
+SYNC_WAIT_S = 600.0
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, source_factory: Callable[[], MachineSource]) -> None:
+
+class SyncRunner:
+    """Runs syncs of one source, one at a time across every replica (``hold``: an exclusive
+    section on the database; by default one within this process). A class because it holds
+    that section across calls (the API's and the schedule's)."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, source_factory: Callable[[], MachineSource],
+                 hold: Hold | None = None) -> None:
         self.uow_factory = uow_factory
         self.source_factory = source_factory
-        self._lock = threading.Lock()
+        self._hold = hold or _in_process()
 
     def run(self, mode: str = "incremental", actor: str = "inventory",
-            sync_id: str | None = None) -> SyncSummary:
-        with self._lock:
+            sync_id: str | None = None, wait_s: float = SYNC_WAIT_S) -> SyncSummary | None:
+        """The sync's summary; None when another sync held the section for ``wait_s``
+        (0 for the schedule: it skips a round instead of queueing behind another replica's)."""
+        with self._hold("cmdb-sync", wait_s) as held:
+            if not held:
+                log.info("sync skipped: another sync of the CMDB is running")
+                return None
             source = self.source_factory()
             try:
                 return self._run(source, mode, actor, sync_id or str(uuid.uuid4()))
@@ -120,6 +135,20 @@ class SyncRunner:
                  s.sync_id, mode, source.name, s.seen, s.added, s.updated, s.retired,
                  s.conflicts, s.duration_s)
         return s
+
+
+def _in_process() -> Hold:
+    lock = threading.Lock()
+
+    @contextmanager
+    def hold(_name: str, wait_s: float) -> Iterator[bool]:
+        got = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+    return hold
 
 
 def stored_cursor(uow: UnitOfWork, source: str) -> str | None:
