@@ -7,9 +7,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import MetaData, func, select, text
+from sqlalchemy.engine import Connection
 
 from autorke_common.bus import Bus, ConsumerSpec
 from autorke_common.db import make_engine, migrate
@@ -59,11 +62,18 @@ class ServiceRuntime:
                                  processed_retention_s=(settings.events_max_age_days + 1) * 86400.0)
         self.consumers: list[ConsumerSpec] = []
         self.periodic: list[tuple[float, Periodic]] = []
+        self.gauges: list[DbGauge] = []
         self._tasks: list[asyncio.Task] = []
         self.started = False
 
     def consume(self, spec: ConsumerSpec) -> None:
         self.consumers.append(spec)
+
+    def gauge(self, name: str, documentation: str, read: Callable[[Connection], dict[tuple[str, ...], float]],
+              labels: tuple[str, ...] = ()) -> None:
+        """A gauge of ``/metrics`` read from the database at each scrape (``read``: label
+        values -> value, on a connection of the service's schema)."""
+        self.gauges.append(DbGauge(name, documentation, read, labels))
 
     def every(self, seconds: float, job: Periodic | SyncPeriodic, in_thread: bool = False,
               exclusive: str | None = None) -> None:
@@ -134,18 +144,54 @@ class ServiceRuntime:
                 "started": self.started}
 
     def register_metrics(self, registry: CollectorRegistry) -> None:
-        pending = Gauge("autorke_outbox_unpublished", "Outbox rows not yet published", registry=registry)
         t = self.db.tables.outbox
 
-        def count() -> float:
-            try:
-                with self.engine.connect() as conn:
-                    return float(conn.execute(select(func.count()).select_from(t)
-                                              .where(t.c.published_at.is_(None))).scalar() or 0)
-            except Exception:  # noqa: BLE001
-                return float("nan")
+        def rows(where) -> Callable[[Connection], dict[tuple[str, ...], float]]:
+            return lambda conn: {(): float(conn.execute(select(func.count()).select_from(t).where(where)).scalar()
+                                           or 0)}
 
-        pending.set_function(count)
+        own = [DbGauge("autorke_outbox_unpublished", "Outbox rows not yet published",
+                       rows(t.c.published_at.is_(None))),
+               DbGauge("autorke_outbox_parked", "Outbox rows that can never be published, kept for an operator",
+                       rows(t.c.parked_at.is_not(None)))]
+        registry.register(DbGauges(self.engine, own + self.gauges))
+
+
+@dataclass(frozen=True)
+class DbGauge:
+    name: str
+    documentation: str
+    read: Callable[[Connection], dict[tuple[str, ...], float]]
+    labels: tuple[str, ...] = ()
+
+
+class DbGauges:
+    """A Prometheus collector of gauges read from the database at each scrape, all on one
+    connection (a database that cannot be read gives NaN, never a failed scrape)."""
+
+    def __init__(self, engine, gauges: list[DbGauge]) -> None:
+        self.engine = engine
+        self.gauges = gauges
+
+    def describe(self):
+        return [GaugeMetricFamily(g.name, g.documentation, labels=list(g.labels)) for g in self.gauges]
+
+    def collect(self):
+        values: dict[str, dict[tuple[str, ...], float]] = {}
+        try:
+            with self.engine.connect() as conn:
+                for g in self.gauges:
+                    values[g.name] = g.read(conn)
+        except Exception:  # noqa: BLE001 - the scrape still answers
+            values = {}
+        for g in self.gauges:
+            family = GaugeMetricFamily(g.name, g.documentation, labels=list(g.labels))
+            found = values.get(g.name)
+            if found is None:
+                family.add_metric([""] * len(g.labels), float("nan"))
+            for label_values, value in (found or {}).items():
+                family.add_metric(list(label_values), value)
+            yield family
 
 
 def _existing_tables(metadata: MetaData):

@@ -60,7 +60,7 @@ def rke2_install_command(settings: ExecutorSettings) -> str:
 
 
 def create_app(settings: ExecutorSettings | None = None, configure_process: bool = True) -> FastAPI:
-    from autorke_executor.adapters import kube, rke, ssh
+    from autorke_executor.adapters import kube, metrics, rke, ssh
     from autorke_executor.adapters.scripts import ScriptLibrary
     from autorke_executor.adapters.unit_of_work import ExecutorUnitOfWork
     from autorke_executor.domain.model import signer_may_run
@@ -74,6 +74,7 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
         settings, lambda signer, env: signer_may_run(signer, env.data.get("kind"), env.data.get("action")))
     runtime = ServiceRuntime(settings, metadata, "autorke_executor:migrations", configure_process,
                              needs_secrets=True)
+    metrics.register(runtime)
 
     @functools.cache
     def connector() -> ssh.SshConnector:  # the key is read at the first SSH job, not at start

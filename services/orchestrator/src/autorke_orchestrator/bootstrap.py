@@ -8,10 +8,11 @@ from autorke_common import signing
 from autorke_common.app import create_service_app
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings
+from autorke_orchestrator.adapters import metrics
 from autorke_orchestrator.adapters.orm import metadata
 from autorke_orchestrator.adapters.unit_of_work import OrchestratorUnitOfWork
 from autorke_orchestrator.entrypoints import api, consumer
-from autorke_orchestrator.service_layer import handlers
+from autorke_orchestrator.service_layer import dead_letters, handlers
 
 
 class OrchestratorSettings(ServiceSettings):
@@ -35,6 +36,7 @@ def create_app(settings: OrchestratorSettings | None = None, configure_process: 
     runtime.consume(consumer.inventory_events(unit_of_work))
     runtime.consume(consumer.netcfg_answers_of(unit_of_work))
     runtime.consume(consumer.dead_letters_of(unit_of_work))
+    metrics.register(runtime, dead_letters.CONSUMER)
     runtime.every(settings.resume_interval_s, resume_open, in_thread=True, exclusive="resume")
     app = create_service_app(runtime, [api.router])
     app.state.signer = signer
