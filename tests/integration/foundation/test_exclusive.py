@@ -81,3 +81,39 @@ def test_only_one_replica_runs_a_round_of_an_exclusive_section(database):
     for t in threads:
         t.join(60)
     assert most[0] == 1
+
+
+def test_two_transactions_that_serialize_on_a_name_never_both_miss_each_others_write(database):
+    """The check-then-write race of a VCalico callback and its submission: each transaction
+    looks for the other's row, then writes its own. Serialized on one name, the second to
+    run always finds the first's row (unserialized, both can look before either commits)."""
+    from sqlalchemy import Column, MetaData, String, Table, insert, select
+    from sqlalchemy.orm import Session
+
+    from autorke_common.db import serialize
+
+    url, schema = database
+    engine = make_engine(url, schema=schema)
+    rows = Table("race_rows", MetaData(), Column("name", String(32), primary_key=True))
+    rows.metadata.create_all(engine)
+    first_looked, found = threading.Event(), {}
+
+    def unit(me: str, other: str, pause: bool) -> None:
+        with Session(engine) as session:
+            serialize(session, "vcalico-ticket:VC-1")
+            found[me] = session.execute(select(rows.c.name).where(rows.c.name == other)).first() is not None
+            if pause:
+                first_looked.set()
+                time.sleep(0.3)  # the other is started meanwhile and must wait for this commit
+            session.execute(insert(rows).values(name=me))
+            session.commit()
+
+    first = threading.Thread(target=unit, args=("callback", "submission", True))
+    first.start()
+    assert first_looked.wait(30)
+    second = threading.Thread(target=unit, args=("submission", "callback", False))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert found == {"callback": False, "submission": True}, found
+    engine.dispose()

@@ -116,6 +116,9 @@ class FakeCallbacks(_Rows):
     def add(self, row: CallbackRow) -> None:
         self.rows[row.event_id] = row
 
+    def serialize(self, vcalico_ticket_id: str) -> None:
+        """One thread runs the fakes' units: nothing to serialize."""
+
     def held(self, vcalico_ticket_id: str) -> list[CallbackRow]:
         return sorted((r for r in self.rows.values() if r.ticket_id == vcalico_ticket_id and r.outcome == "held"),
                       key=lambda r: r.received_at)

@@ -14,6 +14,7 @@ default) each service has its own file, in WAL mode so readers never block the w
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,24 @@ def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Eng
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return engine
+
+
+def serialize(session: Session, name: str) -> None:
+    """From here to the end of the session's transaction, no other transaction that
+    serializes on ``name`` runs beside this one: a check-then-write of two transactions that
+    must see each other (one holds a record for the other to find, the other looks for it)
+    cannot both miss. Call it before the transaction reads what it decides on.
+
+    PostgreSQL: a transaction-level advisory lock on the name (released at commit or
+    rollback). SQLite: the write lock taken now (``BEGIN IMMEDIATE``), which every writer
+    needs; so the reads that follow see every commit before it."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        if not conn.connection.driver_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    digest = hashlib.sha256(f"autorke-serialize:{name}".encode()).digest()
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
 
 
 @contextmanager

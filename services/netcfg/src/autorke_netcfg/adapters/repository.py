@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
-from autorke_common.db import keyset
+from autorke_common.db import keyset, serialize
 from autorke_common.rest import Cursor
 from autorke_netcfg.adapters.orm import CallbackRow, ClusterRow, PoolChangeRow, PoolRow, TicketRow
 from autorke_netcfg.domain.ticket_rules import SUBMITTED
@@ -140,6 +140,10 @@ class CallbackRepository:
 
     def add(self, row: CallbackRow) -> None:
         self.session.add(row)
+
+    def serialize(self, vcalico_ticket_id: str) -> None:
+        """Callbacks and the submission of one VCalico ticket, one transaction at a time."""
+        serialize(self.session, f"vcalico-ticket:{vcalico_ticket_id}")
 
     def held(self, vcalico_ticket_id: str) -> list[CallbackRow]:
         """Callbacks held because they beat the submission record, oldest first."""

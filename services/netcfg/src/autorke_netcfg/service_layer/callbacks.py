@@ -57,6 +57,9 @@ def receive(cmd: ReceiveCallback, ports: Ports) -> dict[str, Any]:
 def _record(ports: Ports, data: dict[str, Any]) -> dict[str, Any]:
     event_id = data["event_id"]
     with ports.uow() as uow:
+        # a callback that beats the submission's record is held for the submission to take
+        # up: the two must not both look before the other wrote (both would miss)
+        uow.callbacks.serialize(data["ticket_id"])
         if uow.callbacks.get(event_id) is not None:
             return {"status": "duplicate", "event_id": event_id}
         ticket_id = uow.tickets.id_for_vcalico(data["ticket_id"])

@@ -54,6 +54,8 @@ def submit(cmd: SubmitTicket, ports: Ports, envelope: Envelope | None = None) ->
             outcome = ("vcalico-refused", str(exc), exc.attempts)
     kind, value, attempts = outcome
     with ports.uow() as uow:
+        if kind == "ok" and value:  # first, as a callback does: the same lock order
+            uow.callbacks.serialize(value)
         t = lock(uow, ticket_id)
         if t.status != ticket_rules.APPROVED:
             return t.status
