@@ -18,6 +18,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(when: datetime) -> datetime:
+    """``when`` with its zone (SQLite hands timestamps back without it: they are UTC)."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class Envelope(BaseModel):
     id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     type: str

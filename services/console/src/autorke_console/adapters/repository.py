@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from autorke_common.envelope import aware
 from autorke_console.adapters.orm import SessionRow
 from autorke_console.domain.sessions import ConsoleSession
 
@@ -38,8 +39,7 @@ def _when(epoch: float) -> datetime:
 
 
 def _epoch(value: datetime) -> float:
-    # SQLite hands timezone-aware columns back naive (they were written in UTC)
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return aware(value).timestamp()
 
 
 class SessionRepository:

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from autorke_common.catalogue.executor import (
@@ -42,7 +42,7 @@ from autorke_common.catalogue.executor import (
     TargetOutput,
     TargetSummary,
 )
-from autorke_common.envelope import Envelope, utcnow
+from autorke_common.envelope import Envelope, aware, utcnow
 from autorke_common.errors import DomainError, PermanentError, TemporaryError
 from autorke_common.signing import ExpiredCommand
 from autorke_executor.adapters.orm import JobRow
@@ -205,7 +205,7 @@ def _check_lease_free(row: JobRow, lease: Lease) -> None:
     expires = row.lease_expires_at
     if expires is None or row.owner in (None, lease.owner):
         return
-    left = (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) - utcnow()
+    left = aware(expires) - utcnow()
     if left.total_seconds() > 0:
         raise JobHeld(f"job {row.job_id} is running on {row.owner} (lease for {left.total_seconds():.0f} s more)",
                       delay=min(max(left.total_seconds(), 1.0), 30.0))

@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from autorke_common.catalogue import executor as ex
 from autorke_common.catalogue import inventory as msg
-from autorke_common.envelope import Envelope, utcnow
+from autorke_common.envelope import Envelope, aware, utcnow
 from autorke_common.errors import Invalid
 from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow, MembershipRow
 from autorke_inventory.domain import node_status as ns
@@ -97,16 +97,12 @@ def request_periodic(uow: UnitOfWork, interval_s: float, now: float | None = Non
 def _in_flight(uow: UnitOfWork, cluster: str, stale_before: datetime) -> bool:
     in_flight = False
     for job in uow.jobs.pending(cluster, PURPOSE):
-        if _aware(job.created_at) < stale_before:
+        if aware(job.created_at) < stale_before:
             job.status, job.finished_at = "failed", utcnow()
             job.report = {**(job.report or {}), "error": "no answer from the executor in time"}
         else:
             in_flight = True
     return in_flight
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def apply(uow: UnitOfWork, cluster: ClusterRow, listed: list[tuple[dict[str, Any], ObservedNode]],

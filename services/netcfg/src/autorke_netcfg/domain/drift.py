@@ -8,9 +8,10 @@ records before and after listing the cluster's pools and compares their write ma
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
+from autorke_common.envelope import aware
 from autorke_netcfg.domain.pool_rules import differences
 
 
@@ -32,10 +33,7 @@ def settled(before: WriteMark | None, after: WriteMark | None, now: datetime,
         return False
     if after is None or after.write_started_at is None:
         return True
-    started = after.write_started_at
-    if started.tzinfo is None:   # SQLite hands timestamps back without their zone (UTC)
-        started = started.replace(tzinfo=UTC)
-    return (now - started).total_seconds() > grace_s
+    return (now - aware(after.write_started_at)).total_seconds() > grace_s
 
 
 def judge(recorded: dict[str, Any], actual: dict[str, Any] | None) -> dict[str, Any] | None:

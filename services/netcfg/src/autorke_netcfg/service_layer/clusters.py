@@ -5,12 +5,11 @@ and order-safe (an older event never overwrites newer facts)."""
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from autorke_common.envelope import Envelope
+from autorke_common.envelope import Envelope, aware
 from autorke_common.errors import PermanentError
 from autorke_netcfg.adapters.orm import ClusterRow
 from autorke_netcfg.service_layer.ports import Ports
@@ -67,8 +66,3 @@ def record_cluster_facts(envelope: Envelope, ports: Ports) -> bool:
         uow.clusters.add(row)
         uow.commit()
     return True
-
-
-def aware(when: datetime) -> datetime:
-    """``when`` with its zone (SQLite hands timestamps back without it: they are UTC)."""
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

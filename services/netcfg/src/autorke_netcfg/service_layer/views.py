@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from autorke_common.envelope import aware
 from autorke_common.errors import not_found
 from autorke_common.rest import Cursor, Page, page_of
 from autorke_netcfg.adapters.orm import ClusterRow, PoolChangeRow, PoolRow, TicketRow
 from autorke_netcfg.domain import ticket_rules
 from autorke_netcfg.domain.pool_rules import Block, Pool, blocks_in, differences
 from autorke_netcfg.service_layer.cluster_state import cluster_api, load_cluster, read_state
-from autorke_netcfg.service_layer.clusters import aware
 from autorke_netcfg.service_layer.ports import Ports
 
 BY_NAME, NEWEST_FIRST = "name", "-created_at"

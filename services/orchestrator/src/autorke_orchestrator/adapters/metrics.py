@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from autorke_common.envelope import utcnow
+from autorke_common.envelope import aware, utcnow
 from autorke_common.runtime import ServiceRuntime
 from autorke_orchestrator.adapters.orm import ChangeRow
 
@@ -20,9 +20,7 @@ def oldest_open_age(conn: Connection) -> dict[tuple[str, ...], float]:
     oldest = conn.execute(select(func.min(ChangeRow.updated_at)).where(ChangeRow.closed.is_(False))).scalar()
     if oldest is None:
         return {(): 0.0}
-    if oldest.tzinfo is None:  # SQLite hands back naive UTC
-        oldest = oldest.replace(tzinfo=utcnow().tzinfo)
-    return {(): max(0.0, (utcnow() - oldest).total_seconds())}
+    return {(): max(0.0, (utcnow() - aware(oldest)).total_seconds())}
 
 
 def register(runtime: ServiceRuntime, dead_letters_consumer: str) -> None:
