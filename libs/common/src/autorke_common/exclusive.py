@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -37,6 +37,44 @@ def lock_key(name: str, scope: str = "") -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+#: (name, seconds to wait) -> a section that yields whether it is held
+Hold = Callable[[str, float], AbstractContextManager[bool]]
+
+
+def _until(wait_s: float, try_once: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + wait_s
+    while not try_once():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
+@contextmanager
+def _section(wait_s: float, take: Callable[[], bool], release: Callable[[], None]) -> Iterator[bool]:
+    """Held (True) once ``take`` succeeds within ``wait_s``, released at the end; else False."""
+    if not _until(wait_s, take):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        release()
+
+
+def local_sections() -> Hold:
+    """Sections within this process only (one lock per name): for an in-memory database,
+    which has one process by definition, and for tests of what takes a :data:`Hold`."""
+    guard = threading.Lock()
+    locks: dict[str, threading.Lock] = {}
+
+    def hold(name: str, wait_s: float = 0.0) -> AbstractContextManager[bool]:
+        with guard:
+            lock = locks.setdefault(name, threading.Lock())
+        return _section(wait_s, lambda: lock.acquire(blocking=False), lock.release)
+    return hold
+
+
 class Exclusive:
     """The named exclusive sections of one service (``scope``: its schema)."""
 
@@ -47,8 +85,7 @@ class Exclusive:
         self._sqlite = url.get_backend_name() == "sqlite"
         db = url.database if self._sqlite else None
         self._dir = Path(f"{db}.locks") if db and db != ":memory:" else None
-        self._local: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._local = local_sections()
 
     @contextmanager
     def hold(self, name: str, wait_s: float = 0.0) -> Iterator[bool]:
@@ -57,36 +94,26 @@ class Exclusive:
         elif self._dir is not None:
             section = self._file(name, wait_s)
         else:
-            section = self._in_process(name, wait_s)
+            section = self._local(name, wait_s)
         with section as held:
             yield held
-
-    @staticmethod
-    def _until(wait_s: float, try_once: Callable[[], bool]) -> bool:
-        deadline = time.monotonic() + wait_s
-        while not try_once():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL_S)
-        return True
 
     @contextmanager
     def _advisory(self, name: str, wait_s: float) -> Iterator[bool]:
         key = lock_key(name, self.scope)
         conn = self.engine.connect()
+
+        def take() -> bool:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()   # the lock is the session's; no transaction stays open
+            return got
+
+        def release() -> None:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
         try:
-            def take() -> bool:
-                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-                conn.commit()   # the lock is the session's; no transaction stays open
-                return got
-            if not self._until(wait_s, take):
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+            with _section(wait_s, take, release) as held:
+                yield held
         finally:
             conn.close()
 
@@ -96,31 +123,15 @@ class Exclusive:
         self._dir.mkdir(parents=True, exist_ok=True)
         path = self._dir / f"{lock_key(name, self.scope) & (2**64 - 1):016x}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            def take() -> bool:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return True
-                except BlockingIOError:
-                    return False
-            if not self._until(wait_s, take):
-                yield False
-                return
+
+        def take() -> bool:
             try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+        try:
+            with _section(wait_s, take, lambda: fcntl.flock(fd, fcntl.LOCK_UN)) as held:
+                yield held
         finally:
             os.close(fd)
-
-    @contextmanager
-    def _in_process(self, name: str, wait_s: float) -> Iterator[bool]:
-        with self._guard:
-            lock = self._local.setdefault(name, threading.Lock())
-        if not (lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            lock.release()

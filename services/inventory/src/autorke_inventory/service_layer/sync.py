@@ -11,16 +11,15 @@ in :mod:`autorke_inventory.domain.sync`; this module only moves data: :func:`app
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope, utcnow
+from autorke_common.exclusive import Hold, local_sections
 from autorke_inventory.adapters.orm import SyncCursorRow
 from autorke_inventory.adapters.sources import MachineSource
 from autorke_inventory.domain.records import SourcePage, SourceRecord
@@ -79,9 +78,6 @@ def _values(r: SourceRecord) -> dict:
             "search": search_text(r), "cmdb": r.data, "fingerprint": r.fingerprint}
 
 
-#: (name, seconds to wait) -> a section that yields whether it is held
-#: (``autorke_common.exclusive.Exclusive.hold``)
-Hold = Callable[[str, float], AbstractContextManager[bool]]
 #: how long an asked-for sync waits for one already running (the schedule's waits for none)
 SYNC_WAIT_S = 600.0
 
@@ -95,7 +91,7 @@ class SyncRunner:
                  hold: Hold | None = None) -> None:
         self.uow_factory = uow_factory
         self.source_factory = source_factory
-        self._hold = hold or _in_process()
+        self._hold = hold or local_sections()
 
     def run(self, mode: str = "incremental", actor: str = "inventory",
             sync_id: str | None = None, wait_s: float = SYNC_WAIT_S) -> SyncSummary | None:
@@ -135,20 +131,6 @@ class SyncRunner:
                  s.sync_id, mode, source.name, s.seen, s.added, s.updated, s.retired,
                  s.conflicts, s.duration_s)
         return s
-
-
-def _in_process() -> Hold:
-    lock = threading.Lock()
-
-    @contextmanager
-    def hold(_name: str, wait_s: float) -> Iterator[bool]:
-        got = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
-        try:
-            yield got
-        finally:
-            if got:
-                lock.release()
-    return hold
 
 
 def stored_cursor(uow: UnitOfWork, source: str) -> str | None:
