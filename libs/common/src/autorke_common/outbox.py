@@ -101,6 +101,12 @@ def add_outbox_parking_op(op: Any) -> None:
         op.add_column("outbox", column)
 
 
+def drop_outbox_parking_op(op: Any) -> None:
+    """That revision's downgrade."""
+    for column in reversed(_parking_columns()):
+        op.drop_column("outbox", column.name)
+
+
 class Database:
     """A service's engine, its outbox tables and the signal that wakes the relay."""
 

@@ -6,7 +6,7 @@ Revises: 0003
 """
 from alembic import op
 
-from autorke_common.outbox import add_outbox_parking_op
+from autorke_common.outbox import add_outbox_parking_op, drop_outbox_parking_op
 
 revision = "0004"
 down_revision = "0003"
@@ -19,5 +19,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_column("outbox", "park_reason")
-    op.drop_column("outbox", "parked_at")
+    drop_outbox_parking_op(op)
