@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from autorke_common.errors import Problem
+from autorke_common.replicas import Failover, primary
 
 #: where the change a route created is found, and what a 202 from such a route carries
 CHANGES_PATH = "/api/v1/changes"
@@ -26,9 +27,13 @@ CHANGES_PATH = "/api/v1/changes"
 class ChangeRequests:
     def __init__(self, orchestrator_url: str, timeout_s: float = 15.0,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base = orchestrator_url.rstrip("/")
+        """``orchestrator_url`` may name its replicas (comma-separated): each request
+        goes to the next (:mod:`autorke_common.replicas`)."""
+        self.base = primary(orchestrator_url)
         self.timeout_s = timeout_s
-        self._transport = transport
+        # one pooled client for the process (httpx.Client is thread-safe): the round-robin
+        # turn lives in its transport
+        self._client = httpx.Client(timeout=timeout_s, transport=Failover([orchestrator_url], transport))
 
     def create(self, *, type: str, cluster: str | None, params: dict[str, Any],
                targets: list[str] | None = None, authorization: str | None = None) -> dict[str, Any]:
@@ -36,8 +41,7 @@ class ChangeRequests:
         headers = {"Authorization": authorization} if authorization else {}
         body = {"type": type, "cluster": cluster, "targets": targets or [], "params": params}
         try:
-            with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
-                resp = client.post(self.base + CHANGES_PATH, json=body, headers=headers)
+            resp = self._client.post(self.base + CHANGES_PATH, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise Problem("orchestrator-unavailable", "The orchestrator cannot be reached", 503,
                           f"the change was not created: {exc.__class__.__name__}") from None

@@ -16,6 +16,7 @@ import httpx
 from opentelemetry import propagate
 
 from autorke_common.errors import Problem
+from autorke_common.replicas import AsyncFailover, primary
 from autorke_console.domain.routes import Route, UnforwardablePath, forwarded_query, path_to_send, route_of
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,20 @@ class ApiResult:
 class Upstreams:
     def __init__(self, base_urls: Mapping[str, str], timeout_s: float = 30.0,
                  connect_timeout_s: float = 3.0) -> None:
-        self.base_urls = {k: v.rstrip("/") for k, v in base_urls.items()}
+        """``base_urls``: each service's URL setting, which may name its replicas
+        (comma-separated, :mod:`autorke_common.replicas`): requests go round-robin."""
+        self._settings = list(base_urls.values())
+        self.base_urls = {k: primary(v) for k, v in base_urls.items()}
         self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
         self._client: httpx.AsyncClient | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self._timeout, follow_redirects=False,
+            pool = httpx.AsyncHTTPTransport(
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False,
+                                             transport=AsyncFailover(self._settings, pool))
         return self._client
 
     async def close(self) -> None:
