@@ -104,7 +104,9 @@ class Bus:
                  stream_replicas: int = 1) -> None:
         """``credentials``: the nkey seed file of the bus user ``client_name`` (see
         :mod:`autorke_common.natsauth`); without it the client connects anonymously, as to
-        a bare test server. ``tls_ca_file``: the CA that signed the server's certificate
+        a bare test server. ``url`` may name several servers of one NATS cluster,
+        comma-separated: the client connects to one and fails over to the others.
+        ``tls_ca_file``: the CA that signed the server's certificate
         (a ``tls://`` URL)."""
         self.url = url
         self.client_name = client_name
@@ -131,11 +133,11 @@ class Bus:
             try:
                 # one attempt without reconnecting first: the client that reconnects forever
                 # would also retry refused credentials forever
-                probe = await nats.connect(self.url, name=self.client_name, allow_reconnect=False,
+                probe = await nats.connect(self.servers, name=self.client_name, allow_reconnect=False,
                                            connect_timeout=2, **self._auth_options())
                 await probe.close()
                 self.nc = await nats.connect(
-                    self.url,
+                    self.servers,
                     name=self.client_name,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
@@ -156,6 +158,10 @@ class Bus:
             raise ConnectionError(f"NATS at {self.url} unreachable: {last}")
         self.js = self.nc.jetstream()
         await self.ensure_streams()
+
+    @property
+    def servers(self) -> list[str]:
+        return [u.strip() for u in self.url.split(",") if u.strip()]
 
     def _auth_options(self) -> dict:
         options: dict = {}

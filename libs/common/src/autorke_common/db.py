@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, MetaData, Select, and_, create_engine, event, or_, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # fullmatch: no trailing newline
@@ -64,6 +64,9 @@ def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Eng
     )
     if schema:
         with engine.begin() as conn:
+            # replicas starting together: CREATE SCHEMA IF NOT EXISTS is not safe against a
+            # concurrent one (a unique violation on pg_namespace), so they take turns
+            _advisory_xact_lock(conn, f"schema:{schema}")
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return engine
 
@@ -81,6 +84,14 @@ def serialize(session: Session, name: str) -> None:
     if conn.dialect.name == "sqlite":
         if not conn.connection.driver_connection.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    _advisory_xact_lock(conn, name)
+
+
+def _advisory_xact_lock(conn: Connection, name: str) -> None:
+    """PostgreSQL: wait for the transaction-level advisory lock on ``name`` (held to commit
+    or rollback). Elsewhere (SQLite, one process) nothing."""
+    if conn.dialect.name != "postgresql":
         return
     digest = hashlib.sha256(f"autorke-serialize:{name}".encode()).digest()
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
@@ -107,13 +118,16 @@ def savepoint(session: Session) -> Iterator[None]:
 
 def migrate(engine: Engine, script_location: str, metadata: MetaData) -> None:
     """Bring the schema to the newest Alembic revision in ``script_location``
-    (``package:folder``). The service's ``env.py`` calls :func:`run_alembic_env`."""
+    (``package:folder``). The service's ``env.py`` calls :func:`run_alembic_env`.
+    Replicas of a service starting together migrate one after the other (an advisory lock
+    for the migration's transaction): the later ones find the schema at head."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", script_location)
     with engine.begin() as conn:
+        _advisory_xact_lock(conn, f"migrate:{script_location}")
         cfg.attributes["connection"] = conn
         cfg.attributes["target_metadata"] = metadata
         command.upgrade(cfg, "head")

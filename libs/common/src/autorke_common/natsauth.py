@@ -230,11 +230,27 @@ class ServerTls:
     verify_clients: bool = False
 
 
+@dataclass(frozen=True)
+class ClusterNode:
+    """One server's place in a NATS cluster: its (unique) name, where it listens for the
+    other servers and where they listen. Routes use mutual TLS (``tls``: a certificate of
+    the cluster's own CA with both server and client use, ``ca_file`` that CA): only a
+    holder of such a certificate joins the cluster, and route traffic is encrypted."""
+
+    server_name: str
+    listen: str
+    routes: tuple[str, ...]
+    tls: ServerTls
+    cluster_name: str = "autorke"
+
+
 def server_config(public_keys: dict[str, str], store_dir: str | Path | None = None,
                   listen: str | None = None, tls: ServerTls | None = None,
-                  monitor_port: int | None = None, users: dict[str, BusUser] = USERS) -> str:
+                  monitor_port: int | None = None, users: dict[str, BusUser] = USERS,
+                  cluster: ClusterNode | None = None) -> str:
     """The nats-server configuration (JSON, which the server's config parser reads): every
-    user of ``public_keys`` with its permissions, JetStream (under ``store_dir``) and TLS."""
+    user of ``public_keys`` with its permissions, JetStream (under ``store_dir``), TLS, and
+    with ``cluster`` this server's routes to the others of a JetStream cluster."""
     missing = set(public_keys) - set(users)
     if missing:
         raise ValueError(f"no permissions for bus users {sorted(missing)}")
@@ -254,6 +270,13 @@ def server_config(public_keys: dict[str, str], store_dir: str | Path | None = No
         if tls.verify_clients:
             block["verify"] = True
         config["tls"] = block
+    if cluster is not None:
+        config["server_name"] = cluster.server_name
+        config["cluster"] = {
+            "name": cluster.cluster_name, "listen": cluster.listen,
+            "routes": [f"nats-route://{route}" for route in cluster.routes],
+            "tls": {"cert_file": cluster.tls.cert_file, "key_file": cluster.tls.key_file,
+                    "ca_file": cluster.tls.ca_file, "verify": True, "timeout": 5}}
     return json.dumps(config, indent=2) + "\n"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import ipaddress
 import os
 from pathlib import Path
 
@@ -63,8 +64,18 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def self_signed_tls(out: Path, host: str, days: int = 825) -> None:
-    """A CA and a server certificate for ``host`` (kept when ``tls/server.crt`` exists)."""
+def _names(host: str) -> list[x509.GeneralName]:
+    try:
+        address: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(host))]
+    except ValueError:
+        address = [x509.DNSName(host)]
+    return [*address, x509.DNSName("localhost")]
+
+
+def self_signed_tls(out: Path, host: str, days: int = 825, *, clients: bool = False) -> None:
+    """A CA and a server certificate for ``host`` (a name or an IP address; kept when
+    ``tls/server.crt`` exists). ``clients``: the certificate may also prove a client (the
+    servers of a cluster present it to each other on their routes)."""
     if (out / "tls" / "server.crt").exists():
         return
     now = dt.datetime.now(dt.UTC)
@@ -80,9 +91,10 @@ def self_signed_tls(out: Path, host: str, days: int = 825) -> None:
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host), x509.DNSName("localhost")]),
+            .add_extension(x509.SubjectAlternativeName(_names(host)), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]
+                                                 + ([ExtendedKeyUsageOID.CLIENT_AUTH] if clients else [])),
                            critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256()))
     pem = serialization.Encoding.PEM
     private = {"encoding": pem, "format": serialization.PrivateFormat.PKCS8,

@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import ctypes
 import importlib.util
+import json
 import os
 import re
 import secrets
@@ -45,13 +46,24 @@ import httpx
 
 from autorke_common.natsauth import (
     DASHBOARDS,
+    ClusterNode,
+    ServerTls,
     credentials_file,
     ensure_credentials,
     server_config,
     write_server_config,
 )
+from autorke_common.natsdeploy import self_signed_tls
 from autorke_common.natsserver import EmbeddedNats
-from autorke_common.platform_env import DEFAULT_PORTS, lab_environment
+from autorke_common.platform_env import (
+    DEFAULT_PORTS,
+    MAX_REPLICAS,
+    REPLICA_PORT_STRIDE,
+    lab_environment,
+    nats_nodes,
+    replica_port,
+    service_urls,
+)
 from autorke_common.secrets import WeakSecretKey, generate_key, parse_keys
 from autorke_common.signing import generate_key as generate_signing_key
 from autorke_common.signing import public_text
@@ -121,15 +133,26 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, say=print) -> None:
+    def __init__(self, say=print, pid_file: Path | None = None) -> None:
+        """``pid_file``: where the running children's process ids are kept (JSON, rewritten
+        at every start), for an operator or a chaos test to find one replica."""
         self.children: list[Child] = []
         self.say = say
+        self.pid_file = pid_file
         self._stop = False
 
     def add(self, child: Child) -> Child:
         self.children.append(child)
-        child.start()
+        self._start(child)
         return child
+
+    def _start(self, child: Child) -> None:
+        child.start()
+        if self.pid_file is not None:
+            pids = {c.name: c.proc.pid for c in self.children if c.proc is not None and c.alive()}
+            tmp = self.pid_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(pids, indent=1, sort_keys=True))
+            os.replace(tmp, self.pid_file)
 
     def wait_ready(self, children: list[Child], timeout: float) -> list[Child]:
         """Children not ready after ``timeout`` seconds (empty when all are)."""
@@ -163,7 +186,7 @@ class Supervisor:
             child.restart_at = now + delay
         elif now >= child.restart_at:
             child.restart_at = None
-            child.start()
+            self._start(child)
 
     def watch(self) -> None:
         """Keep the children running until :meth:`request_stop`."""
@@ -205,6 +228,12 @@ def register(subparsers) -> None:
     p.add_argument("--port-offset", type=int, default=0,
                    help="add this to every default port (to run beside another platform)")
     p.add_argument("--ready-timeout", type=float, default=90.0)
+    p.add_argument("--replicas", type=int, default=1, choices=range(1, MAX_REPLICAS + 1), metavar="N",
+                   help=f"processes of every service (1-{MAX_REPLICAS}; more than one needs --database-url): "
+                        f"replica i listens on its port + {REPLICA_PORT_STRIDE}*i")
+    p.add_argument("--nats-cluster", type=int, default=1, choices=(1, 3, 5), metavar="K",
+                   help="embedded NATS servers (1, 3 or 5): a JetStream cluster with routes over mutual "
+                        "TLS and both streams replicated K times")
     p.set_defaults(func=run_up)
 
 
@@ -286,7 +315,14 @@ def run_up(args: argparse.Namespace) -> int:
     logs = data_dir / "logs"
     off = args.port_offset
     port = {name: p + off for name, p in DEFAULT_PORTS.items()}
-    sup = Supervisor()
+    replicas = getattr(args, "replicas", 1)
+    if replicas > 1 and not args.database_url:
+        print("!! --replicas needs --database-url (PostgreSQL): SQLite serves one process", file=sys.stderr)
+        return 2
+    if getattr(args, "nats_cluster", 1) > 1 and args.nats_url:
+        print("!! --nats-cluster runs embedded servers; it cannot be given with --nats-url", file=sys.stderr)
+        return 2
+    sup = Supervisor(pid_file=data_dir / "children.json")
     signal.signal(signal.SIGINT, sup.request_stop)
     signal.signal(signal.SIGTERM, sup.request_stop)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTORKE_")}
@@ -308,44 +344,43 @@ def run_up(args: argparse.Namespace) -> int:
         base_env.pop("AUTORKE_NATS_CREDENTIALS", None)  # one user's seed is never everyone's
         if not nats_url:
             nats_creds = data_dir / "nats" / "creds"
-            config = write_server_config(data_dir / "nats" / "nats-server.conf",
-                                         server_config(ensure_credentials(nats_creds)))
-            nats = EmbeddedNats(data_dir / "nats", port=port["nats"], log_file=logs / "nats-server.log",
-                                config_file=config)
-            logs.mkdir(parents=True, exist_ok=True)
-            child = sup.add(Child("nats", nats.command(), base_env, logs / "nats.out"))
-            nats.proc = child.proc
-            nats.wait_ready(15)
-            nats_url = nats.url
+            nats_url = start_nats(sup, data_dir, base_env, port["nats"], getattr(args, "nats_cluster", 1))
+            if getattr(args, "nats_cluster", 1) > 1:
+                base_env["AUTORKE_NATS_STREAM_REPLICAS"] = str(args.nats_cluster)
         base_env["AUTORKE_NATS_URL"] = nats_url
         if args.database_url:
             base_env["AUTORKE_DATABASE_URL"] = args.database_url
+        base_env.update(service_urls(port, replicas))
 
         lab_status: dict = {}
         if not args.no_lab and importlib.util.find_spec("autorke_lab") is not None:
             lab_status = start_lab(sup, args, data_dir, base_env, port)
             if sup._stop:
                 return 130
-            base_env.update(lab_environment(lab_status, port))
+            base_env.update(lab_environment(lab_status, port, replicas))
 
         services = service_entry_points()
         kids = []
         for name, module in sorted(services.items()):
-            env = {**base_env, **held.get(name, {}), **signing.get(name, {}),
-                   "AUTORKE_PORT": str(port[name]), "AUTORKE_SERVICE_NAME": name}
+            env = {**base_env, **held.get(name, {}), **signing.get(name, {}), "AUTORKE_SERVICE_NAME": name}
             if nats_creds is not None:
                 env["AUTORKE_NATS_CREDENTIALS"] = str(credentials_file(nats_creds, name))
             if args.database_url and args.db_schema_prefix:
                 env["AUTORKE_DB_SCHEMA"] = f"{args.db_schema_prefix}{name}"
-            kids.append(sup.add(Child(name, [sys.executable, "-m", module], env, logs / f"{name}.log",
-                                      ready_url=f"http://127.0.0.1:{port[name]}/readyz")))
+            for i in range(replicas):
+                listen = replica_port(port[name], i)
+                kids.append(sup.add(Child(
+                    name if replicas == 1 else f"{name}-{i}", [sys.executable, "-m", module],
+                    {**env, "AUTORKE_PORT": str(listen)},
+                    logs / (f"{name}.log" if replicas == 1 else f"{name}-{i}.log"),
+                    ready_url=f"http://127.0.0.1:{listen}/readyz")))
         slow = sup.wait_ready(kids, args.ready_timeout)
         if sup._stop:
             return 130
         for c in slow:
             sup.say(f"!! {c.name} is not ready after {args.ready_timeout:.0f}s (see {c.log_path})")
         demo = bool(lab_status) and not args.no_demo and "console" in services
-        print_summary(sup, port, services, lab_status, nats_url, data_dir, demo, nats_creds)
+        print_summary(sup, port, services, lab_status, nats_url, data_dir, demo, nats_creds, replicas)
         if demo:
             start_demo(sup, data_dir, base_env, port)
         sup.watch()
@@ -354,6 +389,44 @@ def run_up(args: argparse.Namespace) -> int:
         sup.say("stopping…")
         sup.stop_all()
         sup.say("stopped.")
+
+
+def start_nats(sup: Supervisor, data_dir: Path, env: dict[str, str], port: int, nodes: int) -> str:
+    """The embedded NATS server(s), with the bus users' configuration; answers the URL the
+    services are given (every node's, comma-separated, for a cluster). A cluster's routes
+    use mutual TLS with a CA made under ``<data dir>/nats/routes`` (kept over restarts), and
+    ``autorke up`` waits until JetStream has a meta leader, so the services create their
+    replicated streams at once."""
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    keys = ensure_credentials(data_dir / "nats" / "creds")
+    if nodes == 1:
+        config = write_server_config(data_dir / "nats" / "nats-server.conf", server_config(keys))
+        nats = EmbeddedNats(data_dir / "nats", port=port, log_file=logs / "nats-server.log", config_file=config)
+        child = sup.add(Child("nats", nats.command(), env, logs / "nats.out"))
+        nats.proc = child.proc
+        nats.wait_ready(15)
+        return nats.url
+    routes = data_dir / "nats" / "routes"
+    self_signed_tls(routes, "127.0.0.1", clients=True)
+    tls = ServerTls(str(routes / "tls" / "server.crt"), str(routes / "tls" / "server.key"),
+                    str(routes / "tls" / "ca.crt"))
+    cluster = nats_nodes(port, nodes)
+    children = []
+    for node in cluster:
+        folder = data_dir / "nats" / node.name
+        peers = tuple(f"127.0.0.1:{other.route_port}" for other in cluster if other is not node)
+        config = write_server_config(folder / "nats-server.conf", server_config(
+            keys, monitor_port=node.monitor_port,
+            cluster=ClusterNode(node.name, f"127.0.0.1:{node.route_port}", peers, tls)))
+        nats = EmbeddedNats(folder, port=node.client_port, log_file=logs / f"{node.name}.log", config_file=config)
+        children.append(sup.add(Child(node.name, nats.command(), env, logs / f"{node.name}.out",
+                                      ready_url=node.health_url)))
+    slow = sup.wait_ready(children, 90.0)
+    if slow:
+        raise RuntimeError(f"the NATS cluster did not form: {', '.join(c.name for c in slow)} not healthy "
+                           f"(see {logs}/nats-*.log)")
+    return ",".join(node.url for node in cluster)
 
 
 def start_lab(sup: Supervisor, args: argparse.Namespace, data_dir: Path, env: dict[str, str],
@@ -400,11 +473,15 @@ def start_demo(sup: Supervisor, data_dir: Path, env: dict[str, str], port: dict[
 
 
 def print_summary(sup: Supervisor, port: dict[str, int], services: dict[str, str], lab: dict,
-                  nats_url: str, data_dir: Path, demo: bool = False, nats_creds: Path | None = None) -> None:
+                  nats_url: str, data_dir: Path, demo: bool = False, nats_creds: Path | None = None,
+                  replicas: int = 1) -> None:
     lines = ["", "AutoRKE is up.", f"  console      http://127.0.0.1:{port['console']}/"]
     for name in sorted(services):
         if name != "console":
             lines.append(f"  {name:<12} http://127.0.0.1:{port[name]}/docs")
+    if replicas > 1:
+        lines.append(f"  replicas     {replicas} of every service, replica i on its port + "
+                     f"{REPLICA_PORT_STRIDE}*i (pids in {data_dir / 'children.json'})")
     lines.append(f"  nats         {nats_url}")
     if nats_creds is not None:
         lines.append(f"  dashboards   {credentials_file(nats_creds, DASHBOARDS)} (read-only NATS user: "
