@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -102,6 +102,7 @@ class HistoryRow(Table, table=True):
 
 class JobRow(Table, table=True):
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_open", "finished_at", "sent_at"),)
     job_id: str = Field(primary_key=True, max_length=160)
     change_id: str = Field(max_length=64, index=True)
     step_id: str = Field(max_length=64)
@@ -112,6 +113,9 @@ class JobRow(Table, table=True):
     action: str = Field(max_length=64)
     hosts: list = json_field(list, nullable=True)
     sent_at: datetime = time_field()
+    #: seconds the job may take from sent_at (its deadline, with the grace, H3)
+    budget_s: float | None = None
+    #: set by the deadline check once it looked at the job after its deadline
     finished_at: datetime | None = time_field(nullable=True)
 
 

@@ -10,13 +10,14 @@ step sends an SSH job (:class:`PlannedEndpoints`), so a step's cost does not gro
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from autorke_common.db import keyset
-from autorke_common.envelope import utcnow
+from autorke_common.envelope import aware, utcnow
 from autorke_orchestrator.adapters.orm import ApprovalRow, ChangeRow, HistoryRow, JobRow, StepRow, TargetRow
 from autorke_orchestrator.domain.model import (
     Approval,
@@ -157,7 +158,25 @@ class JobRepository:
             job = order.job
             self.session.add(JobRow(job_id=order.job_id, change_id=change_id, step_id=order.step_id,
                                     purpose=order.purpose, attempt=order.attempt, service=job.service, kind=job.kind,
-                                    action=job.action, hosts=list(job.reported), sent_at=utcnow()))
+                                    action=job.action, hosts=list(job.reported), sent_at=utcnow(),
+                                    budget_s=order.budget_s))
+
+    def overdue(self, now: datetime, grace_s: float, limit: int = 200) -> list[str]:
+        """Jobs sent whose deadline (sent + budget + grace) has passed and that the deadline
+        check has not closed yet, oldest first. Rows from before budgets count 300 s."""
+        q = (select(JobRow).where(JobRow.finished_at.is_(None),  # type: ignore[union-attr]
+                                  JobRow.sent_at < now - timedelta(seconds=grace_s))
+             .order_by(JobRow.sent_at).limit(limit * 5))
+        rows = list(self.session.execute(q).scalars())
+        due = [r.job_id for r in rows
+               if aware(r.sent_at) + timedelta(seconds=(r.budget_s or 300.0) + grace_s) < now]
+        return due[:limit]
+
+    def close(self, job_id: str, now: datetime) -> None:
+        row = self.session.get(JobRow, job_id)
+        if row is not None and row.finished_at is None:
+            row.finished_at = now
+            self.session.add(row)
 
     def hosts(self, job_id: str) -> list[str] | None:
         """The hosts a sent job reports on, in order (None: no such job)."""

@@ -20,6 +20,11 @@ from autorke_orchestrator.domain.model import Change, Step
 MARK_COMMAND = "inventory.machine.transition"
 
 
+#: the executor runs this many targets of a job at once unless told otherwise (its contract's
+#: default ``concurrency``), so a job's targets take this many waves of its command timeout
+EXECUTOR_CONCURRENCY = 50
+
+
 @dataclass(frozen=True)
 class Order:
     job_id: str
@@ -28,6 +33,17 @@ class Order:
     purpose: str  # "run" or "undo"
     attempt: int
     job: Job
+
+    @property
+    def budget_s(self) -> float:
+        """How long the order's job may take once sent, before the grace the deadline adds
+        (H3): its command timeout for each wave of targets the executor runs at once; an
+        inventory or netcfg command's own timeout."""
+        job = self.job
+        if job.service != "executor" or job.kind == "rke":
+            return job.timeout_s
+        waves = max(1, -(-len(job.hosts) // EXECUTOR_CONCURRENCY))
+        return job.timeout_s * waves
 
 
 def job_id(change_id: str, step_id: str, attempt: int, undo: bool = False) -> str:

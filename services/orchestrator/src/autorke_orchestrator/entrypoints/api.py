@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from autorke_common.auth import Operator, Principal, Viewer
+from autorke_common.auth import Admin, Operator, Principal, Viewer
 from autorke_common.rest import CursorParam, Limit, Page
 from autorke_orchestrator.domain.planning import ChangeRequest
 from autorke_orchestrator.entrypoints.deps import UnitOfWorkDep
@@ -20,6 +20,7 @@ from autorke_orchestrator.service_layer.commands import (
     ContinueChange,
     CreateChange,
     DecideApproval,
+    ForceCancelChange,
     RetryChange,
 )
 
@@ -40,6 +41,11 @@ class ApprovalIn(BaseModel):
     step: str = Field(min_length=1, max_length=64)
     decision: Literal["approve", "reject"]
     comment: str = Field(default="", max_length=4000)
+
+
+class ForceCancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class RetryIn(BaseModel):
@@ -101,3 +107,11 @@ def proceed(change_id: str, principal: Operator, uow: UnitOfWorkDep) -> dict:
 @router.post("/changes/{change_id}:cancel")
 def cancel(change_id: str, principal: Operator, uow: UnitOfWorkDep) -> dict:
     return views.change_view(handlers.cancel(CancelChange(change_id, _actor(principal)), uow))
+
+
+@router.post("/changes/{change_id}:force-cancel")
+def force_cancel(change_id: str, body: ForceCancelIn, principal: Admin, uow: UnitOfWorkDep) -> dict:
+    """Close a stuck change now (admin): no compensation, its locks released, the targets
+    its running steps were on left ``unknown`` and named in the history (audited)."""
+    cmd = ForceCancelChange(change_id, _actor(principal), body.reason)
+    return views.change_view(handlers.force_cancel(cmd, uow))

@@ -59,6 +59,15 @@ class CancelChange:
     actor: Actor
 
 
+@dataclass(frozen=True)
+class ForceCancelChange:
+    """An admin closes a stuck change now, without compensation (audited with ``reason``)."""
+
+    change_id: str
+    actor: Actor
+    reason: str
+
+
 #: A job that could not run at all (the executor refused it whole) reports no target:
 #: its error stands for every target still waiting on the step.
 EVERY_TARGET = "*"

@@ -14,7 +14,7 @@ from typing import Any
 
 from autorke_common.catalogue.orchestrator import BlastRadiusOut, ChangeCreated
 from autorke_common.envelope import Envelope
-from autorke_common.errors import Conflict, Forbidden, Missing, TemporaryError
+from autorke_common.errors import Conflict, Forbidden, Invalid, Missing, TemporaryError
 from autorke_orchestrator.adapters.repository import StaleChange
 from autorke_orchestrator.domain import saga
 from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext
@@ -27,6 +27,7 @@ from autorke_orchestrator.service_layer.commands import (
     ContinueChange,
     CreateChange,
     DecideApproval,
+    ForceCancelChange,
     RetryChange,
     TakeResults,
 )
@@ -188,6 +189,16 @@ def cancel(cmd: CancelChange, uow: UnitOfWork) -> Change:
             raise Forbidden("forbidden", "only the requester or an approver may cancel")
         return saga.cancel(c, f, x, actor.subject)
     return _operate(uow, cmd.change_id, actor.subject, decide)
+
+
+def force_cancel(cmd: ForceCancelChange, uow: UnitOfWork) -> Change:
+    actor = cmd.actor
+    if not actor.has("admin"):
+        raise Forbidden("forbidden", "only an admin may force-cancel a change")
+    if not cmd.reason.strip():
+        raise Invalid("invalid-params", "say why the change is force-cancelled", field="reason")
+    return _operate(uow, cmd.change_id, actor.subject,
+                    lambda c, f, x, lk: saga.force_cancel(c, actor.subject, cmd.reason.strip()))
 
 
 def _every_target(change: Change, parsed: tuple[str, str, str, int], outcome: saga.Outcome) -> dict:

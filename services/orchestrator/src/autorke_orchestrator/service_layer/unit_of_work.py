@@ -54,6 +54,10 @@ class Jobs(Protocol):
 
     def hosts(self, job_id: str) -> list[str] | None: ...
 
+    def overdue(self, now: datetime, grace_s: float, limit: int = 200) -> list[str]: ...
+
+    def close(self, job_id: str, now: datetime) -> None: ...
+
 
 class Locks(Protocol):
     def lock_machines(self, change_id: str, hosts: list[str], recovered: Recovered) -> dict[str, str]:
