@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -62,7 +62,7 @@ class ClusterRow(Table, table=True):
     host_networks: list = json_field()
     pod_cidr: str = Field(sa_column=Column(String(64), nullable=False))
     service_cidr: str = Field(sa_column=Column(String(64), nullable=False))
-    bgp_as: int | None = None
+    bgp_as: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # 32-bit ASNs
     bastion: dict | None = json_field(nullable=True)
     options: dict = json_field()
     created_by: str = Field(sa_column=Column(String(128), nullable=False))

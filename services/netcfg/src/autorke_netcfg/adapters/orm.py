@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -55,6 +55,7 @@ class PoolRow(Table, table=True):
 
 class PoolChangeRow(Table, table=True):
     __tablename__ = "netcfg_pool_changes"
+    __table_args__ = (Index("ix_netcfg_pool_changes_pool", "cluster", "pool"),)
     change_id: str = Field(primary_key=True, max_length=64)
     cluster: str = Field(max_length=128)
     pool: str = Field(max_length=253)
