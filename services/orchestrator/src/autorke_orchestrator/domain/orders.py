@@ -18,6 +18,8 @@ from autorke_orchestrator.domain.model import Change, Step
 
 #: The inventory command a lifecycle mark sends (:class:`~autorke_orchestrator.domain.flow.Marks`).
 MARK_COMMAND = "inventory.machine.transition"
+#: The inventory command that stores a config version (here: a failed rke run's rkestate).
+STORE_COMMAND = "inventory.config.store"
 
 
 #: the executor runs this many targets of a job at once unless told otherwise (its contract's
@@ -86,3 +88,20 @@ def lifecycle_marks(change: Change, step: Step, state: str | None, hosts: list[s
     kind = "undone" if undone else "mark"
     return [Order(f"{change.id}:{step.id}:{kind}-{state}:{attempt}", change.id, step.id, "mark",
                   attempt, job)]
+
+
+def kept_state(change: Change, step: Step, attempt: int) -> list[Order]:
+    """M10: the rkestate a failed ``rke`` run wrote (the executor seals it whatever the
+    outcome) stored as a new version of the cluster's state at once, so a retry (or the
+    next change) starts from what rke left, not from the state before it, which after a
+    half-done certificate rotation no longer matches the cluster. Like a lifecycle mark it
+    is not waited for: its answer moves no change; its id is the step's and the attempt's."""
+    sealed = next((t.result.get("rkestate") for t in step.targets.values()
+                   if t.status == "failed" and isinstance(t.result, dict) and t.result.get("rkestate")), None)
+    if not sealed or not change.cluster:
+        return []
+    job = Job("inventory", STORE_COMMAND, (), {
+        "cluster": change.cluster, "kind": "cluster.rkestate", "content_sealed": sealed,
+        "comment": f"failed-run: written by the failed rke run of {change.id} step {step.id} attempt {attempt}"},
+        service="inventory", reports=("config",))
+    return [Order(f"{change.id}:{step.id}:mark-failed-run-state:{attempt}", change.id, step.id, "mark", attempt, job)]

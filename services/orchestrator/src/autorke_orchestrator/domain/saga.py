@@ -25,7 +25,7 @@ from autorke_common.envelope import utcnow
 from autorke_common.errors import Forbidden
 from autorke_orchestrator.domain.flow import Flow, FlowContext, Job, StepSpec, Violation
 from autorke_orchestrator.domain.model import Approval, Change, IllegalTransition, Step, TargetState
-from autorke_orchestrator.domain.orders import Order, check_fence, job_id, lifecycle_marks, parse_job_id
+from autorke_orchestrator.domain.orders import Order, check_fence, job_id, kept_state, lifecycle_marks, parse_job_id
 
 SYSTEM = "system"
 
@@ -221,11 +221,12 @@ def _step_reported(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLo
     change.record(SYSTEM, "step", status, step.id, attempt=attempt, failed=failed, errors=errors)
     change.emit(StepFailed(change_id=change.id, step_id=step.id, attempt=attempt, status=status,
                            targets={h: t.status for h, t in step.targets.items()}, errors=errors))
+    kept = kept_state(change, step, attempt)  # M10: before any retry or compensation runs rke again
     if change.cancel_requested:
-        return start_compensation(change, flow, ctx, change.requested_by, "cancel requested")
+        return kept + start_compensation(change, flow, ctx, change.requested_by, "cancel requested")
     change.waiting_for = f"operator decision on step {step.id}: continue, retry or cancel"
     change.set_status(status, f"step {step.id}: {len(failed)} of {len(step.targets)} targets failed")
-    return []
+    return kept
 
 
 def _decide(change: Change, step: Step, by: str, decision: str, comment: str,
@@ -313,33 +314,6 @@ def cancel(change: Change, flow: Flow, ctx: FlowContext, actor: str) -> list[Ord
         change.record(actor, "cancel", "requested")
         return []
     return start_compensation(change, flow, ctx, actor, f"cancelled by {actor}")
-
-
-def force_cancel(change: Change, actor: str, reason: str) -> list[Order]:
-    """An admin closes a stuck change at once (H3): nothing more is sent, waited for or
-    compensated, and its locks are released. What a running step was doing on a host is
-    not known, so those targets are left ``unknown`` and the history says which, for the
-    admin to check on the machines."""
-    if change.closed:
-        raise IllegalTransition(f"change {change.id} is {change.status}: it is closed already")
-    unknown: dict[str, list[str]] = {}
-    for s in change.steps:
-        busy = [h for h, t in s.targets.items() if "running" in (t.status, t.undo_status)]
-        for h in busy:
-            t = s.targets[h]
-            t.status, t.undo_status = "unknown", ("unknown" if t.undo_status == "running" else t.undo_status)
-        if s.status in ("running", "compensating", "pending", "awaiting_approval") or s.undo_status == "running":
-            s.status = "cancelled"
-            s.undo_status = "unknown" if s.undo_status == "running" else s.undo_status
-        if busy:
-            unknown[s.id] = busy
-    change.cancel_requested = False
-    change.record(actor, "force-cancel", "closed", reason=reason, unknown=unknown)
-    detail = f"force-cancelled by {actor}: {reason}"
-    if unknown:
-        detail += "; check " + "; ".join(f"{step} on {', '.join(hosts)}" for step, hosts in unknown.items())
-    change.close("cancelled", "force-cancelled", actor, problem="force-cancelled", detail=detail[:2000])
-    return []
 
 
 def start_compensation(change: Change, flow: Flow, ctx: FlowContext, actor: str, reason: str) -> list[Order]:

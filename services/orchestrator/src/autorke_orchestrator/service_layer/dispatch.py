@@ -23,6 +23,7 @@ from autorke_common.catalogue.netcfg import ApplyPool, CheckPool
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.domain.flow import ClusterView
 from autorke_orchestrator.domain.model import Change
+from autorke_orchestrator.domain.orders import MARK_COMMAND
 from autorke_orchestrator.domain.saga import Order
 from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
@@ -66,7 +67,7 @@ def send(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | N
     sets the machines' state in the read model at once: the flow that sends it is the one
     that decides with it next (node.add right after machine.init must not init again)."""
     uow.jobs.record(change.id, order)
-    if order.purpose == "mark":
+    if order.purpose == "mark" and order.job.action == MARK_COMMAND:
         uow.directory.expect_state(list(order.job.hosts), order.job.params["state"])
     for env in envelopes(change, order, cluster, actor):
         uow.emit(uow.signer.sign(env), aggregate=change.id)

@@ -16,7 +16,7 @@ from autorke_common.catalogue.orchestrator import BlastRadiusOut, ChangeCreated
 from autorke_common.envelope import Envelope
 from autorke_common.errors import Conflict, Forbidden, Invalid, Missing, TemporaryError
 from autorke_orchestrator.adapters.repository import StaleChange
-from autorke_orchestrator.domain import saga
+from autorke_orchestrator.domain import saga, stuck
 from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext
 from autorke_orchestrator.domain.flows import flow_for
 from autorke_orchestrator.domain.model import Change
@@ -198,7 +198,7 @@ def force_cancel(cmd: ForceCancelChange, uow: UnitOfWork) -> Change:
     if not cmd.reason.strip():
         raise Invalid("invalid-params", "say why the change is force-cancelled", field="reason")
     return _operate(uow, cmd.change_id, actor.subject,
-                    lambda c, f, x, lk: saga.force_cancel(c, actor.subject, cmd.reason.strip()))
+                    lambda c, f, x, lk: stuck.force_cancel(c, actor.subject, cmd.reason.strip()))
 
 
 def _every_target(change: Change, parsed: tuple[str, str, str, int], outcome: saga.Outcome) -> dict:
