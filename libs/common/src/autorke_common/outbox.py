@@ -146,9 +146,11 @@ class UnitOfWork:
         self.db = db
         self.session: Session
         self._emitted = False
+        self._outgoing: list[dict] = []
 
     def __enter__(self) -> Self:
         self.session = Session(self.db.engine, expire_on_commit=False)
+        self._outgoing = []
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -157,23 +159,18 @@ class UnitOfWork:
         self.session.expunge_all()
         self.session.rollback()
         self.session.close()
+        self._outgoing = []  # what an uncommitted unit emitted goes with it
 
     def emit(self, envelope: Envelope, aggregate: str | None = None) -> None:
         """Queue an event (or command) to be published once this unit commits. The current
-        trace context travels with it."""
+        trace context travels with it. The rows are written at :meth:`commit`, all in one
+        statement (in emit order: their ``seq`` is the order they are published in)."""
         headers: dict[str, str] = {}
         propagate.inject(headers)
-        self.session.execute(
-            insert(self.db.tables.outbox).values(
-                id=envelope.id,
-                subject=envelope.subject,
-                aggregate=aggregate or envelope.correlation_id,
-                payload=envelope.model_dump_json(),
-                headers=json.dumps(headers),
-                created_at=utcnow(),
-            )
-        )
-        self._emitted = True
+        self._outgoing.append({"id": envelope.id, "subject": envelope.subject,
+                               "aggregate": aggregate or envelope.correlation_id,
+                               "payload": envelope.model_dump_json(), "headers": json.dumps(headers),
+                               "created_at": utcnow()})
 
     def already_processed(self, consumer: str, message_id: str) -> bool:
         """Record that ``consumer`` handles ``message_id`` in this transaction; True when it
@@ -204,6 +201,10 @@ class UnitOfWork:
         return False
 
     def commit(self) -> None:
+        if self._outgoing:
+            rows, self._outgoing = self._outgoing, []
+            self.session.execute(insert(self.db.tables.outbox), rows)
+            self._emitted = True
         self.session.commit()
         if self._emitted:
             self._emitted = False

@@ -2,8 +2,12 @@
 written, at least once.
 
 It wakes when a unit of work commits events (or every ``poll_interval``), publishes
-unpublished rows oldest first and marks them. When NATS is down it stops at the first row
-that fails and tries again later from that row, so order is kept and nothing is skipped.
+unpublished rows oldest first and marks them. Publishes are pipelined (a window of acks
+awaited together, the messages sent in row order on one connection). When NATS is down it
+stops at the first row that fails and tries again later from that row, so nothing is
+skipped; the only reordering possible is of that row behind later rows of its window that
+were already stored (their second publish is dropped by ``Nats-Msg-Id``), and consumers
+handle each message once by id whatever its place.
 
 A row that can never be published (H7: larger than the server's ``max_payload``, such as
 a sealed rkestate of a large cluster; a subject this service's user may not publish to; a
@@ -47,6 +51,8 @@ log = logging.getLogger(__name__)
 UNPUBLISHABLE = (MaxPayloadError, BadSubjectError, PermissionError)
 #: how often the leader purges old published rows and processed marks
 PURGE_EVERY_S = 3600.0
+#: publishes in flight at once (their acks awaited together)
+WINDOW = 64
 
 
 class OutboxRelay:
@@ -126,25 +132,33 @@ class OutboxRelay:
 
     async def flush(self) -> int:
         """Publish one batch of unpublished rows; returns how many were handled (published,
-        or parked because they never can be)."""
+        or parked because they never can be). Rows go out in windows of :data:`WINDOW`
+        publishes in flight at once, sent in row order on one connection (so the stream
+        holds them in that order); the acks are awaited together."""
         rows = await asyncio.to_thread(self._unpublished)
         done: list[int] = []
         handled = 0
         try:
-            for seq, msg_id, subject, payload, headers in rows:
-                data = payload.encode()
-                try:
-                    await self.bus.publish_raw(subject, data, msg_id, json.loads(headers))
-                except UNPUBLISHABLE as exc:
-                    if done:  # keep the order of what was published before it
-                        await asyncio.to_thread(self._mark, done)
-                        self.published += len(done)
-                        done = []
-                    await self._park(seq, msg_id, subject, len(data), exc)
+            for start in range(0, len(rows), WINDOW):
+                window = rows[start:start + WINDOW]
+                answers = await asyncio.gather(
+                    *(self.bus.publish_raw(subject, payload.encode(), msg_id, json.loads(headers))
+                      for _, msg_id, subject, payload, headers in window), return_exceptions=True)
+                for (seq, msg_id, subject, payload, _), answer in zip(window, answers, strict=True):
+                    if isinstance(answer, UNPUBLISHABLE):
+                        if done:  # keep the order of what was published before it
+                            await asyncio.to_thread(self._mark, done)
+                            self.published += len(done)
+                            done = []
+                        await self._park(seq, msg_id, subject, len(payload.encode()), answer)
+                    elif isinstance(answer, BaseException):
+                        # NATS down or slow: stop here, and start again from this row later.
+                        # Rows after it in the window that did go out are published again then
+                        # and dropped as duplicates (Nats-Msg-Id), so they stay before it.
+                        raise answer
+                    else:
+                        done.append(seq)
                     handled += 1
-                    continue
-                done.append(seq)
-                handled += 1
         finally:
             if done:
                 await asyncio.to_thread(self._mark, done)
