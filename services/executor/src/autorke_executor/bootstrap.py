@@ -34,7 +34,9 @@ class ExecutorSettings(ServiceSettings):
     rke2_installer_sha256: str | None = Field(default=None, description="the installer's SHA-256; without it "
                                               "(and without rke2_install_command) no RKE2 join runs")
     job_parallelism: int = Field(default=4, description="jobs one process runs at once")
-    job_ack_wait_s: float = Field(default=60.0, description="redelivery delay after a crash")
+    job_ack_wait_s: float = Field(default=10.0, description="a killed executor's job is redelivered after "
+                                  "this (its lease, the same unless AUTORKE_JOB_LEASE_S, has lapsed by then, "
+                                  "so another replica takes it over within about this)")
     job_lease_s: float | None = Field(default=None, gt=0, description="how long a job's lease holds without "
                                       "renewal (default: the ack wait); renewed every third of it")
     job_max_deliver: int = 20
