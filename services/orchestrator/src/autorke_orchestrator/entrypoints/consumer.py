@@ -26,12 +26,14 @@ def results_of(env: Envelope) -> TakeResults | None:
         return None
     msg = env.parsed()
     if isinstance(msg, TargetFinished):
-        outcomes = {msg.host: Outcome(msg.status, msg.error, msg.error_class, msg.result)}
-    else:
-        outcomes = {t.host: Outcome(t.status, t.error, t.error_class) for t in msg.targets}
-        if msg.error and not msg.targets:  # the job could not run at all: every target failed
-            outcomes = {EVERY_TARGET: Outcome("failed", msg.error, "failed")}
-    return TakeResults(EXECUTOR_CONSUMER, env.id, msg.job_id, outcomes)
+        return TakeResults(EXECUTOR_CONSUMER, env.id, msg.job_id,
+                           {msg.host: Outcome(msg.status, msg.error, msg.error_class, msg.result)})
+    # The job's summary settles no target it lists: each of those has its own report, with its
+    # result (an rke run's new rkestate), which may be handled after the summary (another
+    # replica, a redelivery) and must not then be stale. A job that stopped with an error fails
+    # every target still waiting but those.
+    outcomes = {EVERY_TARGET: Outcome("failed", msg.error, "failed")} if msg.error else {}
+    return TakeResults(EXECUTOR_CONSUMER, env.id, msg.job_id, outcomes, frozenset(t.host for t in msg.targets))
 
 
 def executor_reports(unit_of_work: Callable[[], UnitOfWork]) -> ConsumerSpec:

@@ -68,8 +68,8 @@ class ForceCancelChange:
     reason: str
 
 
-#: A job that could not run at all (the executor refused it whole) reports no target:
-#: its error stands for every target still waiting on the step.
+#: A job that stopped (the executor refused it whole, or it failed before its end) stands
+#: for every target still waiting on the step but those it reported (``TakeResults.reported``).
 EVERY_TARGET = "*"
 
 
@@ -82,3 +82,5 @@ class TakeResults:
     message_id: str
     job_id: str
     outcomes: dict[str, Outcome]
+    #: with EVERY_TARGET: the targets the job did report on their own (never settled by it)
+    reported: frozenset[str] = frozenset()

@@ -201,13 +201,14 @@ def force_cancel(cmd: ForceCancelChange, uow: UnitOfWork) -> Change:
                     lambda c, f, x, lk: stuck.force_cancel(c, actor.subject, cmd.reason.strip()))
 
 
-def _every_target(change: Change, parsed: tuple[str, str, str, int], outcome: saga.Outcome) -> dict:
+def _every_target(change: Change, parsed: tuple[str, str, str, int], outcome: saga.Outcome,
+                  reported: frozenset[str] = frozenset()) -> dict:
     _, step_id, purpose, _ = parsed
     step = next((s for s in change.steps if s.id == step_id), None)
     if step is None:
         return {}
     state = "undo_status" if purpose == "undo" else "status"
-    return {h: outcome for h, t in step.targets.items() if getattr(t, state) == "running"}
+    return {h: outcome for h, t in step.targets.items() if getattr(t, state) == "running" and h not in reported}
 
 
 def take_results(cmd: TakeResults, uow: UnitOfWork) -> None:
@@ -223,7 +224,7 @@ def take_results(cmd: TakeResults, uow: UnitOfWork) -> None:
             change = uow.changes.get(parsed[0])
             reported = cmd.outcomes
             if change is not None and EVERY_TARGET in reported:
-                reported = _every_target(change, parsed, reported[EVERY_TARGET])
+                reported = _every_target(change, parsed, reported[EVERY_TARGET], cmd.reported)
             if change is None or not saga.news(change, cmd.job_id, reported):
                 uow.commit()  # a duplicate, stale or summary report: recorded as handled, no write
                 return
