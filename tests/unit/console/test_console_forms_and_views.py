@@ -131,3 +131,10 @@ def test_facet_summaries_pick_the_fields_an_operator_scans_for():
          "kubernetes": {"roles": [], "node_condition": None}, "network": {"rack": "R1", "site": "SH"}}
     assert summary(m) == {"hardware": "128 cores · 512 GB · 8× Tesla T4", "software": "Ubuntu 22.04 · 5.15",
                           "kubernetes": "—", "network": "rack R1 · SH"}
+
+
+def test_only_an_admin_gets_force_cancel_and_only_while_the_change_is_open():
+    assert ChangeView(_change("running", open=True), "admin", {"admin"}).can_force_cancel
+    assert ChangeView(_change("failed", open=True), "admin", {"admin"}).can_force_cancel
+    assert not ChangeView(_change("running", open=True), "operator", {"operator", "approver"}).can_force_cancel
+    assert not ChangeView(_change("cancelled", open=False), "admin", {"admin"}).can_force_cancel

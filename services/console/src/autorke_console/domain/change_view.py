@@ -62,6 +62,11 @@ class ChangeView:
         return self.status not in TERMINAL_CHANGE and self.status != "compensating" and self._has("operator")
 
     @property
+    def can_force_cancel(self) -> bool:
+        """An admin may close any open change at once (a stuck one: H3)."""
+        return bool(self.change.get("open", self.status not in TERMINAL_CHANGE)) and self._has("admin")
+
+    @property
     def finished(self) -> bool:
         return self.status in TERMINAL_CHANGE
 

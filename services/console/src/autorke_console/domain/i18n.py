@@ -72,6 +72,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "retry_failed": ("Retry failed targets", "重试失败目标"),
     "continue": ("Continue", "继续"),
     "cancel": ("Cancel change", "取消变更"),
+    "force_cancel": ("Force-cancel (admin)", "强制取消（管理员）"),
+    "force_cancel_reason": ("why (audited)", "原因（将被审计）"),
     "requested_by": ("Requested by", "申请人"),
     "type": ("Type", "类型"),
     "created": ("Created", "创建时间"),

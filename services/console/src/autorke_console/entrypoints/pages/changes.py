@@ -57,6 +57,9 @@ async def change_action(change_id: str, verb: str, request: Request, user: Signe
                            json={"step": str(form.get("step", "")), "decision": verb, "comment": comment})
     elif verb in ("retry", "cancel", "continue"):
         result = await api(request, "POST", f"changes/{change_id}:{verb}", json={} if verb == "retry" else None)
+    elif verb == "force-cancel":  # admins: close a stuck change now, with the reason audited
+        result = await api(request, "POST", f"changes/{change_id}:force-cancel",
+                           json={"reason": str(form.get("reason", ""))})
     else:
         return render(request, "message.html", status_code=404, message=f"No action {verb!r}.")
     if result.ok:
