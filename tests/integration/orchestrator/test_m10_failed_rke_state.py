@@ -12,12 +12,13 @@ from .test_node_add import answer_memberships
 
 
 def _stores(o: Orchestrator, cid: str, kind: str) -> list:
-    return [e for e in o.driver.inventory_commands(cid) if e.type == "inventory.config.store" and e.data["kind"] == kind]
+    return [e for e in o.driver.inventory_commands(cid)
+            if e.type == "inventory.config.store" and e.data["kind"] == kind]
 
 
-def test_m10_a_failed_rke_runs_state_is_stored_and_the_retry_starts_from_it(orch: Orchestrator):
-    o, tag = orch, orch.tag
-    r = o.create(type="node.add", cluster=o.rke1, targets=[f"{tag}f006"], params={"role": "worker"})
+def to_rke_up(o: Orchestrator, host: str) -> tuple[str, object]:
+    """An rke1 node.add of ``host`` taken to its rke run: (change id, the rke job)."""
+    r = o.create(type="node.add", cluster=o.rke1, targets=[host], params={"role": "worker"})
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     o.driver.finish(o.driver.wait_run(cid, "preflight"))
@@ -28,7 +29,12 @@ def test_m10_a_failed_rke_runs_state_is_stored_and_the_retry_starts_from_it(orch
     yml = o.driver.wait(lambda: _stores(o, cid, "cluster.yml"), what="cluster.yml store")[0]
     o.driver.publish(ConfigVersioned(cluster=o.rke1, kind="cluster.yml", version=2, content_hash="h",
                                      created_by="orchestrator", change_id=cid, command_id=yml.id), cid)
-    up = o.driver.wait_run(cid, "up_update_only")
+    return cid, o.driver.wait_run(cid, "up_update_only")
+
+
+def test_m10_a_failed_rke_runs_state_is_stored_and_the_retry_starts_from_it(orch: Orchestrator):
+    o = orch
+    cid, up = to_rke_up(o, f"{o.tag}f006")
     o.driver.finish(up, failed={"rke": "rke up failed after rotating certificates"},
                     results={"rke": {"rkestate": "sealed-half-rotated-state"}})
     o.wait_status(cid, "failed")

@@ -6,27 +6,15 @@ rke run succeeded without its result, and the report with the sealed state came 
 from __future__ import annotations
 
 from autorke_common.catalogue.executor import JobFinished, TargetFinished, TargetSummary
-from autorke_common.catalogue.inventory import ConfigVersioned
 
 from .conftest import Orchestrator
-from .test_m10_failed_rke_state import _stores
-from .test_node_add import answer_memberships
+from .test_m10_failed_rke_state import _stores, to_rke_up
+from .test_partial_failure import to_join
 
 
 def test_a_summary_before_the_targets_report_keeps_the_reports_result(orch: Orchestrator):
-    o, tag = orch, orch.tag
-    r = o.create(type="node.add", cluster=o.rke1, targets=[f"{tag}f007"], params={"role": "worker"})
-    assert r.status_code == 201, r.text
-    cid = r.json()["id"]
-    o.driver.finish(o.driver.wait_run(cid, "preflight"))
-    o.wait_status(cid, "awaiting_approval")
-    assert o.approve(cid).status_code == 200
-    o.driver.finish(o.driver.wait_run(cid, "init"))
-    answer_memberships(o, cid, o.rke1, 1)
-    yml = o.driver.wait(lambda: _stores(o, cid, "cluster.yml"), what="cluster.yml store")[0]
-    o.driver.publish(ConfigVersioned(cluster=o.rke1, kind="cluster.yml", version=2, content_hash="h",
-                                     created_by="orchestrator", change_id=cid, command_id=yml.id), cid)
-    up = o.driver.wait_run(cid, "up_update_only")
+    o = orch
+    cid, up = to_rke_up(o, f"{o.tag}f007")
     o.driver.publish(JobFinished(job_id=up.job_id, change_id=cid, kind="rke", action=up.action, status="succeeded",
                                  targets=[TargetSummary(host="rke", status="succeeded")], duration_s=1.0), cid)
     o.driver.publish(TargetFinished(job_id=up.job_id, change_id=cid, host="rke", status="succeeded", exit_code=0,
@@ -38,7 +26,6 @@ def test_a_summary_before_the_targets_report_keeps_the_reports_result(orch: Orch
 def test_a_job_that_stopped_fails_only_the_targets_it_did_not_report(orch: Orchestrator):
     o = orch
     targets = [f"{o.tag}f001", f"{o.tag}f002"]
-    from .test_partial_failure import to_join
     cid = to_join(o, targets)
     join = o.driver.wait_run(cid, "join")
     o.driver.publish(JobFinished(job_id=join.job_id, change_id=cid, kind=join.kind, action=join.action,
