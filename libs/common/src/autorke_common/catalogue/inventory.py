@@ -379,13 +379,20 @@ class ReleaseMembership(Command):
 
 class TransitionMachine(Command):
     """Move a machine to ``state``; ``expected`` (optional) guards against a stale view.
-    Illegal moves are refused with ``illegal-state-transition``."""
+    Illegal moves are refused with ``illegal-state-transition``.
+
+    ``ordinal`` (a lifecycle mark of a change: when the orchestrator made it, in
+    microseconds) orders one change's marks of a machine, which replicas of the inventory,
+    or redeliveries, may handle in any order: a mark older than the last one applied from
+    the same change is stale and changes nothing; a newer one that is not (yet) a legal move
+    waits for the marks before it (retried) instead of being refused."""
 
     TYPE = "inventory.machine.transition"
     change_id: str
     machine: str
     state: MachineState
     expected: MachineState | None = None
+    ordinal: int | None = Field(default=None, ge=0)
 
 
 class UpdateNode(Command):

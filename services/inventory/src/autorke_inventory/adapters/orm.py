@@ -46,6 +46,9 @@ class MachineRow(Table, table=True):
     facts: dict | None = json_field(nullable=True)
     facts_at: datetime | None = time_field(nullable=True)
     conflicts: list | None = json_field(nullable=True)
+    #: the last lifecycle mark applied: its change and ordinal (marks of one change arrive in any order)
+    mark_change: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    mark_ordinal: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     version: int = 1
     created_at: datetime = time_field()
     updated_at: datetime = time_field()

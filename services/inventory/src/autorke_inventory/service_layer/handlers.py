@@ -104,7 +104,9 @@ def transition_machine(c: msg.TransitionMachine, uow: UnitOfWork, d: Delivered) 
         if uow.already_processed(CONSUMER, d.command_id):
             return DUPLICATE
         machine = lookups.machine(uow, c.machine)
-        membership.transition(uow, machine, c.state, expected=c.expected, **_ids(c, d))
+        if not membership.transition(uow, machine, c.state, expected=c.expected, ordinal=c.ordinal, **_ids(c, d)):
+            uow.commit()  # a stale mark of its change: handled, nothing to do
+            return DUPLICATE
         member = uow.memberships.get(machine.id)
         if c.state == "member" and member is not None:
             node_status.request_soon(uow, member.cluster, d.command_id, d.actor)

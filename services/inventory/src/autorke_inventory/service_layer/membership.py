@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Conflict
+from autorke_common.errors import Conflict, TemporaryError
 from autorke_inventory.adapters.orm import MachineRow, MembershipRow
 from autorke_inventory.domain.lifecycle import check_transition
 from autorke_inventory.domain.roles import check_labels, check_roles, check_taints
@@ -104,9 +104,23 @@ def update_node(uow: UnitOfWork, machine: MachineRow, cluster: str,
 
 
 def transition(uow: UnitOfWork, machine: MachineRow, target: str, *, expected: str | None,
-               change_id: str | None, command_id: str | None, actor: str) -> None:
+               change_id: str | None, command_id: str | None, actor: str, ordinal: int | None = None) -> bool:
+    """Move the machine (False: a stale mark, nothing changed). A change's lifecycle marks
+    carry an ``ordinal``: one older than the last applied from that change is stale; a newer
+    one that is not a legal move yet waits (retried) for the marks before it."""
+    if ordinal is not None and change_id and machine.mark_change == change_id \
+            and machine.mark_ordinal is not None and ordinal <= machine.mark_ordinal:
+        return False
     is_member = uow.memberships.get(machine.id) is not None
-    check_transition(machine.id, machine.state, target, is_member=is_member, expected=expected)
+    try:
+        check_transition(machine.id, machine.state, target, is_member=is_member, expected=expected)
+    except Conflict as exc:
+        if ordinal is None:
+            raise
+        raise TemporaryError(f"{exc.detail}; an earlier mark (or the membership) of change {change_id} "
+                             f"is not handled yet", delay=8.0) from None  # 4 retries: past an ack wait
+    if ordinal is not None:
+        machine.mark_change, machine.mark_ordinal = change_id, ordinal
     before = machine.state
     machine.state = target
     machine.version += 1
@@ -115,3 +129,4 @@ def transition(uow: UnitOfWork, machine: MachineRow, target: str, *, expected: s
                                         from_state=before, to_state=target, change_id=change_id,
                                         command_id=command_id),
            machine.id, change_id=change_id, command_id=command_id, actor=actor)
+    return True

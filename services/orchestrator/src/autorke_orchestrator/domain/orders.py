@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autorke_common.envelope import utcnow
 from autorke_common.errors import Broken
 from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Job
 from autorke_orchestrator.domain.model import Change, Step
@@ -83,7 +84,11 @@ def lifecycle_marks(change: Change, step: Step, state: str | None, hosts: list[s
     machines = tuple(h for h in hosts if h not in PSEUDO_TARGETS)
     if not state or not machines:
         return []
-    job = Job("inventory", MARK_COMMAND, machines, {"state": state}, service="inventory")
+    # when it was made: one change's marks of a host are made one after another (each after
+    # the results that caused it were stored), so this orders them for the inventory, which
+    # may handle them in any order (replicas, redeliveries)
+    ordinal = int(utcnow().timestamp() * 1_000_000)
+    job = Job("inventory", MARK_COMMAND, machines, {"state": state, "ordinal": ordinal}, service="inventory")
     check_fence(change, step, job)
     kind = "undone" if undone else "mark"
     return [Order(f"{change.id}:{step.id}:{kind}-{state}:{attempt}", change.id, step.id, "mark",
