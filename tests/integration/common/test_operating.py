@@ -18,7 +18,7 @@ from .test_m13_body_limits import SERVICES
 
 ROOT = Path(__file__).resolve().parents[3]
 #: PromQL words that are not metric names
-PROMQL = {"sum", "by", "max", "rate", "delta", "histogram_quantile", "job", "status", "le"}
+PROMQL = {"sum", "by", "max", "rate", "delta", "histogram_quantile", "job", "status", "le", "consumer"}
 
 
 def used_metrics() -> set[str]:
@@ -63,3 +63,25 @@ def test_the_alert_rules_are_well_formed():
     for rule in (r for g in rules["groups"] for r in g["rules"]):
         assert rule["alert"].startswith("AutoRKE") and rule["expr"] and rule["annotations"]["summary"]
         assert rule["labels"]["severity"] in ("info", "warning", "critical")
+
+
+def test_consumer_lag_and_redeliveries_are_read_from_jetstream(tmp_path, fresh_nats):
+    """The orchestrator started against a real NATS server: its durable consumers' counts
+    (lag, unacked, redelivered) are read from JetStream and exported per consumer."""
+    from autorke_orchestrator.bootstrap import OrchestratorSettings, create_app
+    from fixtures.signing import service_settings
+    from fixtures.waiting import wait
+
+    settings = OrchestratorSettings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/o.db",
+                                    nats_url=fresh_nats.url, trace_exporter="none",
+                                    **service_settings("orchestrator"))
+    app = create_app(settings, configure_process=False)
+    with TestClient(app) as client:
+        runtime = app.state.runtime
+        def read() -> bool:
+            client.portal.call(runtime.read_consumer_stats)
+            return "orchestrator-executor" in runtime.consumer_stats
+        wait(read, 30, "consumer counts read")
+        text = client.get("/metrics").text
+    assert 'autorke_consumer_pending{consumer="orchestrator-executor"} 0.0' in text, text[-2000:]
+    assert 'autorke_consumer_redelivered{consumer="orchestrator-executor"}' in text

@@ -63,6 +63,8 @@ class ServiceRuntime:
         self.consumers: list[ConsumerSpec] = []
         self.periodic: list[tuple[float, Periodic]] = []
         self.gauges: list[DbGauge] = []
+        #: durable -> JetStream's counts for it, read every CONSUMER_STATS_S (consumer lag)
+        self.consumer_stats: dict[str, dict[str, float]] = {}
         self._tasks: list[asyncio.Task] = []
         self.started = False
 
@@ -107,6 +109,8 @@ class ServiceRuntime:
             self.bus.subscribe(spec)
         for seconds, job in self.periodic:
             self._tasks.append(asyncio.create_task(self._repeat(seconds, job)))
+        if self.consumers:
+            self._tasks.append(asyncio.create_task(self._repeat(CONSUMER_STATS_S, self.read_consumer_stats)))
         self.started = True
         log.info("%s started", self.settings.service_name)
 
@@ -119,6 +123,21 @@ class ServiceRuntime:
             except Exception:
                 log.exception("periodic job %s failed", getattr(job, "__name__", job))
             await asyncio.sleep(seconds)
+
+    async def read_consumer_stats(self) -> None:
+        """Each of this service's durable consumers as JetStream counts it: messages not yet
+        delivered (lag), delivered and not acked, and redelivered."""
+        if self.bus.js is None:
+            return
+        for spec in self.consumers:
+            try:
+                info = await self.bus.js.consumer_info(spec.stream, spec.durable)
+            except Exception as exc:  # noqa: BLE001 - not created yet, NATS away: next round
+                log.debug("consumer %s: no counts from JetStream: %s", spec.durable, exc)
+                continue
+            self.consumer_stats[spec.durable] = {
+                "pending": float(info.num_pending or 0), "ack_pending": float(info.num_ack_pending or 0),
+                "redelivered": float(info.num_redelivered or 0)}
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -155,6 +174,34 @@ class ServiceRuntime:
                DbGauge("autorke_outbox_parked", "Outbox rows that can never be published, kept for an operator",
                        rows(t.c.parked_at.is_not(None)))]
         registry.register(DbGauges(self.engine, own + self.gauges))
+        registry.register(ConsumerGauges(self))
+
+
+#: how often the consumers' counts are read from JetStream for /metrics
+CONSUMER_STATS_S = 15.0
+
+
+class ConsumerGauges:
+    """Consumer lag and redeliveries of the service's durable consumers (the last counts
+    read from JetStream: a scrape never waits on NATS)."""
+
+    METRICS = (("autorke_consumer_pending", "pending", "Messages of the consumer's stream not yet delivered to it"),
+               ("autorke_consumer_ack_pending", "ack_pending", "Messages delivered to the consumer and not yet acked"),
+               ("autorke_consumer_redelivered", "redelivered", "Messages delivered to the consumer more than once"))
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    def describe(self):
+        return [GaugeMetricFamily(name, doc, labels=["consumer"]) for name, _, doc in self.METRICS]
+
+    def collect(self):
+        stats = dict(self.runtime.consumer_stats)
+        for name, key, doc in self.METRICS:
+            family = GaugeMetricFamily(name, doc, labels=["consumer"])
+            for durable, counts in sorted(stats.items()):
+                family.add_metric([durable], counts[key])
+            yield family
 
 
 @dataclass(frozen=True)
