@@ -8,7 +8,7 @@ from __future__ import annotations
 from kubernetes import client
 
 from autorke_lab.provisioners.rke2 import install_command, join_token
-from fixtures.waiting import wait
+from fixtures.waiting import ready, wait
 
 from .conftest import new_job, send, target, wait_finished
 
@@ -60,8 +60,9 @@ def test_rke2_join_and_remove_twice_leave_the_machine_as_once(lab_factory, lab_k
 
     first, second = _twice(lab, events, join)
     assert first == second and "active" in first.split("\n"), (first, second)
-    wait(lambda: any(c.type == "Ready" and c.status == "True"
-                     for c in v1.read_node("m001").status.conditions or []), 30, "m001 Ready")
+    # the agent registers its Node on its own after the join: wait for it
+    wait(lambda: (node := {n.metadata.name: n for n in v1.list_node().items}.get("m001")) is not None
+         and ready(node), 60, "m001 a Ready node")
     assert [n.metadata.name for n in v1.list_node().items].count("m001") == 1
     assert v1.read_node("m001").metadata.labels["rack"] == "r7"
 
