@@ -118,7 +118,7 @@ def transition(uow: UnitOfWork, machine: MachineRow, target: str, *, expected: s
         if ordinal is None:
             raise
         raise TemporaryError(f"{exc.detail}; an earlier mark (or the membership) of change {change_id} "
-                             f"is not handled yet", delay=8.0) from None  # 4 retries: past an ack wait
+                             f"is not handled yet", delay=15.0) from None  # 4 retries: 60 s, past the 30 s ack wait
     if ordinal is not None:
         machine.mark_change, machine.mark_ordinal = change_id, ordinal
     before = machine.state
