@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,17 +36,11 @@ from sqlalchemy import create_engine, text
 from autorke_common.bus import Bus
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_common.envelope import Envelope
-from autorke_common.natsserver import EmbeddedNats
+from autorke_common.natsserver import EmbeddedNats, free_port
 from autorke_common.secrets import SecretBox, generate_key
 from autorke_common.signing import Signer, public_text
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_kube(folder: Path, nodes: int) -> tuple[subprocess.Popen, str]:
