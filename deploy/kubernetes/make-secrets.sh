@@ -7,7 +7,10 @@
 #   DIR/nats/        `autorke nats-config`: the bus users' seeds, the server configuration
 #                    and (unless DIR/nats/tls/server.crt is yours already) a CA and a
 #                    certificate for the host name `nats`; DIR/nats/creds/dashboards.nk is
-#                    the read-only user for ops dashboards
+#                    the read-only user for ops dashboards; with AUTORKE_NATS_NODES=3
+#                    (overlays/ha) also the cluster's routes to nats-N.nats-cluster:6222 over
+#                    mutual TLS, with a CA of their own and a certificate for the pods' names
+#                    (DIR/nats/routes/, Secret autorke-nats-routes)
 #   DIR/keys/        the orchestrator's and the inventory's command signing keys
 #   DIR/secret-key   the sealing key (32 random bytes, base64)
 #   DIR/session-secret  the console's own session secret
@@ -23,9 +26,26 @@ python=${PYTHON:-python3}
 umask 077
 mkdir -p "$dir"
 chmod 0700 "$dir"
+nodes=${AUTORKE_NATS_NODES:-1}
+[[ $nodes =~ ^[1-9][0-9]*$ ]] ||
+  { echo "AUTORKE_NATS_NODES is the count of NATS pods (3 for overlays/ha)" >&2; exit 2; }
 
+# a cluster's routes: every pod by its name under the headless Service nats-cluster (the
+# route certificate also names it as seen from other namespaces); the Secret
+# autorke-nats-routes is mounted at /etc/nats-routes
+cluster=()
+if ((nodes > 1)); then
+  hosts=() names=()
+  for ((i = 0; i < nodes; i++)); do
+    hosts+=("nats-$i.nats-cluster")
+    names+=("nats-$i.nats-cluster.autorke" "nats-$i.nats-cluster.autorke.svc"
+            "nats-$i.nats-cluster.autorke.svc.cluster.local")
+  done
+  cluster=(--cluster-routes "$(IFS=,; echo "${hosts[*]}")" --route-names "$(IFS=,; echo "${names[*]}")"
+           --route-tls-dir /etc/nats-routes)
+fi
 "$autorke" nats-config --out "$dir/nats" --self-signed-tls nats \
-  --tls-cert /etc/nats/server.crt --tls-key /etc/nats/server.key >&2
+  --tls-cert /etc/nats/server.crt --tls-key /etc/nats/server.key ${cluster[@]+"${cluster[@]}"} >&2
 signers=$("$python" -m autorke_common.signing "$dir/keys")
 [ -s "$dir/secret-key" ] || "$python" -m autorke_common.secrets > "$dir/secret-key"
 [ -s "$dir/session-secret" ] || "$python" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$dir/session-secret"
@@ -52,6 +72,8 @@ console_extra=() inventory_extra=() netcfg_extra=()
   secret autorke-nats-ca --from-file=ca.crt="$dir/nats/tls/ca.crt"
   secret autorke-nats-server --from-file=nats-server.conf="$dir/nats/nats-server.conf" \
     --from-file=server.crt="$dir/nats/tls/server.crt" --from-file=server.key="$dir/nats/tls/server.key"
+  ((nodes == 1)) || secret autorke-nats-routes --from-file=ca.crt="$dir/nats/routes/tls/ca.crt" \
+    --from-file=server.crt="$dir/nats/routes/tls/server.crt" --from-file=server.key="$dir/nats/routes/tls/server.key"
   secret autorke-console --from-file=session-secret="$dir/session-secret" "$(seed console)" \
     ${console_extra[@]+"${console_extra[@]}"}
   secret autorke-inventory --from-file=secret-key="$dir/secret-key" "$(seed inventory)" \

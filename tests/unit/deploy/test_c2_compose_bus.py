@@ -25,7 +25,7 @@ def generated(tmp_path: Path, doc: dict) -> dict:
     mounted = secrets_of(doc["services"]["nats"])
     natsdeploy.run(argparse.Namespace(
         out=tmp_path, listen="0.0.0.0:4222", store_dir="/data", monitor_port=8222, self_signed_tls="nats",
-        tls_cert=mounted["autorke_nats_tls_cert"], tls_key=mounted["autorke_nats_tls_key"]))
+        tls_cert=mounted["autorke_nats_tls_cert"], tls_key=mounted["autorke_nats_tls_key"], cluster_routes=None))
     return json.loads((tmp_path / "nats-server.conf").read_text())
 
 

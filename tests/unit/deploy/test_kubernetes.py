@@ -8,10 +8,13 @@ reviewer of a platform holding root on the fleet would ask for:
   service-account token; NATS too (its own health endpoint); the namespace enforces
   ``restricted``;
 * a PodDisruptionBudget per workload; in the HA overlay two replicas of each service spread
-  over nodes, a three-node NATS cluster with routes and the streams at three replicas;
+  over nodes, a three-node NATS cluster and the streams at three replicas;
+* the NATS cluster's routes (6222) use mutual TLS with a CA of their own: every node
+  verifies the other's certificate, which names the pods and is both server and client,
+  and only the HA overlay's NATS pods mount it;
 * ingress denied by default, the console alone reachable from anywhere, each service only
   from its callers, NATS's clients only from the services and its routes only from itself;
-* the Secrets ``make-secrets.sh`` writes validate, each service mounts only its own, and
+* the Secrets ``make-secrets.sh`` writes (for either overlay) validate, each service mounts only its own, and
   holds only what it may (M6: the sealing key only in inventory, executor and netcfg; the
   SSH key only in the executor; each signing key only in its signer), and every key a pod
   names exists in its Secret.
@@ -28,6 +31,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .test_compose import ROOT, service_folders
 
@@ -120,8 +125,6 @@ def test_a_disruption_budget_per_workload_and_ha_means_replicas(rendered):
         [spread] = pod(workload)["topologySpreadConstraints"]
         assert spread["topologyKey"] == "kubernetes.io/hostname"
         assert spread["matchLabelKeys"] == ["app.kubernetes.io/name"], "each workload spread by itself"
-    args = " ".join(pod(workloads["nats"])["containers"][0]["args"])
-    assert "--cluster_name" in args and all(f"nats-{i}.nats-cluster:6222" in args for i in range(3))
     assert of_kind(objects, "ConfigMap")["autorke"]["data"]["AUTORKE_NATS_STREAM_REPLICAS"] == "3"
 
 
@@ -166,15 +169,14 @@ def test_only_the_console_is_reachable_from_outside_and_each_service_from_its_ca
     assert nats == {frozenset({"client"}): service_folders(), frozenset({"cluster"}): {"nats"}}
 
 
-@pytest.fixture(scope="module")
-def secrets(tmp_path_factory) -> dict[str, dict[str, str]]:
+def make_secrets(out: Path, **env: str) -> dict[str, dict[str, str]]:
     """make-secrets.sh run as an operator would: Secret name -> key -> decoded value."""
-    out = tmp_path_factory.mktemp("k8s-secrets")
     key = out / "fleet-key"
     key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n-----END OPENSSH PRIVATE KEY-----\n")
     env = {**os.environ, "AUTORKE_DATABASE_URL": "postgresql+psycopg://autorke:pw@autorke-db-rw:5432/autorke",
            "AUTORKE_VCALICO_SECRET": "shared webhook secret",
-           "AUTORKE_CLI": str(Path(sys.executable).parent / "autorke"), "PYTHON": sys.executable}
+           "AUTORKE_CLI": str(Path(sys.executable).parent / "autorke"), "PYTHON": sys.executable,
+           "AUTORKE_NATS_NODES": "1", **env}
     subprocess.run(["bash", str(KUBE / "make-secrets.sh"), str(out / "made"), str(key)], check=True, env=env,
                    capture_output=True, text=True, timeout=120)
     made = [d for d in yaml.safe_load_all((out / "made" / "secrets.yaml").read_text()) if d]
@@ -184,7 +186,19 @@ def secrets(tmp_path_factory) -> dict[str, dict[str, str]]:
     return {o["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in o["data"].items()} for o in made}
 
 
-def test_each_service_holds_only_its_own_secret_and_only_what_it_may(secrets):
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory) -> dict[str, dict[str, str]]:
+    """The Secrets for overlays/single-node."""
+    return make_secrets(tmp_path_factory.mktemp("k8s-secrets"))
+
+
+@pytest.fixture(scope="module")
+def ha_secrets(tmp_path_factory) -> dict[str, dict[str, str]]:
+    """The Secrets for overlays/ha (README: ``AUTORKE_NATS_NODES=3``)."""
+    return make_secrets(tmp_path_factory.mktemp("k8s-ha-secrets"), AUTORKE_NATS_NODES="3")
+
+
+def test_each_service_holds_only_its_own_secret_and_only_what_it_may(ha_secrets):
     objects = {(o["kind"], o["metadata"]["name"]): o for o in render("ha")}
     for name, deployment in of_kind(objects, "Deployment").items():
         spec = pod(deployment)
@@ -194,24 +208,68 @@ def test_each_service_holds_only_its_own_secret_and_only_what_it_may(secrets):
         env = spec["containers"][0]["env"]
         referenced = {e["valueFrom"]["secretKeyRef"]["name"] for e in env if "valueFrom" in e}
         assert referenced <= {own, "autorke-database"}, name
-        assert set(secrets[own]) <= HOLDS[name], f"{name} holds {set(secrets[own]) - HOLDS[name]}"
+        assert set(ha_secrets[own]) <= HOLDS[name], f"{name} holds {set(ha_secrets[own]) - HOLDS[name]}"
         for e in env:  # every key a pod names is there (or optional)
             ref = e.get("valueFrom", {}).get("secretKeyRef")
             if ref and not ref.get("optional"):
-                assert ref["key"] in secrets[ref["name"]], (name, ref)
+                assert ref["key"] in ha_secrets[ref["name"]], (name, ref)
         [volume] = [v for v in spec["volumes"] if v["name"] == "own-secrets"]
-        assert {i["key"] for i in volume["secret"]["items"]} <= set(secrets[own]), name
-    holders = {name for name, held in secrets.items() if "secret-key" in held}
+        assert {i["key"] for i in volume["secret"]["items"]} <= set(ha_secrets[own]), name
+    holders = {name for name, held in ha_secrets.items() if "secret-key" in held}
     assert holders == {"autorke-inventory", "autorke-executor", "autorke-netcfg"}
-    assert {name for name, held in secrets.items() if "ssh-key" in held} == {"autorke-executor"}
-    assert secrets["autorke-inventory"]["signing.pem"] != secrets["autorke-orchestrator"]["signing.pem"]
-    assert secrets["autorke-netcfg"]["vcalico-secret"] == "shared webhook secret"
-    assert secrets["autorke-database"]["url"].startswith("postgresql+psycopg://")
+    assert {name for name, held in ha_secrets.items() if "ssh-key" in held} == {"autorke-executor"}
+    assert ha_secrets["autorke-inventory"]["signing.pem"] != ha_secrets["autorke-orchestrator"]["signing.pem"]
+    assert ha_secrets["autorke-netcfg"]["vcalico-secret"] == "shared webhook secret"
+    assert ha_secrets["autorke-database"]["url"].startswith("postgresql+psycopg://")
     nats = of_kind(objects, "StatefulSet")["nats"]
-    assert {v["secret"]["secretName"] for v in pod(nats)["volumes"] if "secret" in v} == {"autorke-nats-server"}
-    conf = yaml.safe_load(secrets["autorke-nats-server"]["nats-server.conf"])  # JSON
+    assert {v["secret"]["secretName"] for v in pod(nats)["volumes"] if "secret" in v} == {
+        "autorke-nats-server", "autorke-nats-routes"}
+    conf = yaml.safe_load(ha_secrets["autorke-nats-server"]["nats-server.conf"])  # JSON
     assert conf["tls"]["cert_file"] == "/etc/nats/server.crt" and conf["jetstream"]["store_dir"] == "/data"
-    assert {"server.crt", "server.key"} <= set(secrets["autorke-nats-server"])
+    assert {"server.crt", "server.key"} <= set(ha_secrets["autorke-nats-server"])
+
+
+def test_the_ha_nats_routes_use_mutual_tls_with_a_ca_of_their_own(ha_secrets):
+    nats = of_kind({(o["kind"], o["metadata"]["name"]): o for o in render("ha")}, "StatefulSet")["nats"]
+    [container] = pod(nats)["containers"]
+    conf = yaml.safe_load(ha_secrets["autorke-nats-server"]["nats-server.conf"])  # JSON
+    cluster = conf["cluster"]
+    assert cluster["listen"] == "0.0.0.0:6222"
+    assert cluster["routes"] == [f"nats-route://nats-{i}.nats-cluster:6222" for i in range(3)]
+    tls = cluster["tls"]
+    assert tls["verify"] is True, "each end of a route proves itself with a certificate of the routes' CA"
+    # the files it names are the route Secret's, mounted read-only (0440) where it names them
+    [volume] = [v for v in pod(nats)["volumes"] if v.get("secret", {}).get("secretName") == "autorke-nats-routes"]
+    assert volume["secret"]["defaultMode"] == 0o440
+    [mount] = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    routes = ha_secrets["autorke-nats-routes"]
+    for field in ("cert_file", "key_file", "ca_file"):
+        folder, _, file = tls[field].rpartition("/")
+        assert folder == mount["mountPath"] and file in routes, field
+    # one file for the three nodes: each takes its name from its pod and advertises it
+    args = container["args"]
+    assert "server_name" not in conf and args[args.index("--name") + 1] == "$(POD_NAME)"
+    assert args[args.index("--cluster_advertise") + 1] == "$(POD_NAME).nats-cluster:6222"
+
+    cert = x509.load_pem_x509_certificate(routes[tls["cert_file"].rpartition("/")[2]].encode())
+    ca = x509.load_pem_x509_certificate(routes[tls["ca_file"].rpartition("/")[2]].encode())
+    cert.verify_directly_issued_by(ca)
+    assert routes["ca.crt"] != ha_secrets["autorke-nats-ca"]["ca.crt"], "not the clients' CA"
+    names = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                .get_values_for_type(x509.DNSName))
+    for i in range(3):
+        assert {f"nats-{i}.nats-cluster", f"nats-{i}.nats-cluster.autorke",
+                f"nats-{i}.nats-cluster.autorke.svc"} <= names
+    usage = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    assert {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH} <= usage
+
+
+def test_a_single_nats_node_has_no_routes(secrets):
+    nats = of_kind({(o["kind"], o["metadata"]["name"]): o for o in render("single-node")}, "StatefulSet")["nats"]
+    assert {v["secret"]["secretName"] for v in pod(nats)["volumes"] if "secret" in v} == {"autorke-nats-server"}
+    assert "cluster" not in yaml.safe_load(secrets["autorke-nats-server"]["nats-server.conf"])
+    assert "autorke-nats-routes" not in secrets
 
 
 def test_the_postgresql_example_is_reachable_only_from_the_services():
