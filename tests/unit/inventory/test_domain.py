@@ -9,7 +9,7 @@ import yaml
 
 from autorke_common.errors import Conflict, Invalid, problem_of
 from autorke_inventory.domain import clusterconfig, redaction
-from autorke_inventory.domain.lifecycle import check_transition
+from autorke_inventory.domain.lifecycle import check_transition, path
 from autorke_inventory.domain.matching import ObservedNode, match_nodes
 from autorke_inventory.domain.records import SourceRecord
 from autorke_inventory.domain.sync import Known, plan_page
@@ -71,6 +71,17 @@ def test_illegal_transitions_are_refused_as_a_conflict():
             check_transition("m", current, target, is_member=member)
         assert caught.value.slug == "illegal-state-transition"
         assert problem_of(caught.value).status == 409  # at the REST edge
+
+
+def test_a_changes_newer_mark_may_skip_along_a_legal_path_only():
+    assert path("draining", "cleaning") == ["removing", "cleaning"]
+    assert len(path("initializing", "joining")) == 2
+    assert path("member", "retired") is not None and "faulty" not in path("member", "retired")[:-1]
+    check_transition("m", "draining", "cleaning", is_member=False, skipping=True)
+    with pytest.raises(Conflict):  # one edge only, unless skipping
+        check_transition("m", "draining", "cleaning", is_member=False)
+    with pytest.raises(Conflict):  # the target's membership rule still holds
+        check_transition("m", "draining", "cleaning", is_member=True, skipping=True)
 
 
 def test_nodes_are_matched_by_ip_and_hostname_and_strangers_reported():

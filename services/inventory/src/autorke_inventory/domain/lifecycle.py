@@ -41,17 +41,38 @@ def illegal(machine: str, current: str, target: str, why: str = "") -> Conflict:
                     machine=machine, current=current, target=target, allowed=allowed)
 
 
+def path(current: str, target: str) -> list[str] | None:
+    """The shortest legal way from ``current`` to ``target`` (its states after ``current``),
+    never through ``faulty`` or ``retired``; None when there is none."""
+    ways: dict[str, list[str]] = {current: []}
+    frontier = [current]
+    while frontier:
+        nxt = []
+        for state in frontier:
+            for after in sorted(TRANSITIONS[state]):
+                if after in ways or (after in ("faulty", "retired") and after != target):
+                    continue
+                ways[after] = ways[state] + [after]
+                if after == target:
+                    return ways[after]
+                nxt.append(after)
+        frontier = nxt
+    return None
+
+
 def check_transition(machine: str, current: str, target: str, *, is_member: bool,
-                     expected: str | None = None) -> None:
+                     expected: str | None = None, skipping: bool = False) -> None:
     """Raise ``illegal-state-transition`` unless ``current -> target`` is allowed for a
-    machine that is (or is not) a cluster member."""
+    machine that is (or is not) a cluster member. ``skipping`` allows a legal path instead
+    of one edge: a change's newest mark stands for the ones before it that were not
+    handled yet (they are stale when they come)."""
     if target not in STATES:
         raise Invalid("invalid-request", f"unknown state {target!r}")
     if expected is not None and expected != current:
         raise illegal(machine, current, target, f"expected it in {expected!r}")
     if target == current:
         return
-    if target not in TRANSITIONS[current]:
+    if target not in TRANSITIONS[current] and not (skipping and path(current, target)):
         raise illegal(machine, current, target)
     if target in MEMBER_STATES - {"joining"} and not is_member:
         raise illegal(machine, current, target, "it is not a member of any cluster")
