@@ -51,6 +51,7 @@ signers=$("$python" -m autorke_common.signing "$dir/keys")
 [ -s "$dir/session-secret" ] || "$python" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$dir/session-secret"
 
 signers_of() { sed -n "s/^AUTORKE_$1_COMMAND_SIGNERS=//p" <<<"$signers"; }
+readers_of() { sed -n "s/^AUTORKE_$1_CLAIM_READERS=//p" <<<"$signers"; }
 # a value from the environment, as a file of DIR (never on a command line, which /proc shows)
 keep() { printf '%s' "$2" > "$dir/$1"; echo "$dir/$1"; }
 secret() {
@@ -78,10 +79,13 @@ console_extra=() inventory_extra=() netcfg_extra=()
     ${console_extra[@]+"${console_extra[@]}"}
   secret autorke-inventory --from-file=secret-key="$dir/secret-key" "$(seed inventory)" \
     --from-file=signing.pem="$dir/keys/inventory.pem" --from-literal=command-signers="$(signers_of INVENTORY)" \
+    --from-literal=claim-readers="$(readers_of INVENTORY)" \
     ${inventory_extra[@]+"${inventory_extra[@]}"}
-  secret autorke-orchestrator "$(seed orchestrator)" --from-file=signing.pem="$dir/keys/orchestrator.pem"
+  secret autorke-orchestrator "$(seed orchestrator)" --from-file=signing.pem="$dir/keys/orchestrator.pem" \
+    --from-literal=claim-readers="$(readers_of ORCHESTRATOR)"
   secret autorke-executor --from-file=ssh-key="$ssh_key" --from-file=secret-key="$dir/secret-key" \
-    "$(seed executor)" --from-literal=command-signers="$(signers_of EXECUTOR)"
+    "$(seed executor)" --from-literal=command-signers="$(signers_of EXECUTOR)" \
+    --from-file=signing.pem="$dir/keys/executor.pem" --from-literal=claim-readers="$(readers_of EXECUTOR)"
   secret autorke-netcfg --from-file=secret-key="$dir/secret-key" "$(seed netcfg)" \
     --from-literal=command-signers="$(signers_of NETCFG)" ${netcfg_extra[@]+"${netcfg_extra[@]}"}
 } > "$dir/secrets.yaml"

@@ -254,10 +254,6 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
         # the lab's rke wrapper: it tells the stand-in where the lab's files of each cluster are
         # (the cluster.yml the inventory renders names none: options may not, H1)
         rke_binary = lab.status["components"]["clusters"]["provisioners"]["rke_binary"]
-        executor = start(executor_app(settings(
-            ExecutorSettings, "executor", ssh_key_path=lab.private_key, ssh_user=lab.ssh_user,
-            rke_binary=rke_binary, rke2_install_command=install_command(kube_dir, heartbeat_s=1.0),
-            job_ack_wait_s=30.0), configure_process=False))
         orch_db = _database(tmp, "orchestrator")
         schemas.append(orch_db[1])
         orchestrator = ServiceProcess("autorke_orchestrator", {
@@ -266,6 +262,11 @@ def platform(tmp_path_factory, flows_nats, identity) -> Iterator[Platform]:
             "outbox_poll_interval_s": "0.05", "resume_interval_s": "1.0", "log_format": "text",
             "data_dir": str(tmp / "orchestrator"),
             **{k: str(v) for k, v in service_settings("orchestrator").items()}}, tmp / "logs")
+        executor = start(executor_app(settings(
+            ExecutorSettings, "executor", ssh_key_path=lab.private_key, ssh_user=lab.ssh_user,
+            rke_binary=rke_binary, rke2_install_command=install_command(kube_dir, heartbeat_s=1.0),
+            job_ack_wait_s=30.0, orchestrator_url=orchestrator.base_url),  # where it fetches claims
+            configure_process=False))
         inventory = start(inventory_app(settings(
             # no periodic node status: what the inventory shows of a node comes from the
             # refreshes the changes themselves ask for; config writes become changes (H1, H2)

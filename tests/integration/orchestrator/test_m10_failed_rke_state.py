@@ -5,6 +5,7 @@ a half-done certificate rotation the old state no longer matches the cluster), n
 state before it. Real NATS and database, the test playing the executor and the inventory."""
 from __future__ import annotations
 
+from autorke_common import claims
 from autorke_common.catalogue.inventory import ConfigVersioned
 
 from .conftest import Orchestrator
@@ -54,4 +55,5 @@ def test_m10_a_failed_rke_runs_state_is_stored_and_the_retry_starts_from_it(orch
     r = o.client.post(f"/api/v1/changes/{cid}:retry", headers=o.headers("operator"))
     assert r.status_code == 200, r.text
     again = o.driver.wait_run(cid, "up_update_only", attempt=2)
-    assert again.secrets["rkestate"] == "sealed-half-rotated-state", "the retry starts from the failed run's state"
+    kept_ref = claims.reference("orchestrator", claims.digest_of("sealed-half-rotated-state"))
+    assert again.secrets["rkestate"] == kept_ref, "the retry starts from the failed run's state (sent as a claim)"

@@ -175,11 +175,13 @@ def test_c2_autorke_up_gives_each_signer_its_own_key_and_each_receiver_the_publi
     env = signing_keys(tmp_path)
     folder = tmp_path / "keys"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert sorted(p.name for p in folder.iterdir()) == ["inventory.pem", "orchestrator.pem"]
+    assert sorted(p.name for p in folder.iterdir()) == ["executor.pem", "inventory.pem", "orchestrator.pem"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
-    assert env["orchestrator"] == {"AUTORKE_SIGNING_KEY_FILE": str(folder / "orchestrator.pem")}
+    assert env["orchestrator"].keys() == {"AUTORKE_SIGNING_KEY_FILE", "AUTORKE_CLAIM_READERS"}
+    assert env["orchestrator"]["AUTORKE_SIGNING_KEY_FILE"] == str(folder / "orchestrator.pem")
     assert env["inventory"]["AUTORKE_SIGNING_KEY_FILE"] == str(folder / "inventory.pem")
-    assert "AUTORKE_SIGNING_KEY_FILE" not in env["executor"] and "console" not in env
+    assert env["executor"]["AUTORKE_SIGNING_KEY_FILE"] == str(folder / "executor.pem"), "signs its claim fetches"
+    assert "console" not in env
     assert env["netcfg"].keys() == {"AUTORKE_COMMAND_SIGNERS"}, "netcfg signs nothing"
     executor = Verifier(parse_signers(env["executor"]["AUTORKE_COMMAND_SIGNERS"]))
     inventory = Verifier(parse_signers(env["inventory"]["AUTORKE_COMMAND_SIGNERS"]))
@@ -188,4 +190,7 @@ def test_c2_autorke_up_gives_each_signer_its_own_key_and_each_receiver_the_publi
         ["inventory", "orchestrator"], ["orchestrator"], ["orchestrator"])
     orchestrator = Signer.from_file(folder / "orchestrator.pem")
     assert executor.verify(orchestrator.sign(job())) == "orchestrator"
+    readers = {n: Verifier(parse_signers(env[n]["AUTORKE_CLAIM_READERS"])).signers
+               for n in ("orchestrator", "inventory", "executor")}
+    assert readers == {"orchestrator": ["executor"], "inventory": ["executor"], "executor": ["inventory"]}
     assert signing_keys(tmp_path) == env  # a restart reuses the keys

@@ -40,14 +40,15 @@ KUBE = ROOT / "deploy" / "kubernetes"
 OVERLAYS = sorted(p.name for p in (KUBE / "overlays").iterdir() if (p / "kustomization.yaml").exists())
 #: the Kubernetes version the objects are validated against (kubernetes-validate's newest)
 KUBE_VERSION = kubernetes_validate.latest_version()
-#: who calls whose REST API (console: the gateway; inventory and netcfg create changes)
-CALLERS = {"inventory": {"console"}, "orchestrator": {"console", "inventory", "netcfg"},
-           "executor": {"console"}, "netcfg": {"console"}}
+#: who calls whose REST API (console: the gateway; inventory and netcfg create changes; the
+#: executor fetches claims from the orchestrator and the inventory, the inventory from it)
+CALLERS = {"inventory": {"console", "executor"}, "orchestrator": {"console", "executor", "inventory", "netcfg"},
+           "executor": {"console", "inventory"}, "netcfg": {"console"}}
 #: what each service's own Secret may hold (M6)
 HOLDS = {"console": {"session-secret", "nats.nk", "oidc-client-secret"},
-         "inventory": {"secret-key", "nats.nk", "signing.pem", "command-signers", "cmdb-token"},
-         "orchestrator": {"nats.nk", "signing.pem"},
-         "executor": {"ssh-key", "secret-key", "nats.nk", "command-signers"},
+         "inventory": {"secret-key", "nats.nk", "signing.pem", "command-signers", "claim-readers", "cmdb-token"},
+         "orchestrator": {"nats.nk", "signing.pem", "claim-readers"},
+         "executor": {"ssh-key", "secret-key", "nats.nk", "command-signers", "signing.pem", "claim-readers"},
          "netcfg": {"secret-key", "nats.nk", "command-signers", "vcalico-secret"}}
 
 

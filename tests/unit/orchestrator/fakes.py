@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from autorke_common import claims
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.adapters.repository import StaleChange
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
@@ -31,6 +32,7 @@ class State:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)  # by host name
     clusters: dict[str, ClusterView] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
+    claims: dict[str, str] = field(default_factory=dict)
 
 
 class FakeChanges:
@@ -191,6 +193,10 @@ class FakeUnitOfWork:
         seen = key in self._work.processed
         self._work.processed.add(key)
         return seen
+
+    def claim(self, sealed: str) -> str:
+        self._work.claims[claims.digest_of(sealed)] = sealed
+        return claims.reference("orchestrator", claims.digest_of(sealed))
 
     def commit(self) -> None:
         self.state = copy.deepcopy(self._work)

@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from autorke_common import claims
 from autorke_common.auth import Authenticator
 from autorke_common.body_limit import KIB, BodyLimit
 from autorke_common.errors import PROBLEM_CONTENT_TYPE, DomainError, Problem, problem_of
@@ -126,6 +127,9 @@ def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (
                        routes=[(IMPORT_PATH, settings.import_body_limit_bytes),
                                (WEBHOOK_PATH, WEBHOOK_BODY_LIMIT)])
 
+    readers = claims.readers_from(settings)
+    if readers is not None:  # this service holds claims others fetch
+        app.include_router(claims.router(runtime.db, name, readers))
     for router in routers:
         app.include_router(router)
     return app

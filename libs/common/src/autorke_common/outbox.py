@@ -7,7 +7,9 @@ were written. A consumer records each message id it handled in ``processed_messa
 the same transaction as its effect, so a redelivered message has no second effect.
 
 Both tables are added to the service's own MetaData by :func:`add_outbox_tables`; the
-service's first migration creates them with :func:`create_outbox_tables_op`.
+service's first migration creates them with :func:`create_outbox_tables_op`. A third,
+``claims``, keeps the sealed values the service's messages name by reference
+(:mod:`autorke_common.claims`), written in the unit of work of the message.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from autorke_common.db import savepoint
 from autorke_common.envelope import Envelope, utcnow
+from autorke_common.errors import PermanentError
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 #: Dialects with ``INSERT … ON CONFLICT DO NOTHING`` (others mark inside a savepoint).
@@ -49,6 +53,7 @@ _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 class OutboxTables:
     outbox: Table
     processed: Table
+    claims: Table
 
 
 def _columns() -> tuple[list[Column], list[Any]]:
@@ -79,12 +84,20 @@ def _parking_columns() -> list[Column]:
             Column("park_reason", Text, nullable=True)]
 
 
+def _claims_columns() -> list[Column]:
+    """Added after parking (issue 17, claim-check): a sealed value by its digest."""
+    return [Column("digest", String(80), primary_key=True),
+            Column("sealed", Text, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False)]
+
+
 def add_outbox_tables(metadata: MetaData) -> OutboxTables:
     outbox_cols, processed_cols = _columns()
     outbox = Table("outbox", metadata, *outbox_cols, *_parking_columns())
     Index("ix_outbox_unpublished", outbox.c.published_at, outbox.c.seq)
     processed = Table("processed_messages", metadata, *processed_cols)
-    return OutboxTables(outbox, processed)
+    claims = Table("claims", metadata, *_claims_columns())
+    return OutboxTables(outbox, processed, claims)
 
 
 def create_outbox_tables_op(op: Any) -> None:
@@ -107,12 +120,38 @@ def drop_outbox_parking_op(op: Any) -> None:
         op.drop_column("outbox", column.name)
 
 
-class Database:
-    """A service's engine, its outbox tables and the signal that wakes the relay."""
+def create_claims_table_op(op: Any) -> None:
+    """For the revision that adds claims to a service: ``create_claims_table_op(op)``."""
+    op.create_table("claims", *_claims_columns())
 
-    def __init__(self, engine: Engine, tables: OutboxTables) -> None:
+
+def drop_claims_table_op(op: Any) -> None:
+    op.drop_table("claims")
+
+
+#: the largest message a unit of work may emit: NATS's default ``max_payload`` (1 MiB) less
+#: room for the headers; the relay parks a row over the server's own limit (H7)
+MAX_MESSAGE_BYTES = 1024 * 1024 - 16 * 1024
+
+
+class MessageTooLarge(PermanentError):
+    """An event or command over :data:`MAX_MESSAGE_BYTES`: its unit of work fails."""
+
+
+#: a sealed value in an event larger than this travels as a claim (AUTORKE_CLAIM_THRESHOLD_BYTES)
+CLAIM_THRESHOLD_BYTES = 256 * 1024
+
+
+class Database:
+    """A service's engine, its outbox tables and the signal that wakes the relay; ``name``
+    is the service, the holder of the claims its units of work keep."""
+
+    def __init__(self, engine: Engine, tables: OutboxTables, name: str = "autorke",
+                 claim_threshold: int = CLAIM_THRESHOLD_BYTES) -> None:
         self.engine = engine
         self.tables = tables
+        self.name = name
+        self.claim_threshold = claim_threshold
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -167,14 +206,47 @@ class UnitOfWork:
         statement (in emit order: their ``seq`` is the order they are published in)."""
         headers: dict[str, str] = {}
         propagate.inject(headers)
+        payload = envelope.model_dump_json()
+        if len(payload) > MAX_MESSAGE_BYTES:
+            raise MessageTooLarge(f"{envelope.type} {envelope.id} is {len(payload)} bytes, over the bus's limit "
+                                  f"of {MAX_MESSAGE_BYTES}: nothing of this unit of work is kept (a large "
+                                  "value must travel as a claim: autorke_common.claims)")
         self._outgoing.append({"id": envelope.id, "subject": envelope.subject,
                                "aggregate": aggregate or envelope.correlation_id,
-                               "payload": envelope.model_dump_json(), "headers": json.dumps(headers),
-                               "created_at": utcnow()})
+                               "payload": payload, "headers": json.dumps(headers), "created_at": utcnow()})
 
     def already_processed(self, consumer: str, message_id: str) -> bool:
         """Record that ``consumer`` handles ``message_id`` in this transaction; True when it
-        was handled before (the caller then does nothing).
+        was handled before (the caller then does nothing)."""
+        values = {"consumer": consumer, "message_id": message_id, "processed_at": utcnow()}
+        return not self._insert_once(self.db.tables.processed, values)
+
+    def claim(self, sealed: str) -> str:
+        """Keep ``sealed`` with this unit of work and answer the reference that stands for it
+        in a message (:mod:`autorke_common.claims`). Kept once per digest; keeping it again
+        renews it, so a value still sent is never purged."""
+        from autorke_common.claims import digest_of, reference
+
+        digest = digest_of(sealed)
+        table, now = self.db.tables.claims, utcnow()
+        dialect = self.session.get_bind().dialect.name
+        if dialect in _UPSERT:
+            self.session.execute(_UPSERT[dialect](table).values(digest=digest, sealed=sealed, created_at=now)
+                                 .on_conflict_do_update(index_elements=[table.c.digest], set_={"created_at": now}))
+        elif not self._insert_once(table, {"digest": digest, "sealed": sealed, "created_at": now}):
+            self.session.execute(update(table).where(table.c.digest == digest).values(created_at=now))
+        return reference(self.db.name, digest)
+
+    def claim_large(self, value: str | None) -> str | None:
+        """``value`` as it is, or a claim once it is larger than the service's threshold."""
+        from autorke_common.claims import parse
+
+        if value is None or parse(value) is not None or len(value) <= self.db.claim_threshold:
+            return value
+        return self.claim(value)
+
+    def _insert_once(self, table: Table, values: dict[str, Any]) -> bool:
+        """Insert the row unless its key is there already; True when inserted.
 
         An ``INSERT … ON CONFLICT DO NOTHING``, not a savepoint: on SQLite the driver starts
         no transaction before a SAVEPOINT, so releasing it committed the mark on its own and
@@ -183,22 +255,16 @@ class UnitOfWork:
         lock first, so the rest of the unit waits for the lock instead of failing on it."""
         dialect = self.session.get_bind().dialect.name
         if dialect in _UPSERT:
-            values = {"consumer": consumer, "message_id": message_id, "processed_at": utcnow()}
-            table = self.db.tables.processed
-            marked = self.session.execute(  # a row back: marked now; none: marked before
-                _UPSERT[dialect](table).values(**values).on_conflict_do_nothing()
-                .returning(table.c.message_id)).first()
-            return marked is None
+            key = next(iter(table.primary_key.columns))
+            inserted = self.session.execute(  # a row back: inserted now; none: there before
+                _UPSERT[dialect](table).values(**values).on_conflict_do_nothing().returning(key)).first()
+            return inserted is not None
         try:
             with savepoint(self.session):
-                self.session.execute(
-                    insert(self.db.tables.processed).values(
-                        consumer=consumer, message_id=message_id, processed_at=utcnow()
-                    )
-                )
+                self.session.execute(insert(table).values(**values))
         except IntegrityError:
-            return True
-        return False
+            return False
+        return True
 
     def commit(self) -> None:
         if self._outgoing:

@@ -58,7 +58,7 @@ WINDOW = 64
 class OutboxRelay:
     def __init__(self, db: Database, bus: Bus, lock_name: str, poll_interval: float = 0.5,
                  batch: int = 500, published_retention_s: float = 86400.0,
-                 processed_retention_s: float = 15 * 86400.0) -> None:
+                 processed_retention_s: float = 15 * 86400.0, claim_retention_s: float | None = None) -> None:
         self.db = db
         self.bus = bus
         self.poll_interval = poll_interval
@@ -66,6 +66,7 @@ class OutboxRelay:
         self.lock_key = zlib.crc32(lock_name.encode())
         self.published_retention_s = published_retention_s
         self.processed_retention_s = processed_retention_s
+        self.claim_retention_s = claim_retention_s  # None: claims are kept (the inventory's configs)
         self.published = 0
         self.parked = 0
         self._purged_at: float | None = None
@@ -187,9 +188,9 @@ class OutboxRelay:
                                                                  park_reason=reason))
 
     def purge(self) -> tuple[int, int]:
-        """Delete published (not parked) outbox rows and processed marks past their
-        retention; how many of each."""
-        t, marks = self.db.tables.outbox, self.db.tables.processed
+        """Delete published (not parked) outbox rows, processed marks and claims (when they
+        expire) past their retention; how many rows and marks."""
+        t, marks, claims = self.db.tables.outbox, self.db.tables.processed, self.db.tables.claims
         now = utcnow()
         with self.db.engine.begin() as conn:
             rows = conn.execute(delete(t).where(
@@ -197,8 +198,10 @@ class OutboxRelay:
                 t.c.parked_at.is_(None))).rowcount
             seen = conn.execute(delete(marks).where(
                 marks.c.processed_at < now - timedelta(seconds=self.processed_retention_s))).rowcount
-        if rows or seen:
-            log.info("outbox relay: purged %d published rows and %d processed marks", rows, seen)
+            kept = 0 if self.claim_retention_s is None else conn.execute(delete(claims).where(
+                claims.c.created_at < now - timedelta(seconds=self.claim_retention_s))).rowcount
+        if rows or seen or kept:
+            log.info("outbox relay: purged %d published rows, %d processed marks and %d claims", rows, seen, kept)
         return rows, seen
 
     def _unpublished(self) -> list[tuple]:

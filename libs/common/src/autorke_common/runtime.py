@@ -48,7 +48,7 @@ class ServiceRuntime:
         schema = getattr(settings, "db_schema", None) or settings.service_name
         self.engine = make_engine(settings.resolved_database_url(), schema=schema)
         self.db = Database(self.engine, add_outbox_tables(metadata) if "outbox" not in metadata.tables
-                           else _existing_tables(metadata))
+                           else _existing_tables(metadata), settings.service_name, settings.claim_threshold_bytes)
         self.bus = Bus(settings.nats_url, settings.service_name, settings.events_max_age_days,
                        credentials=str(settings.nats_credentials) if settings.nats_credentials else None,
                        tls_ca_file=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None,
@@ -59,7 +59,8 @@ class ServiceRuntime:
                                  published_retention_s=settings.outbox_retention_s,
                                  # longer than the events stream keeps a message (a replay
                                  # from its start still finds every mark)
-                                 processed_retention_s=(settings.events_max_age_days + 1) * 86400.0)
+                                 processed_retention_s=(settings.events_max_age_days + 1) * 86400.0,
+                                 claim_retention_s=settings.claim_retention_s)
         self.consumers: list[ConsumerSpec] = []
         self.periodic: list[tuple[float, Periodic]] = []
         self.gauges: list[DbGauge] = []
@@ -244,4 +245,4 @@ class DbGauges:
 def _existing_tables(metadata: MetaData):
     from autorke_common.outbox import OutboxTables
 
-    return OutboxTables(metadata.tables["outbox"], metadata.tables["processed_messages"])
+    return OutboxTables(metadata.tables["outbox"], metadata.tables["processed_messages"], metadata.tables["claims"])

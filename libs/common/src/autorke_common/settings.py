@@ -68,8 +68,19 @@ class ServiceSettings(BaseSettings):
     # cluster.rkestate: every certificate and key of the cluster).
     request_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
     import_body_limit_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
-    # Where a service creates a change on a caller's behalf (autorke_common.change_requests).
+    # Where a service creates a change on a caller's behalf (autorke_common.change_requests),
+    # and where it fetches claims (autorke_common.claims); comma-separated replicas.
     orchestrator_url: str | None = Field(default=None, description="the orchestrator's base URL")
+    inventory_url: str | None = Field(default=None, description="the inventory's base URL (claims)")
+    executor_url: str | None = Field(default=None, description="the executor's base URL (claims)")
+    # Claim-check (autorke_common.claims): who may fetch this service's claims, when an
+    # event's sealed value goes by reference, and how long a claim is kept (none: forever).
+    claim_readers: str | None = Field(default=None, description="public keys of the services that may "
+                                      "fetch this one's claims: executor=<base64>,...")
+    claim_threshold_bytes: int = Field(default=256 * 1024, gt=0, description="a sealed value in an event "
+                                       "larger than this travels as a claim reference")
+    claim_retention_s: float | None = Field(default=15 * 86400.0, description="claims are deleted this "
+                                            "long after last kept (none: kept; the inventory's configs)")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

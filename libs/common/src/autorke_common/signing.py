@@ -298,22 +298,25 @@ def _padded(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autorke_common.signing <folder>``: the orchestrator's and the inventory's
-    key pairs in ``<folder>`` (kept when present), and the ``AUTORKE_COMMAND_SIGNERS`` value
-    of the executor, the inventory and netcfg (compose, Kubernetes: see README, Security)."""
+    """``python -m autorke_common.signing <folder>``: the orchestrator's, the inventory's and
+    the executor's key pairs in ``<folder>`` (kept when present), the ``AUTORKE_COMMAND_SIGNERS``
+    value of the executor, the inventory and netcfg, and the ``AUTORKE_CLAIM_READERS`` value of
+    each claim holder (compose, Kubernetes: see README, Security)."""
     import sys
+
+    from autorke_common.supervisor import CLAIM_READERS, COMMAND_VERIFIERS, KEY_HOLDERS
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m autorke_common.signing <folder for orchestrator.pem and inventory.pem>",
-              file=sys.stderr)
+        print("usage: python -m autorke_common.signing <folder for the services' private keys>", file=sys.stderr)
         return 2
     folder = Path(args[0])
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    public = {name: public_text(generate_key(folder / f"{name}.pem")) for name in ("orchestrator", "inventory")}
-    print(f"AUTORKE_EXECUTOR_COMMAND_SIGNERS=orchestrator={public['orchestrator']},inventory={public['inventory']}")
-    print(f"AUTORKE_INVENTORY_COMMAND_SIGNERS=orchestrator={public['orchestrator']}")
-    print(f"AUTORKE_NETCFG_COMMAND_SIGNERS=orchestrator={public['orchestrator']}")
+    public = {name: public_text(generate_key(folder / f"{name}.pem")) for name in KEY_HOLDERS}
+    for name, trusted in COMMAND_VERIFIERS.items():
+        print(f"AUTORKE_{name.upper()}_COMMAND_SIGNERS=" + ",".join(f"{s}={public[s]}" for s in trusted))
+    for name, readers in CLAIM_READERS.items():
+        print(f"AUTORKE_{name.upper()}_CLAIM_READERS=" + ",".join(f"{r}={public[r]}" for r in readers))
     return 0
 
 

@@ -270,22 +270,30 @@ def _private_file(path: Path, make: Callable[[], str]) -> Path:
 COMMAND_SIGNERS = ("orchestrator", "inventory")
 COMMAND_VERIFIERS = {"executor": ("orchestrator", "inventory"), "inventory": ("orchestrator",),
                      "netcfg": ("orchestrator",)}
-_SIGNING_VARIABLES = ("AUTORKE_SIGNING_KEY_FILE", "AUTORKE_COMMAND_SIGNERS")
+#: Who holds claims, and who may fetch them (autorke_common.claims): the executor a job's
+#: secrets from the orchestrator and large configs from the inventory, the inventory the
+#: large rkestates an rke run left with the executor. The executor's key signs only that.
+CLAIM_READERS = {"orchestrator": ("executor",), "inventory": ("executor",), "executor": ("inventory",)}
+KEY_HOLDERS = (*COMMAND_SIGNERS, "executor")
+_SIGNING_VARIABLES = ("AUTORKE_SIGNING_KEY_FILE", "AUTORKE_COMMAND_SIGNERS", "AUTORKE_CLAIM_READERS")
 
 
 def signing_keys(data_dir: Path) -> dict[str, dict[str, str]]:
-    """Service -> its signing settings: each signer only its own private key
+    """Service -> its signing settings: each key holder only its own private key
     (``<data dir>/keys/<name>.pem``: a 0700 folder, 0600 files, made once and reused on
-    restart), each receiver the public keys of the signers it obeys. Rotation: delete a
-    key file and restart ``autorke up`` (every receiver is given the new public key)."""
+    restart), each receiver the public keys of the signers it obeys, each claim holder
+    those of its readers. Rotation: delete a key file and restart ``autorke up`` (every
+    receiver is given the new public key)."""
     folder = data_dir / "keys"
     folder.mkdir(mode=0o700, exist_ok=True)
     folder.chmod(0o700)
-    public = {name: public_text(generate_signing_key(folder / f"{name}.pem")) for name in COMMAND_SIGNERS}
+    public = {name: public_text(generate_signing_key(folder / f"{name}.pem")) for name in KEY_HOLDERS}
     out: dict[str, dict[str, str]] = {n: {"AUTORKE_SIGNING_KEY_FILE": str(folder / f"{n}.pem")}
-                                      for n in COMMAND_SIGNERS}
+                                      for n in KEY_HOLDERS}
     for name, trusted in COMMAND_VERIFIERS.items():
         out.setdefault(name, {})["AUTORKE_COMMAND_SIGNERS"] = ",".join(f"{s}={public[s]}" for s in trusted)
+    for name, readers in CLAIM_READERS.items():
+        out.setdefault(name, {})["AUTORKE_CLAIM_READERS"] = ",".join(f"{r}={public[r]}" for r in readers)
     return out
 
 

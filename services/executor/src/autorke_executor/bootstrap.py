@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field, field_validator
 
-from autorke_common import signing
+from autorke_common import claims, signing
 from autorke_common.app import create_service_app
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.settings import ServiceSettings
@@ -69,7 +69,7 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
     from autorke_executor.entrypoints.api import router
     from autorke_executor.entrypoints.consumer import JobConsumer, run_consumer
     from autorke_executor.service_layer.handlers import RunJob, new_lease, run_job
-    from autorke_executor.service_layer.ports import KubePort, Ports, ProvisionerPort, SshPort
+    from autorke_executor.service_layer.ports import InlineOnly, KubePort, Ports, ProvisionerPort, SshPort
 
     settings = settings or ExecutorSettings()
     verifier = signing.verifier_from(  # no trusted signers: no start (nothing runs unsigned)
@@ -91,7 +91,7 @@ def create_app(settings: ExecutorSettings | None = None, configure_process: bool
         provisioner=ProvisionerPort(run=rke.RkeWorkspace(settings.data_dir.resolve() / "rke").run,
                                     binary=settings.rke_binary,
                                     ssh_key_path=str(settings.ssh_key_path.expanduser())),
-        secrets=runtime.secrets, verifier=verifier)
+        secrets=runtime.secrets, verifier=verifier, claims=claims.client_from(settings) or InlineOnly())
 
     # a job's lease lasts one ack window: a dead executor's job is redelivered after it, and
     # by then its lease has run out, so the next executor takes it over at once (H4)

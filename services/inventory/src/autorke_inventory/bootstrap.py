@@ -2,15 +2,17 @@
 the command handlers, sync schedule, routes, consumers. Nothing is built at import time."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
-from autorke_common import signing
+from autorke_common import claims, signing
 from autorke_common.app import create_service_app
 from autorke_common.catalogue import inventory as msg
 from autorke_common.change_requests import ChangeRequests
+from autorke_common.claims import inline_only
 from autorke_common.runtime import ServiceRuntime
 from autorke_common.secrets import SecretBox
 from autorke_common.settings import ServiceSettings
@@ -29,6 +31,8 @@ from autorke_inventory.service_layer.unit_of_work import UnitOfWorkFactory
 class InventorySettings(ServiceSettings):
     service_name: str = "inventory"
     port: int = 8101
+    # a large config version's event names it by claim; the claim lives as long as the version
+    claim_retention_s: float | None = None
     cmdb_kind: str = Field(default="http", description="http (generic JSON CMDB) or netbox")
     cmdb_url: str | None = Field(default=None, description="base URL of the CMDB; empty: no sync")
     cmdb_token: SecretStr | None = None
@@ -53,22 +57,24 @@ def orchestrator_commands(settings: InventorySettings) -> Verifier:
     return signing.verifier_from(settings, scope=lambda signer, _env: signer == "orchestrator")
 
 
-def command_handlers(box: SecretBox) -> messagebus.Handlers:
-    """The handler of each of the orchestrator's commands, with the ports it needs."""
+def command_handlers(box: SecretBox, fetch: Callable[[str], str] = inline_only) -> messagebus.Handlers:
+    """The handler of each of the orchestrator's commands, with the ports it needs
+    (``fetch``: where a claim reference is resolved)."""
     return {
         msg.AssignMembership: handlers.assign_membership,
         msg.ReleaseMembership: handlers.release_membership,
         msg.UpdateNode: handlers.update_node,
         msg.TransitionMachine: handlers.transition_machine,
-        msg.StoreConfig: partial(handlers.store_config, box=box),
+        msg.StoreConfig: partial(handlers.store_config, box=box, fetch=fetch),
         msg.PreviewConfig: partial(handlers.preview_config, box=box),
         msg.AdoptConfig: partial(handlers.adopt_config, box=box),
     }
 
 
 def services_for(uow: UnitOfWorkFactory, box: SecretBox, syncer: SyncRunner | None,
-                 changes: ChangeRequests | None = None, *, verifier: Verifier) -> InventoryServices:
-    dispatch = command_handlers(box)
+                 changes: ChangeRequests | None = None, *, verifier: Verifier,
+                 fetch: Callable[[str], str] = inline_only) -> InventoryServices:
+    dispatch = command_handlers(box, fetch)
     return InventoryServices(
         uow=uow, box=box, syncer=syncer, changes=changes,
         commands=Inlet(lambda env: messagebus.handle_command(env, uow, dispatch, verifier)),
@@ -83,7 +89,9 @@ def create_app(settings: InventorySettings | None = None, configure_process: boo
     # one sync at a time across the replicas: a section on the database
     syncer = SyncRunner(uow, source_factory(settings), runtime.exclusive.hold) if settings.cmdb_url else None
     changes = ChangeRequests(settings.orchestrator_url) if settings.orchestrator_url else None
-    services = services_for(uow, runtime.secrets, syncer, changes, verifier=orchestrator_commands(settings))
+    claim_client = claims.client_from(settings)  # signed with its key: the executor's large rkestates
+    services = services_for(uow, runtime.secrets, syncer, changes, verifier=orchestrator_commands(settings),
+                            fetch=claim_client.resolve if claim_client else inline_only)
     consumer.subscribe(runtime, services)
     if syncer is not None and settings.sync_interval_s > 0:
         def periodic_sync() -> None:

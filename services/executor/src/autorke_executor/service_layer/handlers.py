@@ -23,6 +23,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -126,7 +127,7 @@ def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | 
     live = LiveOutput()
     try:
         validate(cmd.job)
-        plan = PLANS[cmd.job.kind](cmd.job, live, ports)
+        plan = PLANS[cmd.job.kind](with_claims_fetched(cmd.job, ports), live, ports)
     except InvalidJob as exc:
         return finish_job(cmd, uow, time.monotonic() - t0, started, lease, error=str(exc))
     except (PermanentError, ValueError, KeyError) as exc:
@@ -139,6 +140,16 @@ def run_job(cmd: RunJob, uow: UnitOfWork, ports: Ports, stop: threading.Event | 
     if stop is not None and stop.is_set():
         raise TemporaryError("executor stopping", delay=1.0)
     return finish_job(cmd, uow, time.monotonic() - t0, started, lease)
+
+
+def with_claims_fetched(job: ExecutorRun, ports: Ports) -> ExecutorRun:
+    """The job with each secret that came as a claim reference fetched from its holder
+    (still sealed; its digest, which the signature covers, checked). A holder that cannot
+    be reached raises :class:`~autorke_common.claims.ClaimUnavailable` (temporary: the job
+    is redelivered before any target started); a refused claim fails the job."""
+    if not job.secrets:
+        return job
+    return job.model_copy(update={"secrets": {n: ports.claims.resolve(v) for n, v in job.secrets.items()}})
 
 
 def check_signature(cmd: RunJob, uow: UnitOfWork, ports: Ports) -> None:
@@ -234,11 +245,21 @@ def record_results(cmd: RunJob, uow: UnitOfWork, started: Started, lease: Lease,
         if lines:
             uow.emit(_event(cmd, TargetOutput(job_id=job.job_id, change_id=job.change_id, seq=seq, lines=lines),
                             "output", started.attempt, seq), aggregate=job.job_id)
-        for o in outcomes:
+        for o in map(functools.partial(_large_claimed, uow), outcomes):
             uow.targets.add(job.job_id, o)
             uow.emit(_event(cmd, _target_finished(job.job_id, job.change_id, o), "target", o.host),
                      aggregate=job.job_id)
         uow.commit()
+
+
+def _large_claimed(uow: UnitOfWork, outcome: TargetOutcome) -> TargetOutcome:
+    """The outcome with a large sealed result (an rkestate of a big cluster) kept as a claim
+    and named by its reference: its events stay under the bus's payload limit."""
+    sealed = outcome.result.get("rkestate")
+    claimed = uow.claim_large(sealed) if isinstance(sealed, str) else sealed
+    if claimed is sealed:
+        return outcome
+    return dataclasses.replace(outcome, result={**outcome.result, "rkestate": claimed})
 
 
 def finish_job(cmd: RunJob, uow: UnitOfWork, duration_s: float, started: Started, lease: Lease,

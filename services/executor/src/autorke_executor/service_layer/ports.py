@@ -6,9 +6,10 @@ fakes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from autorke_common import claims
 from autorke_common.catalogue.executor import SshEndpoint, Target
 from autorke_common.envelope import Envelope
 
@@ -94,6 +95,21 @@ class Verifier(Protocol):
         ...
 
 
+class Claims(Protocol):
+    """Where a claim reference is fetched (``autorke_common.claims.ClaimClient``)."""
+
+    def resolve(self, value: str) -> str:
+        """``value`` itself, or the sealed value its reference names."""
+        ...
+
+
+class InlineOnly:
+    """No claim client (no signing key): inline values only, a reference is refused."""
+
+    def resolve(self, value: str) -> str:
+        return claims.inline_only(value)
+
+
 class Secrets(Protocol):
     """The platform's secret box (``autorke_common.secrets.SecretBox``)."""
 
@@ -133,3 +149,4 @@ class Ports:
     provisioner: ProvisionerPort
     secrets: Secrets
     verifier: Verifier  # every command is checked against it before anything else (C2)
+    claims: Claims = field(default_factory=InlineOnly)  # where a job's secrets are fetched

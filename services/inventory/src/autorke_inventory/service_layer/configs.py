@@ -84,7 +84,7 @@ def store(uow: UnitOfWork, cluster: ClusterRow, kind: str, content: str, box: Se
     uow.emit(Envelope.of(msg.ConfigVersioned(
         cluster=cluster.name, kind=kind, version=row.version, content_hash=row.content_hash,
         created_by=actor, change_id=change_id, command_id=command_id, rollback_of=rollback_of,
-        content_sealed=row.content if secret else box.seal(content)),
+        content_sealed=uow.claim_large(row.content if secret else box.seal(content))),
         source="inventory", correlation_id=change_id, causation_id=command_id, actor=actor),
         aggregate=f"{cluster.name}/{kind}")
     return row

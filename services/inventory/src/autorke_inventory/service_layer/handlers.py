@@ -18,10 +18,12 @@ status, so the console shows the new node's Ready without waiting a period; so d
 RKE1 a node becomes a member before ``rke up`` registers it)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from autorke_common.catalogue import inventory as msg
+from autorke_common.claims import inline_only
 from autorke_common.errors import Invalid, Problem
 from autorke_common.secrets import SecretBox
 from autorke_inventory.adapters.orm import ClusterRow
@@ -114,7 +116,12 @@ def transition_machine(c: msg.TransitionMachine, uow: UnitOfWork, d: Delivered) 
     return msg.MachineStateChanged.TYPE
 
 
-def store_config(c: msg.StoreConfig, uow: UnitOfWork, d: Delivered, *, box: SecretBox) -> str:
+def store_config(c: msg.StoreConfig, uow: UnitOfWork, d: Delivered, *, box: SecretBox,
+                 fetch: Callable[[str], str] = inline_only) -> str:
+    """Version a config; a sealed one that came as a claim reference (a large rkestate the
+    executor keeps) is fetched first, outside the unit of work."""
+    if c.content_sealed:
+        c = c.model_copy(update={"content_sealed": fetch(c.content_sealed)})
     with uow:
         if uow.already_processed(CONSUMER, d.command_id):
             return DUPLICATE

@@ -5,9 +5,13 @@ the change's blast radius), one ``inventory.*`` command per host and one
 derived from the job id, so a re-sent order is dropped by NATS and by the receiver. Every
 command is signed with the orchestrator's key (C2: the executor and the inventory obey
 nothing else); an rke job carries the endpoint of every host of its fence as ``targets``,
-the addresses the executor holds cluster.yml's nodes to (H1)."""
+the addresses the executor holds cluster.yml's nodes to (H1). A job's secrets travel as
+claims (:mod:`autorke_common.claims`): a reference plus digest the executor fetches from
+the orchestrator (or from the inventory, for a config it keeps by reference), never the
+sealed value itself."""
 from __future__ import annotations
 
+from autorke_common import claims
 from autorke_common.catalogue import Command
 from autorke_common.catalogue.executor import ExecutorRun, SshEndpoint, Target
 from autorke_common.catalogue.inventory import (
@@ -54,12 +58,16 @@ def _target(change: Change, host: str) -> Target:
     return Target(host=host, address=e.address, port=e.port, user=e.user, host_key=e.host_key, bastion=bastion)
 
 
-def _secrets(names: tuple[str, ...], cluster: ClusterView | None) -> dict[str, str]:
+def _secrets(uow: UnitOfWork, names: tuple[str, ...], cluster: ClusterView | None) -> dict[str, str]:
     configs = cluster.configs_sealed if cluster else {}
     available = {"kubeconfig": cluster.kubeconfig_sealed if cluster else None,
                  "token": cluster.join_token_sealed if cluster else None,
                  "cluster_yml": configs.get("cluster.yml"), "rkestate": configs.get("cluster.rkestate")}
-    return {n: available[n] for n in names if available.get(n)}
+    return {n: _claimed(uow, available[n]) for n in names if available.get(n)}
+
+
+def _claimed(uow: UnitOfWork, value: str) -> str:
+    return value if claims.parse(value) else uow.claim(value)
 
 
 def send(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | None, actor: str) -> None:
@@ -69,7 +77,7 @@ def send(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | N
     uow.jobs.record(change.id, order)
     if order.purpose == "mark" and order.job.action == MARK_COMMAND:
         uow.directory.expect_state(list(order.job.hosts), order.job.params["state"])
-    for env in envelopes(change, order, cluster, actor):
+    for env in envelopes(uow, change, order, cluster, actor):
         uow.emit(uow.signer.sign(env), aggregate=change.id)
 
 
@@ -83,13 +91,14 @@ def _netcfg_command(change: Change, order: Order) -> Envelope:
     return Envelope.of(cmd, source=SOURCE, correlation_id=change.id, actor=change.requested_by, id=cid)
 
 
-def envelopes(change: Change, order: Order, cluster: ClusterView | None, actor: str) -> list[Envelope]:
+def envelopes(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterView | None,
+              actor: str) -> list[Envelope]:
     job = order.job
     if job.service == "executor":
         hosts = job.hosts if job.kind != "rke" else [h for h in change.blast_hosts if h in change.endpoints]
         run = ExecutorRun(job_id=order.job_id, change_id=change.id, kind=job.kind, action=job.action,
                           targets=[_target(change, h) for h in hosts], fence=list(change.blast_hosts),
-                          params=job.params, secrets=_secrets(job.secrets, cluster),
+                          params=job.params, secrets=_secrets(uow, job.secrets, cluster),
                           command_timeout_s=job.timeout_s, requested_by=change.requested_by)
         return [Envelope.of(run, source=SOURCE, correlation_id=change.id, actor=actor, id=f"cmd-{order.job_id}")]
     if job.service == "netcfg":
