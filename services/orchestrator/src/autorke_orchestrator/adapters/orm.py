@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +42,8 @@ class ChangeRow(Table, table=True):
     config_diff: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     warnings: list = json_field(list, nullable=True)
     endpoints: dict = json_field(dict, nullable=True)
+    #: the ordinal of the last lifecycle mark the change made (each next one is larger)
+    last_mark: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0"))
     created_at: datetime = time_field()
     updated_at: datetime = time_field()
     version: int = 0

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 SCALARS = ("type", "cluster", "targets", "params", "requested_by", "policy", "status", "closed",
            "cancel_requested", "problem", "problem_detail", "waiting_for", "dropped", "blast_hosts",
-           "blast_components", "config_diff", "warnings", "created_at", "updated_at")
+           "blast_components", "config_diff", "warnings", "last_mark", "created_at", "updated_at")
 
 
 class StaleChange(Exception):

@@ -121,6 +121,8 @@ class Change:
     dropped: list[str] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+    #: the ordinal of the last lifecycle mark made (:func:`.orders.lifecycle_marks`)
+    last_mark: int = 0
     version: int = 0
     approvals: list[Approval] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)

@@ -84,10 +84,12 @@ def lifecycle_marks(change: Change, step: Step, state: str | None, hosts: list[s
     machines = tuple(h for h in hosts if h not in PSEUDO_TARGETS)
     if not state or not machines:
         return []
-    # when it was made: one change's marks of a host are made one after another (each after
-    # the results that caused it were stored), so this orders them for the inventory, which
-    # may handle them in any order (replicas, redeliveries)
-    ordinal = int(utcnow().timestamp() * 1_000_000)
+    # the order they were made in, for the inventory, which may handle them in any order
+    # (replicas, redeliveries): one change's marks are made one after another, each in a unit
+    # that saves the change (optimistic locking), so the last one is known; the clock only
+    # keeps the numbers of changes made before this rule comparable, never orders them (two
+    # replicas' clocks may differ)
+    ordinal = change.last_mark = max(int(utcnow().timestamp() * 1_000_000), change.last_mark + 1)
     job = Job("inventory", MARK_COMMAND, machines, {"state": state, "ordinal": ordinal}, service="inventory")
     check_fence(change, step, job)
     kind = "undone" if undone else "mark"
