@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import _services
 import nats
 import yaml
 from _results import write_section  # bench/ is on sys.path when a script runs
@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, text
 from autorke_common.bus import Bus
 from autorke_common.catalogue.executor import ExecutorRun
 from autorke_common.envelope import Envelope
-from autorke_common.natsserver import EmbeddedNats, free_port
+from autorke_common.natsserver import EmbeddedNats
 from autorke_common.secrets import SecretBox, generate_key
 from autorke_common.signing import Signer, public_text
 
@@ -49,26 +49,6 @@ def start_kube(folder: Path, nodes: int) -> tuple[subprocess.Popen, str]:
                               stdout=subprocess.PIPE, text=True)
     status = json.loads(server.stdout.readline())
     return server, Path(status["clusters"][0]["kubeconfig"]).read_text()
-
-
-def start_executors(n: int, env: dict[str, str], folder: Path) -> list[subprocess.Popen]:
-    procs = []
-    for i in range(n):
-        port = free_port()
-        log = open(folder / f"executor-{i}.log", "wb")  # noqa: SIM115 - handed to the child
-        procs.append(subprocess.Popen([sys.executable, "-m", "autorke_executor"],
-                                      env={**env, "AUTORKE_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise RuntimeError(f"executor {i} not ready; see {folder / f'executor-{i}.log'}")
-    return procs
 
 
 async def run_jobs(nats_url: str, jobs: int, kubeconfig_sealed: str, signer: Signer,
@@ -128,17 +108,11 @@ def one(replicas: int, args: argparse.Namespace) -> dict[str, float]:
                     "AUTORKE_AUTH_DISABLED": "true", "AUTORKE_DATA_DIR": str(folder),
                     "AUTORKE_LOG_LEVEL": "WARNING", "AUTORKE_OUTBOX_POLL_INTERVAL_S": "0.1",
                     "AUTORKE_JOB_PARALLELISM": str(args.parallelism)})
-        procs = start_executors(replicas, env, folder)
+        procs, _ = _services.start("autorke_executor", replicas, env, folder)
         sealed = SecretBox(key).seal(yaml.safe_dump(yaml.safe_load(kubeconfig)))
         return asyncio.run(run_jobs(nats_server.url, args.jobs, sealed, Signer(signing), args.timeout))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _services.stop(procs)
         kube.terminate()
         kube.wait(30)
         nats_server.stop()
