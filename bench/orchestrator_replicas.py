@@ -193,8 +193,8 @@ def main() -> int:
     section = f"""<!-- orchestrator_replicas:begin -->
 ## {args.changes} concurrent node.add changes, 1 vs 2 orchestrator replicas (`orchestrator_replicas.py`)
 
-`uv run --no-sync python bench/orchestrator_replicas.py --changes {args.changes}`, medians of {args.runs} runs each: every change created at
-once through the REST API (round-robin over the replicas), approved as soon as its request
+`uv run --no-sync python bench/orchestrator_replicas.py --changes {args.changes}`, medians of {args.runs} runs
+each: every change created at once through the REST API (round-robin over the replicas), approved as soon as its request
 event arrives, on {args.clusters} hollow RKE2 clusters of {args.members} members; the executor and the
 inventory answer every command at once (no work), so the time is orchestration: REST, saga,
 PostgreSQL, outbox relay, NATS, consumers. Per step = create → finished / steps.
