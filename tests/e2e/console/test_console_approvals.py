@@ -1,7 +1,8 @@
 """Approvals in a browser on a change the platform can run today (``node.update`` on a
 member of the lab cluster, through the executor's Kubernetes jobs): the requester sees no
 approve button on their own change; an approver approves the gate with a comment; the
-timeline finishes while the page stays open; the label is on the node in the lab API."""
+timeline finishes while the page stays open; the label is on the node in the lab API. A
+rejection shows who rejected and why; a cancel asks first, and shows the gate cancelled."""
 from __future__ import annotations
 
 import time
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from .change_page import TERMINAL, approve, submit_plan, wait_live, wait_status
+from .change_page import NAVIGATION_MS, TERMINAL, approve, status, submit_plan, wait_live, wait_status
 
 # Longer than the suite's 300 s: the package's platform starts inside the first test's timeout; each wait
 # inside ends as soon as the page shows it.
@@ -36,7 +37,8 @@ def _wait_until_the_orchestrator_knows_the_member(platform, node: str, timeout: 
                      f"inventory within {timeout:.0f} s: {r.json().get('detail')}")
 
 
-def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_live(sign_in, platform, shot):
+def _member(platform) -> str:
+    """A member of the lab cluster the orchestrator can plan a node.update on."""
     members: list = []
     deadline = time.monotonic() + 180
     with platform.api("viewer") as api:
@@ -47,19 +49,30 @@ def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_liv
         pytest.xfail(f"the lab cluster's import from its Kubernetes API gave no members in time "
                      f"(inventory import job: {platform.import_report})")
     node = members[0]["hostname"]
-    value = uuid.uuid4().hex[:8]
     _wait_until_the_orchestrator_knows_the_member(platform, node)
+    return node
 
+
+def _request_label(page, platform, node: str, value: str) -> str:
+    """Ask for a node.update setting a label, from the Machines page; the change's URL,
+    once it waits at its approval gate."""
+    page.goto(f"{platform.console}/ui/machines?cluster={platform.cluster}")
+    page.check(f"[data-machine={node}] input[name=targets]")
+    page.click("button[data-action=update]")
+    page.select_option("select[name=cluster]", platform.cluster)
+    page.fill("textarea[name=labels]", f"console-e2e={value}")
+    change_url = submit_plan(page)
+    wait_live(page)
+    assert wait_status(page, [*TERMINAL, "awaiting_approval"], 90_000) == "awaiting_approval", \
+        page.locator("#live").inner_text()
+    return change_url
+
+
+def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_live(sign_in, platform, shot):
+    node = _member(platform)
+    value = uuid.uuid4().hex[:8]
     operator = sign_in("operator")
-    operator.goto(f"{platform.console}/ui/machines?cluster={platform.cluster}")
-    operator.check(f"[data-machine={node}] input[name=targets]")
-    operator.click("button[data-action=update]")
-    operator.select_option("select[name=cluster]", platform.cluster)
-    operator.fill("textarea[name=labels]", f"console-e2e={value}")
-    change_url = submit_plan(operator)
-    wait_live(operator)
-    assert wait_status(operator, [*TERMINAL, "awaiting_approval"], 90_000) == "awaiting_approval", \
-        operator.locator("#live").inner_text()
+    change_url = _request_label(operator, platform, node, value)
     assert operator.locator("[data-test=approve]").count() == 0
     assert operator.locator("[data-test=own-change]").is_visible()
     operator.evaluate("window.__noReload = true")
@@ -84,3 +97,45 @@ def test_requester_has_no_approve_button_and_an_approver_finishes_the_change_liv
     with config.new_client_from_config_dict(kubeconfig) as api:
         labels = client.CoreV1Api(api).read_node(node).metadata.labels
     assert labels.get("console-e2e") == value
+
+
+def test_a_rejection_shows_who_and_why_and_a_cancel_is_confirmed_and_shown_as_cancelled(sign_in, platform, shot):
+    """Console review: a cancel showed the gate "rejected", Cancel had no confirmation and
+    was offered to users the orchestrator then refused, the rejection reason was buried in
+    History."""
+    node = _member(platform)
+    operator = sign_in("operator")
+    rejected_url = _request_label(operator, platform, node, "rejected")
+    bystander = sign_in("operator2")  # an operator who neither asked nor approves
+    bystander.goto(rejected_url)
+    wait_live(bystander)
+    assert bystander.locator("[data-test=cancel]").count() == 0, "the orchestrator would refuse them"
+
+    approver = sign_in("approver")
+    approver.goto(rejected_url)
+    wait_live(approver)
+    approver.fill("[data-test=decide] input[name=comment]", "wrong rack for this label")
+    with approver.expect_navigation(timeout=NAVIGATION_MS):
+        approver.click("[data-test=reject]")
+    wait_live(approver)
+    assert wait_status(approver, TERMINAL, 120_000) == "cancelled"
+    rejection = approver.locator("[data-test=rejection]")
+    assert "wrong rack for this label" in rejection.inner_text(), approver.locator("#live").inner_text()
+    assert approver.locator("[data-step=approve]").get_attribute("data-step-status") == "rejected"
+    shot(approver, "change-rejected-reason")
+
+    cancelled_url = _request_label(operator, platform, node, "cancelled")
+    asked: list[str] = []
+    operator.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    operator.click("[data-test=cancel]")
+    assert asked and "compensated" in asked[0], asked
+    assert status(operator) == "awaiting_approval", "a dismissed confirmation cancels nothing"
+    operator.once("dialog", lambda d: d.accept())
+    with operator.expect_navigation(timeout=NAVIGATION_MS):
+        operator.click("[data-test=cancel]")
+    assert operator.url == cancelled_url, operator.locator("main").inner_text()
+    wait_live(operator)
+    assert wait_status(operator, TERMINAL, 120_000) == "cancelled"
+    assert operator.locator("[data-step=approve]").get_attribute("data-step-status") == "cancelled"
+    assert operator.locator("[data-test=rejection]").count() == 0, "nobody rejected it"
+    shot(operator, "change-cancelled")

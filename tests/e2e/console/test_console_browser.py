@@ -16,6 +16,8 @@ LAB_CLUSTER = "rke2-lab"
 
 def test_every_page_renders_for_a_signed_in_operator(sign_in, platform, shot):
     page = sign_in("operator")
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert page.request.get(platform.console + icon).headers["content-type"].startswith("image/svg+xml")
     rows = page.locator("[data-test=machines] tbody tr")
     assert rows.count() == 50  # a page of 50 out of the CMDB's thousands (the sync may still be running)
     assert int(page.locator("h1 small").inner_text().split()[0].replace(",", "")) > 50

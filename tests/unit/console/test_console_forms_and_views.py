@@ -79,6 +79,17 @@ def test_retry_and_continue_fit_a_partial_failure_and_cancel_ends_with_the_chang
     assert not ChangeView(_change("succeeded"), "operator", {"operator"}).can_cancel
     assert ChangeView(_change("running"), "operator", {"operator"}).can_cancel
     assert not ChangeView(_change("running"), "viewer", {"viewer"}).can_cancel
+    assert not ChangeView(_change("running", "operator2"), "operator", {"operator"}).can_cancel, \
+        "another operator's change: the orchestrator would refuse (requester or approver only)"
+    assert ChangeView(_change("running", "operator2"), "lead", {"operator", "approver"}).can_cancel
+
+
+def test_the_rejection_and_its_reason_are_the_changes_not_buried_in_history():
+    approvals = [{"step": "s2", "decision": "reject", "by": "approver", "comment": "wrong rack", "at": "t"}]
+    view = ChangeView(_change("cancelled", approvals=approvals), "operator", {"operator"})
+    assert view.rejection == {**approvals[0], "step_name": "approve join"}
+    assert ChangeView(_change("succeeded", approvals=[{**approvals[0], "decision": "approve"}]),
+                      "operator", {"operator"}).rejection is None
 
 
 def test_merged_openapi_keeps_api_paths_and_renames_clashing_schemas():

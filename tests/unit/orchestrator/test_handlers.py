@@ -195,6 +195,18 @@ def test_cancel_by_someone_who_neither_requested_nor_approves_is_forbidden():
     assert handlers.cancel(CancelChange(change.id, APPROVER), uow).cancel_requested
 
 
+def test_a_gate_cancelled_while_it_waits_shows_cancelled_and_a_rejected_one_rejected():
+    """Console review: a change its requester cancelled at the gate showed the gate "rejected"."""
+    uow = platform()
+    cancelled = handlers.cancel(CancelChange(awaiting_approval(uow).id, OPERATOR), uow)
+    assert cancelled.step("approve").status == "cancelled"
+    uow = platform()
+    change = awaiting_approval(uow)
+    rejected = handlers.decide_approval(DecideApproval(change.id, "approve", "reject", "wrong rack", APPROVER), uow)
+    assert rejected.step("approve").status == "rejected"
+    assert [(a.decision, a.comment) for a in rejected.approvals] == [("reject", "wrong rack")]
+
+
 def test_an_unknown_change_is_not_found():
     uow = platform()
     with pytest.raises(Missing) as refused:

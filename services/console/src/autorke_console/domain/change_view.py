@@ -59,7 +59,18 @@ class ChangeView:
 
     @property
     def can_cancel(self) -> bool:
-        return self.status not in TERMINAL_CHANGE and self.status != "compensating" and self._has("operator")
+        """As the orchestrator decides: an operator who requested it, or an approver."""
+        return (self.status not in TERMINAL_CHANGE and self.status != "compensating" and self._has("operator")
+                and (self.own or self._has("approver")))
+
+    @property
+    def rejection(self) -> dict[str, Any] | None:
+        """The gate decision that rejected the change (who, which step by its name, why), if one did."""
+        names = {s.get("id"): s.get("name") for s in self.steps}
+        for decision in reversed(self.change.get("approvals") or []):
+            if isinstance(decision, dict) and decision.get("decision") == "reject":
+                return {**decision, "step_name": names.get(decision.get("step")) or decision.get("step")}
+        return None
 
     @property
     def can_force_cancel(self) -> bool:

@@ -324,8 +324,8 @@ def start_compensation(change: Change, flow: Flow, ctx: FlowContext, actor: str,
         if s.kind == "action" and s.status in ("succeeded", "partially_failed", "failed") \
                 and flow.spec(s.id).undo is not None and s.undo_status is None:
             s.undo_status = "pending"
-        elif s.status in ("pending", "awaiting_approval"):
-            s.status = "cancelled" if s.status == "pending" else "rejected"
+        elif s.status in ("pending", "awaiting_approval"):  # a rejected gate was marked so by the decision
+            s.status = "cancelled"
     return _advance_compensation(change, flow, ctx)
 
 
