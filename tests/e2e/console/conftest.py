@@ -185,7 +185,7 @@ def sign_in(chromium, platform: Platform):
         page.goto(f"{platform.console}/")
         page.click("[data-test=sign-in]")
         page.click(f"button[value={user}]")
-        page.wait_for_url("**/ui/machines**")
+        page.wait_for_url("**/ui/dashboard**")  # where a signed-in user lands
         assert page.locator("[data-test=user]").inner_text() == user
         return page
 

@@ -18,6 +18,7 @@ def test_every_page_renders_for_a_signed_in_operator(sign_in, platform, shot):
     page = sign_in("operator")
     icon = page.locator("link[rel=icon]").get_attribute("href")
     assert page.request.get(platform.console + icon).headers["content-type"].startswith("image/svg+xml")
+    page.goto(f"{platform.console}/ui/machines")
     rows = page.locator("[data-test=machines] tbody tr")
     assert rows.count() == 50  # a page of 50 out of the CMDB's thousands (the sync may still be running)
     assert int(page.locator("h1 small").inner_text().split()[0].replace(",", "")) > 50
@@ -50,6 +51,28 @@ def test_every_page_renders_for_a_signed_in_operator(sign_in, platform, shot):
     page.click("[data-test=lang]")
     page.wait_for_selector("text=机器")
     shot(page, "events-zh")
+
+
+def test_the_dashboard_is_the_landing_page_and_its_counts_equal_the_apis(sign_in, platform, shot):
+    page = sign_in("approver")  # sign_in waits for the landing page: the dashboard
+    shot(page, "dashboard")
+    with platform.api("viewer") as api:
+        clusters = api.get("clusters").json()["items"]
+        for c in clusters:
+            nodes = api.get(f"clusters/{c['name']}/nodes", params={"limit": 500}).json()["items"]
+            row = page.locator(f"[data-test=cluster-health] [data-cluster={c['name']}]")
+            assert int(row.locator("[data-count=members]").inner_text()) == len(nodes), c["name"]
+            ready = sum(1 for n in nodes if ((n.get("kubernetes") or {}).get("node") or {}).get("status") == "Ready")
+            assert int(row.locator("[data-count=ready]").inner_text()) == ready, c["name"]
+        for status in ("failed", "partially_failed", "awaiting_approval"):
+            shown = page.locator(f"[data-test=change-counts] [data-status={status}]").get_attribute("data-count")
+            assert int(shown) == len(api.get("changes", params={"status": status, "limit": 500}).json()["items"])
+        members = api.get("machines", params={"state": "member", "limit": 1}).json()["total"]
+    shown = page.locator("[data-test=machine-states] [data-state=member]").get_attribute("data-count")
+    assert int(shown.replace(",", "")) == members
+    page.click("[data-test=lang]")
+    page.wait_for_selector("text=概览")
+    shot(page, "dashboard-zh")
 
 
 def test_p7_an_invalid_ip_pool_shows_the_message_next_to_the_cidr_field(sign_in, platform, shot):

@@ -14,6 +14,16 @@ def test_a_page_for_a_service_that_is_down_says_so(console):
         assert 'data-test="pools"' not in page.text
 
 
+def test_the_dashboard_is_where_a_user_lands_and_a_service_down_is_shown_as_such(console):
+    with browser_sign_in(console.url, "viewer") as browser:
+        landing = browser.get("/", follow_redirects=False)
+        assert landing.status_code == 303 and landing.headers["location"] == "/ui/dashboard"
+        page = browser.get("/ui/dashboard")
+        assert page.status_code == 200
+        assert 'data-test="waiting"' in page.text and ">Dashboard<" in page.text
+        assert 'data-test="machine-states"' in page.text or 'data-test="unavailable"' in page.text
+
+
 def test_operators_see_machine_actions_and_viewers_do_not(console):
     with browser_sign_in(console.url, "operator") as browser:
         page = browser.get("/ui/machines").text

@@ -77,7 +77,7 @@ def test_next_never_redirects_to_another_site(console):
     with httpx.Client(base_url=console.url, follow_redirects=False) as c:
         c.get("/auth/login", params={"next": "https://evil.example/"})
         r = c.get("/ui/lang/zh", params={"next": "//evil.example/"})
-        assert r.headers["location"] == "/ui/machines"
+        assert r.headers["location"] == "/ui/dashboard"
 
 
 def test_without_a_session_a_form_goes_to_sign_in_and_a_live_fragment_says_signed_out(console):

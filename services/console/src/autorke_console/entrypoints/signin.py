@@ -26,13 +26,17 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 
+#: where a signed-in user lands
+LANDING = "/ui/dashboard"
+
+
 def safe_next(target: str | None) -> str:
     """Only a local path: never an open redirect to another site."""
     if not target:
-        return "/ui/machines"
+        return LANDING
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/ui/machines"
+        return LANDING
     return target
 
 
@@ -101,5 +105,5 @@ def language(code: str, request: Request, next: str | None = None):
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request):
     if session_user(request) is not None:
-        return RedirectResponse("/ui/machines", status_code=303)
+        return RedirectResponse(LANDING, status_code=303)
     return render(request, "signin.html")

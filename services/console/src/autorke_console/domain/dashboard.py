@@ -1,0 +1,48 @@
+"""What the dashboard counts, from the public API's answers: a list's count (``500+`` when
+the list goes on past the page read), a cluster's node health from its members as the
+inventory last read them from the cluster's API, and the approvals that wait for this user."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: the changes that need someone: shown as counts, open ones per cluster
+OPEN = ("running", "awaiting_approval", "compensating")
+TROUBLE = ("failed", "partially_failed")
+
+
+@dataclass(frozen=True)
+class Count:
+    n: int
+    more: bool = False  # the list went on past the page that was read
+
+    def __str__(self) -> str:
+        return f"{self.n:,}+" if self.more else f"{self.n:,}"
+
+
+def count_of(page: dict[str, Any] | None) -> Count | None:
+    """A list answer's count: its ``total`` when it gives one, else its items."""
+    if not isinstance(page, dict):
+        return None
+    if isinstance(page.get("total"), int):
+        return Count(page["total"])
+    return Count(len(page.get("items") or []), bool(page.get("next_cursor")))
+
+
+def node_status(member: dict[str, Any]) -> str:
+    """``Ready``, ``NotReady`` or ``Unknown`` (never read, or not registered)."""
+    node = (member.get("kubernetes") or {}).get("node") if isinstance(member.get("kubernetes"), dict) else None
+    return str(node.get("status") or "Unknown") if isinstance(node, dict) else "Unknown"
+
+
+def node_health(members: list[dict[str, Any]]) -> dict[str, int]:
+    statuses = [node_status(m) for m in members]
+    return {"members": len(members), "ready": statuses.count("Ready"), "not_ready": statuses.count("NotReady"),
+            "unknown": statuses.count("Unknown")}
+
+
+def waiting_for(changes: list[dict[str, Any]], user: str, roles: set[str]) -> list[dict[str, Any]]:
+    """The changes at an approval gate this user may decide: an approver's, never their own."""
+    if not ({"approver", "admin"} & roles):
+        return []
+    return [c for c in changes if c.get("status") == "awaiting_approval" and c.get("requested_by") != user]
