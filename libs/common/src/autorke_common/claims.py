@@ -28,17 +28,18 @@ import base64
 import binascii
 import hashlib
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Header, Path
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from autorke_common.envelope import Envelope, utcnow
+from autorke_common.envelope import Envelope
 from autorke_common.errors import PermanentError, Problem, TemporaryError
 from autorke_common.outbox import Database
 from autorke_common.replicas import Failover, primary
@@ -98,14 +99,6 @@ def held(db: Database, digest: str) -> str | None:
                             .where(db.tables.claims.c.digest == digest)).scalar_one_or_none()
 
 
-def purge(db: Database, older_than_s: float) -> int:
-    """Delete claims kept longer than ``older_than_s`` (by then every job and event naming
-    them is long handled); the number deleted."""
-    cut = utcnow() - timedelta(seconds=older_than_s)
-    with db.engine.begin() as conn:
-        return conn.execute(delete(db.tables.claims).where(db.tables.claims.c.created_at < cut)).rowcount or 0
-
-
 def _refusal(status: int, slug: str, detail: str) -> Problem:
     return Problem(slug, slug.replace("-", " ").capitalize(), status, detail)
 
@@ -154,23 +147,39 @@ def readers_from(settings: Any) -> Verifier | None:
 # -- the reader's side ------------------------------------------------------------------------
 class ClaimClient:
     """Fetches referenced values from their holders. A class because it holds the signing
-    key and one pooled HTTP client per holder (each fails over between its replicas)."""
+    key, one pooled HTTP client per holder (each fails over between its replicas) and the
+    last values fetched: a reference names one value for ever, so a kubeconfig every job of a
+    change names is fetched once, not once per job."""
 
     def __init__(self, reader: str, signer: Signer, holders: Mapping[str, str], timeout_s: float = 10.0,
-                 attempts: int = 3, transport: httpx.BaseTransport | None = None) -> None:
+                 attempts: int = 3, transport: httpx.BaseTransport | None = None, kept: int = 64) -> None:
         self.reader = reader
         self._signer = signer
         self._attempts = attempts
         self._clients = {name: (primary(url), httpx.Client(timeout=timeout_s,
                                                            transport=Failover([url], transport)))
                          for name, url in holders.items() if url}
+        self._fetched: OrderedDict[str, str] = OrderedDict()  # reference -> sealed, newest last
+        self._kept = kept
+        self._lock = threading.Lock()
 
     def resolve(self, value: str) -> str:
         """``value`` itself, or the sealed value its reference names (digest checked)."""
         found = parse(value)
         if found is None:
             return value
-        holder, digest = found
+        with self._lock:
+            if value in self._fetched:
+                self._fetched.move_to_end(value)
+                return self._fetched[value]
+        sealed = self._fetch(*found)
+        with self._lock:
+            self._fetched[value] = sealed
+            while len(self._fetched) > self._kept:
+                self._fetched.popitem(last=False)
+        return sealed
+
+    def _fetch(self, holder: str, digest: str) -> str:
         if holder not in self._clients:
             raise ClaimRefused(f"{self.reader} knows no address of claim holder {holder!r}")
         base, client = self._clients[holder]
@@ -179,19 +188,16 @@ class ClaimClient:
                 resp = client.get(base + PATH.format(digest=digest),
                                   headers={"Authorization": self._authorization(holder, digest)})
             except httpx.HTTPError as exc:
-                if attempt == self._attempts:
-                    raise ClaimUnavailable(f"claim holder {holder} unreachable: {exc.__class__.__name__}") from None
+                why = f"unreachable: {exc.__class__.__name__}"
+            else:
+                if resp.status_code < 500:
+                    return self._checked(holder, digest, resp)
+                why = f"answered {resp.status_code}"
+            if attempt < self._attempts:
                 time.sleep(0.5 * attempt)
-                continue
-            if resp.status_code >= 500 and attempt < self._attempts:
-                time.sleep(0.5 * attempt)
-                continue
-            return self._checked(holder, digest, resp)
-        raise ClaimUnavailable(f"claim holder {holder} did not answer")  # pragma: no cover (loop returns)
+        raise ClaimUnavailable(f"claim holder {holder} {why}")
 
     def _checked(self, holder: str, digest: str, resp: httpx.Response) -> str:
-        if resp.status_code >= 500:
-            raise ClaimUnavailable(f"claim holder {holder} answered {resp.status_code}")
         if resp.status_code != 200:
             raise ClaimRefused(f"claim holder {holder} refused {digest[:23]}…: {resp.status_code} "
                                f"{_slug(resp)}")
@@ -205,10 +211,6 @@ class ClaimClient:
                        data={"digest": digest, "holder": holder})
         return f"{SCHEME} " + base64.urlsafe_b64encode(self._signer.sign(env).model_dump_json().encode()) \
             .decode().rstrip("=")
-
-    def close(self) -> None:
-        for _, client in self._clients.values():
-            client.close()
 
 
 def _slug(resp: httpx.Response) -> str:
