@@ -16,6 +16,7 @@ from autorke_common.envelope import Envelope
 from autorke_orchestrator.adapters.repository import StaleChange
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.model import Change, Endpoint
+from autorke_orchestrator.domain.node_specs import Document
 from autorke_orchestrator.domain.orders import Order
 from fixtures.signing import signer
 
@@ -33,6 +34,8 @@ class State:
     clusters: dict[str, ClusterView] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
     claims: dict[str, str] = field(default_factory=dict)
+    #: (cluster, kind, name) -> the latest node profile or label mapping
+    documents: dict[tuple[str, str, str], Document] = field(default_factory=dict)
 
 
 class FakeChanges:
@@ -131,6 +134,14 @@ class FakeDirectory:
 
     def cluster(self, name: str | None) -> ClusterView | None:
         return self.state.clusters.get(name) if name else None
+
+    def document(self, cluster: str, kind: str, name: str) -> Document | None:
+        return self.state.documents.get((cluster, kind, name))
+
+    def keep_document(self, cluster: str, kind: str, name: str, version: int, spec: dict[str, Any]) -> None:
+        old = self.state.documents.get((cluster, kind, name))
+        if old is None or old.version < version:
+            self.state.documents[(cluster, kind, name)] = Document(name, version, spec)
 
     def keep_config(self, name: str, kind: str, version: int, sealed: str | None) -> None:
         if name in self.state.clusters and sealed:

@@ -172,6 +172,8 @@ USERS: dict[str, BusUser] = {u.name: u for u in (
                       Durable(EVENTS_STREAM, "orchestrator-inventory", "autorke.events.inventory.>"),
                       # netcfg's answers to the steps of an ippool.* change
                       Durable(EVENTS_STREAM, "orchestrator-netcfg", "autorke.events.netcfg.ippool.>"),
+                      # netcfg's ticket events: the flat-network steps of a node.add
+                      Durable(EVENTS_STREAM, "orchestrator-tickets", "autorke.events.netcfg.ticket.>"),
                       # a command of ours given up on: its step fails instead of waiting (H3)
                       Durable(EVENTS_STREAM, "orchestrator-dead-letters", MessageDeadLettered.message_subject())),
             owns_streams=True),

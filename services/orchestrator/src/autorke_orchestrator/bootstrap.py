@@ -43,6 +43,7 @@ def create_app(settings: OrchestratorSettings | None = None, configure_process: 
     runtime.consume(consumer.executor_reports(unit_of_work))
     runtime.consume(consumer.inventory_events(unit_of_work))
     runtime.consume(consumer.netcfg_answers_of(unit_of_work))
+    runtime.consume(consumer.ticket_answers_of(unit_of_work))
     runtime.consume(consumer.dead_letters_of(unit_of_work))
     metrics.register(runtime, dead_letters.CONSUMER)
     runtime.every(settings.resume_interval_s, resume_open, in_thread=True, exclusive="resume")

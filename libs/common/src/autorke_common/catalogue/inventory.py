@@ -56,6 +56,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from autorke_common.catalogue import Command, Event
+from autorke_common.node_profiles import MachineFacts
 
 MachineState = Literal["available", "initializing", "ready", "joining", "member", "draining",
                        "removing", "cleaning", "faulty", "retired"]
@@ -141,6 +142,8 @@ class MachineAdded(Event):
     state: MachineState
     rack: str | None = None
     ssh: SshAccess | None = None
+    #: what node labels can come from (the node profiles' label mapping)
+    facts: MachineFacts | None = None
 
 
 class MachineUpdated(Event):
@@ -153,6 +156,7 @@ class MachineUpdated(Event):
     ip: str | None
     fields: list[str]
     ssh: SshAccess | None = None  # the current SSH data (None: not part of this update)
+    facts: MachineFacts | None = None  # the current label facts (None: not part of this update)
 
 
 class MachineRetired(Event):
@@ -276,6 +280,23 @@ class ClusterUpdated(ClusterFacts):
     """A cluster's registration changed (full new values, not a delta)."""
 
     TYPE = "inventory.cluster.updated"
+
+
+# -- node profiles and the label mapping ------------------------------------------------------
+class NodeProfileVersioned(Event):
+    """A new version of a cluster's node profile (``kind`` ``node-profile``, the one named
+    ``default`` is the cluster's default) or of its CMDB label mapping (``label-mapping``,
+    named ``default``) was stored; ``spec`` is the whole document
+    (:mod:`autorke_common.node_profiles`). Nothing in it is secret."""
+
+    TYPE = "inventory.node_profile.versioned"
+    cluster: str
+    kind: Literal["node-profile", "label-mapping"]
+    name: str
+    version: int
+    spec: dict[str, Any]
+    created_by: str
+    comment: str | None = None
 
 
 # -- configs ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ Ticket life (DESIGN.md P8, P9)::
     any open state --> failed (rejected by VCalico, VCalico down, callback timeout,
                                apply failed: nothing is left half-applied)
     failed (submission only) --retry--> approved
+    applied --revert--> reverted (the compensation of a node.add's network steps)
 
 Both human steps (``approve`` before anything is sent, ``confirm`` of the callback before
 anything is applied) must be taken by an approver who is not the requester. The
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from autorke_common.catalogue import Command, Event
 
 TICKET_STATUSES = ("planned", "approved", "submitted", "callback_received", "confirmed",
-                   "applied", "failed", "cancelled")
+                   "applied", "failed", "cancelled", "reverted")
 
 
 class PoolSpec(BaseModel):
@@ -63,6 +64,9 @@ class PlanTicket(Command):
     pool: PoolSpec
     requested_by: str
     comment: str | None = None
+    #: the node label the racks are read from (None: ``rack`` or ``topology.autorke.io/rack``);
+    #: a node.add names the key its label mapping gave the rack
+    rack_label: str | None = None
 
 
 class ApproveTicket(Command):
@@ -96,6 +100,18 @@ class ApplyTicket(Command):
 
     TYPE = "netcfg.ticket.apply"
     ticket_id: str
+
+
+class RevertTicket(Command):
+    """Undo an applied ticket (the compensation of a node.add's flat-network steps): the
+    BGP peers labelled with the ticket, the ticket's pool (when no address of it is in
+    use), and the network labels and annotations netcfg wrote on the ticket's nodes. A
+    ticket not applied yet is cancelled; one already reverted or cancelled answers again.
+    Answered by ``netcfg.ticket.reverted``."""
+
+    TYPE = "netcfg.ticket.revert"
+    ticket_id: str
+    requested_by: str
 
 
 class _PoolCommand(Command):
@@ -173,6 +189,9 @@ class TicketCallbackReceived(Event):
     event_id: str
     result: str
     answer: dict[str, Any] | None = None
+    #: whether the answer passed the checks against the plan (P8) and the host networks;
+    #: a refused one is followed by ``netcfg.ticket.failed``
+    accepted: bool = False
 
 
 class TicketConfirmed(Event):
@@ -207,6 +226,16 @@ class TicketFailed(Event):
     reason: str
     detail: str
     retryable: bool = False
+
+
+class TicketReverted(Event):
+    """What an applied ticket wrote is gone from the cluster again (``removed``: the peers,
+    the pool and the nodes whose labels were taken off), or the open ticket was cancelled."""
+
+    TYPE = "netcfg.ticket.reverted"
+    ticket_id: str
+    cluster: str
+    removed: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class TicketRetried(Event):

@@ -1,11 +1,17 @@
 """Machine actions offered on the Machines page, as change requests (DESIGN.md section 3):
 what each action is called, which change type it becomes, its form's defaults, and how a
-submitted form turns into the ``POST /api/v1/changes`` body. Form mistakes (a label with
+submitted form turns into the ``POST /api/v1/changes`` body. A node add names one of the
+cluster's node profiles, or gives a custom one as YAML, and the pool CIDR of its flat
+network when the profile asks for one. Form mistakes (a label with
 no ``=``, a taint with a bad effect) are reported per field before anything is sent."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import yaml
+
+from autorke_common import untrusted_yaml
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 NODE_ROLES = ("worker", "controlplane", "etcd")
@@ -22,8 +28,9 @@ class Action:
 
 
 ACTIONS: dict[str, Action] = {a.key: a for a in (
-    Action("add", "add_to_cluster", "node.add", True, ("cluster", "role", "labels", "taints", "config"),
-           {"role": "worker", "config": "default"}),
+    Action("add", "add_to_cluster", "node.add", True,
+           ("cluster", "role", "labels", "taints", "config", "node_profile", "network_cidr"),
+           {"role": "worker", "config": "default", "node_profile": "default"}),
     Action("remove", "remove_from_cluster", "node.remove", True, ("cluster",)),
     Action("update", "update_labels", "node.update", True, ("cluster", "labels", "taints")),
     Action("init", "init", "machine.init", False, ("profile",), {"profile": "base"}),
@@ -68,6 +75,19 @@ def parse_taints(text: str) -> list[dict[str, str]]:
     return taints
 
 
+def custom_profile(text: str) -> dict[str, Any]:
+    """A custom node profile pasted as YAML (the orchestrator checks its fields)."""
+    if not text.strip():
+        raise ValueError("paste the custom node profile, or choose one of the cluster's profiles")
+    try:
+        value = untrusted_yaml.load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not YAML: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("a node profile is a mapping (labels, taints, kubelet, network, ...)")  # noqa: TRY004 - a form field's mistake
+    return value
+
+
 def change_request(action: Action, targets: list[str], form: dict[str, str], dry_run: bool) -> dict:
     """The change body for ``action`` on ``targets`` from the submitted form fields."""
     errors: dict[str, str] = {}
@@ -98,10 +118,14 @@ def change_request(action: Action, targets: list[str], form: dict[str, str], dry
             errors["profile"] = f"one of {', '.join(INIT_PROFILES)}"
         params["profile"] = profile
     if "config" in action.fields and form.get("config") == "custom":
-        custom = (form.get("custom_config") or "").strip()
-        if not custom:
-            errors["custom_config"] = "paste the custom configuration, or choose the default"
-        params["config"] = {"mode": "custom", "content": custom}
+        try:
+            params["custom_profile"] = custom_profile(form.get("custom_config") or "")
+        except ValueError as exc:
+            errors["custom_config"] = str(exc)
+    elif "node_profile" in action.fields and (form.get("node_profile") or "default") != "default":
+        params["node_profile"] = form["node_profile"]
+    if "network_cidr" in action.fields and (form.get("network_cidr") or "").strip():
+        params["network"] = {"cidr": form["network_cidr"].strip()}
     if errors:
         raise FormErrors(errors)
     body: dict[str, Any] = {"type": action.change_type, "targets": targets, "params": params,

@@ -73,6 +73,21 @@ class ChangeView:
         return None
 
     @property
+    def ticket(self) -> dict[str, Any] | None:
+        """A node.add's flat-network ticket, for the two human steps: its id, the plan
+        (nodes with IP and rack, route reflectors, pool) and VCalico's answer once it came
+        (peers, AS numbers, accepted pools). None: the change has no ticket (yet)."""
+        found: dict[str, Any] = {}
+        for step in self.steps:
+            target = (step.get("targets") or {}).get("ticket") if isinstance(step.get("targets"), dict) else None
+            result = (target or {}).get("result") or {}
+            if step.get("id") == "net_plan" and result.get("ticket_id"):
+                found.update(id=result["ticket_id"], plan=result.get("plan") or {})
+            elif step.get("id") == "net_submit" and result.get("answer") is not None:
+                found["answer"] = result["answer"]
+        return found or None
+
+    @property
     def can_force_cancel(self) -> bool:
         """An admin may close any open change at once (a stuck one: H3)."""
         return bool(self.change.get("open", self.status not in TERMINAL_CHANGE)) and self._has("admin")

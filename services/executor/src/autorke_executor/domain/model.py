@@ -155,6 +155,24 @@ def check_node_labels_and_taints(labels: Any, taints: Any) -> None:
                              f"{', '.join(TAINT_EFFECTS)}")
 
 
+#: a kubelet argument an RKE2 node's config takes (``max-pods=110``, ``system-reserved=cpu=1,memory=2Gi``)
+KUBELET_ARG = re.compile(r"[a-z][a-z-]{0,62}=[A-Za-z0-9.,=_-]{1,200}")
+
+
+def check_per_node(nodes: Any, hosts: list[str]) -> None:
+    """An rke2 join's per-node part (``params.nodes``: host -> labels, taints, kubelet_args),
+    checked like the shared part; a node it names must be a target of the job."""
+    if not isinstance(nodes, Mapping):
+        raise InvalidJob("params.nodes must map a target to its labels, taints and kubelet_args")
+    for host, node in nodes.items():
+        if host not in hosts or not isinstance(node, Mapping) or set(node) - {"labels", "taints", "kubelet_args"}:
+            raise InvalidJob(f"params.nodes names {host!r}: a target, with labels, taints and kubelet_args only")
+        check_node_labels_and_taints(node.get("labels") or {}, node.get("taints") or [])
+        args = node.get("kubelet_args") or []
+        if not isinstance(args, list) or not all(isinstance(a, str) and KUBELET_ARG.fullmatch(a) for a in args):
+            raise InvalidJob(f"params.nodes[{host!r}].kubelet_args must be name=value kubelet arguments")
+
+
 def validate(job: ExecutorRun) -> None:
     """Reject what can never run; raises :class:`InvalidJob` with the reason."""
     if job.action not in ACTIONS[job.kind]:
@@ -176,6 +194,13 @@ def validate(job: ExecutorRun) -> None:
         if missing or "token" not in job.secrets:
             raise InvalidJob("rke2 join needs params.server and secrets.token")
         check_node_labels_and_taints(job.params.get("labels") or {}, job.params.get("taints") or [])
+        check_per_node(job.params.get("nodes") or {}, hosts)
+    if job.kind == "kube" and job.action == "label":
+        for node, labels in (job.params.get("node_labels") or {}).items():
+            if not isinstance(labels, Mapping) or not all(
+                    isinstance(k, str) and LABEL_KEY.fullmatch(k) and (v is None or (
+                        isinstance(v, str) and LABEL_VALUE.fullmatch(v))) for k, v in labels.items()):
+                raise InvalidJob(f"params.node_labels of {node} must map label keys to values (or null)")
     if job.kind == "rke" and "cluster_yml" not in job.secrets and "cluster_yml" not in job.params:
         raise InvalidJob("rke jobs need the cluster.yml (secrets.cluster_yml or params.cluster_yml)")
 

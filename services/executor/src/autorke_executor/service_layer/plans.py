@@ -66,7 +66,7 @@ def kube_plan(job: ExecutorRun, live: LiveOutput, ports: Ports) -> Plan:
             return cluster.drain(node, float(p.get("timeout_s", job.command_timeout_s)),
                                  p.get("grace_period_s"))
         if job.action == "label":
-            return cluster.label(node, dict(p.get("labels") or {}))
+            return cluster.label(node, {**(p.get("labels") or {}), **((p.get("node_labels") or {}).get(node) or {})})
         if job.action == "taint":
             return cluster.taint(node, list(p.get("taints") or []), list(p.get("remove") or []))
         if job.action == "delete_node":

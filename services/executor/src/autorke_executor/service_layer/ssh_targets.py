@@ -126,12 +126,15 @@ class SshWork:
             p = job.params
             config = {"server": p["server"], "token": self.open_secret(job.secrets["token"]),
                       "node-name": p.get("node_name") or target.host}
-            labels = p.get("labels") or {}
-            taints = p.get("taints") or []
+            own = (p.get("nodes") or {}).get(target.host) or {}
+            labels = {**(p.get("labels") or {}), **(own.get("labels") or {})}
+            taints = [*(p.get("taints") or []), *(own.get("taints") or [])]
             if labels:
                 config["node-label"] = [f"{k}={v}" for k, v in labels.items()]
             if taints:
                 config["node-taint"] = [f"{t['key']}={t.get('value', '')}:{t['effect']}" for t in taints]
+            if own.get("kubelet_args"):
+                config["kubelet-arg"] = list(own["kubelet_args"])
             write = "umask 077 && mkdir -p /etc/rancher/rke2 && cat > " + argv_command([RKE2_CONFIG])
             res = session.run(write, yaml.safe_dump(config).encode(), self._left(start), sink)
             if res.exit_code != 0:

@@ -19,11 +19,12 @@ from autorke_common.envelope import utcnow
 from autorke_orchestrator.adapters.orm import ClusterViewRow, MachineViewRow
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.model import Endpoint
+from autorke_orchestrator.domain.node_specs import Document
 
 
 def _view(r: MachineViewRow) -> MachineView:
     return MachineView(r.id, r.hostname, r.cluster, list(r.roles or []), r.state, dict(r.labels or {}),
-                       list(r.taints or []), list(r.k8s_components or []))
+                       list(r.taints or []), list(r.k8s_components or []), dict(r.facts or {}))
 
 
 def _endpoint(hostname: str, ssh: dict[str, Any], ip: str | None,
@@ -129,6 +130,24 @@ class Directory:
         if int(configs.get(kind, {}).get("version", 0)) <= version:
             configs[kind] = {"version": version, "sealed": sealed}
             row.configs_sealed = configs
+            row.updated_at = utcnow()
+
+    def document(self, cluster: str, kind: str, name: str) -> Document | None:
+        """The latest version of a cluster's node profile or label mapping (None: never stored)."""
+        row = self.session.get(ClusterViewRow, cluster)
+        found = (row.documents or {}).get(f"{kind}/{name}") if row is not None else None
+        return Document(name, int(found["version"]), dict(found["spec"])) if found else None
+
+    def keep_document(self, cluster: str, kind: str, name: str, version: int, spec: dict[str, Any]) -> None:
+        """Remember the newest version of a profile or mapping (an older one arriving late is ignored)."""
+        row = self.session.get(ClusterViewRow, cluster)
+        if row is None:
+            return
+        documents = dict(row.documents or {})
+        key = f"{kind}/{name}"
+        if int(documents.get(key, {}).get("version", 0)) < version:
+            documents[key] = {"version": version, "spec": spec}
+            row.documents = documents
             row.updated_at = utcnow()
 
     def upsert_machine(self, machine_id: str, hostname: str | None = None, **fields: Any) -> MachineViewRow:

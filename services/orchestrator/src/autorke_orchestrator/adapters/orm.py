@@ -148,6 +148,8 @@ class MachineViewRow(Table, table=True):
     taints: list = json_field(list, nullable=True)
     k8s_components: list = json_field(list, nullable=True)
     ssh: dict = json_field(dict, nullable=True)
+    #: the CMDB facts node labels come from: rack, idc, gpu_model, gpu_count
+    facts: dict | None = json_field(nullable=True)
     updated_at: datetime = time_field()
 
 
@@ -162,6 +164,8 @@ class ClusterViewRow(Table, table=True):
     #: kind -> {"version", "sealed"}: the latest cluster.yml / cluster.rkestate (sealed)
     configs_sealed: dict | None = json_field(nullable=True)
     bastion: str | None = Field(default=None, max_length=255)
+    #: "<kind>/<name>" -> {"version", "spec"}: the latest node profiles and label mapping
+    documents: dict | None = json_field(nullable=True)
     updated_at: datetime = time_field()
 
 

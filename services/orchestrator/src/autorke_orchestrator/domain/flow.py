@@ -15,8 +15,9 @@ from typing import Any
 from autorke_common.errors import Conflict, DomainError, Missing
 
 CORE_ROLES = ("etcd", "controlplane")
-#: Result names that are not hosts: an rke run, a config store, the cluster API.
-PSEUDO_TARGETS = frozenset({"rke", "config", "kube-api"})
+#: Result names that are not hosts: an rke run, a config store, the cluster API, a
+#: flat-network ticket (netcfg and VCalico).
+PSEUDO_TARGETS = frozenset({"rke", "config", "kube-api", "ticket"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class MachineView:
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[dict[str, str]] = field(default_factory=list)
     k8s_components: list[str] = field(default_factory=list)
+    #: what the CMDB says labels can come from (rack, idc, gpu_model, gpu_count)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +79,11 @@ class FlowContext:
     machines: dict[str, MachineView]
     #: step id -> target -> what the step's job reported (e.g. an rke run's sealed rkestate)
     results: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: step id -> who approved that gate (a ticket's human check is the gate's approver)
+    approved_by: Mapping[str, str] = field(default_factory=dict)
+    #: step id -> its current attempt (a re-planned ticket gets a new id)
+    attempts: Mapping[str, int] = field(default_factory=dict)
+    change_id: str = ""  # empty while the change is planned
 
     def machine(self, host: str) -> MachineView | None:
         return self.machines.get(host)
@@ -137,6 +145,14 @@ class StepSpec:
     writes_config: bool = False
     failure_slug: str = "check-failed"
     marks: Marks | None = None
+    #: the change's status when this step fails (None: ``partially_failed`` when some of its
+    #: targets succeeded, else ``failed``): a ticket step after the nodes joined leaves the
+    #: change ``partially_failed``, the nodes being in the cluster
+    failure_status: str | None = None
+    #: a retry of this step starts again at that step (a refused ticket is planned anew)
+    retry_from: str | None = None
+    #: steps of one group: continuing past a failed one skips the rest of its group
+    group: str | None = None
 
     @property
     def compensations(self) -> tuple[JobFactory, ...]:
@@ -148,19 +164,21 @@ def check(id: str, name: str, guard=None, job=None, verify=None, slug: str = "ch
     return StepSpec(id, name, "check", job=job, guard=guard, verify=verify, failure_slug=slug, select=select)
 
 
-def approval(id: str, name: str, role: str = "approver") -> StepSpec:
-    return StepSpec(id, name, "approval", approver=role)
+def approval(id: str, name: str, role: str = "approver", group: str | None = None) -> StepSpec:
+    return StepSpec(id, name, "approval", approver=role, group=group)
 
 
 def action(id: str, name: str, job: JobFactory, undo: JobFactory | None = None, *,
            undo_then: tuple[JobFactory, ...] = (), irreversible: str = "", select=None,
-           writes_config: bool = False, marks: Marks | None = None) -> StepSpec:
+           writes_config: bool = False, marks: Marks | None = None, failure_status: str | None = None,
+           retry_from: str | None = None, group: str | None = None) -> StepSpec:
     if undo is None and not irreversible:
         raise ValueError(f"action {id} must declare its compensation or why it has none")
     if undo_then and undo is None:
         raise ValueError(f"action {id}: undo_then follows an undo")
     return StepSpec(id, name, "action", job=job, undo=undo, undo_then=tuple(undo_then),
-                    irreversible=irreversible, select=select, writes_config=writes_config, marks=marks)
+                    irreversible=irreversible, select=select, writes_config=writes_config, marks=marks,
+                    failure_status=failure_status, retry_from=retry_from, group=group)
 
 
 @dataclass(frozen=True)

@@ -18,17 +18,10 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import PydanticCustomError
 
 from autorke_common.errors import Invalid
-
-# -- Kubernetes label syntax --------------------------------------------------------------
-_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
-#: Label prefixes Kubernetes keeps for itself, and the platform's own (netcfg marks
-#: flattened nodes with ``network.autorke.io/...``: an operator's label must not fake that).
-RESERVED_DOMAINS = ("kubernetes.io", "k8s.io", "autorke.io")
+from autorke_common.k8s_names import Labels, LabelValue, TaintKey, refuse
+from autorke_common.node_profiles import document_name
 
 #: The init profiles the executor's scripts/init.sh knows.
 INIT_PROFILES = ("base", "container-runtime", "gpu")
@@ -37,58 +30,43 @@ SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ROLE = re.compile(r"[a-z][a-z-]{0,31}")
 
 
-def _refuse(message: str) -> PydanticCustomError:
-    # formatted here, with no template context: a value's own "{...}" stays as it is
-    return PydanticCustomError("invalid_param", message)
-
-
-def label_key_syntax(key: str) -> str:
-    prefix, slash, name = key.rpartition("/")
-    if slash and not (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
-        raise _refuse(f"key prefix {prefix!r} is not a DNS subdomain (lowercase, at most 253 "
-                      "characters)")
-    if not (len(name) <= 63 and _NAME.fullmatch(name)):
-        raise _refuse(f"key name {name!r} is not a Kubernetes name (at most 63 letters, digits, "
-                      "'-', '_', '.', beginning and ending with a letter or digit)")
-    return key
-
-
-def label_key(key: str) -> str:
-    label_key_syntax(key)
-    prefix = key.rpartition("/")[0]
-    if any(prefix == d or prefix.endswith("." + d) for d in RESERVED_DOMAINS):
-        raise _refuse(f"key prefix {prefix!r} is reserved (kubernetes.io, k8s.io, autorke.io and "
-                      "their subdomains)")
-    return key
-
-
-def label_value(value: str) -> str:
-    if value and not (len(value) <= 63 and _NAME.fullmatch(value)):
-        raise _refuse(f"value {value!r} is not a Kubernetes label value (empty, or at most 63 "
-                      "letters, digits, '-', '_', '.', beginning and ending with a letter or "
-                      "digit)")
-    return value
-
-
 def snapshot_name(value: str) -> str:
     if not SNAPSHOT_NAME.fullmatch(value) or ".." in value:
-        raise _refuse(f"{value!r} is not a snapshot name (a letter or digit, then at most 127 "
-                      "letters, digits, '.', '_', '-'; no '..')")
+        raise refuse(f"{value!r} is not a snapshot name (a letter or digit, then at most 127 "
+                     "letters, digits, '.', '_', '-'; no '..')")
     return value
 
 
 def role_name(value: str) -> str:
     if not ROLE.fullmatch(value):
-        raise _refuse(f"{value!r} is not a role name")
+        raise refuse(f"{value!r} is not a role name")
     return value
 
 
-LabelKey = Annotated[str, AfterValidator(label_key)]
-TaintKey = Annotated[str, AfterValidator(label_key_syntax)]
-LabelValue = Annotated[str, AfterValidator(label_value)]
-Labels = dict[LabelKey, LabelValue]
 SnapshotName = Annotated[str, AfterValidator(snapshot_name)]
 Role = Annotated[str, AfterValidator(role_name)]
+
+
+# -- ippool.*: a Calico pool spec (netcfg judges it against the cluster; here only its shape)
+_POOL_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def pool_name(value: str) -> str:
+    if len(value) > 253 or not _POOL_NAME.fullmatch(value):
+        raise refuse(f"{value!r} is not a pool name (a lowercase RFC 1123 name)")
+    return value
+
+
+def cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise refuse(f"{value!r} is not a network in CIDR form: {exc}") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(cidr)]
+PoolName = Annotated[str, AfterValidator(pool_name)]
 
 
 class Params(BaseModel):
@@ -109,15 +87,31 @@ class NoParams(Params):
     """node.remove, machine.cleanup: nothing to choose."""
 
 
+class NetworkChoice(Params):
+    """node.add's flat network for this change: the pool's CIDR (each ticket's pool is its
+    own), its name (default: the profile's prefix and the CIDR), or ``enabled: false`` to
+    add the nodes without the profile's flat network."""
+
+    enabled: bool | None = None
+    cidr: Cidr | None = None
+    pool_name: PoolName | None = None
+
+
 class NodeAdd(Params):
     """node.add and node.add_core. Which roles are allowed is the flow's guard (P4,
-    ``role-not-allowed``); here only their shape."""
+    ``role-not-allowed``); here only their shape. ``node_profile`` names one of the
+    cluster's node profiles (``default`` unless given), ``custom_profile`` is a whole
+    profile for this change only (:mod:`autorke_common.node_profiles`, checked when the
+    change is planned); ``labels`` and ``taints`` come on top of the profile's."""
 
     role: Role | None = None
     roles: list[Role] | None = Field(default=None, max_length=3)
     labels: Labels | None = None
     taints: list[Taint] | None = None
     profile: Literal[INIT_PROFILES] | None = None
+    node_profile: Annotated[str, AfterValidator(document_name)] | None = None
+    custom_profile: dict[str, Any] | None = None
+    network: NetworkChoice | None = None
 
 
 class NodeUpdate(Params):
@@ -145,24 +139,6 @@ class ConfigProposal(Params):
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
     kinds: list[ConfigKindName] = Field(min_length=1, max_length=4)
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
-
-
-# -- ippool.*: a Calico pool spec (netcfg judges it against the cluster; here only its shape)
-_POOL_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
-
-def pool_name(value: str) -> str:
-    if len(value) > 253 or not _POOL_NAME.fullmatch(value):
-        raise _refuse(f"{value!r} is not a pool name (a lowercase RFC 1123 name)")
-    return value
-
-
-def cidr(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise _refuse(f"{value!r} is not a network in CIDR form: {exc}") from None
-    return value
 
 
 EncapMode = Literal["Never", "Always", "CrossSubnet"]

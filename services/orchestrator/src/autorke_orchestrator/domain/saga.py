@@ -23,7 +23,7 @@ from autorke_common.catalogue.orchestrator import (
 )
 from autorke_common.envelope import utcnow
 from autorke_common.errors import Forbidden
-from autorke_orchestrator.domain.flow import Flow, FlowContext, Job, StepSpec, Violation
+from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Flow, FlowContext, Job, StepSpec, Violation
 from autorke_orchestrator.domain.model import Approval, Change, IllegalTransition, Step, TargetState
 from autorke_orchestrator.domain.orders import Order, check_fence, job_id, kept_state, lifecycle_marks, parse_job_id
 
@@ -215,7 +215,7 @@ def _step_reported(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLo
     if not failed:
         _succeed(change, step)
         return advance(change, flow, ctx, locks)
-    status = "partially_failed" if step.succeeded_hosts() else "failed"
+    status = spec.failure_status or ("partially_failed" if step.succeeded_hosts() else "failed")
     step.status, step.finished_at = status, utcnow()
     errors = {h: step.targets[h].error or step.targets[h].status for h in failed}
     change.record(SYSTEM, "step", status, step.id, attempt=attempt, failed=failed, errors=errors)
@@ -276,6 +276,8 @@ def retry(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, acto
     if wrong:
         raise IllegalTransition(f"not failed targets of step {step.id}: {', '.join(wrong)}", "target-not-failed")
     spec = flow.spec(step.id)
+    if spec.retry_from:
+        return _retry_from(change, flow, ctx, locks, actor, step, spec.retry_from)
     job = spec.job(ctx, chosen)  # a step's job factory takes the hosts it runs on
     step.attempt += 1
     order = _order(change, step, job, "run", step.attempt)
@@ -290,6 +292,19 @@ def retry(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, acto
     return [order]
 
 
+def _retry_from(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, actor: str, failed: Step,
+                first: str) -> list[Order]:
+    """Run the steps from ``first`` up to the failed one again, gates included (a ticket
+    VCalico refused is planned anew, and checked by a human again)."""
+    start = change.step(first).position
+    for step in change.steps[start:failed.position + 1]:
+        step.status, step.targets, step.job_id, step.finished_at = "pending", {}, None, None
+    change.waiting_for = None
+    change.record(actor, "retry", "started", failed.id, from_step=first)
+    change.set_status("running", f"retry of step {failed.id} from step {first}", actor)
+    return advance(change, flow, ctx, locks)
+
+
 def proceed(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, actor: str) -> list[Order]:
     """Continue with the targets that succeeded; the failed ones are dropped from the change."""
     if change.status != "partially_failed":
@@ -297,11 +312,17 @@ def proceed(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, ac
                                 "change can continue")
     step = next(s for s in change.steps if s.status == "partially_failed")
     dropped = step.failed_hosts()
-    change.dropped.extend(h for h in dropped if h not in change.dropped)
+    change.dropped.extend(h for h in dropped if h not in change.dropped and h not in PSEUDO_TARGETS)
     for h in dropped:
         step.targets[h].status = "dropped"
     step.status = "succeeded"
     change.record(actor, "continue", "dropped", step.id, hosts=dropped)
+    group = flow.spec(step.id).group
+    for later in change.steps[step.position + 1:]:
+        if group and flow.spec(later.id).group == group and later.status == "pending":
+            later.status = "skipped"
+            change.emit(StepSkipped(change_id=change.id, step_id=later.id,
+                                    reason=f"continued without the rest of {group}"), actor)
     change.set_status("running", f"continue without {', '.join(dropped)}", actor)
     return advance(change, flow, ctx, locks)
 

@@ -1,5 +1,5 @@
 """The orchestrator's bus subscriptions: the executor's job reports, the inventory's
-events (read model and answers to our commands), netcfg's answers to the pool steps and
+events (read model and answers to our commands), netcfg's answers to the pool and ticket steps and
 the dead letters of our commands (a step's failure: no answer will come).
 Ordered (one message at a time per consumer), so a target's result is recorded before its
 job's summary. The handlers are plain functions: the bus runs them in a worker thread,
@@ -13,7 +13,7 @@ from autorke_common.catalogue.bus import MessageDeadLettered
 from autorke_common.catalogue.executor import JobFinished, TargetFinished
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.domain.saga import Outcome
-from autorke_orchestrator.service_layer import dead_letters, handlers, netcfg_answers, projection
+from autorke_orchestrator.service_layer import dead_letters, handlers, netcfg_answers, projection, ticket_answers
 from autorke_orchestrator.service_layer.commands import EVERY_TARGET, TakeResults
 from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
@@ -59,6 +59,14 @@ def netcfg_answers_of(unit_of_work: Callable[[], UnitOfWork]) -> ConsumerSpec:
         netcfg_answers.handle(env, unit_of_work())
 
     return ConsumerSpec(durable=netcfg_answers.CONSUMER, subject="autorke.events.netcfg.ippool.>", handler=handle,
+                        stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0), run_in_thread=True)
+
+
+def ticket_answers_of(unit_of_work: Callable[[], UnitOfWork]) -> ConsumerSpec:
+    def handle(env: Envelope, _: Delivery) -> None:
+        ticket_answers.handle(env, unit_of_work())
+
+    return ConsumerSpec(durable=ticket_answers.CONSUMER, subject="autorke.events.netcfg.ticket.>", handler=handle,
                         stream=EVENTS_STREAM, max_deliver=20, backoff_s=(0.2, 1.0, 5.0, 15.0), run_in_thread=True)
 
 

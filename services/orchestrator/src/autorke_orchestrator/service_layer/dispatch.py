@@ -1,7 +1,8 @@
 """Turns the saga's orders into the other services' commands (their catalogue contracts),
 written to the outbox with the change's state: an ``executor.run`` per job (its fence is
-the change's blast radius), one ``inventory.*`` command per host and one
-``netcfg.ippool.*`` command per pool step. Envelope ids are
+the change's blast radius), one ``inventory.*`` command per host (``per_host``
+params: that host's own, such as its labels) and one ``netcfg.ippool.*`` or
+``netcfg.ticket.*`` command per netcfg step. Envelope ids are
 derived from the job id, so a re-sent order is dropped by NATS and by the receiver. Every
 command is signed with the orchestrator's key (C2: the executor and the inventory obey
 nothing else); an rke job carries the endpoint of every host of its fence as ``targets``,
@@ -23,7 +24,14 @@ from autorke_common.catalogue.inventory import (
     TransitionMachine,
     UpdateNode,
 )
-from autorke_common.catalogue.netcfg import ApplyPool, CheckPool
+from autorke_common.catalogue.netcfg import (
+    ApplyPool,
+    ApproveTicket,
+    CheckPool,
+    ConfirmTicket,
+    PlanTicket,
+    RevertTicket,
+)
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.domain.flow import ClusterView
 from autorke_orchestrator.domain.model import Change
@@ -33,6 +41,9 @@ from autorke_orchestrator.service_layer.unit_of_work import UnitOfWork
 
 SOURCE = "orchestrator"
 NETCFG_COMMANDS: dict[str, type[Command]] = {c.TYPE: c for c in (CheckPool, ApplyPool)}
+#: a node.add's flat-network ticket, answered by netcfg's ticket events (by ticket id)
+TICKET_COMMANDS: dict[str, type[Command]] = {c.TYPE: c for c in (PlanTicket, ApproveTicket, ConfirmTicket,
+                                                                  RevertTicket)}
 INVENTORY_COMMANDS: dict[str, type[Command]] = {
     c.TYPE: c for c in (AssignMembership, ReleaseMembership, StoreConfig, TransitionMachine, UpdateNode,
                         PreviewConfig, AdoptConfig)}
@@ -86,6 +97,11 @@ def _netcfg_command(change: Change, order: Order) -> Envelope:
     job id and the pseudo target its step reports under)."""
     job = order.job
     cid = command_id(order.job_id, 0, job.reported[0])
+    if job.action in TICKET_COMMANDS:
+        cls = TICKET_COMMANDS[job.action]
+        extra = {"requested_by": change.requested_by} if "requested_by" in cls.model_fields else {}
+        return Envelope.of(cls(**extra, **job.params), source=SOURCE, correlation_id=change.id,
+                           actor=change.requested_by, id=cid)
     cmd = NETCFG_COMMANDS[job.action](command_id=cid, change_id=change.id, cluster=change.cluster,
                                       requested_by=change.requested_by, **job.params)
     return Envelope.of(cmd, source=SOURCE, correlation_id=change.id, actor=change.requested_by, id=cid)
@@ -106,8 +122,10 @@ def envelopes(uow: UnitOfWork, change: Change, order: Order, cluster: ClusterVie
     cls = INVENTORY_COMMANDS[job.action]
     out = []
     hosts = job.hosts or job.reported
+    shared = {k: v for k, v in job.params.items() if k != "per_host"}
+    per_host = job.params.get("per_host") or {}
     for i, host in enumerate(hosts):
-        fields = {"change_id": change.id, **job.params}
+        fields = {"change_id": change.id, **shared, **per_host.get(host, {})}
         if "machine" in cls.model_fields:
             fields["machine"] = host
         out.append(Envelope.of(cls(**fields), source=SOURCE, correlation_id=change.id, actor=actor,

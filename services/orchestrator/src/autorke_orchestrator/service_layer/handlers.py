@@ -16,7 +16,7 @@ from autorke_common.catalogue.orchestrator import BlastRadiusOut, ChangeCreated
 from autorke_common.envelope import Envelope
 from autorke_common.errors import Conflict, Forbidden, Invalid, Missing, TemporaryError
 from autorke_orchestrator.adapters.repository import StaleChange
-from autorke_orchestrator.domain import saga, stuck
+from autorke_orchestrator.domain import node_specs, saga, stuck
 from autorke_orchestrator.domain.flow import ClusterView, Flow, FlowContext
 from autorke_orchestrator.domain.flows import flow_for
 from autorke_orchestrator.domain.model import Change
@@ -46,10 +46,50 @@ def _flow_ctx(uow: UnitOfWork, change: Change) -> tuple[Flow, FlowContext]:
     """What a step sees: the change's own machines and the cluster (its members load only
     if the flow reads them), so a step costs the same on a cluster of 10 or 1,000 nodes."""
     cluster = uow.directory.cluster(change.cluster)
-    flow = flow_for(change.type, cluster.provider if cluster else None)
+    flow = flow_for(change.type, cluster.provider if cluster else None, change.params)
     ctx = FlowContext(change.type, cluster, change.active_targets(), change.params,
-                      uow.directory.machines(change.targets), StepResults(change))
+                      uow.directory.machines(change.targets), StepResults(change), Approvers(change),
+                      Attempts(change), change.id)
     return flow, ctx
+
+
+class Approvers(Mapping[str, str]):
+    """Who approved each gate (the last approval), read live: the step after a gate, started
+    in the unit of work of the decision, sees who decided."""
+
+    def __init__(self, change: Change) -> None:
+        self._change = change
+
+    def _now(self) -> dict[str, str]:
+        return {a.step_id: a.by for a in self._change.approvals if a and a.decision == "approve"}
+
+    def __getitem__(self, step_id: str) -> str:
+        return self._now()[step_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+
+class Attempts(Mapping[str, int]):
+    """Each step's current attempt, read live (a step's job is made after its attempt is counted)."""
+
+    def __init__(self, change: Change) -> None:
+        self._change = change
+
+    def __getitem__(self, step_id: str) -> int:
+        step = next((s for s in self._change.steps if s.id == step_id), None)
+        if step is None:
+            raise KeyError(step_id)
+        return step.attempt
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([s.id for s in self._change.steps])
+
+    def __len__(self) -> int:
+        return len(self._change.steps)
 
 
 class StepResults(Mapping[str, dict[str, dict[str, Any]]]):
@@ -134,6 +174,10 @@ def create_change(cmd: CreateChange, uow: UnitOfWork) -> Change:
             raise Missing("not-found", f"unknown machines: {', '.join(unknown)}", hosts=unknown)
         request.targets = [names[n] for n in request.targets if n in names]
         ctx = context(request, cluster, uow.directory.machines(request.targets))
+        if request.type == "node.add":  # what each node gets, from its profile and the CMDB
+            ctx.params = node_specs.resolve(ctx.params, cluster.provider, request.targets, ctx.machines,
+                                            *_documents(uow, request.cluster, ctx.params))
+            flow = flow_for(request.type, cluster.provider, ctx.params)
         change = plan(request, flow, ctx, actor.subject, {})
         change.endpoints = uow.directory.endpoints(change.blast_hosts)  # the host keys this plan expects
         missing = [h for h in change.targets if h not in change.endpoints]
@@ -163,6 +207,14 @@ def create_change(cmd: CreateChange, uow: UnitOfWork) -> Change:
         orders = saga.advance(change, flow, ctx, uow.locks.config(_emit_recovered(uow)))
         _commit(uow, change, orders, actor.subject, cluster)
         return change
+
+
+def _documents(uow: UnitOfWork, cluster: str, params: dict[str, Any]) -> tuple:
+    """The node profile a node.add names (none for a custom one) and the cluster's label mapping."""
+    name = params.get("node_profile") or node_specs.DEFAULT
+    profile = None if params.get("custom_profile") is not None else uow.directory.document(
+        cluster, "node-profile", name)
+    return profile, uow.directory.document(cluster, "label-mapping", node_specs.DEFAULT)
 
 
 def decide_approval(cmd: DecideApproval, uow: UnitOfWork) -> Change:

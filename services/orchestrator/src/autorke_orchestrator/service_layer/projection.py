@@ -37,6 +37,8 @@ def _project(uow: UnitOfWork, msg: Any) -> None:
         known: dict[str, Any] = {"ssh": ssh} if ssh is not None else {}
         if isinstance(msg, inv.MachineAdded):
             known["state"] = msg.state
+        if msg.facts is not None:
+            known["facts"] = msg.facts.model_dump()
         directory.upsert_machine(msg.machine, msg.hostname, ip=msg.ip, **known)
     elif isinstance(msg, inv.MachineRetired):
         directory.upsert_machine(msg.machine, msg.hostname, state="retired")
@@ -54,6 +56,8 @@ def _project(uow: UnitOfWork, msg: Any) -> None:
         directory.upsert_cluster(msg.name, provider=msg.provider, api_endpoint=msg.api_endpoint,
                                  kubeconfig_sealed=msg.kubeconfig_sealed, bastion=msg.bastion,
                                  join_address=msg.join_address, join_token_sealed=msg.join_token_sealed)
+    elif isinstance(msg, inv.NodeProfileVersioned):
+        directory.keep_document(msg.cluster, msg.kind, msg.name, msg.version, msg.spec)
     elif isinstance(msg, inv.ConfigVersioned) and _approved(uow, msg.change_id):
         directory.keep_config(msg.cluster, msg.kind, msg.version, msg.content_sealed)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from autorke_common.errors import PROBLEM_BASE, Missing
 from autorke_common.rest import Cursor, Page, invalid_cursor, page_of
+from autorke_orchestrator.domain.flows.flat_network import TICKET  # its plan and callback are for humans
 from autorke_orchestrator.domain.model import Change
 from autorke_orchestrator.service_layer.unit_of_work import ChangeHeader, UnitOfWork
 
@@ -23,7 +24,8 @@ def change_view(c: Change, history: bool = True) -> dict[str, Any]:
             "steps": [{"id": s.id, "name": s.name, "kind": s.kind, "status": s.status, "attempt": s.attempt,
                        "job_id": s.job_id, "compensation": s.undo_status, "preview": _preview(s),
                        "targets": {h: {"status": t.status, "attempt": t.attempt, "error": t.error,
-                                       "error_class": t.error_class, "compensation": t.undo_status}
+                                       "error_class": t.error_class, "compensation": t.undo_status,
+                                       **({"result": t.result} if h == TICKET else {})}
                                    for h, t in s.targets.items()}} for s in c.steps],
             "blast_radius": {"hosts": c.blast_hosts, "components": c.blast_components},
             "config_diff": c.config_diff, "warnings": c.warnings,

@@ -66,11 +66,26 @@ async def machine(machine_id: str, request: Request, _: SignedInUser):
                   actions=ACTIONS, machine_id=machine_id)
 
 
-def _form_page(request: Request, action_key: str, targets: list[str], form: dict, clusters, errors=None,
-               result=None, status_code: int = 200):
-    return render(request, "action.html", status_code=status_code, action=ACTIONS[action_key],
+async def _node_profiles(request: Request, form: dict, clusters) -> list[dict]:
+    """The node profiles to pick from: the chosen cluster's (else every cluster's, by name)."""
+    names = [form["cluster"]] if form.get("cluster") else [c.get("name") for c in items(clusters)]
+    found: dict[str, dict] = {}
+    for name in names:
+        result = await api(request, "GET", f"clusters/{name}/node-profiles")
+        for p in items(result):
+            found.setdefault(p["name"], {"name": p["name"], "builtin": p.get("builtin", False),
+                                         "network": bool(((p.get("spec") or {}).get("network") or {}).get("enabled"))})
+    found.setdefault("default", {"name": "default", "builtin": True, "network": False})
+    return sorted(found.values(), key=lambda p: (p["name"] != "default", p["name"]))
+
+
+async def _form_page(request: Request, action_key: str, targets: list[str], form: dict, clusters, errors=None,
+                     result=None, status_code: int = 200):
+    action = ACTIONS[action_key]
+    profiles = await _node_profiles(request, form, clusters) if "node_profile" in action.fields else []
+    return render(request, "action.html", status_code=status_code, action=action,
                   targets=targets, form=form, errors=errors or {}, result=result,
-                  clusters=items(clusters), roles=NODE_ROLES,
+                  clusters=items(clusters), roles=NODE_ROLES, node_profiles=profiles,
                   profiles=INIT_PROFILES, effects=TAINT_EFFECTS)
 
 
@@ -83,7 +98,7 @@ async def action_form(action_key: str, request: Request, _: SignedInUser):
     if request.query_params.get("cluster"):
         form["cluster"] = request.query_params["cluster"]
     clusters = await api_all(request, "clusters")
-    return _form_page(request, action_key, targets, form, clusters)
+    return await _form_page(request, action_key, targets, form, clusters)
 
 
 @router.post("/ui/actions/{action_key}")
@@ -98,7 +113,7 @@ async def action_submit(action_key: str, request: Request, raw: PostedForm):
     if action.key == "refresh":  # read-only: facts are gathered, nothing is changed, no plan
         result = await api(request, "POST", "machines:facts", json={"machines": targets})
         if not result.ok:
-            return _form_page(request, action_key, targets, form, clusters, field_errors(result.problem),
+            return await _form_page(request, action_key, targets, form, clusters, field_errors(result.problem),
                               result, status_code=result.status)
         return render(request, "message.html", title_key="refresh_facts",
                       message=f"Facts requested for {', '.join(targets)}: {result.data}")
@@ -110,10 +125,10 @@ async def action_submit(action_key: str, request: Request, raw: PostedForm):
         try:
             body = change_request(action, targets, form, dry_run=True)
         except FormErrors as exc:
-            return _form_page(request, action_key, targets, form, clusters, exc.errors, status_code=422)
+            return await _form_page(request, action_key, targets, form, clusters, exc.errors, status_code=422)
     result = await api(request, "POST", "changes", json=body)
     if not result.ok:
-        return _form_page(request, action_key, targets, form, clusters, field_errors(result.problem),
+        return await _form_page(request, action_key, targets, form, clusters, field_errors(result.problem),
                           result, status_code=result.status)
     if submit:
         change_id = (result.data or {}).get("id")

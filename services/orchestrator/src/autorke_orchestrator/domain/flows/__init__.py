@@ -34,7 +34,11 @@ FLOWS: dict[tuple[str, str | None], Flow] = {
     ("config.rollback", None): config_rollback.FLOW,
 }
 TYPES = sorted({t for t, _ in FLOWS})
+#: node.add with the flat-network steps, when its node profile asks for them
+FLAT_NETWORK = {"rke2": node_add.RKE2_FLAT, "rke": node_add.RKE1_FLAT}
 
 
-def flow_for(change_type: str, provider: str | None) -> Flow | None:
+def flow_for(change_type: str, provider: str | None, params: dict | None = None) -> Flow | None:
+    if change_type == "node.add" and ((params or {}).get("resolved") or {}).get("network"):
+        return FLAT_NETWORK.get(provider)
     return FLOWS.get((change_type, provider)) or FLOWS.get((change_type, None))

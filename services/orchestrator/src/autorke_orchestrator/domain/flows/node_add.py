@@ -1,8 +1,15 @@
 """``node.add``: add worker nodes to a cluster (P4: ``worker`` only; core roles go through
 ``node.add_core``). RKE2: each new node joins by itself, so only the new nodes are touched.
 RKE1: ``rke up --update-only`` connects to every node of the cluster, so the blast radius
-honestly lists all of them and the plan says what rke does to them."""
+honestly lists all of them and the plan says what rke does to them.
+
+What each node gets (labels from its node profile and the CMDB, taints, kubelet arguments)
+was decided when the change was planned (:mod:`autorke_orchestrator.domain.node_specs`,
+``params.resolved``) and is what the plan showed. When the profile asks for a flat
+network, the ticket's steps follow the join (:mod:`.flat_network`)."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 from autorke_common.errors import Invalid
 from autorke_orchestrator.domain.flow import (
@@ -28,6 +35,7 @@ from autorke_orchestrator.domain.flow import (
     not_in_any_cluster,
     preflight_job,
 )
+from autorke_orchestrator.domain.flows import flat_network
 
 RKE1_WARNING = ("rke up --update-only connects to every node of the cluster, redeploys certificates "
                 "on each, and uncordons workers that were cordoned")
@@ -51,10 +59,18 @@ def joinable(ctx: FlowContext) -> Violation | None:
     return None
 
 
+def spec(ctx: FlowContext, host: str) -> dict:
+    """What ``host`` gets; a change planned before node profiles: its params' labels."""
+    nodes = (ctx.params.get("resolved") or {}).get("nodes") or {}
+    return nodes.get(host) or {"labels": ctx.params.get("labels", {}), "taints": ctx.params.get("taints", []),
+                               "kubelet_args": []}
+
+
 def join(ctx: FlowContext, hosts: Targets) -> Job:
     return Job("rke2", "join", tuple(hosts), {
-        "server": ctx.cluster.join_address, "labels": ctx.params.get("labels", {}),
-        "taints": ctx.params.get("taints", [])}, ("token",), timeout_s=600)
+        "server": ctx.cluster.join_address, "labels": {}, "taints": [],
+        "nodes": {h: {k: spec(ctx, h)[k] for k in ("labels", "taints", "kubelet_args")} for h in hosts}},
+        ("token",), timeout_s=600)
 
 
 def unjoin(ctx: FlowContext, hosts: Targets) -> Job:
@@ -75,13 +91,11 @@ def store_state(ctx: FlowContext, hosts: Targets) -> Job:
         "comment": "written by rke up"}, service="inventory", reports=("config",))
 
 
-def membership(ctx: FlowContext) -> dict:
-    return {"cluster": ctx.cluster.name, "roles": ["worker"], "labels": ctx.params.get("labels", {}),
-            "taints": ctx.params.get("taints", [])}
-
-
 def assign(ctx: FlowContext, hosts: Targets) -> Job:
-    return inventory("inventory.membership.assign", **membership(ctx))(ctx, hosts)
+    job = inventory("inventory.membership.assign", cluster=ctx.cluster.name, roles=["worker"])(ctx, hosts)
+    return Job(job.kind, job.action, job.hosts, {**job.params, "per_host": {
+        h: {"labels": spec(ctx, h)["labels"], "taints": spec(ctx, h)["taints"]} for h in hosts}},
+        service=job.service)
 
 
 def release(ctx: FlowContext, hosts: Targets) -> Job:
@@ -94,11 +108,12 @@ def render(ctx: FlowContext, hosts: Targets) -> Job:
 
 
 def sync_labels(ctx: FlowContext, hosts: Targets) -> Job:
-    return kube("label", labels=ctx.params.get("labels", {}))(ctx, hosts)
+    return kube("label", labels={}, node_labels={h: spec(ctx, h)["labels"] for h in hosts})(ctx, hosts)
 
 
 def unlabel(ctx: FlowContext, hosts: Targets) -> Job:
-    return kube("label", labels={k: None for k in ctx.params.get("labels", {})})(ctx, hosts)
+    return kube("label", labels={}, node_labels={h: dict.fromkeys(spec(ctx, h)["labels"]) for h in hosts})(
+        ctx, hosts)
 
 
 def rke2_radius(ctx: FlowContext) -> tuple[list[str], list[str]]:
@@ -110,21 +125,42 @@ def rke1_radius(ctx: FlowContext) -> tuple[list[str], list[str]]:
         "worker-plane", "certificates (every node)", "cluster.yml", "cluster.rkestate", "inventory-membership"]
 
 
+def _node_lines(ctx: FlowContext, host: str, indent: str) -> list[str]:
+    node = spec(ctx, host)
+    lines = [f"+{indent}node-label: {k}={v}" for k, v in sorted(node["labels"].items())]
+    lines += [f"+{indent}node-taint: {t['key']}={t.get('value', '')}:{t.get('effect', 'NoSchedule')}"
+              for t in node["taints"]]
+    return lines + [f"+{indent}kubelet-arg: {a}" for a in node.get("kubelet_args", [])]
+
+
+def _profile_line(ctx: FlowContext) -> list[str]:
+    source = (ctx.params.get("resolved") or {}).get("profile")
+    if not source:
+        return []
+    version = "" if source.get("version") is None else f" v{source['version']}"
+    return [(f"# node profile {source['name']}{version}, label mapping "
+            f"v{ctx.params['resolved'].get('mapping_version', 0)}")]
+
+
 def rke2_diff(ctx: FlowContext) -> str:
-    lines = ["--- /etc/rancher/rke2/config.yaml (absent)", "+++ /etc/rancher/rke2/config.yaml (per new node)",
+    lines = [*_profile_line(ctx), "--- /etc/rancher/rke2/config.yaml (absent)",
+             "+++ /etc/rancher/rke2/config.yaml (per new node)",
              f"+server: {ctx.cluster.join_address}", "+token: <sealed>"]
-    lines += [f"+node-label: {k}={v}" for k, v in sorted(ctx.params.get("labels", {}).items())]
-    lines += [f"+node-taint: {t['key']}={t.get('value', '')}:{t.get('effect', 'NoSchedule')}"
-              for t in ctx.params.get("taints", [])]
-    return "\n".join(lines)
+    for h in sorted(ctx.targets):
+        lines += [f"+# {h}", f"+node-name: {h}", *_node_lines(ctx, h, "")]
+    return "\n".join(lines + flat_network.diff(ctx))
 
 
 def rke1_diff(ctx: FlowContext) -> str:
-    lines = ["--- cluster.yml (current)", "+++ cluster.yml (rendered by the inventory)", " nodes:"]
+    lines = [*_profile_line(ctx), "--- cluster.yml (current)", "+++ cluster.yml (rendered by the inventory)",
+             " nodes:"]
     for h in sorted(ctx.targets):
+        node = spec(ctx, h)
         lines += [f"+- hostname_override: {h}", "+  role: [worker]"]
-        lines += [f"+  labels: {{{k}: {v}}}" for k, v in sorted(ctx.params.get("labels", {}).items())]
-    return "\n".join(lines)
+        lines += [f"+  labels: {{{k}: {v}}}" for k, v in sorted(node["labels"].items())]
+        lines += [f"+  taints: {{key: {t['key']}, value: {t.get('value', '')}, effect: {t['effect']}}}"
+                  for t in node["taints"]]
+    return "\n".join(lines + flat_network.diff(ctx))
 
 
 # -- steps node.add_core takes as they are (its rke_up and gate differ) -------------------
@@ -187,3 +223,22 @@ RKE1 = Flow(
         RKE1_READY,
     ),
 )
+
+
+def _with_flat_network(flow: Flow) -> Flow:
+    """``flow`` with the flat-network steps: the pool checked before the first gate, the
+    ticket after the nodes joined; a node step's compensation passed over when cancelling
+    keeps the nodes (:func:`.flat_network.keep_nodes`)."""
+    steps: list[StepSpec] = []
+    for s in flow.steps:
+        if s.id == "preflight":
+            steps.append(flat_network.POOL_CHECK)
+        if s.undo is not None:
+            s = replace(s, undo=flat_network.unless_kept(s.undo),
+                        undo_then=tuple(flat_network.unless_kept(u) for u in s.undo_then))
+        steps.append(s)
+    return replace(flow, steps=(*steps, *flat_network.STEPS))
+
+
+RKE2_FLAT = _with_flat_network(RKE2)
+RKE1_FLAT = _with_flat_network(RKE1)

@@ -1,0 +1,134 @@
+"""node.add as the seed's seven steps (issue 18) through the public API on ``autorke up``:
+two free GPU machines of the lab added to a cluster with its default node profile, which
+asks for a flat network. The nodes join labelled from the CMDB (rack, GPU model and count);
+the lab VCalico receives one ticket, and only after a human checked it; the Calico pool
+and BGP peers exist in the lab cluster only after a human confirmed VCalico's callback;
+the nodes carry netcfg's network labels; SSH touched the new machines only."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from kubernetes import client
+
+from .conftest import Platform, problem, ready, wait
+
+pytestmark = pytest.mark.slow
+G, V = "crd.projectcalico.org", "v1"
+ZONE, GPU_PRODUCT, GPU_COUNT = "topology.kubernetes.io/zone", "nvidia.com/gpu.product", "nvidia.com/gpu.count"
+
+
+def calico(p: Platform, cluster: str, plural: str) -> dict[str, dict]:
+    with p.kube(cluster) as api:
+        items = client.CustomObjectsApi(api).list_cluster_custom_object(G, V, plural)["items"]
+    return {o["metadata"]["name"]: o for o in items}
+
+
+def api_nodes(p: Platform, cluster: str) -> dict[str, client.V1Node]:
+    with p.kube(cluster) as api:
+        return {n.metadata.name: n for n in client.CoreV1Api(api).list_node().items}
+
+
+def vcalico_tickets(p: Platform, cluster: str) -> list[dict]:
+    tickets = httpx.get(f"{p.lab['components']['vcalico']['url']}/api/v1/tickets", timeout=10).json()
+    return [t for t in tickets if t["request"]["cluster"] == cluster]
+
+
+def claim_gpu_machines(p: Platform, n: int) -> list[str]:
+    """``n`` free lab machines with GPUs (the CMDB says so), no other journey has claimed."""
+    free = [h for h in p.lab["components"]["clusters"]["free_machines"] if h not in p.claimed]
+    gpu = [h for h in free if p.machine(h)["hardware"]["gpu"]["count"]]
+    assert len(gpu) >= n, f"only {len(gpu)} free GPU machines left; raise MACHINES"
+    p.claimed.update(gpu[:n])
+    return gpu[:n]
+
+
+def set_default_profile(p: Platform, cluster: str, spec: dict) -> dict:
+    current = p.call("GET", f"clusters/{cluster}/node-profiles/default", "viewer").json()
+    r = p.call("PUT", f"clusters/{cluster}/node-profiles/default", "admin",
+               json={"spec": spec, "comment": "journey: GPU nodes on the flat network",
+                     "expected_version": current["version"]})
+    assert r.status_code in (200, 201), r.text
+    stored = r.json()
+    return stored
+
+
+def waiting_at(p: Platform, change_id: str, step: str) -> dict:
+    return wait(lambda: (c := p.get_change(change_id))["status"] == "awaiting_approval"
+                and next(s for s in c["plan"]["steps"] if s["id"] == step)["status"] == "awaiting_approval" and c,
+                240, f"change {change_id} waits at {step}")
+
+
+FLAT_PROFILE = {"description": "GPU workers, peered with their racks' ToR", "labels": {"example.com/journey": "flat"},
+                "network": {"enabled": True, "route_reflectors": 1}}
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("cluster", "cidr"), [("rke2-lab", "10.241.0.0/24"), ("rke1-lab", "10.242.0.0/24")])
+def test_gpu_machines_join_labelled_from_the_cmdb_and_get_their_flat_network_inside_the_change(
+        clean_logs: Platform, cluster: str, cidr: str):
+    p = clean_logs
+    profile = set_default_profile(p, cluster, FLAT_PROFILE)
+    try:
+        flat_network_journey(p, cluster, cidr, profile)
+    finally:  # the other journeys add nodes without the flat network
+        set_default_profile(p, cluster, {})
+
+
+def flat_network_journey(p: Platform, cluster: str, cidr: str, profile: dict) -> None:
+    targets = claim_gpu_machines(p, 2)
+    facts = {h: p.machine(h) for h in targets}
+    wait(lambda: p.call("POST", "changes", json={"type": "node.add", "cluster": cluster, "targets": targets,
+                                                  "params": {"role": "worker"}, "dry_run": True}
+                        ).json()["plan"]["steps"][-1]["id"] == "net_apply", 60,
+         "the orchestrator knows the new default profile")
+    seen_before = {t["id"] for t in vcalico_tickets(p, cluster)}
+    pool_name = "flat-" + cidr.replace(".", "-").replace("/", "-")
+
+    r = p.change(type="node.add", cluster=cluster, targets=targets,
+                 params={"role": "worker", "network": {"cidr": cidr}})
+    assert r.status_code == 201, r.text
+    change = r.json()
+    diff = change["plan"]["config_diff"]
+    assert f"node profile default v{profile['version']}" in diff, diff
+    for h in targets:
+        assert f"{ZONE}={facts[h]['network']['rack']}" in diff or f"{ZONE}: {facts[h]['network']['rack']}" in diff, diff
+    assert f"+ippool {pool_name}: cidr {cidr}" in diff
+    p.wait_change(change["id"], "awaiting_approval", timeout=120)
+    assert p.approve(change["id"]).status_code == 200
+
+    waiting = waiting_at(p, change["id"], "net_check")
+    nodes = wait(lambda: (n := api_nodes(p, cluster)) and all(h in n and ready(n[h]) for h in targets) and n,
+                 120, f"{targets} Ready in {cluster}")
+    for h in targets:
+        labels = nodes[h].metadata.labels
+        assert labels[ZONE] == facts[h]["network"]["rack"] and labels["example.com/journey"] == "flat", labels
+        assert labels[GPU_COUNT] == str(facts[h]["hardware"]["gpu"]["count"]) and labels.get(GPU_PRODUCT), labels
+    plan = next(s for s in waiting["plan"]["steps"] if s["id"] == "net_plan")
+    assert plan["status"] == "succeeded", plan
+    assert {t["id"] for t in vcalico_tickets(p, cluster)} == seen_before, "nothing reaches VCalico before the check"
+    own = p.approve(change["id"], "net_check", user="operator")
+    assert own.status_code == 403 and problem(own) == "self-approval", own.text
+    assert p.approve(change["id"], "net_check").status_code == 200
+
+    waiting_at(p, change["id"], "net_confirm")
+    new = [t for t in vcalico_tickets(p, cluster) if t["id"] not in seen_before]
+    assert len(new) == 1 and sorted(new[0]["request"]["nodes"]) == sorted(targets), new
+    assert pool_name not in calico(p, cluster, "ippools"), "the callback alone applies nothing"
+    assert p.approve(change["id"], "net_confirm").status_code == 200
+
+    done = p.wait_change(change["id"], "succeeded", timeout=180)
+    assert [s["status"] for s in done["plan"]["steps"]][-5:] == ["succeeded"] * 5
+    pool = calico(p, cluster, "ippools")[pool_name]["spec"]
+    assert pool["cidr"] == cidr and pool["ipipMode"] == "Never" and pool["vxlanMode"] == "Never"
+    peers = calico(p, cluster, "bgppeers")
+    for rack in {facts[h]["network"]["rack"] for h in targets}:
+        assert f"{cluster}-tor-{rack}".lower() in peers, sorted(peers)
+    nodes = api_nodes(p, cluster)
+    tid = next(s for s in done["plan"]["steps"] if s["id"] == "net_plan")["targets"]["ticket"]["result"]["ticket_id"]
+    for h in targets:
+        labels = nodes[h].metadata.labels
+        assert labels.get("network.autorke.io/flat") == "true" and labels.get("network.autorke.io/ticket") == tid
+    assert {h: p.machine(h)["state"] for h in targets} == dict.fromkeys(targets, "member")
+    touched = p.touched()
+    radius = set(done["plan"]["blast_radius"]["hosts"])
+    assert set(targets) <= set(touched) <= radius, f"SSH commands outside the blast radius: {touched}"
