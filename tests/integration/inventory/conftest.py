@@ -71,6 +71,9 @@ class Inv:
     def patch(self, path: str, user: str = "operator", **kw):
         return self.client.patch(path, headers={**self.headers(user), **kw.pop("headers", {})}, **kw)
 
+    def put(self, path: str, user: str = "operator", **kw):
+        return self.client.put(path, headers={**self.headers(user), **kw.pop("headers", {})}, **kw)
+
 
 def settings_for(nats_url: str, database: tuple[str, str], issuer: str,
                  cmdb_url: str | None, **extra) -> InventorySettings:

@@ -19,6 +19,7 @@ from autorke_common.rest import Cursor
 from autorke_inventory.adapters.orm import (
     ClusterRow,
     ConfigVersionRow,
+    DocumentVersionRow,
     JobRow,
     MachineRow,
     MembershipRow,
@@ -36,6 +37,7 @@ class State:
     clusters: dict[str, ClusterRow] = field(default_factory=dict)
     memberships: dict[str, MembershipRow] = field(default_factory=dict)
     configs: list[ConfigVersionRow] = field(default_factory=list)
+    documents: list[DocumentVersionRow] = field(default_factory=list)
     proposals: dict[str, ProposalRow] = field(default_factory=dict)
     jobs: dict[str, JobRow] = field(default_factory=dict)
     sync_cursors: dict[str, SyncCursorRow] = field(default_factory=dict)
@@ -230,6 +232,36 @@ class FakeConfigs:
         return [r for r in self._of(cluster, kind) if after is None or r.version > after.key][: limit + 1]
 
 
+class FakeDocuments:
+    def __init__(self, state: State) -> None:
+        self.s = state
+
+    def _of(self, cluster: str, kind: str, name: str | None = None) -> list[DocumentVersionRow]:
+        return sorted((r for r in self.s.documents if (r.cluster, r.kind) == (cluster, kind)
+                       and name in (None, r.name)), key=lambda r: (r.name, r.version))
+
+    def latest(self, cluster: str, kind: str, name: str) -> DocumentVersionRow | None:
+        rows = self._of(cluster, kind, name)
+        return rows[-1] if rows else None
+
+    def get(self, cluster: str, kind: str, name: str, version: int) -> DocumentVersionRow | None:
+        return next((r for r in self._of(cluster, kind, name) if r.version == version), None)
+
+    def add_once(self, row: DocumentVersionRow) -> bool:
+        if self.get(row.cluster, row.kind, row.name, row.version) is not None:
+            return False
+        self.s.documents.append(row)
+        return True
+
+    def versions(self, cluster: str, kind: str, name: str, after: Cursor | None,
+                 limit: int) -> list[DocumentVersionRow]:
+        return [r for r in self._of(cluster, kind, name) if after is None or r.version > after.key][: limit + 1]
+
+    def latest_each(self, cluster: str, kind: str, after: Cursor | None, limit: int) -> list[DocumentVersionRow]:
+        newest = {r.name: r for r in self._of(cluster, kind)}  # in version order: the last one stays
+        return [newest[n] for n in sorted(newest) if after is None or n > after.key][: limit + 1]
+
+
 class FakeProposals:
     def __init__(self, state: State) -> None:
         self.s = state
@@ -299,6 +331,7 @@ class FakeUnitOfWork:
         self.clusters = FakeClusters(work)
         self.memberships = FakeMemberships(work, self.store.concurrent)
         self.configs = FakeConfigs(work)
+        self.documents = FakeDocuments(work)
         self.proposals = FakeProposals(work)
         self.jobs = FakeJobs(work)
         self.sync_cursors = FakeSyncCursors(work)
@@ -325,7 +358,8 @@ class FakeUnitOfWork:
         work = self._work
         kept = {f.name: copy.copy(getattr(work, f.name)) for f in fields(State)}
         rows = [*work.machines.values(), *work.clusters.values(), *work.memberships.values(),
-                *work.configs, *work.proposals.values(), *work.jobs.values(), *work.sync_cursors.values()]
+                *work.configs, *work.documents, *work.proposals.values(), *work.jobs.values(),
+                *work.sync_cursors.values()]
         values = [(r, {k: copy.deepcopy(getattr(r, k)) for k in type(r).model_fields}) for r in rows]
         try:
             yield

@@ -21,7 +21,7 @@ from autorke_inventory.adapters.cmdb_http import HttpCmdbSource
 from autorke_inventory.adapters.netbox import NetBoxSource
 from autorke_inventory.adapters.orm import metadata
 from autorke_inventory.adapters.unit_of_work import unit_of_work_factory
-from autorke_inventory.entrypoints import api_clusters, api_configs, api_machines, consumer
+from autorke_inventory.entrypoints import api_clusters, api_configs, api_machines, api_profiles, consumer
 from autorke_inventory.entrypoints.deps import Inlet, InventoryServices
 from autorke_inventory.service_layer import handlers, jobs, messagebus, node_status
 from autorke_inventory.service_layer.sync import SyncRunner
@@ -106,6 +106,6 @@ def create_app(settings: InventorySettings | None = None, configure_process: boo
 
         runtime.every(interval, refresh_node_status, in_thread=True, exclusive="node-status")
     app = create_service_app(runtime, [api_machines.router, api_clusters.router,
-                                       api_configs.router])
+                                       api_configs.router, api_profiles.router])
     app.state.inventory = services
     return app

@@ -113,6 +113,25 @@ class ConfigVersionRow(Table, table=True):
     created_at: datetime = time_field()
 
 
+class DocumentVersionRow(Table, table=True):
+    """A version of one of a cluster's node documents (``kind`` ``node-profile`` or
+    ``label-mapping``, :mod:`autorke_common.node_profiles`): the whole spec, as the model
+    normalised it. Versions are numbered per (cluster, kind, name) from 1; the key refuses
+    a second writer of the same number."""
+
+    __tablename__ = "node_documents"
+    __table_args__ = (UniqueConstraint("cluster", "kind", "name", "version", name="uq_node_document_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cluster: str = Field(sa_column=Column(String(63), ForeignKey("clusters.name"), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    name: str = Field(sa_column=Column(String(63), nullable=False))
+    version: int
+    spec: dict = json_field()
+    created_by: str = Field(sa_column=Column(String(128), nullable=False))
+    created_at: datetime = time_field()
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 class ProposalRow(Table, table=True):
     """A config write waiting for its change (``config.update`` / ``config.import``): the
     content sealed (new options, or an imported cluster.yml and cluster.rkestate), its

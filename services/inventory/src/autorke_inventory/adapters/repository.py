@@ -1,7 +1,7 @@
 """The inventory's repositories: every query the service layer needs, over the unit of
 work's session (``uow.machines``, ``uow.clusters``, ``uow.memberships``, ``uow.configs``,
-``uow.proposals``, ``uow.jobs``, ``uow.sync_cursors``). The service layer sees rows and plain values, never
-SQL; the interfaces it relies on are the protocols in
+``uow.documents``, ``uow.proposals``, ``uow.jobs``, ``uow.sync_cursors``). The service layer
+sees rows and plain values, never SQL; the interfaces it relies on are the protocols in
 :mod:`autorke_inventory.service_layer.unit_of_work`.
 
 Lists are keyset pages (:func:`autorke_common.db.keyset`): ``after`` is the
@@ -23,6 +23,7 @@ from autorke_common.rest import Cursor
 from autorke_inventory.adapters.orm import (
     ClusterRow,
     ConfigVersionRow,
+    DocumentVersionRow,
     JobRow,
     MachineRow,
     MembershipRow,
@@ -276,6 +277,52 @@ class ConfigRepository:
         # here — serves as the tie-breaker keyset wants
         return list(self.session.scalars(keyset(stmt, ConfigVersionRow.version, ConfigVersionRow.kind,
                                                 after, limit)))
+
+
+D = DocumentVersionRow.__table__
+
+
+class DocumentRepository:
+    """Versions of the clusters' node documents (node profiles, the label mapping)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def latest(self, cluster: str, kind: str, name: str) -> DocumentVersionRow | None:
+        return self.session.scalars(select(DocumentVersionRow).where(
+            D.c.cluster == cluster, D.c.kind == kind, D.c.name == name)
+            .order_by(D.c.version.desc()).limit(1)).first()
+
+    def get(self, cluster: str, kind: str, name: str, version: int) -> DocumentVersionRow | None:
+        return self.session.scalars(select(DocumentVersionRow).where(
+            D.c.cluster == cluster, D.c.kind == kind, D.c.name == name, D.c.version == version)).first()
+
+    def add_once(self, row: DocumentVersionRow) -> bool:
+        """Store a version now; False, and nothing written, when another writer stored that
+        version first (the (cluster, kind, name, version) key)."""
+        try:
+            with savepoint(self.session):
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def versions(self, cluster: str, kind: str, name: str, after: Cursor | None,
+                 limit: int) -> list[DocumentVersionRow]:
+        """One document's versions, oldest first (cursor key: the version number; the name,
+        the same on every row here, is the tie-breaker keyset wants)."""
+        stmt = select(DocumentVersionRow).where(D.c.cluster == cluster, D.c.kind == kind, D.c.name == name)
+        return list(self.session.scalars(keyset(stmt, D.c.version, D.c.name, after, limit)))
+
+    def latest_each(self, cluster: str, kind: str, after: Cursor | None, limit: int
+                    ) -> list[DocumentVersionRow]:
+        """The latest version of each document of ``kind``, by name (cursor key: the name)."""
+        newest = (select(D.c.name, func.max(D.c.version).label("version"))
+                  .where(D.c.cluster == cluster, D.c.kind == kind).group_by(D.c.name).subquery())
+        stmt = (select(DocumentVersionRow)
+                .join(newest, (D.c.name == newest.c.name) & (D.c.version == newest.c.version))
+                .where(D.c.cluster == cluster, D.c.kind == kind))
+        return list(self.session.scalars(keyset(stmt, D.c.name, D.c.name, after, limit)))
 
 
 class ProposalRepository:

@@ -12,6 +12,7 @@ from autorke_common.signing import Signer
 from autorke_inventory.adapters.repository import (
     ClusterRepository,
     ConfigRepository,
+    DocumentRepository,
     JobRepository,
     MachineRepository,
     MembershipRepository,
@@ -28,6 +29,7 @@ class InventoryUnitOfWork(UnitOfWork):
     clusters: ClusterRepository
     memberships: MembershipRepository
     configs: ConfigRepository
+    documents: DocumentRepository
     proposals: ProposalRepository
     jobs: JobRepository
     sync_cursors: SyncCursorRepository
@@ -44,6 +46,7 @@ class InventoryUnitOfWork(UnitOfWork):
         self.clusters = ClusterRepository(s)
         self.memberships = MembershipRepository(s)
         self.configs = ConfigRepository(s)
+        self.documents = DocumentRepository(s)
         self.proposals = ProposalRepository(s)
         self.jobs = JobRepository(s)
         self.sync_cursors = SyncCursorRepository(s)

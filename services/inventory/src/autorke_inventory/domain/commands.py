@@ -65,3 +65,17 @@ class RollbackConfig:
     actor: str
     comment: str | None = None
     authorization: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreDocument:
+    """A new version of one of a cluster's node documents (``kind`` ``node-profile`` or
+    ``label-mapping``); ``expected_version``: the latest the caller read (0: none stored)."""
+
+    cluster: str
+    kind: str
+    name: str
+    spec: Any
+    actor: str
+    comment: str | None = None
+    expected_version: int | None = None

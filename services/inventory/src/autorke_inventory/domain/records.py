@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from autorke_common.node_profiles import MachineFacts
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,19 @@ class SourcePage:
     records: list[SourceRecord]
     cursor: str | None  # where the next incremental sync starts, once this page is applied
     more: bool
+
+
+class Placed(Protocol):
+    """Where a machine stands and what GPUs it has: a :class:`SourceRecord` or a machine row."""
+
+    rack: str | None
+    site: str | None
+    gpu_model: str | None
+    gpu_count: int
+
+
+def label_facts(machine: Placed) -> MachineFacts:
+    """What node labels can come from, as the machine events carry it (the CMDB's IDC is
+    the inventory's ``site``)."""
+    return MachineFacts(rack=machine.rack, idc=machine.site, gpu_model=machine.gpu_model,
+                        gpu_count=machine.gpu_count or 0)

@@ -3,7 +3,7 @@ it. The orchestrator's commands come over the bus (:mod:`.messagebus` dispatches
 the dict ``bootstrap`` wires); the REST API's are the commands of
 :mod:`autorke_inventory.domain.commands`. What a handler does inside its unit of work is in
 the modules named after the thing it handles (``membership``, ``clusters``, ``configs``,
-``proposals``, ``jobs``, ``node_status``).
+``profiles``, ``proposals``, ``jobs``, ``node_status``).
 
 A config written through the REST API (options, an import from files, a rollback) is never
 written by its handler: it becomes a change of the orchestrator, asked for as the caller
@@ -35,6 +35,7 @@ from autorke_inventory.domain.commands import (
     RefreshNodes,
     RegisterCluster,
     RollbackConfig,
+    StoreDocument,
     UpdateCluster,
 )
 from autorke_inventory.service_layer import (
@@ -45,6 +46,7 @@ from autorke_inventory.service_layer import (
     lookups,
     membership,
     node_status,
+    profiles,
     proposals,
     views,
 )
@@ -266,3 +268,13 @@ def rollback_config(c: RollbackConfig, uow: UnitOfWork, *, box: SecretBox,
         configs.get_version(uow, lookups.cluster(uow, c.cluster).name, c.kind, c.to)
     payload = {"rollback": {"kind": c.kind, "version": c.to, "comment": c.comment}}
     return _through_change(uow, c.cluster, "config.rollback", payload, box, c.actor, c.authorization, changes)
+
+
+def store_document(c: StoreDocument, uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    """A node profile or the label mapping, versioned at once (no change: they act only
+    when a change adds nodes); (the latest version's view, whether this stored it)."""
+    with uow:
+        answer = profiles.store(uow, lookups.cluster(uow, c.cluster), c.kind, c.name, c.spec, actor=c.actor,
+                                comment=c.comment, expected_version=c.expected_version)
+        uow.commit()
+        return answer

@@ -27,6 +27,7 @@ from autorke_common.envelope import Envelope, utcnow
 from autorke_common.errors import DomainError, Invalid, Problem
 from autorke_inventory.adapters.orm import ClusterRow, JobRow, MachineRow
 from autorke_inventory.domain.matching import ObservedNode
+from autorke_inventory.domain.records import label_facts
 from autorke_inventory.domain.roles import roles_from_node_labels
 from autorke_inventory.service_layer import clusters, node_status
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork
@@ -156,7 +157,7 @@ def _facts(uow: UnitOfWork, job: JobRow, event: ex.TargetFinished, env: Envelope
     machine.facts_at = utcnow()
     machine.version += 1
     uow.emit(Envelope.of(msg.MachineUpdated(machine=machine.id, hostname=machine.hostname,
-                                            ip=machine.ip, fields=["facts"]),
+                                            ip=machine.ip, fields=["facts"], facts=label_facts(machine)),
                          source="inventory", correlation_id=job.job_id, actor=env.actor),
              aggregate=machine.id)
 

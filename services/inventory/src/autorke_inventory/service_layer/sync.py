@@ -22,7 +22,7 @@ from autorke_common.envelope import Envelope, utcnow
 from autorke_common.exclusive import Hold, local_sections
 from autorke_inventory.adapters.orm import SyncCursorRow
 from autorke_inventory.adapters.sources import MachineSource
-from autorke_inventory.domain.records import SourcePage, SourceRecord
+from autorke_inventory.domain.records import SourcePage, SourceRecord, label_facts
 from autorke_inventory.domain.sync import PagePlan, plan_missing, plan_page
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -199,7 +199,7 @@ def _add(uow: UnitOfWork, plan: PagePlan, s: SyncSummary, actor: str, now: datet
     for r in plan.add:
         uow.emit(_env(msg.MachineAdded(
             machine=r.id, hostname=r.hostname, ip=r.ip, rack=r.rack,
-            state="retired" if r.retired else "available", ssh=ssh_access(r)), s, actor),
+            state="retired" if r.retired else "available", ssh=ssh_access(r), facts=label_facts(r)), s, actor),
             aggregate=r.id)
 
 
@@ -215,7 +215,8 @@ def _update(uow: UnitOfWork, plan: PagePlan, conflicts: dict[str, list[dict]], s
                "conflicts": conflicts.get(known.id), **_values(r)}
         rows.append(row)
         uow.emit(_env(msg.MachineUpdated(machine=known.id, hostname=row["hostname"], ip=row["ip"],
-                                         fields=fields, ssh=ssh_access(r)), s, actor), aggregate=known.id)
+                                         fields=fields, ssh=ssh_access(r), facts=label_facts(r)), s, actor),
+                 aggregate=known.id)
     uow.machines.update_many(rows, now)
 
 

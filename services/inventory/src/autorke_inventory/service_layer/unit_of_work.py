@@ -14,6 +14,7 @@ from autorke_common.rest import Cursor
 from autorke_inventory.adapters.orm import (
     ClusterRow,
     ConfigVersionRow,
+    DocumentVersionRow,
     JobRow,
     MachineRow,
     MembershipRow,
@@ -63,6 +64,16 @@ class Configs(Protocol):
     def page(self, cluster: str, kind: str, after: Cursor | None, limit: int) -> list[ConfigVersionRow]: ...
 
 
+class Documents(Protocol):
+    def latest(self, cluster: str, kind: str, name: str) -> DocumentVersionRow | None: ...
+    def get(self, cluster: str, kind: str, name: str, version: int) -> DocumentVersionRow | None: ...
+    def add_once(self, row: DocumentVersionRow) -> bool: ...
+    def versions(self, cluster: str, kind: str, name: str, after: Cursor | None,
+                 limit: int) -> list[DocumentVersionRow]: ...
+    def latest_each(self, cluster: str, kind: str, after: Cursor | None, limit: int
+                    ) -> list[DocumentVersionRow]: ...
+
+
 class Proposals(Protocol):
     def get(self, proposal_id: str) -> ProposalRow | None: ...
     def add(self, row: ProposalRow) -> None: ...
@@ -96,6 +107,7 @@ class UnitOfWork(Protocol):
     clusters: Clusters
     memberships: Memberships
     configs: Configs
+    documents: Documents
     proposals: Proposals
     jobs: Jobs
     sync_cursors: SyncCursors

@@ -17,10 +17,11 @@ from autorke_common.rest import Cursor, invalid_cursor, page_of
 from autorke_common.secrets import SecretBox
 from autorke_inventory.adapters.orm import ClusterRow, ConfigVersionRow
 from autorke_inventory.adapters.repository import MACHINE_SORTS, MachineQuery
+from autorke_inventory.domain import profiles as documents
 from autorke_inventory.domain import redaction
 from autorke_inventory.domain.lifecycle import STATES
 from autorke_inventory.domain.roles import ROLES
-from autorke_inventory.service_layer import configs, lookups, node_status, proposals
+from autorke_inventory.service_layer import configs, lookups, node_status, profiles, proposals
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork
 
 CONTAINER_NETWORK_PREFIXES = ("projectcalico.org/", "calico/", "network.autorke.dev/")
@@ -257,3 +258,56 @@ def config_diff(uow: UnitOfWork, box: SecretBox, name: str, kind: str, old: int,
         after = configs.plaintext(configs.get_version(uow, name, kind, new), box)
     text = redaction.diff(kind, before, after, f"{kind}@{old}", f"{kind}@{new}")
     return {"cluster": name, "kind": kind, "from": old, "to": new, "diff": text, "redacted": True}
+
+
+# -- node documents (node profiles, the label mapping) -------------------------------------
+def documents_latest(uow: UnitOfWork, cluster: str, kind: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The latest version of each of the cluster's documents of ``kind``, by name, with
+    their specs; the built-in ``default`` (version 0) among them while none is stored."""
+    after = _after(cursor, "name", str)
+    with uow:
+        lookups.cluster(uow, cluster)
+        items = [profiles.view(r) for r in uow.documents.latest_each(cluster, kind, after, limit)]
+        if (after is None or documents.DEFAULT > after.key) and uow.documents.latest(
+                cluster, kind, documents.DEFAULT) is None:
+            items = sorted([*items, profiles.builtin_view(cluster, kind, documents.DEFAULT)],
+                           key=lambda d: d["name"])[: limit + 1]
+    page = page_of(items, limit, key=lambda d: (d["name"], d["name"]), sort="name")
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+def document(uow: UnitOfWork, cluster: str, kind: str, name: str, version: int | None) -> dict[str, Any]:
+    """One version of a document with its spec (None: the latest)."""
+    documents.checked_name(kind, name)
+    with uow:
+        lookups.cluster(uow, cluster)
+        return profiles.version(uow, cluster, kind, name, version)
+
+
+def document_versions(uow: UnitOfWork, cluster: str, kind: str, name: str, limit: int,
+                      cursor: str | None) -> dict[str, Any]:
+    """A document's versions, oldest first, without their specs; ``default`` begins with
+    the built-in version 0."""
+    documents.checked_name(kind, name)
+    after = _after(cursor, "version", int)
+    with uow:
+        lookups.cluster(uow, cluster)
+        items = [profiles.view(r, spec=False) for r in uow.documents.versions(cluster, kind, name, after, limit)]
+    first = profiles.builtin_view(cluster, kind, name, spec=False) if after is None else None
+    if first is not None:
+        items = [first, *items][: limit + 1]
+    elif after is None and not items:
+        raise Missing("not-found", f"{kind} {name!r} of cluster {cluster!r} does not exist")
+    page = page_of(items, limit, key=lambda d: (d["version"], d["name"]), sort="version")
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+def document_diff(uow: UnitOfWork, cluster: str, kind: str, name: str, old: int, new: int) -> dict[str, Any]:
+    """The unified diff of two versions' specs as YAML with sorted keys (0: the built-in)."""
+    documents.checked_name(kind, name)
+    with uow:
+        lookups.cluster(uow, cluster)
+        before = profiles.version(uow, cluster, kind, name, old)["spec"]
+        after = profiles.version(uow, cluster, kind, name, new)["spec"]
+    return {"cluster": cluster, "kind": kind, "name": name, "from": old, "to": new,
+            "diff": documents.diff(name, old, before, new, after)}
