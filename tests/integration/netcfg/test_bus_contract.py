@@ -1,6 +1,7 @@
 """netcfg on the bus: inventory's cluster events are consumed idempotently (a replay or an
 older event changes nothing), and the orchestrator can drive ``network.flatten`` with
-commands alone — plan, approve, confirm — with the same human-step rules as REST."""
+commands alone — plan, approve, confirm, each signed by it — with the same human-step
+rules as REST."""
 from __future__ import annotations
 
 import uuid
@@ -11,6 +12,7 @@ from kubernetes import client
 from autorke_common.catalogue.inventory import ClusterUpdated
 from autorke_common.catalogue.netcfg import ApproveTicket, ConfirmTicket, PlanTicket, PoolSpec
 from autorke_common.envelope import Envelope
+from fixtures.signing import sign
 
 from .conftest import pools_in, wait_for
 from .test_flatten import status_of, wait_status
@@ -46,8 +48,8 @@ def test_orchestrator_drives_flatten_with_commands(netcfg, cluster):
     tid = f"nt-{uuid.uuid4().hex[:12]}"
 
     def send(message):
-        netcfg.publish(Envelope.of(message, source="orchestrator", correlation_id=change_id,
-                                   actor=getattr(message, "requested_by", None)))
+        netcfg.publish(sign(Envelope.of(message, source="orchestrator", correlation_id=change_id,
+                                        actor=getattr(message, "requested_by", None))))
 
     plan = PlanTicket(ticket_id=tid, cluster=lab.name, nodes=["w1", "w2"], route_reflectors=[],
                       pool_name="cmd-pool", pool=PoolSpec(cidr="10.110.0.0/16", blockSize=26),
@@ -74,10 +76,10 @@ def test_orchestrator_drives_flatten_with_commands(netcfg, cluster):
 def test_a_refused_plan_command_answers_with_a_failed_ticket(netcfg, cluster):
     lab, _ = cluster
     tid = f"nt-{uuid.uuid4().hex[:12]}"
-    netcfg.publish(Envelope.of(PlanTicket(
+    netcfg.publish(sign(Envelope.of(PlanTicket(
         ticket_id=tid, cluster=lab.name, nodes=["w1"], pool_name="bad",
         pool=PoolSpec(cidr="10.20.0.0/24"), requested_by="operator"), source="orchestrator",
-        correlation_id="chg-1"))
+        correlation_id="chg-1")))
     failed = wait_for(lambda: [e for e in netcfg.events("autorke.events.netcfg.ticket.failed")
                                if e.data["ticket_id"] == tid])
     assert failed[0].data["reason"] == "plan-refused" and "10.20.0.0/16" in failed[0].data["detail"]

@@ -207,8 +207,11 @@ class FakeCluster:
             raise self.fail[method]
 
     def list(self, plural: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+        """The objects of ``plural``; ``label_selector``: one ``key=value`` only."""
         self._maybe_fail("list")
-        return [copy.deepcopy(o) for (p, _), o in sorted(self.objects.items()) if p == plural]
+        key, _, value = (label_selector or "").partition("=")
+        return [copy.deepcopy(o) for (p, _), o in sorted(self.objects.items())
+                if p == plural and (not key or (o["metadata"].get("labels") or {}).get(key) == value)]
 
     def get(self, plural: str, name: str) -> dict[str, Any] | None:
         obj = self.objects.get((plural, name))
@@ -226,7 +229,8 @@ class FakeCluster:
 
     def replace_spec(self, plural: str, current: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         self._maybe_fail("replace_spec")
-        name = current["metadata"]["name"]
+        name = current["metadata"]["name"]   # a replace writes the labels it is given, as the API does
+        self.objects[(plural, name)]["metadata"]["labels"] = dict(current["metadata"].get("labels") or {})
         self.objects[(plural, name)]["spec"] = dict(spec)
         self.writes.append(("replace", plural, name))
         return copy.deepcopy(self.objects[(plural, name)])
@@ -237,7 +241,8 @@ class FakeCluster:
         before = self.get(plural, name)
         if before is None:
             return self.create(plural, kind, name, spec, labels), None
-        return self.replace_spec(plural, before, spec), before
+        merged = {**before["metadata"], "labels": {**(before["metadata"].get("labels") or {}), **(labels or {})}}
+        return self.replace_spec(plural, {**before, "metadata": merged}, spec), before
 
     def delete(self, plural: str, name: str) -> None:
         self._maybe_fail("delete")

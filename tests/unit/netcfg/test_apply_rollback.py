@@ -51,7 +51,7 @@ class FakeCluster:
 def test_a_failure_part_way_undoes_every_write():
     fake = FakeCluster()
     fake.fail_on = "peer-r1"
-    applier = Applier(fake)
+    applier = Applier(fake, "nt-1")
     applier.pool(Pool("flat", "10.100.0.0/16", 26), {})
     applier.node("w1", {"network.autorke.io/flat": "true", "rack": "r1"},
                  {"projectcalico.org/ASNumber": "65001"})

@@ -58,11 +58,15 @@ class World:
         return self.uow.row("pools", ("c1", name))
 
 
-@pytest.fixture
-def world() -> World:
+def new_world() -> World:
     uow, cluster, vcalico = FakeUnitOfWork(), FakeCluster(NODES), FakeTicketSystem()
     uow.seed(CLUSTER)
     return World(uow, cluster, vcalico, ports(uow, FakeClusters(c1=cluster), vcalico))
+
+
+@pytest.fixture
+def world() -> World:
+    return new_world()
 
 
 def seed_ticket(world: World, status: str, **fields) -> TicketRow:
@@ -162,6 +166,16 @@ def test_a_plan_is_built_from_the_clusters_own_nodes(world):
     assert world.uow.event_types() == ["netcfg.ticket.planned"]
 
 
+def test_a_plan_with_a_rack_label_reads_the_racks_from_the_nodes_in_the_cluster(world):
+    zone = "topology.kubernetes.io/zone"
+    world.cluster.node_objects["w1"]["metadata"]["labels"][zone] = "z1"
+    command = plan_command(["w1"]).model_copy(update={"rack_label": zone})
+    assert tickets.plan(command, world.ports)["plan"]["nodes"] == [{"name": "w1", "ip": "10.20.1.11", "rack": "z1"}]
+    error = refused(tickets.plan, plan_command(["w2"], "nt-8").model_copy(update={"rack_label": zone}), world.ports)
+    assert error.slug == "node-without-rack" and "'topology.kubernetes.io/zone'" in error.detail
+    assert world.uow.row("tickets", "nt-8") is None
+
+
 def test_only_a_failed_submission_is_retried(world):
     seed_ticket(world, ticket_rules.FAILED, failure_reason="vcalico-rejected")
     error = refused(tickets.retry, RetryTicket("nt-1", "operator"), world.ports)
@@ -196,6 +210,7 @@ def test_p9_a_signed_callback_waits_for_a_human_and_counts_once(world):
     assert world.ticket().callback["answer"] == ANSWER
     assert callbacks.receive(signed("ev-1", "VC-1"), world.ports)["status"] == "duplicate"
     assert world.uow.event_types() == ["netcfg.ticket.callback_received"]
+    assert world.uow.events[0].data["accepted"] is True
     assert world.cluster.writes == []                # nothing is applied before the confirmation
 
 
@@ -212,6 +227,15 @@ def test_p8_an_answer_naming_a_foreign_node_fails_the_ticket(world):
     assert callbacks.receive(signed("ev-1", "VC-1", answer=answer), world.ports)["status"] == "failed"
     assert world.ticket().failure_reason == "cross-cluster-peering" and "x1" in world.ticket().failure_detail
     assert world.uow.event_types() == ["netcfg.ticket.callback_received", "netcfg.ticket.failed"]
+    assert world.uow.events[0].data["accepted"] is False   # the verdict is in the callback's own event
+
+
+@pytest.mark.parametrize("result", ["rejected", "bogus"])
+def test_a_callback_that_is_not_an_approval_is_not_accepted(world, result):
+    seed_ticket(world, ticket_rules.SUBMITTED, vcalico_ticket_id="VC-1")
+    assert callbacks.receive(signed("ev-1", "VC-1", result=result), world.ports)["status"] == "failed"
+    received, failed = world.uow.events
+    assert received.data["accepted"] is False and failed.type == "netcfg.ticket.failed"
 
 
 def test_a_callback_that_beats_the_submission_record_is_held_then_taken_up(world):

@@ -164,3 +164,27 @@ def test_m4_signature_headers_must_be_plain_ascii(timestamp, signature):
     headers = {"X-VCalico-Timestamp": timestamp, "X-VCalico-Signature": signature or good}
     with pytest.raises(SignatureRejected, match="malformed"):
         verify("s3cret", headers, body, now=1700000010, tolerance_s=300)
+
+
+def test_a_plan_reads_the_racks_from_the_label_it_is_given():
+    facts = {"w1": NodeFacts("w1", "10.0.1.1", {"rack": "old", "autorke.io/rack": "r7"}),
+             "w2": NodeFacts("w2", "10.0.2.1", {"rack": "r2"})}
+    plan = ticket_rules.build_plan("c1", 64512, ["w1"], [], {}, facts, "flat", {"cidr": "10.100.0.0/16"},
+                                   rack_label="autorke.io/rack")
+    assert plan["nodes"] == [{"name": "w1", "ip": "10.0.1.1", "rack": "r7"}] and plan["racks"] == ["r7"]
+    assert plan["rack_label"] == "autorke.io/rack"
+    with pytest.raises(DomainError) as caught:     # w2 has a rack, but not under that label
+        ticket_rules.build_plan("c1", 64512, ["w1", "w2"], [], {}, facts, "flat", {"cidr": "10.100.0.0/16"},
+                                rack_label="autorke.io/rack")
+    assert caught.value.slug == "node-without-rack"
+    assert "w2" in caught.value.detail and "'autorke.io/rack'" in caught.value.detail
+    assert caught.value.extensions["label"] == "autorke.io/rack"
+
+
+def test_an_applied_ticket_may_only_be_reverted_and_an_open_one_cancelled():
+    assert ticket_rules.transition("t", ticket_rules.APPLIED, ticket_rules.REVERTED, "reverted") == "reverted"
+    for status in ticket_rules.OPEN:
+        assert ticket_rules.transition("t", status, ticket_rules.CANCELLED, "cancelled") == "cancelled"
+    for status in (ticket_rules.CONFIRMED, *ticket_rules.ENDED):
+        with pytest.raises(DomainError):
+            ticket_rules.transition("t", status, ticket_rules.REVERTED, "reverted")

@@ -17,6 +17,7 @@ from autorke_common.catalogue.netcfg import (
     CheckPool,
     ConfirmTicket,
     PlanTicket,
+    RevertTicket,
     SubmitTicket,
 )
 from autorke_common.change_requests import ChangeRequests
@@ -29,7 +30,7 @@ from autorke_netcfg.adapters.unit_of_work import NetcfgUnitOfWork
 from autorke_netcfg.adapters.vcalico import VCalicoClient
 from autorke_netcfg.entrypoints import api, tickets_api
 from autorke_netcfg.entrypoints.consumer import CommandHandler, consumers
-from autorke_netcfg.service_layer import apply, pools, submission, tickets
+from autorke_netcfg.service_layer import apply, pools, revert, submission, tickets
 from autorke_netcfg.service_layer.drift import detect_drift
 from autorke_netcfg.service_layer.ports import Ports
 from autorke_netcfg.service_layer.tickets import expire_callbacks
@@ -41,6 +42,7 @@ HANDLERS: dict[type, CommandHandler] = {
     ConfirmTicket: tickets.confirm,
     SubmitTicket: submission.submit,
     ApplyTicket: apply.apply,
+    RevertTicket: revert.revert,
     CheckPool: pools.check,
     ApplyPool: pools.apply,
 }
@@ -68,7 +70,8 @@ class NetcfgSettings(ServiceSettings):
 
 
 def orchestrator_commands(settings: NetcfgSettings) -> signing.Verifier:
-    """Only the orchestrator may sign the ``ippool.*`` commands (C2); no trusted signers: no start."""
+    """Only the orchestrator may sign the ``ippool.*`` commands and the ticket commands it
+    sends (plan, approve, confirm, revert: C2); no trusted signers: no start."""
     return signing.verifier_from(settings, scope=lambda signer, _env: signer == "orchestrator")
 
 
@@ -95,12 +98,13 @@ def create_app(settings: NetcfgSettings | None = None, configure_process: bool =
     runtime = ServiceRuntime(settings, metadata, "autorke_netcfg:migrations", configure_process,
                              needs_secrets=True)
     ports = build_ports(runtime, settings)
-    # a submission retries VCalico with back-off before it answers; apply writes a whole fabric
+    # a submission retries VCalico with back-off before it answers; apply writes a whole fabric,
+    # and a revert takes it back (both under the cluster's pool lock)
     submit_window = settings.vcalico_submit_attempts * (settings.vcalico_request_timeout_s
                                                         + settings.vcalico_submit_max_backoff_s) + 30.0
-    for spec in consumers(ports, HANDLERS, {SubmitTicket: submit_window, ApplyTicket: 120.0,
-                                            ApplyPool: settings.pool_lock_timeout_s + 90.0},
-                          orchestrator_commands(settings)):
+    ack_wait = {SubmitTicket: submit_window, ApplyTicket: 120.0, ApplyPool: settings.pool_lock_timeout_s + 90.0,
+                RevertTicket: settings.pool_lock_timeout_s + 120.0}
+    for spec in consumers(ports, HANDLERS, ack_wait, orchestrator_commands(settings)):
         runtime.consume(spec)
 
     def expire() -> None:

@@ -27,18 +27,24 @@ from autorke_common.errors import Conflict, Forbidden, Invalid
 
 PLANNED, APPROVED, SUBMITTED = "planned", "approved", "submitted"
 CALLBACK_RECEIVED, CONFIRMED, APPLIED = "callback_received", "confirmed", "applied"
-FAILED, CANCELLED = "failed", "cancelled"
+FAILED, CANCELLED, REVERTED = "failed", "cancelled", "reverted"
 
 TRANSITIONS: dict[str, set[str]] = {
     PLANNED: {APPROVED, CANCELLED, FAILED},
-    APPROVED: {SUBMITTED, FAILED},
-    SUBMITTED: {CALLBACK_RECEIVED, FAILED},
+    # a submission in flight records its outcome only while the ticket is approved, and a
+    # callback for a ticket no longer submitted is ignored: both may be cancelled
+    APPROVED: {SUBMITTED, FAILED, CANCELLED},
+    SUBMITTED: {CALLBACK_RECEIVED, FAILED, CANCELLED},
     CALLBACK_RECEIVED: {CONFIRMED, FAILED, CANCELLED},
     CONFIRMED: {APPLIED, FAILED},
-    APPLIED: set(),
+    APPLIED: {REVERTED},         # the compensation of a node.add's network steps
     FAILED: {APPROVED},          # only a retryable failure (submission), see can_retry
     CANCELLED: set(),
+    REVERTED: set(),
 }
+#: the states a ticket is cancelled from (nothing applied yet), and those it ends in
+OPEN = (PLANNED, APPROVED, SUBMITTED, CALLBACK_RECEIVED)
+ENDED = (FAILED, CANCELLED, REVERTED)
 RETRYABLE = {"vcalico-unavailable"}
 RACK_LABELS = ("rack", "topology.autorke.io/rack")
 FLAT_LABEL = "network.autorke.io/flat"
@@ -97,7 +103,11 @@ class NodeFacts:
 
     @property
     def rack(self) -> str | None:
-        for key in RACK_LABELS:
+        return self.rack_from(None)
+
+    def rack_from(self, label: str | None) -> str | None:
+        """The node's rack: from ``label`` when given, else from the first of :data:`RACK_LABELS`."""
+        for key in (label,) if label else RACK_LABELS:
             if self.labels.get(key):
                 return self.labels[key]
         return None
@@ -134,9 +144,11 @@ def check_membership(cluster: str, nodes: list[str], route_reflectors: list[str]
 
 def build_plan(cluster: str, cluster_as: int | None, node_names: list[str],
                route_reflectors: list[str], as_numbers: dict[str, int],
-               facts: dict[str, NodeFacts], pool_name: str, pool_spec: dict[str, Any]) -> dict:
-    """The plan a human reads: each node with its IP and rack, the racks, the route
-    reflectors, the AS numbers asked for, the cluster's AS, and the pool."""
+               facts: dict[str, NodeFacts], pool_name: str, pool_spec: dict[str, Any],
+               rack_label: str | None = None) -> dict:
+    """The plan a human reads: each node with its IP and rack (read from ``rack_label``
+    when given, see :meth:`NodeFacts.rack_from`), the racks, the route reflectors, the AS
+    numbers asked for, the cluster's AS, and the pool."""
     if not node_names:
         raise Invalid("invalid-request", "a ticket needs nodes", field="nodes")
     if len(set(node_names)) != len(node_names):
@@ -147,9 +159,11 @@ def build_plan(cluster: str, cluster_as: int | None, node_names: list[str],
         fact = facts[name]
         if not fact.ip:
             raise Invalid("node-without-address", f"node {name} reports no InternalIP", field="nodes")
-        if not fact.rack:
-            raise Invalid("node-without-rack", f"node {name} has no 'rack' label; label it first", field="nodes")
-        nodes.append({"name": name, "ip": fact.ip, "rack": fact.rack})
+        rack = fact.rack_from(rack_label)
+        if not rack:
+            raise Invalid("node-without-rack", f"node {name} has no '{rack_label or 'rack'}' label; label it first",
+                          field="nodes", label=rack_label or "rack")
+        nodes.append({"name": name, "ip": fact.ip, "rack": rack})
     racks = sorted({n["rack"] for n in nodes})
     unknown_racks = sorted(set(as_numbers) - set(racks))
     if unknown_racks:
@@ -159,9 +173,12 @@ def build_plan(cluster: str, cluster_as: int | None, node_names: list[str],
         if not _is_as(asn):
             raise Invalid("invalid-as-number", f"AS {asn} of rack {rack} is not a valid AS number",
                           field="as_numbers")
-    return {"cluster": cluster, "cluster_as": cluster_as, "nodes": nodes, "racks": racks,
+    plan = {"cluster": cluster, "cluster_as": cluster_as, "nodes": nodes, "racks": racks,
             "route_reflectors": list(route_reflectors), "as_numbers": dict(as_numbers),
             "pools": [{"name": pool_name, **pool_spec}]}
+    if rack_label:
+        plan["rack_label"] = rack_label
+    return plan
 
 
 def _is_as(value: Any) -> bool:

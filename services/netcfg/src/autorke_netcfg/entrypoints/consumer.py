@@ -1,8 +1,11 @@
 """Bus subscriptions: inventory's cluster events (the facts netcfg checks pools and plans
 against), the orchestrator's finished changes (an ``ippool.*`` change's pool is then no
-longer pending), the orchestrator's ``ippool.*`` steps (check, apply) and the
-``network.flatten`` commands netcfg itself sends after each human step, each to the
-handler ``bootstrap`` registers for its type. Handlers
+longer pending), the orchestrator's ``ippool.*`` steps (check, apply), the ticket
+commands the orchestrator sends as steps of a change (plan, approve, confirm, revert) and
+the ones netcfg itself sends after each human step (submit, apply), each to the handler
+``bootstrap`` registers for its type. What only the orchestrator sends is obeyed only
+with its signature (C2: :data:`SIGNED_TICKET_COMMANDS`); the REST API calls the handlers
+directly and is not concerned. Handlers
 are plain functions the bus runs in a worker thread (the Kubernetes client and the
 database are blocking); each command has its own durable consumer on the work queue. A
 refusal (a domain error, a problem below 500) is dead-lettered with its slug by the bus;
@@ -14,6 +17,7 @@ from typing import Any, Protocol
 
 from autorke_common.bus import COMMANDS_STREAM, EVENTS_STREAM, ConsumerSpec, Delivery
 from autorke_common.catalogue import Command
+from autorke_common.catalogue.netcfg import ApproveTicket, ConfirmTicket, PlanTicket, RevertTicket
 from autorke_common.catalogue.orchestrator import ChangeFinished
 from autorke_common.envelope import Envelope
 from autorke_common.errors import PermanentError
@@ -22,8 +26,15 @@ from autorke_netcfg.service_layer.ports import Ports
 
 #: a command handler: ``(command, ports, envelope)``, the envelope that carried it
 CommandHandler = Callable[[Any, Ports, Envelope], object]
-#: commands obeyed only with the orchestrator's signature
-SIGNED_COMMANDS = "netcfg.ippool."
+#: commands obeyed only with the orchestrator's signature: every ``ippool.*`` step, and the
+#: ticket commands that on the bus come from the orchestrator alone (``submit`` and ``apply``
+#: are netcfg's own follow-ups of a human step, published by netcfg itself, unsigned)
+SIGNED_PREFIX = "netcfg.ippool."
+SIGNED_TICKET_COMMANDS = frozenset(c.TYPE for c in (PlanTicket, ApproveTicket, ConfirmTicket, RevertTicket))
+
+
+def must_be_signed(message_type: str) -> bool:
+    return message_type.startswith(SIGNED_PREFIX) or message_type in SIGNED_TICKET_COMMANDS
 
 
 class Verifier(Protocol):
@@ -44,7 +55,7 @@ def consumers(ports: Ports, handlers: Mapping[type[Command], CommandHandler],
             pools.change_closed(ports, env.parsed().change_id)
 
     def on_command(env: Envelope, _: Delivery) -> None:
-        if env.type.startswith(SIGNED_COMMANDS):
+        if must_be_signed(env.type):
             verifier.verify(env)  # refused (permanent: dead-lettered) before anything is read
         msg = env.parsed()
         handler = handlers.get(type(msg))

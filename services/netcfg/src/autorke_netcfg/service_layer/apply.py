@@ -5,9 +5,10 @@ labels and AS annotations, the route reflectors' label and cluster id, the BGP p
 from the plan's racks and nodes (``ticket_rules.desired_peers``), never from the answer's
 selectors. Each write is logged with how to undo it; when any write or the final
 verification fails, the log is undone in reverse, the ticket fails and nothing is left
-half-applied. The pool's write is marked on its record before the pool is written
-(``pool_writes``), so the drift check never takes the pool, written but not yet recorded,
-for drift.
+half-applied. An applied ticket keeps what was there before each write (``applied``'s
+``before``), so that ``revert`` can take it back later (``domain.revert_rules``). The
+pool's write is marked on its record before the pool is written (``pool_writes``), so the
+drift check never takes the pool, written but not yet recorded, for drift.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from autorke_common.catalogue.netcfg import ApplyTicket, IPPoolCreated, TicketAp
 from autorke_common.envelope import Envelope
 from autorke_common.errors import DomainError, Problem
 from autorke_netcfg.adapters.kube import ClusterApi
-from autorke_netcfg.domain import pool_rules, ticket_rules
+from autorke_netcfg.domain import pool_rules, revert_rules, ticket_rules
 from autorke_netcfg.domain.pool_rules import ClusterNetworks, Pool
 from autorke_netcfg.domain.ticket_rules import NodeFacts
 from autorke_netcfg.service_layer import pool_writes
@@ -36,11 +37,14 @@ class ApplyFailed(Exception):
 
 
 class Applier:
-    """Writes with an undo log."""
+    """Writes with an undo log, and a record of what each write replaced (``before``: per
+    node the old value of each key written, None when unknown; per object ``plural/name``
+    its spec and labels, None when created: ``revert_rules.prior_of``)."""
 
-    def __init__(self, api: ClusterApi) -> None:
-        self.api = api
+    def __init__(self, api: ClusterApi, ticket_id: str) -> None:
+        self.api, self.ticket_id = api, ticket_id
         self.undo: list[tuple[str, Callable[[], Any]]] = []
+        self.before: dict[str, dict[str, Any]] = {"nodes": {}, "objects": {}}
 
     def pool(self, pool: Pool, labels: dict[str, str]) -> bool:
         current = self.api.get("ippools", pool.name)
@@ -59,6 +63,9 @@ class Applier:
         meta = current["metadata"]
         old_labels = {k: (meta.get("labels") or {}).get(k) for k in labels}
         old_ann = {k: (meta.get("annotations") or {}).get(k) for k in annotations}
+        # old values written by this ticket's own earlier attempt say nothing of the node before it
+        own = revert_rules.owned_by(self.ticket_id, current)
+        self.before["nodes"][name] = None if own else {"labels": old_labels, "annotations": old_ann}
         self.api.patch_node_metadata(name, labels, annotations)
         self.undo.append((f"restore node {name}",
                           lambda: self.api.patch_node_metadata(name, old_labels, old_ann)))
@@ -66,6 +73,7 @@ class Applier:
     def resource(self, plural: str, kind: str, name: str, spec: dict[str, Any],
                  labels: dict[str, str]) -> None:
         _, before = self.api.upsert(plural, kind, name, spec, labels)
+        self.before["objects"][f"{plural}/{name}"] = revert_rules.prior_of(self.ticket_id, before)
         if before is None:
             self.undo.append((f"delete {kind} {name}", lambda: self.api.delete(plural, name)))
         else:
@@ -156,7 +164,7 @@ def _confirmed(ports: Ports, ticket_id: str) -> Attempt | str | None:
         api, nets, cluster_as = cluster_api(ports, row), networks(row), row.bgp_as
         plan, answer, cluster = dict(t.plan), dict((t.callback or {}).get("answer") or {}), t.cluster
     return Attempt(ticket_id, cluster, api, nets, cluster_as, plan, answer, Pool(**plan["pools"][0]),
-                   ticket_rules.desired_node_state(ticket_id, plan, answer), Applier(api))
+                   ticket_rules.desired_node_state(ticket_id, plan, answer), Applier(api, ticket_id))
 
 
 def _check(attempt: Attempt) -> None:
@@ -225,7 +233,8 @@ def _record(ports: Ports, attempt: Attempt) -> str:
         if status == ticket_rules.CONFIRMED:
             move(t, ticket_rules.APPLIED, "applied")
             t.applied = {"pool": pool.name, "nodes": nodes, "route_reflectors": rrs,
-                         "bgp_peers": [p["name"] for p in attempt.peers()]}
+                         "bgp_peers": [p["name"] for p in attempt.peers()],
+                         "before": attempt.applier.before}
             pool_writes.finish(uow, write, pool.spec(), t.confirmed_by)
             if attempt.created:
                 emit(uow, IPPoolCreated(cluster=t.cluster, pool=pool.name, spec=pool.spec(),

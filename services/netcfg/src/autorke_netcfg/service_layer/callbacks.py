@@ -79,29 +79,40 @@ def _record(ports: Ports, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_callback(uow: UnitOfWork, t: TicketRow, data: dict[str, Any]) -> str:
+    """Record a callback for a submitted ticket: its verdict is decided first, so the
+    ``callback_received`` event says whether the answer was accepted; a refused one is
+    followed by ``failed``."""
     if t.status != ticket_rules.SUBMITTED:
         log.warning("callback %s for ticket %s (%s) ignored", data["event_id"], t.id, t.status)
         return "ignored"
     result, answer = data["result"], data.get("answer")
+    refusal = _verdict(uow, t, data)
     move(t, ticket_rules.CALLBACK_RECEIVED, "answered")
     t.callback = data
     emit(uow, TicketCallbackReceived(ticket_id=t.id, cluster=t.cluster, event_id=data["event_id"],
-                                     result=result, answer=answer),
+                                     result=result, answer=answer, accepted=refusal is None),
          aggregate=t.id, correlation_id=t.correlation_id)
+    if refusal is not None:
+        fail(uow, t, *refusal)
+        return "failed"
+    return "accepted"
+
+
+def _verdict(uow: UnitOfWork, t: TicketRow, data: dict[str, Any]) -> tuple[str, str] | None:
+    """None when the answer is approved and passes the checks against the plan (P8) and
+    the cluster's host networks; otherwise the ticket's failure (reason, detail)."""
+    result, answer = data["result"], data.get("answer")
     if result in FAILED_RESULTS:
-        fail(uow, t, FAILED_RESULTS[result], data.get("reason") or f"VCalico answered {result}")
-        return "failed"
+        return FAILED_RESULTS[result], data.get("reason") or f"VCalico answered {result}"
     if result != "approved":
-        fail(uow, t, "invalid-callback", f"unknown callback result {result!r}")
-        return "failed"
+        return "invalid-callback", f"unknown callback result {result!r}"
     cluster = uow.clusters.get(t.cluster)
     host_networks = tuple(cluster.host_networks or ()) if cluster is not None else ()
     try:
         ticket_rules.check_answer(t.id, t.plan, answer, host_networks)
     except DomainError as refusal:
-        fail(uow, t, refusal.slug, refusal.detail)
-        return "failed"
-    return "accepted"
+        return refusal.slug, refusal.detail
+    return None
 
 
 def take_up_held(uow: UnitOfWork, t: TicketRow) -> None:

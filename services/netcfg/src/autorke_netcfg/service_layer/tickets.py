@@ -83,7 +83,7 @@ def build(ports: Ports, cmd: PlanTicket) -> dict:
     node_objects = call(api.nodes)
     facts = {n.name: n for n in (NodeFacts.from_resource(o) for o in node_objects)}
     plan = ticket_rules.build_plan(cmd.cluster, cluster_as, cmd.nodes, cmd.route_reflectors, cmd.as_numbers,
-                                   facts, pool.name, pool.spec())
+                                   facts, pool.name, pool.spec(), cmd.rack_label)
     existing, blocks, _ = read_state(api)
     pool_rules.check_create(pool, nets.with_nodes(node_objects), existing, blocks)
     return plan
