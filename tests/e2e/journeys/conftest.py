@@ -17,11 +17,15 @@ from ..ports import free_offset
 
 #: rke1-lab and rke2-lab take six machines each (m001-m012); the rest are free to claim.
 MACHINES = 30
+#: a ticket whose callback never comes fails within a journey's time (the lab VCalico
+#: answers within a second when it answers at all)
+SETTINGS = {"AUTORKE_VCALICO_CALLBACK_TIMEOUT_S": "45", "AUTORKE_CALLBACK_TIMEOUT_CHECK_INTERVAL_S": "3"}
 
 
 @pytest.fixture(scope="package")
 def platform(tmp_path_factory) -> Iterator[Platform]:
-    with up_platform("journeys", tmp_path_factory.mktemp("journeys"), MACHINES, free_offset=free_offset) as running:
+    with up_platform("journeys", tmp_path_factory.mktemp("journeys"), MACHINES, free_offset=free_offset,
+                     settings=SETTINGS) as running:
         yield running
 
 

@@ -6,9 +6,14 @@ and BGP peers exist in the lab cluster only after a human confirmed VCalico's ca
 the nodes carry netcfg's network labels; SSH touched the new machines only."""
 from __future__ import annotations
 
+import json
+import uuid
+
 import httpx
 import pytest
 from kubernetes import client
+
+from autorke_lab.vcalico.signing import signed_headers
 
 from .conftest import Platform, problem, ready, wait
 
@@ -77,15 +82,16 @@ def test_gpu_machines_join_labelled_from_the_cmdb_and_get_their_flat_network_ins
 def flat_network_journey(p: Platform, cluster: str, cidr: str, profile: dict) -> None:
     targets = claim_gpu_machines(p, 2)
     facts = {h: p.machine(h) for h in targets}
-    wait(lambda: p.call("POST", "changes", json={"type": "node.add", "cluster": cluster, "targets": targets,
-                                                  "params": {"role": "worker"}, "dry_run": True}
-                        ).json()["plan"]["steps"][-1]["id"] == "net_apply", 60,
-         "the orchestrator knows the new default profile")
+    params = {"role": "worker", "network": {"cidr": cidr}}
+    dry = {"type": "node.add", "cluster": cluster, "targets": targets, "params": params, "dry_run": True}
+    wait(lambda: (r := p.call("POST", "changes", json=dry)).status_code == 200
+         and r.json()["plan"]["steps"][-1]["id"] == "net_apply", 60, "the orchestrator knows the new default profile")
+    r = p.call("POST", "changes", json={**dry, "params": {"role": "worker"}})
+    assert r.status_code == 422 and r.json()["field"] == "params.network.cidr", "the flat network needs its pool"
     seen_before = {t["id"] for t in vcalico_tickets(p, cluster)}
     pool_name = "flat-" + cidr.replace(".", "-").replace("/", "-")
 
-    r = p.change(type="node.add", cluster=cluster, targets=targets,
-                 params={"role": "worker", "network": {"cidr": cidr}})
+    r = p.change(type="node.add", cluster=cluster, targets=targets, params=params)
     assert r.status_code == 201, r.text
     change = r.json()
     diff = change["plan"]["config_diff"]
@@ -112,7 +118,7 @@ def flat_network_journey(p: Platform, cluster: str, cidr: str, profile: dict) ->
 
     waiting_at(p, change["id"], "net_confirm")
     new = [t for t in vcalico_tickets(p, cluster) if t["id"] not in seen_before]
-    assert len(new) == 1 and sorted(new[0]["request"]["nodes"]) == sorted(targets), new
+    assert len(new) == 1 and sorted(n["name"] for n in new[0]["request"]["nodes"]) == sorted(targets), new
     assert pool_name not in calico(p, cluster, "ippools"), "the callback alone applies nothing"
     assert p.approve(change["id"], "net_confirm").status_code == 200
 
@@ -128,7 +134,89 @@ def flat_network_journey(p: Platform, cluster: str, cidr: str, profile: dict) ->
     for h in targets:
         labels = nodes[h].metadata.labels
         assert labels.get("network.autorke.io/flat") == "true" and labels.get("network.autorke.io/ticket") == tid
+    others = [n for n, node in nodes.items() if n not in targets
+              and (node.metadata.labels or {}).get("network.autorke.io/ticket") == tid]
+    assert others == [], f"the ticket labelled nodes it was not for: {others}"
     assert {h: p.machine(h)["state"] for h in targets} == dict.fromkeys(targets, "member")
+    assert p.machine(targets[0])["labels"][ZONE] == facts[targets[0]]["network"]["rack"], "kept in the inventory"
     touched = p.touched()
     radius = set(done["plan"]["blast_radius"]["hosts"])
     assert set(targets) <= set(touched) <= radius, f"SSH commands outside the blast radius: {touched}"
+
+
+def vcalico_mode(p: Platform, mode: str) -> None:
+    r = httpx.put(f"{p.lab['components']['vcalico']['url']}/control", json={"mode": mode}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def step(change: dict, step_id: str) -> dict:
+    return next(s for s in change["plan"]["steps"] if s["id"] == step_id)
+
+
+def refused_ticket(p: Platform, change_id: str, reason: str) -> dict:
+    """The change once a ticket step failed with ``reason``: partially failed, the node in."""
+    failed = p.wait_change(change_id, "partially_failed", timeout=240)
+    ticket = next(s for s in failed["plan"]["steps"]
+                  if s["id"].startswith("net_") and s["status"] == "partially_failed")
+    assert ticket["targets"]["ticket"]["error_class"] == reason, ticket
+    assert step(failed, "member")["status"] == "succeeded", "the node stays joined"
+    return failed
+
+
+@pytest.mark.timeout(900)
+def test_a_refused_ticket_leaves_the_node_joined_and_retry_plans_a_new_one_until_vcalico_answers(
+        clean_logs: Platform):
+    """VCalico rejects the ticket, then is down for the next one, then never calls back, and a
+    forged callback is refused: each leaves the node joined, the change partially failed with
+    the reason, and no pool; each ``:retry`` plans a new ticket and asks the human check again.
+    Once VCalico answers, the change ends with the pool and the peers."""
+    p = clean_logs
+    cluster, cidr = "rke2-lab", "10.243.0.0/24"
+    set_default_profile(p, cluster, FLAT_PROFILE)
+    try:
+        (host,) = claim_gpu_machines(p, 1)
+        seen = {t["id"] for t in vcalico_tickets(p, cluster)}
+        r = p.change(type="node.add", cluster=cluster, targets=[host],
+                     params={"role": "worker", "network": {"cidr": cidr}})
+        assert r.status_code == 201, r.text
+        change_id = r.json()["id"]
+        pool_name = "flat-" + cidr.replace(".", "-").replace("/", "-")
+        p.wait_change(change_id, "awaiting_approval", timeout=120)
+        assert p.approve(change_id).status_code == 200
+
+        tickets = []
+        for mode, reason in (("reject", "vcalico-rejected"), ("down", "vcalico-unavailable"),
+                             ("silent", "callback-timeout")):
+            waiting = waiting_at(p, change_id, "net_check")
+            tickets.append(step(waiting, "net_plan")["targets"]["ticket"]["result"]["ticket_id"])
+            vcalico_mode(p, mode)
+            assert p.approve(change_id, "net_check").status_code == 200
+            refused_ticket(p, change_id, reason)
+            assert pool_name not in calico(p, cluster, "ippools"), f"{mode}: nothing applied"
+            if mode == "silent":  # a callback not signed with the shared secret changes nothing
+                sent = [t for t in vcalico_tickets(p, cluster) if t["id"] not in seen][-1]
+                forged = json.dumps({"event_id": str(uuid.uuid4()), "ticket_id": sent["id"], "result": "approved",
+                                     "answer": {}}).encode()
+                before = p.get_change(change_id)
+                r = httpx.post(f"{p.console}/api/v1/webhooks/vcalico", content=forged, timeout=30,
+                               headers={"Content-Type": "application/json",
+                                        **signed_headers("not-the-secret", forged)})
+                assert r.status_code == 401 and problem(r) == "bad-signature", r.text
+                assert p.get_change(change_id)["plan"]["steps"] == before["plan"]["steps"]
+            vcalico_mode(p, "normal")
+            r = p.call("POST", f"changes/{change_id}:retry")
+            assert r.status_code == 200, r.text
+        assert len(set(tickets)) == 3, f"each retry plans a new ticket: {tickets}"
+        new = [t for t in vcalico_tickets(p, cluster) if t["id"] not in seen]
+        assert len(new) == 2, "the rejected and the silent ticket reached VCalico; the one sent while down did not"
+
+        waiting_at(p, change_id, "net_check")
+        assert p.approve(change_id, "net_check").status_code == 200
+        waiting_at(p, change_id, "net_confirm")
+        assert p.approve(change_id, "net_confirm").status_code == 200
+        p.wait_change(change_id, "succeeded", timeout=180)
+        assert calico(p, cluster, "ippools")[pool_name]["spec"]["cidr"] == cidr
+        assert set(p.touched()) == {host}, f"SSH commands outside the blast radius: {p.touched()}"
+    finally:
+        vcalico_mode(p, "normal")
+        set_default_profile(p, cluster, {})

@@ -52,7 +52,8 @@ def test_cancel_compensates_in_reverse_order(orch: Orchestrator):
     r = o.client.post(f"/api/v1/changes/{cid}:cancel", headers=o.headers("operator"))
     assert r.status_code == 200 and r.json()["status"] == "compensating", r.text
     undo_labels = o.driver.wait_run(cid, "label", n=2)
-    assert undo_labels.job_id == f"{cid}:labels:undo:1" and undo_labels.params["labels"] == {"a": None}
+    assert undo_labels.job_id == f"{cid}:labels:undo:1"
+    assert undo_labels.params["node_labels"] == {h: {"a": None} for h in targets}, "each node's own labels"
     o.driver.finish(undo_labels)
     unjoin = o.driver.wait_run(cid, "remove")
     assert unjoin.kind == "rke2" and unjoin.job_id == f"{cid}:join:undo:1"

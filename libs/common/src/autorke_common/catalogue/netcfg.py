@@ -229,8 +229,10 @@ class TicketFailed(Event):
 
 
 class TicketReverted(Event):
-    """What an applied ticket wrote is gone from the cluster again (``removed``: the peers,
-    the pool and the nodes whose labels were taken off), or the open ticket was cancelled."""
+    """What an applied ticket wrote is gone from the cluster again, or the open ticket was
+    cancelled (``removed`` empty). ``removed`` lists ``peers``, ``pools`` and ``nodes`` (whose
+    labels and annotations were put back as before the apply), and when not empty
+    ``bgp_configuration`` (restored) and ``kept_pools`` (still in use: left in place)."""
 
     TYPE = "netcfg.ticket.reverted"
     ticket_id: str

@@ -17,6 +17,8 @@ from autorke_common.errors import Broken
 from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Job
 from autorke_orchestrator.domain.model import Change, Step
 
+#: who the saga records its own transitions as
+SYSTEM = "system"
 #: The inventory command a lifecycle mark sends (:class:`~autorke_orchestrator.domain.flow.Marks`).
 MARK_COMMAND = "inventory.machine.transition"
 #: The inventory command that stores a config version (here: a failed rke run's rkestate).
@@ -66,6 +68,13 @@ def parse_job_id(value: str) -> tuple[str, str, str, int] | None:
     except ValueError:
         return None
     return None
+
+
+def make_order(change: Change, step: Step, job: Job, purpose: str, attempt: int) -> Order:
+    """The order of a step's job (``purpose`` run or undo), once it passed the fence."""
+    check_fence(change, step, job)
+    return Order(job_id(change.id, step.id, attempt, purpose == "undo"), change.id, step.id, purpose,
+                 attempt, job)
 
 
 def check_fence(change: Change, step: Step, job: Job) -> None:

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 from autorke_common.catalogue.orchestrator import (
     ApprovalRecorded,
     ApprovalRequested,
-    StepCompensated,
     StepFailed,
     StepSkipped,
     StepStarted,
@@ -23,11 +22,18 @@ from autorke_common.catalogue.orchestrator import (
 )
 from autorke_common.envelope import utcnow
 from autorke_common.errors import Forbidden
-from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Flow, FlowContext, Job, StepSpec, Violation
+from autorke_orchestrator.domain.compensation import advance_compensation, on_undo_results, start_compensation
+from autorke_orchestrator.domain.flow import PSEUDO_TARGETS, Flow, FlowContext, StepSpec, Violation
 from autorke_orchestrator.domain.model import Approval, Change, IllegalTransition, Step, TargetState
-from autorke_orchestrator.domain.orders import Order, check_fence, job_id, kept_state, lifecycle_marks, parse_job_id
-
-SYSTEM = "system"
+from autorke_orchestrator.domain.orders import (  # noqa: F401 - Order, job_id and parse_job_id: for callers
+    SYSTEM,
+    Order,
+    job_id,
+    kept_state,
+    lifecycle_marks,
+    make_order,
+    parse_job_id,
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,6 @@ def news(change: Change, order_id: str, outcomes: dict[str, Outcome]) -> bool:
         (t := step.targets.get(h)) is not None and t.status == "running" for h in outcomes)
 
 
-def _order(change: Change, step: Step, job: Job, purpose: str, attempt: int) -> Order:
-    check_fence(change, step, job)
-    return Order(job_id(change.id, step.id, attempt, purpose == "undo"), change.id, step.id, purpose,
-                 attempt, job)
-
-
 def _fail_check(change: Change, step: Step, v: Violation) -> None:
     """A check refused the change. The hosts it names failed the check, whatever their job
     reported (a probe that answered is a succeeded job, but a refused host): the per-host
@@ -98,7 +98,7 @@ def advance(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks) ->
     if change.closed:
         return []
     if change.status == "compensating":
-        return _advance_compensation(change, flow, ctx)
+        return advance_compensation(change, flow, ctx)
     if change.cancel_requested and not any(s.status == "running" for s in change.steps):
         return start_compensation(change, flow, ctx, change.requested_by, "cancel requested")
     if change.status not in ("planned", "running"):
@@ -151,7 +151,7 @@ def advance(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks) ->
             _succeed(change, step)
             continue
         job = spec.job(ctx, hosts)
-        order = _order(change, step, job, "run", step.attempt)
+        order = make_order(change, step, job, "run", step.attempt)
         step.status, step.job_id = "running", order.job_id
         step.targets = {h: TargetState(h, "running", step.attempt) for h in job.reported}
         change.record(SYSTEM, "step", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
@@ -177,7 +177,7 @@ def on_results(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks,
     _, step_id, purpose, attempt = parsed
     step = change.step(step_id)
     if purpose == "undo":
-        return _on_undo_results(change, flow, ctx, step, attempt, outcomes)
+        return on_undo_results(change, flow, ctx, step, attempt, outcomes)
     if purpose == "mark" or step.status != "running" or step.attempt != attempt:
         return []
     spec = flow.spec(step.id)
@@ -280,7 +280,7 @@ def retry(change: Change, flow: Flow, ctx: FlowContext, locks: ConfigLocks, acto
         return _retry_from(change, flow, ctx, locks, actor, step, spec.retry_from)
     job = spec.job(ctx, chosen)  # a step's job factory takes the hosts it runs on
     step.attempt += 1
-    order = _order(change, step, job, "run", step.attempt)
+    order = make_order(change, step, job, "run", step.attempt)
     step.status, step.job_id, step.finished_at = "running", order.job_id, None
     for h in job.reported:
         step.targets[h] = TargetState(h, "running", step.attempt)
@@ -335,99 +335,3 @@ def cancel(change: Change, flow: Flow, ctx: FlowContext, actor: str) -> list[Ord
         change.record(actor, "cancel", "requested")
         return []
     return start_compensation(change, flow, ctx, actor, f"cancelled by {actor}")
-
-
-def start_compensation(change: Change, flow: Flow, ctx: FlowContext, actor: str, reason: str) -> list[Order]:
-    change.cancel_requested = False
-    change.waiting_for = None
-    change.set_status("compensating", reason, actor)
-    for s in change.steps:
-        if s.kind == "action" and s.status in ("succeeded", "partially_failed", "failed") \
-                and flow.spec(s.id).undo is not None and s.undo_status is None:
-            s.undo_status = "pending"
-        elif s.status in ("pending", "awaiting_approval"):  # a rejected gate was marked so by the decision
-            s.status = "cancelled"
-    return _advance_compensation(change, flow, ctx)
-
-
-def _advance_compensation(change: Change, flow: Flow, ctx: FlowContext) -> list[Order]:
-    """Compensations run one step at a time, in reverse order of the steps."""
-    for step in reversed(change.steps):
-        if step.undo_status == "running":
-            return []
-        if step.undo_status != "pending":
-            continue
-        step.undo_status = "running"
-        step.status = "compensating"
-        order = _send_undo(change, flow, ctx, step)
-        if order is not None:
-            return [order]
-        _compensated(change, step, None)  # nothing of it to undo anywhere
-    change.close("cancelled", "every compensation ran")
-    return []
-
-
-def _send_undo(change: Change, flow: Flow, ctx: FlowContext, step: Step) -> Order | None:
-    """The step's next compensation job (its ``undo_attempt``-th, counted from 1). A
-    compensation whose job has no target (the flow found nothing of the step to undo, e.g.
-    no node where it made a file) is passed over; None: no compensation job is left."""
-    hosts = [h for h, t in step.targets.items() if t.status in ("succeeded", "failed", "dropped")]
-    compensations = flow.spec(step.id).compensations
-    while step.undo_attempt < len(compensations):
-        factory = compensations[step.undo_attempt]
-        step.undo_attempt += 1
-        job = factory(ctx, hosts)
-        if job.reported:
-            break
-        change.record(SYSTEM, "compensate", "skipped", step.id, attempt=step.undo_attempt,
-                      reason="nothing to undo")
-    else:
-        return None
-    order = _order(change, step, job, "undo", step.undo_attempt)
-    for h in job.reported:
-        step.targets.setdefault(h, TargetState(h, "succeeded")).undo_status = "running"
-    change.record(SYSTEM, "compensate", "started", step.id, job_id=order.job_id, hosts=list(job.reported))
-    return order
-
-
-def _compensated(change: Change, step: Step, undo_job: str | None, ok: bool = True,
-                 recorded: bool = False) -> None:
-    """The step's compensation ended (``undo_job``: its last job, its end ``recorded`` in the
-    history already or not; None: it needed no job)."""
-    step.undo_status = "succeeded" if ok else "failed"
-    step.status = "compensated" if ok else "failed"
-    if not recorded:
-        change.record(SYSTEM, "compensate", step.undo_status, step.id, job_id=undo_job)
-    change.emit(StepCompensated(change_id=change.id, step_id=step.id, ok=ok,
-                                hosts=[h for h, t in step.targets.items() if t.undo_status] if undo_job
-                                else [], job_id=undo_job))
-
-
-def _on_undo_results(change: Change, flow: Flow, ctx: FlowContext, step: Step, attempt: int,
-                     outcomes: dict[str, Outcome]) -> list[Order]:
-    if step.undo_status != "running" or step.undo_attempt != attempt:
-        return []
-    for host, o in outcomes.items():
-        t = step.targets.get(host)
-        if t is not None and t.undo_status == "running":
-            t.undo_status = o.status
-    if any(t.undo_status == "running" for t in step.targets.values()):
-        return []
-    ok = all(t.undo_status in (None, "succeeded") for t in step.targets.values())
-    undo_job = job_id(change.id, step.id, attempt, True)
-    recorded = False
-    if ok and step.undo_attempt < len(flow.spec(step.id).compensations):
-        change.record(SYSTEM, "compensate", "succeeded", step.id, job_id=undo_job)
-        recorded = True
-        order = _send_undo(change, flow, ctx, step)
-        if order is not None:
-            return [order]
-    _compensated(change, step, undo_job, ok, recorded)
-    if not ok:
-        change.waiting_for = f"operator: compensation of step {step.id} failed"
-        change.set_status("failed", f"compensation of step {step.id} failed")
-        return []
-    marks = flow.spec(step.id).marks
-    undone = [h for h, t in step.targets.items() if t.undo_status == "succeeded"]
-    return (lifecycle_marks(change, step, marks and marks.undone, undone, attempt, undone=True)
-            + _advance_compensation(change, flow, ctx))
