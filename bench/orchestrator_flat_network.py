@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -46,6 +45,7 @@ from autorke_common.signing import generate_key
 from autorke_lab.idp import IdentityProvider, issue_token
 from autorke_lab.kube.background import ClusterThread
 from autorke_lab.kube.cluster import KubeClusterSettings
+from autorke_orchestrator.adapters.directory import Directory
 from autorke_orchestrator.bootstrap import OrchestratorSettings, create_app
 
 GATES = ("approve", "net_check", "net_confirm")
@@ -89,7 +89,7 @@ class Responder(base.Responder):
         self.log.append((env.type, received, time.perf_counter()))
 
 
-def seed_profile(responder: Responder, cluster: str, new: list[str]) -> None:
+def seed_profile(responder: Responder, db, cluster: str, new: list[str]) -> None:
     async def publish() -> None:
         await responder.publish(NodeProfileVersioned(cluster=cluster, kind="node-profile", name="default",
                                                      version=1, spec=PROFILE, created_by="bench"))
@@ -97,6 +97,16 @@ def seed_profile(responder: Responder, cluster: str, new: list[str]) -> None:
             await responder.publish(MachineUpdated(machine=f"id-{name}", hostname=name, ip=None, fields=["rack"],
                                                    facts=MachineFacts(rack="R1")))
     responder.call(publish(), timeout=60)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the orchestrator projected the profile and the facts
+        with db.unit_of_work() as uow:
+            directory = Directory(uow.session)
+            machines = directory.machines(new)
+            if directory.document(cluster, "node-profile", "default") and all(
+                    machines[n].facts.get("rack") for n in new if n in machines) and len(machines) == len(new):
+                return
+        time.sleep(0.05)
+    raise TimeoutError("the orchestrator never projected the profile")
 
 
 def one_run(http: TestClient, responder: Responder, op: dict, ap: dict, cluster: str, new: str, cidr: str) -> dict:
@@ -148,8 +158,7 @@ def run(sizes: list[int], runs: int) -> list[dict]:
                     responder.kube = k8s.CoreV1Api(api)
                     new = [f"{cluster}-new{j}" for j in range(runs)]
                     base.build_read_model(responder, app.state.runtime.db, cluster, responder.kube, new)
-                    seed_profile(responder, cluster, new)
-                    time.sleep(0.5)  # the projection of the profile: checked by one_run's step count
+                    seed_profile(responder, app.state.runtime.db, cluster, new)
                     rows = [one_run(http, responder, op, ap, cluster, n, f"10.{100 + i}.{j}.0/24")
                             for j, n in enumerate(new)]
                     med = {k: statistics.median(r[k] for r in rows) for k in
@@ -171,7 +180,7 @@ def write(rows: list[dict]) -> None:
         f"| {r['size']:,} | {r['plan_ms']:.0f} | {r['total_s']:.2f} | {r['work_ms']:.0f} | {r['steps']} | "
         f"**{r['per_step_ms']:.0f}** (max {r['max_per_step_ms']:.0f}) | {r['commands']:.0f} |" for r in rows)
     section = f"""<!-- orchestrator_flat_network:begin -->
-## Orchestrator: node.add of 1 machine with the flat-network steps (`uv run --no-sync python bench/orchestrator_flat_network.py`)
+## Orchestrator: node.add with the flat-network steps (`uv run --no-sync python bench/orchestrator_flat_network.py`)
 
 As the node.add bench above, with the cluster's default node profile asking for a flat
 network: 14 steps (pool check, join steps, ticket plan, human check, submission with

@@ -13,6 +13,7 @@ from autorke_common.catalogue.orchestrator import LockRecovered
 from autorke_common.envelope import Envelope
 from autorke_orchestrator.domain.flow import ClusterView, MachineView
 from autorke_orchestrator.domain.model import Change, Endpoint
+from autorke_orchestrator.domain.node_specs import Document
 from autorke_orchestrator.domain.orders import Order
 from autorke_orchestrator.domain.saga import ConfigLocks
 
@@ -84,6 +85,10 @@ class Directory(Protocol):
     def cluster(self, name: str | None) -> ClusterView | None: ...
 
     def keep_config(self, name: str, kind: str, version: int, sealed: str | None) -> None: ...
+
+    def document(self, cluster: str, kind: str, name: str) -> Document | None: ...
+
+    def keep_document(self, cluster: str, kind: str, name: str, version: int, spec: dict[str, Any]) -> None: ...
 
     def upsert_machine(self, machine_id: str, hostname: str | None = None, **fields: Any) -> object: ...
 
