@@ -13,7 +13,7 @@ import yaml
 from kubernetes import client, config
 from playwright.sync_api import expect
 
-from .change_page import approve, status, submit_plan, wait_gate_or_end, wait_live, wait_status
+from .change_page import approve, show_plan, status, wait_gate_or_end, wait_live, wait_status
 
 # Longer than the suite's 300 s: two joins and every gate on a loaded machine; each wait inside ends as soon
 # as the page shows it.
@@ -38,7 +38,16 @@ def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in
         operator.check(f"[data-machine={host}] input[name=targets]")
     operator.click("button[data-action=add]")
     operator.select_option("select[name=cluster]", platform.cluster)
-    change_url = submit_plan(operator)
+    # the cluster's node profiles to pick from, its default chosen (issue 18)
+    expect(operator.locator("select[name=node_profile]")).to_have_value("default")
+    show_plan(operator)
+    # what each node will get, before anything is submitted: its labels from the CMDB
+    diff = operator.locator("body").inner_text()
+    assert "node profile default" in diff and all(f"# {h}" in diff for h in hosts), diff
+    assert "topology.kubernetes.io/zone=" in diff, diff
+    operator.click("[data-test=submit-change]")
+    operator.wait_for_url("**/ui/changes/chg-*")
+    change_url = operator.url
 
     # the requester waits for approval and has no approve button
     wait_live(operator)

@@ -220,3 +220,24 @@ def test_a_refused_ticket_leaves_the_node_joined_and_retry_plans_a_new_one_until
     finally:
         vcalico_mode(p, "normal")
         set_default_profile(p, cluster, {})
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("custom", "field"), [
+    ({"labels": {"example.com/ok": "yes", "Bad Key!": "x"}}, "params.custom_profile.labels.Bad Key!"),
+    ({"kubelet": {"max_pods": 5}}, "params.custom_profile.kubelet.max_pods"),
+    ({"kubelet": {"system_reserved": {"memory": "lots"}}}, "params.custom_profile.kubelet.system_reserved.memory"),
+])
+def test_a_custom_profile_with_a_bad_label_or_kubelet_setting_is_refused_at_plan_and_creates_nothing(
+        platform: Platform, custom: dict, field: str):
+    p = platform
+    host = next(h for h in p.lab["components"]["clusters"]["free_machines"] if h not in p.claimed)
+    before = p.call("GET", "changes", "viewer", params={"limit": 500}).json()["items"]
+    r = p.change(type="node.add", cluster="rke2-lab", targets=[host],
+                 params={"role": "worker", "custom_profile": custom})
+    assert r.status_code == 422 and problem(r) == "invalid-node-profile" and r.json()["field"] == field, r.text
+    assert p.call("GET", "changes", "viewer", params={"limit": 500}).json()["items"] == before, "no change created"
+    assert p.machine(host)["state"] == "available" and p.machine(host)["cluster"] is None
+    r = p.call("PUT", "clusters/rke1-lab/node-profiles/tuned", json={"spec": {"kubelet": {"max_pods": 200}}})
+    assert r.status_code == 422 and r.json()["field"] == "spec.kubelet", "RKE1 takes no kubelet setting per node"
+    assert p.call("GET", "clusters/rke1-lab/node-profiles/tuned", "viewer").status_code == 404

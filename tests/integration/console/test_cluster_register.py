@@ -209,3 +209,33 @@ def test_an_operator_imports_from_uploaded_files_and_from_the_api_server(console
         assert 'data-test="import-job"' in job and 'data-status="pending"' in job
     with browser_sign_in(console.url, "viewer") as browser:
         assert 'data-test="import-form"' not in browser.get("/ui/clusters/reg-rke").text
+
+
+def test_an_operator_edits_a_node_profile_as_yaml_sees_the_diff_and_a_refused_field(console, inv, console_idp):
+    """The profiles page of a cluster (issue 18): the built-in default listed, saved as a new
+    version from YAML, the diff of two versions; a setting the inventory refuses is shown by
+    the editor with its field, and stores nothing."""
+    with browser_sign_in(console.url, "admin") as browser:
+        r = register(browser, name="reg-prof", api_endpoint="https://10.9.2.10:6443", kubeconfig=KUBECONFIG,
+                     join_address="https://10.9.2.10:9345", join_token=JOIN_TOKEN, host_networks="10.9.2.0/24")
+        assert r.status_code == 303, r.text
+    with browser_sign_in(console.url, "operator") as browser:
+        page = browser.get("/ui/clusters/reg-prof/profiles")
+        assert page.status_code == 200 and 'data-profile="default"' in page.text and "(built in)" in page.text
+        editor = browser.get("/ui/clusters/reg-prof/profiles", params={"edit": "default"}).text
+        assert 'data-test="profile-editor"' in editor and 'name="expected_version" value="0"' in editor
+        spec = "labels:\n  example.com/team: ml\nnetwork:\n  enabled: true\n  route_reflectors: 1\n"
+        saved = browser.post("/ui/clusters/reg-prof/profiles", data={
+            "csrf": csrf_of(editor), "name": "default", "spec": spec, "expected_version": "0", "comment": "ml"})
+        assert saved.status_code == 303, saved.text
+        assert inv.get("clusters/reg-prof/node-profiles/default").json()["version"] == 1
+        diff = browser.get("/ui/clusters/reg-prof/profiles", params={"diff": "default", "from": 0, "to": 1}).text
+        assert 'data-test="profile-diff"' in diff and "+  example.com/team: ml" in diff, diff
+
+        bad = browser.post("/ui/clusters/reg-prof/profiles", data={
+            "csrf": csrf_of(editor), "name": "default", "spec": "kubelet: {max_pods: 5}", "expected_version": "1"})
+        assert bad.status_code == 422 and "spec.kubelet.max_pods" in field_error(bad.text, "spec"), bad.text
+        stale = browser.post("/ui/clusters/reg-prof/profiles", data={
+            "csrf": csrf_of(editor), "name": "default", "spec": "labels: {a.b/c: d}", "expected_version": "0"})
+        assert stale.status_code == 409, "an edit of an older version is refused, not lost"
+        assert inv.get("clusters/reg-prof/node-profiles/default").json()["version"] == 1, "nothing stored"

@@ -149,3 +149,30 @@ def test_only_an_admin_gets_force_cancel_and_only_while_the_change_is_open():
     assert ChangeView(_change("failed", open=True), "admin", {"admin"}).can_force_cancel
     assert not ChangeView(_change("running", open=True), "operator", {"operator", "approver"}).can_force_cancel
     assert not ChangeView(_change("cancelled", open=False), "admin", {"admin"}).can_force_cancel
+
+
+def test_a_node_add_names_a_profile_or_gives_a_custom_one_as_yaml_and_the_pool_cidr():
+    add = ACTIONS["add"]
+    form = {"cluster": "rke2-lab", "role": "worker", "config": "default", "node_profile": "gpu",
+            "network_cidr": " 10.240.0.0/24 "}
+    params = change_request(add, ["m1"], form, dry_run=True)["params"]
+    assert params["node_profile"] == "gpu" and params["network"] == {"cidr": "10.240.0.0/24"}
+    custom = {**form, "config": "custom", "custom_config": "labels: {example.com/team: ml}\nkubelet: {max_pods: 200}"}
+    params = change_request(add, ["m1"], custom, dry_run=True)["params"]
+    assert params["custom_profile"] == {"labels": {"example.com/team": "ml"}, "kubelet": {"max_pods": 200}}
+    assert "node_profile" not in params
+    for text, why in (("", "paste"), ("- a\n- b", "mapping"), ("a: &x 1\nb: *x", "YAML")):
+        with pytest.raises(FormErrors) as refused:
+            change_request(add, ["m1"], {**custom, "custom_config": text}, dry_run=True)
+        assert why in refused.value.errors["custom_config"], refused.value.errors
+
+
+def test_the_ticket_panel_reads_the_plan_and_vcalicos_answer_from_the_steps():
+    answer = {"bgp_peers": [{"rack": "R1", "peer_ip": "10.0.0.254", "as_number": 65001, "nodes": ["m1"]}]}
+    view = ChangeView({"status": "awaiting_approval", "plan": {"steps": [
+        {"id": "net_plan", "status": "succeeded", "targets": {"ticket": {
+            "status": "succeeded", "result": {"ticket_id": "nt-1-1", "plan": {"nodes": [{"name": "m1"}]}}}}},
+        {"id": "net_submit", "status": "succeeded", "targets": {"ticket": {
+            "status": "succeeded", "result": {"ticket_id": "nt-1-1", "answer": answer}}}}]}}, {"viewer"}, "u")
+    assert view.ticket == {"id": "nt-1-1", "plan": {"nodes": [{"name": "m1"}]}, "answer": answer}
+    assert ChangeView({"status": "running", "plan": {"steps": []}}, {"viewer"}, "u").ticket is None

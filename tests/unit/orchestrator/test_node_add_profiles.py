@@ -210,3 +210,13 @@ def test_cancel_reverts_the_ticket_and_removes_the_nodes_only_when_the_network_i
     else:
         assert change.status == "cancelled" and undone == [], "the nodes stay: the network was optional"
         assert change.step("join").status == "compensated"
+
+
+def test_node_add_core_takes_no_profile():
+    uow = lab()
+    request = ChangeRequest("node.add_core", "c1", ["n1"], {"roles": ["etcd"], "node_profile": "gpu"})
+    uow.state.clusters["c1"].provider = "rke"
+    with pytest.raises(Invalid) as refused:
+        handlers.create_change(CreateChange(request, OPERATOR), uow)
+    assert refused.value.extensions["field"] == "params.node_profile"
+    assert uow.state.changes == {}

@@ -68,6 +68,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "custom_config": ("Custom configuration", "自定义配置"),
     "node_profile": ("Node profile", "节点配置模板"),
     "flat_network_ticket": ("Flat-network ticket", "扁平网络工单"),
+    "node_profiles": ("Node profiles", "节点配置模板"),
+    "node_profiles_note": (
+        ("What a node.add gives each new node: labels, taints, kubelet settings and the flat network. "
+         "Saving a version changes no machine; a node.add that uses it shows it in its plan."),
+        ("节点扩容时赋予新节点的标签、污点、kubelet 参数与扁平网络。"
+         "保存新版本不会改动任何机器；使用它的扩容变更会在计划中展示。")),
+    "label_mapping": ("CMDB label mapping", "CMDB 标签映射"),
+    "flat_network": ("Flat network", "扁平网络"),
+    "new_profile": ("New profile", "新建模板"),
+    "save_version": ("Save as a new version", "保存为新版本"),
+    "saved": ("Saved", "已保存"),
+    "version": ("Version", "版本"),
     "vcalico_answer": ("VCalico's answer", "VCalico 回调"),
     "route_reflector": ("Route reflector", "路由反射器"),
     "pool": ("IP pool", "IP 地址池"),

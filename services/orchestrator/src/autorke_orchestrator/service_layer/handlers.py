@@ -174,6 +174,10 @@ def create_change(cmd: CreateChange, uow: UnitOfWork) -> Change:
             raise Missing("not-found", f"unknown machines: {', '.join(unknown)}", hosts=unknown)
         request.targets = [names[n] for n in request.targets if n in names]
         ctx = context(request, cluster, uow.directory.machines(request.targets))
+        profiled = [k for k in ("node_profile", "custom_profile", "network") if k in ctx.params]
+        if request.type != "node.add" and profiled:
+            raise Invalid("invalid-params", f"{request.type} takes no node profile or flat network (node.add "
+                          "does)", field=f"params.{profiled[0]}")
         if request.type == "node.add":  # what each node gets, from its profile and the CMDB
             ctx.params = node_specs.resolve(ctx.params, cluster.provider, request.targets, ctx.machines,
                                             *_documents(uow, request.cluster, ctx.params))
