@@ -69,10 +69,10 @@ def test_profiles_are_versioned_listed_diffed_and_announced(make_inventory, even
     assert inv.get(PROFILES.format("np") + "/default").json()["version"] == 2
     versions = inv.get(PROFILES.format("np") + "/default/versions").json()
     assert [v["version"] for v in versions["items"]] == [0, 1, 2] and "spec" not in versions["items"][1]
-    diff = inv.get(PROFILES.format("np") + "/default/diff", params={"from": 1, "to": 2}).json()
+    diff = inv.get(PROFILES.format("np") + "/default:diff", params={"from": 1, "to": 2}).json()
     assert (diff["from"], diff["to"], diff["name"]) == (1, 2, "default")
     assert "-  max_pods: 200\n" in diff["diff"] and "+  max_pods: 250\n" in diff["diff"]
-    assert "+  team: ml\n" in inv.get(PROFILES.format("np") + "/default/diff",
+    assert "+  team: ml\n" in inv.get(PROFILES.format("np") + "/default:diff",
                                       params={"from": 0, "to": 1}).json()["diff"]
 
     stored = outbox(inv, "np")
@@ -145,7 +145,7 @@ def test_the_label_mapping_is_versioned_from_the_builtin_one(make_inventory):
     assert stored.json()["name"] == "default" and stored.json()["kind"] == "label-mapping"
     assert inv.get(MAPPING.format("lm")).json()["spec"]["rack"] == "example.com/rack"
     assert [v["version"] for v in inv.get(MAPPING.format("lm") + "/versions").json()["items"]] == [0, 1]
-    diff = inv.get(MAPPING.format("lm") + "/diff", params={"from": 0, "to": 1}).json()["diff"]
+    diff = inv.get(MAPPING.format("lm") + ":diff", params={"from": 0, "to": 1}).json()["diff"]
     assert "-rack: topology.kubernetes.io/zone\n" in diff and "+rack: example.com/rack\n" in diff
     [event] = outbox(inv, "lm")
     assert (event["kind"], event["name"], event["spec"]) == ("label-mapping", "default", stored.json()["spec"])

@@ -39,6 +39,12 @@ def list_profiles(cluster: str, services: Services, _: Viewer, limit: Limit = 50
     return views.documents_latest(services.uow(), cluster, PROFILE, limit, cursor)
 
 
+@router.get("/node-profiles/{name}:diff")
+def profile_diff(cluster: str, name: str, services: Services, _: Viewer,
+                 from_: Annotated[int, Query(alias="from", ge=0)], to: Version) -> dict:
+    return views.document_diff(services.uow(), cluster, PROFILE, name, from_, to)
+
+
 @router.get("/node-profiles/{name}")
 def get_profile(cluster: str, name: str, services: Services, _: Viewer, version: Version | None = None) -> dict:
     return views.document(services.uow(), cluster, PROFILE, name, version)
@@ -48,12 +54,6 @@ def get_profile(cluster: str, name: str, services: Services, _: Viewer, version:
 def profile_versions(cluster: str, name: str, services: Services, _: Viewer, limit: Limit = 500,
                      cursor: CursorParam = None) -> dict:
     return views.document_versions(services.uow(), cluster, PROFILE, name, limit, cursor)
-
-
-@router.get("/node-profiles/{name}/diff")
-def profile_diff(cluster: str, name: str, services: Services, _: Viewer,
-                 from_: Annotated[int, Query(alias="from", ge=0)], to: Version) -> dict:
-    return views.document_diff(services.uow(), cluster, PROFILE, name, from_, to)
 
 
 @router.put("/node-profiles/{name}", status_code=201)
@@ -79,7 +79,7 @@ def mapping_versions(cluster: str, services: Services, _: Viewer, limit: Limit =
     return views.document_versions(services.uow(), cluster, MAPPING, DEFAULT, limit, cursor)
 
 
-@router.get("/label-mapping/diff")
+@router.get("/label-mapping:diff")
 def mapping_diff(cluster: str, services: Services, _: Viewer,
                  from_: Annotated[int, Query(alias="from", ge=0)], to: Version) -> dict:
     return views.document_diff(services.uow(), cluster, MAPPING, DEFAULT, from_, to)

@@ -41,7 +41,7 @@ async def _page(request: Request, cluster: str, status_code: int = 200, **extra:
                            "expected_version": doc.get("version", 0) if doc else 0, "comment": ""}
     diff = None
     if q.get("diff") and q.get("from") and q.get("to"):
-        diff = await api(request, "GET", f"{_path(cluster, q['diff'])}/diff", params={"from": q["from"], "to": q["to"]})
+        diff = await api(request, "GET", f"{_path(cluster, q['diff'])}:diff", params={"from": q["from"], "to": q["to"]})
     return render(request, "profiles.html", status_code=status_code, cluster=cluster, profiles=profiles,
                   profile_items=items(profiles), mapping=mapping, diff=diff, errors=extra.pop("errors", {}),
                   **extra)
