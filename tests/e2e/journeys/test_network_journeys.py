@@ -216,7 +216,8 @@ def test_p9_network_flatten_with_both_human_steps_and_a_signed_callback(clean_lo
         labels = nodes[node].labels or {}
         assert labels.get("network.autorke.io/flat") == "true" and labels.get("network.autorke.io/ticket") == tid
         assert (labels.get("route-reflector") == "true") is (node == workers[0]), labels
-    others = [n for n, m in nodes.items() if n not in workers and (m.labels or {}).get("network.autorke.io/ticket") == tid]
+    others = [n for n, m in nodes.items()
+              if n not in workers and (m.labels or {}).get("network.autorke.io/ticket") == tid]
     assert not others, f"the ticket labelled nodes it was not for: {others}"
     assert f"{cluster}-tor-r1" in calico(p, cluster, "bgppeers")
     assert p.touched() == {}, "the flat network goes through the Kubernetes API and VCalico, no SSH"

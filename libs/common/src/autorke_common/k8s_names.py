@@ -50,6 +50,22 @@ def label_key(key: str) -> str:
     return key
 
 
+def is_label_key(key: object) -> bool:
+    """Whether ``key`` is a label key by syntax (reserved prefixes allowed): for checks that
+    refuse a whole message rather than name a field."""
+    try:
+        return isinstance(key, str) and bool(label_key_syntax(key))
+    except PydanticCustomError:
+        return False
+
+
+def is_label_value(value: object) -> bool:
+    try:
+        return isinstance(value, str) and label_value(value) == value
+    except PydanticCustomError:
+        return False
+
+
 def label_value(value: str) -> str:
     if value and not (len(value) <= 63 and _NAME.fullmatch(value)):
         raise refuse(f"value {value!r} is not a Kubernetes label value (empty, or at most 63 "

@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 
 from autorke_common import untrusted_yaml
+from autorke_common.k8s_names import TAINT_EFFECTS
+from autorke_common.node_profiles import INIT_PROFILES
 
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 NODE_ROLES = ("worker", "controlplane", "etcd")
 
 
@@ -37,7 +38,6 @@ ACTIONS: dict[str, Action] = {a.key: a for a in (
     Action("cleanup", "cleanup", "machine.cleanup", False, ()),
     Action("refresh", "refresh_facts", "machine.refresh_facts", False, ()),
 )}
-INIT_PROFILES = ("base", "container-runtime", "gpu")
 
 
 class FormErrors(ValueError):

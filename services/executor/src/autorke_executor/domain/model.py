@@ -12,6 +12,7 @@ from typing import Any
 
 from autorke_common.catalogue.executor import ACTIONS, GUARDED_ACTIONS, ExecutorRun
 from autorke_common.errors import Invalid, TemporaryError
+from autorke_common.k8s_names import TAINT_EFFECTS, is_label_key, is_label_value
 
 #: Characters of a target's output kept in its result (stored, sent in its event): the
 #: first quarter and the end (where errors are), the cut marked by :func:`dropped_marker`.
@@ -130,10 +131,6 @@ class HeadTail:
         return bytes(self._head) + dropped_marker(self.dropped).encode() + tail
 
 
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-LABEL_KEY = re.compile(rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}")
-LABEL_VALUE = re.compile(rf"({_NAME})?")
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
 def check_node_labels_and_taints(labels: Any, taints: Any) -> None:
@@ -141,15 +138,12 @@ def check_node_labels_and_taints(labels: Any, taints: Any) -> None:
     (``k=v:effect``), checked whole (M12): Kubernetes label keys and values, and taints with
     a key and one of the three effects; anything else could split into other labels or
     taints in those strings, or fail half-way."""
-    if not isinstance(labels, Mapping) or not all(
-            isinstance(k, str) and LABEL_KEY.fullmatch(k) and isinstance(v, str) and LABEL_VALUE.fullmatch(v)
-            for k, v in labels.items()):
+    if not isinstance(labels, Mapping) or not all(is_label_key(k) and is_label_value(v) for k, v in labels.items()):
         raise InvalidJob("params.labels must map Kubernetes label keys to label values")
     if not isinstance(taints, list):
         raise InvalidJob("params.taints must be a list of {key, value, effect}")
     for t in taints:
-        if not (isinstance(t, Mapping) and isinstance(t.get("key"), str) and LABEL_KEY.fullmatch(t["key"])
-                and isinstance(t.get("value", ""), str) and LABEL_VALUE.fullmatch(t.get("value", ""))
+        if not (isinstance(t, Mapping) and is_label_key(t.get("key")) and is_label_value(t.get("value", ""))
                 and t.get("effect") in TAINT_EFFECTS and not set(t) - {"key", "value", "effect"}):
             raise InvalidJob(f"taint {t!r} is not {{key, value, effect}} with effect one of "
                              f"{', '.join(TAINT_EFFECTS)}")
@@ -198,8 +192,7 @@ def validate(job: ExecutorRun) -> None:
     if job.kind == "kube" and job.action == "label":
         for node, labels in (job.params.get("node_labels") or {}).items():
             if not isinstance(labels, Mapping) or not all(
-                    isinstance(k, str) and LABEL_KEY.fullmatch(k) and (v is None or (
-                        isinstance(v, str) and LABEL_VALUE.fullmatch(v))) for k, v in labels.items()):
+                    is_label_key(k) and (v is None or is_label_value(v)) for k, v in labels.items()):
                 raise InvalidJob(f"params.node_labels of {node} must map label keys to values (or null)")
     if job.kind == "rke" and "cluster_yml" not in job.secrets and "cluster_yml" not in job.params:
         raise InvalidJob("rke jobs need the cluster.yml (secrets.cluster_yml or params.cluster_yml)")

@@ -2,9 +2,8 @@
 only, label keys and values Kubernetes would accept, taints with a known effect."""
 from __future__ import annotations
 
-import re
-
 from autorke_common.errors import Invalid
+from autorke_common.k8s_names import TAINT_EFFECTS, is_label_key, is_label_value
 
 ROLES = ("etcd", "controlplane", "worker")
 ROLE_LABELS = {  # node labels RKE and RKE2 set for each role
@@ -13,9 +12,6 @@ ROLE_LABELS = {  # node labels RKE and RKE2 set for each role
                      "node-role.kubernetes.io/master"),
     "worker": ("node-role.kubernetes.io/worker",),
 }
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL_KEY = re.compile(rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}")  # fullmatch
-_LABEL_VALUE = re.compile(rf"({_NAME})?")
 
 
 def check_roles(roles: list[str]) -> list[str]:
@@ -30,12 +26,9 @@ def check_roles(roles: list[str]) -> list[str]:
 
 def check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
-        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(str(value)):
+        if not is_label_key(key) or not is_label_value(str(value)):
             raise Invalid("invalid-request", f"label {key}={value} is not a valid Kubernetes label")
     return dict(sorted(labels.items()))
-
-
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
 def check_taints(taints: list[dict]) -> list[dict]:
@@ -50,8 +43,7 @@ def check_taints(taints: list[dict]) -> list[dict]:
             raise Invalid("invalid-request", f"taint {taint!r} is not {{key, value, effect}}", field="taints")
         key, value = taint.get("key"), taint.get("value") or ""
         effect = taint.get("effect") or "NoSchedule"
-        if not isinstance(key, str) or not _LABEL_KEY.fullmatch(key) or not isinstance(value, str) \
-                or not _LABEL_VALUE.fullmatch(value) or effect not in TAINT_EFFECTS:
+        if not is_label_key(key) or not is_label_value(value) or effect not in TAINT_EFFECTS:
             raise Invalid("invalid-request", f"taint {key}={value}:{effect} is not a valid Kubernetes taint "
                           f"(a label key, a label value, and {', '.join(TAINT_EFFECTS)})", field="taints")
         out.append({"key": key, "value": value, "effect": effect})

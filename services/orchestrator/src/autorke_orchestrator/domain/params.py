@@ -21,10 +21,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from autorke_common.errors import Invalid
 from autorke_common.k8s_names import Labels, LabelValue, TaintKey, refuse
-from autorke_common.node_profiles import document_name
+from autorke_common.node_profiles import INIT_PROFILES, document_name
 
-#: The init profiles the executor's scripts/init.sh knows.
-INIT_PROFILES = ("base", "container-runtime", "gpu")
 #: The executor's etcd scripts take the name as a file name under the snapshot directory.
 SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ROLE = re.compile(r"[a-z][a-z-]{0,31}")
