@@ -16,7 +16,7 @@ import yaml
 from autorke_common.bus import Delivery
 from autorke_common.catalogue.executor import ExecutorRun, Target
 from autorke_common.envelope import Envelope, utcnow
-from autorke_common.errors import Forbidden, Invalid, Missing, Problem, TemporaryError
+from autorke_common.errors import Forbidden, Invalid, Missing, Problem, StoreUnavailable, TemporaryError
 from autorke_common.signing import ExpiredCommand
 from autorke_executor.adapters.orm import JobRow
 from autorke_executor.domain.model import JobHeld, LeaseLost, TargetOutcome
@@ -98,6 +98,33 @@ def test_a_job_found_running_after_a_crash_is_taken_over_without_rerunning_finis
     assert [s["redelivery"] for s in started] == [True]
     assert uow.jobs.get(job.job_id).attempts == 2
     assert sorted(by_host(finished(uow)[0])) == ["m1", "m2", "m3", "m4"]
+
+
+class BlippingUnitOfWork(FakeUnitOfWork):
+    """A database that goes away for ``blips`` statements once the job has started: the
+    lease renewal each write of a result begins with fails, and the write with it."""
+
+    def __init__(self, blips: int) -> None:
+        super().__init__()
+        self.blips = blips
+        renew = self.jobs.renew
+
+        def blipping_renew(*args, **kw) -> bool:
+            if self.blips:
+                self.blips -= 1
+                raise StoreUnavailable("database unavailable: the database system is shutting down")
+            return renew(*args, **kw)
+        self.jobs.renew = blipping_renew
+
+
+def test_a_result_written_through_a_database_blip_is_kept_and_no_host_runs_twice():
+    """The database restarts while targets run: the results in hand are written once it is
+    back, in the same delivery; failing it would lose them and run those hosts again."""
+    uow, f = BlippingUnitOfWork(blips=2), fleet("m1", "m2", "m3")
+    assert run_job(command(facts_job(["m1", "m2", "m3"], concurrency=1)), uow, f.ports) == "succeeded"
+    assert sorted(f.ssh.connects) == ["m1", "m2", "m3"], "each host once"
+    assert uow.blips == 0 and [t.host for t in uow.targets.finished("job-1")] == ["m1", "m2", "m3"]
+    assert uow.jobs.get("job-1").attempts == 1
 
 
 def _running_row(job, owner: str, lease_left_s: float, token: int = 1) -> JobRow:

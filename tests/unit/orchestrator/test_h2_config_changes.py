@@ -129,3 +129,25 @@ def test_h2_the_orchestrator_keeps_only_config_versions_of_approved_changes():
                                             Actor("dave", frozenset({"admin"}))), uow)
     versioned(4, change.id, "ev-4")
     assert uow.state.clusters["r1"].configs_sealed["cluster.rkestate"] == "sealed-4"
+
+
+def test_an_answer_whose_delivery_failed_after_its_projection_still_answers_the_step_when_redelivered(monkeypatch):
+    """The database went away between the projection's unit and the step's: the redelivery
+    finds the message projected, and still hands its answer to the step (else the step waits
+    out its deadline)."""
+    uow = platform()
+    change = create(uow, "config.import", ["cluster.yml"])
+    take_results, calls = handlers.take_results, []
+
+    def lost_once(cmd, uow_):
+        calls.append(cmd.message_id)
+        if len(calls) == 1:
+            raise ConnectionError("the database system is shutting down")
+        return take_results(cmd, uow_)
+    monkeypatch.setattr(handlers, "take_results", lost_once)
+    with pytest.raises(ConnectionError):
+        previewed(uow, change.id)
+    previewed(uow, change.id)  # the same message id, redelivered
+    assert len(calls) == 2
+    handlers.decide_approval(DecideApproval(change.id, "approve", "approve", "", APPROVER), uow)
+    assert inventory_commands(uow, change.id, inv.AdoptConfig.TYPE)

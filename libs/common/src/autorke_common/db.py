@@ -59,8 +59,9 @@ def make_engine(url: str, schema: str | None = None, pool_size: int = 10) -> Eng
         if not _SCHEMA_RE.fullmatch(schema):
             raise ValueError(f"invalid schema name {schema!r}")
         connect_args["options"] = f"-csearch_path={schema}"
-    engine = create_engine(
-        url_obj, pool_pre_ping=True, pool_size=pool_size, max_overflow=20, connect_args=connect_args
+    engine = create_engine(  # hide_parameters: an error's text (logged) never carries a row's values
+        url_obj, pool_pre_ping=True, pool_size=pool_size, max_overflow=20, connect_args=connect_args,
+        hide_parameters=True,
     )
     if schema:
         with engine.begin() as conn:

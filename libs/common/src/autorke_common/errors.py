@@ -116,3 +116,12 @@ class TemporaryError(Exception):
     def __init__(self, message: str, delay: float = 5.0) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class StoreUnavailable(TemporaryError):
+    """The database could not be reached, or dropped the connection (a restart, a
+    fail-over): what the unit of work held was not written. Raised by a service's unit of
+    work adapter in place of the driver's error, so a handler can wait it out."""
+
+    def __init__(self, message: str, delay: float = 1.0) -> None:
+        super().__init__(message, delay)

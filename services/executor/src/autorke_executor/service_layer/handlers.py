@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
 from autorke_common.catalogue.executor import (
     ExecutorRun,
     JobFinished,
@@ -44,7 +46,7 @@ from autorke_common.catalogue.executor import (
     TargetSummary,
 )
 from autorke_common.envelope import Envelope, aware, utcnow
-from autorke_common.errors import DomainError, PermanentError, TemporaryError
+from autorke_common.errors import DomainError, PermanentError, StoreUnavailable, TemporaryError
 from autorke_common.signing import ExpiredCommand
 from autorke_executor.adapters.orm import JobRow
 from autorke_executor.domain.model import (
@@ -285,6 +287,20 @@ def finish_job(cmd: RunJob, uow: UnitOfWork, duration_s: float, started: Started
         return row.status
 
 
+def _say_db_blip(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning("%s; the results in hand are written once it is back (retry %d)", exc, state.attempt_number)
+
+
+#: A write of the run retried through a database blip (a restart, a fail-over): the outcomes
+#: in hand are written once the database is back. Failing the delivery instead would lose
+#: them, and the redelivery would run those hosts again (a script twice on a machine). A run
+#: whose lease was taken over meanwhile gets LeaseLost on the retried write, as ever.
+through_db_blips = retry(retry=retry_if_exception_type(StoreUnavailable),
+                         wait=wait_exponential(multiplier=0.2, max=5.0), stop=stop_after_delay(300),
+                         before_sleep=_say_db_blip, reraise=True)
+
+
 def _run_plan(cmd: RunJob, uow: UnitOfWork, plan: Plan, live: LiveOutput, started: Started, lease: Lease,
               stop: threading.Event | None) -> None:
     job, done = cmd.job, started.done_hosts
@@ -294,8 +310,9 @@ def _run_plan(cmd: RunJob, uow: UnitOfWork, plan: Plan, live: LiveOutput, starte
     refused = [fence_refusal(h) for h in outside if h not in done]
     pending = [i for i in plan.items if plan.host_of(i) in allowed and plan.host_of(i) not in done]
     seq = started.attempt * _SEQ_PER_ATTEMPT
+    record = through_db_blips(record_results)
     if refused:
-        record_results(cmd, uow, started, lease, refused, [], seq)
+        record(cmd, uow, started, lease, refused, [], seq)
     renewed = time.monotonic()
     for batch in fan_out(pending, plan.work, plan.host_of, job.concurrency, stop=stop):
         for outcome in batch:
@@ -303,14 +320,14 @@ def _run_plan(cmd: RunJob, uow: UnitOfWork, plan: Plan, live: LiveOutput, starte
         lines = live.drain()
         if batch or lines:
             seq += 1
-            record_results(cmd, uow, started, lease, batch, lines, seq)
+            record(cmd, uow, started, lease, batch, lines, seq)
             renewed = time.monotonic()
         elif time.monotonic() - renewed >= lease.duration_s / 3:  # a long quiet target (rke up)
-            keep_lease(cmd, uow, started, lease)
+            through_db_blips(keep_lease)(cmd, uow, started, lease)
             renewed = time.monotonic()
     while lines := live.drain():
         seq += 1
-        record_results(cmd, uow, started, lease, [], lines, seq)
+        record(cmd, uow, started, lease, [], lines, seq)
 
 
 def _replay(cmd: RunJob, uow: UnitOfWork, row: JobRow) -> None:

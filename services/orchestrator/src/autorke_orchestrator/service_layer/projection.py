@@ -96,11 +96,13 @@ def _answer(jobs: Jobs, msg: Any) -> tuple[str, str, Outcome] | None:
 def handle(env: Envelope, uow: UnitOfWork) -> None:
     msg = inventory_data.message(env, MACHINE_EVENTS)
     with uow:
-        if uow.already_processed(CONSUMER, env.id):
-            return
-        _project(uow, msg)
+        if not uow.already_processed(CONSUMER, env.id):
+            _project(uow, msg)
         answer = _answer(uow.jobs, msg)
         uow.commit()
+    # Taken even when the projection had been: a delivery that failed after projecting (the
+    # database went away in take_results) must still answer its step on the redelivery, or
+    # the step waits out its deadline. take_results is idempotent under its own key.
     if answer:
         job_id, host, outcome = answer
         handlers.take_results(TakeResults(CONSUMER + "-answers", env.id, job_id, {host: outcome}), uow)
