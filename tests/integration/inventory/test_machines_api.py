@@ -69,6 +69,39 @@ def test_free_text_pages_cover_each_match_once_whichever_way_the_page_is_found(
     assert paged() == expected
 
 
+def test_hostnames_sort_naturally_and_search_finds_os_vendor_cpu_and_gpu_substrings(make_inventory, cmdb: LabCmdb):
+    """``m2`` before ``m10`` (also across pages and reversed); any substring of the OS, the
+    vendor, the CPU or the GPU model finds the machine; the state counts add up to the
+    matches whatever the state filter."""
+    for name in ("rack9-gpu10", "rack9-gpu2", "rack9-gpu1", "rack10-gpu1"):
+        cmdb.inventory.add({"hostname": name})
+    inv = make_inventory(cmdb.url)
+    assert inv.post("/api/v1/machines:sync", json={"mode": "full", "wait": True}).status_code == 200
+    natural = ["rack9-gpu1", "rack9-gpu2", "rack9-gpu10", "rack10-gpu1"]
+    seen, cursor = [], None
+    while True:
+        page = inv.get("/api/v1/machines", params={"q": "RACK", "limit": 3, **({"cursor": cursor} if cursor else {})})
+        seen += [m["hostname"] for m in page.json()["items"]]
+        if not (cursor := page.json()["next_cursor"]):
+            break
+    assert seen == natural
+    down = inv.get("/api/v1/machines", params={"q": "rack", "sort": "-hostname"}).json()["items"]
+    assert [m["hostname"] for m in down] == natural[::-1]
+
+    record = cmdb.inventory.get("cmdb-000042")
+    hw = record["hardware"]
+    for needle in (hw["cpu"]["model"][2:9], record["os"]["name"][1:6], hw["vendor"][1:],
+                   *([hw["gpu"]["model"][3:10]] if hw["gpu"]["model"] else [])):
+        found = inv.get("/api/v1/machines", params={"q": needle.upper(), "limit": 500}).json()
+        assert "cmdb-000042" in [m["id"] for m in found["items"]], needle
+
+    every = inv.get("/api/v1/machines", params={"limit": 1}).json()
+    assert sum(every["state_counts"].values()) == every["total"] and every["state_counts"]["available"]
+    available = inv.get("/api/v1/machines", params={"state": "available", "limit": 1}).json()
+    assert available["state_counts"] == every["state_counts"], "the chips count every state"
+    assert available["total"] == every["state_counts"]["available"]
+
+
 def test_bad_input_gets_problem_json_and_auth_is_required(make_inventory, cmdb: LabCmdb):
     inv = make_inventory(cmdb.url)
     for params, status, slug in [({"state": "melted"}, 422, "invalid-request"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, NamedTuple, Self
 
@@ -27,6 +27,7 @@ from autorke_inventory.adapters.orm import (
     SyncCursorRow,
 )
 from autorke_inventory.adapters.repository import MachineQuery
+from autorke_inventory.domain.records import natural_key
 from autorke_inventory.domain.sync import Known
 from fixtures.signing import signer
 
@@ -109,13 +110,22 @@ class FakeMachines:
 
         def key(m: MachineRow) -> Any:
             mem = member(m)
-            value = (mem.cluster if mem else None) if name == "cluster" else getattr(m, name)
+            value = (mem.cluster if mem else None) if name == "cluster" else \
+                natural_key(m.hostname) if name == "hostname" else getattr(m, name)
             return value if value is not None else ""
 
         matching = [m for m in self.s.machines.values() if keep(m)]
         rows = sorted((m for m in matching if _after(key(m), m.id, after, desc)),
                       key=lambda m: (key(m), m.id), reverse=desc)
         return [MachineRow3(m, member(m), key(m)) for m in rows[: limit + 1]], len(matching)
+
+    def state_counts(self, f: MachineQuery) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for state in {m.state for m in self.s.machines.values()}:
+            n = self.page(replace(f, state=state), None, 0)[1]
+            if n:
+                counts[state] = n
+        return counts
 
     def _known(self, m: MachineRow) -> Known:
         mem = self.s.memberships.get(m.id)

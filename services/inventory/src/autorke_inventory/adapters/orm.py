@@ -26,14 +26,17 @@ class Table(SQLModel, registry=registry()):
 class MachineRow(Table, table=True):
     __tablename__ = "machines"
     __table_args__ = (
-        Index("ix_machines_state_hostname", "state", "hostname"),
-        Index("ix_machines_rack_hostname", "rack", "hostname"),
-        Index("ix_machines_gpu_hostname", "gpu_model", "hostname"),
+        Index("ix_machines_hostname_key", "hostname_key", "id"),
+        Index("ix_machines_state_hostname_key", "state", "hostname_key", "id"),
+        Index("ix_machines_rack_hostname_key", "rack", "hostname_key", "id"),
+        Index("ix_machines_gpu_hostname_key", "gpu_model", "hostname_key", "id"),
         Index("ix_machines_search_id", "search", "id"),  # free text: scan this, not the rows
     )
     id: str = Field(sa_column=Column(String(64), primary_key=True))
     source: str = Field(sa_column=Column(String(32), nullable=False))
     hostname: str = Field(sa_column=Column(String(253), nullable=False, unique=True))
+    #: the hostname in natural order (``m2`` before ``m10``): :func:`..domain.records.natural_key`
+    hostname_key: str = Field(sa_column=Column(String(400), nullable=False))
     ip: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
     state: str = Field(sa_column=Column(String(16), nullable=False))
     rack: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

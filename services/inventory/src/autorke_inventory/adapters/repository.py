@@ -10,7 +10,7 @@ more than ``limit`` is read, so the caller knows whether a next page exists."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,12 +30,13 @@ from autorke_inventory.adapters.orm import (
     ProposalRow,
     SyncCursorRow,
 )
+from autorke_inventory.domain.records import natural_key
 from autorke_inventory.domain.sync import Known
 
 M = MachineRow.__table__
 MEM = MembershipRow.__table__
 #: The machine list's sort orders (a leading '-' reverses one).
-MACHINE_SORTS = {"hostname": M.c.hostname, "ip": M.c.ip, "rack": M.c.rack, "state": M.c.state,
+MACHINE_SORTS = {"hostname": M.c.hostname_key, "ip": M.c.ip, "rack": M.c.rack, "state": M.c.state,
                  "gpu_model": M.c.gpu_model, "cluster": MEM.c.cluster}
 #: Up to this many free-text matches, a page is picked from the matches themselves.
 FEW_MATCHES = 1000
@@ -54,6 +55,33 @@ class MachineQuery:
     rack: str | None = None
     q: str | None = None
     sort: str = "hostname"
+
+
+def _conditions(f: MachineQuery) -> list[Any]:
+    """The WHERE of the Machines page's filters (the free text included)."""
+    conditions = []
+    if f.cluster:
+        conditions.append(MEM.c.cluster == f.cluster)
+    if f.state:
+        conditions.append(M.c.state == f.state)
+    if f.role:
+        conditions.append(MEM.c.roles.like(f"%{f.role}%"))
+    if f.gpu_model:
+        conditions.append(M.c.gpu_model == f.gpu_model)
+    if f.rack:
+        conditions.append(M.c.rack == f.rack)
+    pattern = _pattern(f.q)
+    if pattern is not None:
+        conditions.append(M.c.search.like(pattern, escape="\\"))
+    return conditions
+
+
+def _pattern(q: str | None) -> str | None:
+    """A LIKE pattern finding ``q`` anywhere in the search text (its wildcards escaped)."""
+    if not q:
+        return None
+    needle = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{needle}%"
 
 
 class MachineRepository:
@@ -88,22 +116,8 @@ class MachineRepository:
         # A NOT NULL column sorts as itself, so its index gives the order and a page reads 51
         # rows; a nullable one sorts as '' for NULL, which no index serves (all matches sorted).
         column = sort_column if _never_null(sort_column) else func.coalesce(sort_column, "")
-        conditions = []
-        if f.cluster:
-            conditions.append(MEM.c.cluster == f.cluster)
-        if f.state:
-            conditions.append(M.c.state == f.state)
-        if f.role:
-            conditions.append(MEM.c.roles.like(f"%{f.role}%"))
-        if f.gpu_model:
-            conditions.append(M.c.gpu_model == f.gpu_model)
-        if f.rack:
-            conditions.append(M.c.rack == f.rack)
-        pattern = None
-        if f.q:
-            needle = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{needle}%"
-            conditions.append(M.c.search.like(pattern, escape="\\"))
+        conditions = _conditions(f)
+        pattern = _pattern(f.q)
         joined = M.outerjoin(MEM, MEM.c.machine_id == M.c.id)
         # A machine has at most one membership (its primary key), so the join never changes the
         # count; it is needed only to filter on it (counting 10,000 rows through it is 10x slower).
@@ -119,6 +133,15 @@ class MachineRepository:
         stmt = (select(MachineRow, MembershipRow, column.label("sort_value")).select_from(joined)
                 .where(*page))
         return list(self.session.execute(keyset(stmt, column, M.c.id, after, limit, descending=desc)).all()), total
+
+    def state_counts(self, f: MachineQuery) -> dict[str, int]:
+        """state -> how many machines match ``f`` in that state, whatever ``f.state`` says
+        (the page's state chips: how many a click on each would list)."""
+        conditions = _conditions(replace(f, state=None))
+        source = M.outerjoin(MEM, MEM.c.machine_id == M.c.id) if f.cluster or f.role else M
+        rows = self.session.execute(select(M.c.state, func.count()).select_from(source).where(*conditions)
+                                    .group_by(M.c.state))
+        return {state: int(n) for state, n in rows}
 
     # -- the CMDB sync -------------------------------------------------------------------
     def known(self, ids: Sequence[str]) -> dict[str, Known]:
@@ -143,7 +166,7 @@ class MachineRepository:
     def insert_many(self, rows: list[dict[str, Any]]) -> None:
         """New machines, in one bulk insert (each dict names every column)."""
         if rows:
-            self.session.execute(insert(M), rows)
+            self.session.execute(insert(M), [{**r, "hostname_key": natural_key(r["hostname"])} for r in rows])
 
     def update_many(self, rows: list[dict[str, Any]], now: datetime) -> None:
         """Machines updated from the CMDB in one bulk update: each dict has ``id``,
@@ -151,10 +174,11 @@ class MachineRepository:
         version goes up by one."""
         if not rows:
             return
-        names = ("hostname", "ip", "state", "conflicts", *CMDB_COLUMNS)
+        names = ("hostname", "hostname_key", "ip", "state", "conflicts", *CMDB_COLUMNS)
         stmt = (update(M).where(M.c.id == bindparam("_id"))
                 .values(**{n: bindparam(f"_{n}") for n in names}, version=M.c.version + 1, updated_at=now))
-        self.session.execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in rows])
+        self.session.execute(stmt, [{f"_{k}": v for k, v in {**r, "hostname_key": natural_key(r["hostname"])}.items()}
+                                    for r in rows])
 
     def retire_many(self, ids: list[str], now: datetime) -> None:
         if ids:

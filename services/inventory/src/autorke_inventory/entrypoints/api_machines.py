@@ -34,7 +34,10 @@ def get_machines(services: Services, _: Viewer,
                  cluster: str | None = None, state: str | None = None, role: str | None = None,
                  gpu_model: str | None = None, rack: str | None = None, q: str | None = None,
                  sort: str = "hostname", limit: Limit = 50, cursor: CursorParam = None) -> dict:
-    """``{"items", "next_cursor", "total"}``: ``total`` counts every machine that matches."""
+    """``{"items", "next_cursor", "total", "state_counts"}``: ``total`` counts every machine
+    that matches; ``state_counts`` how many match in each state, the ``state`` filter aside.
+    ``q`` finds a substring of the hostname, id, IP, rack, site, environment, owner, OS,
+    vendor, CPU or GPU model; ``sort=hostname`` is natural (``m2`` before ``m10``)."""
     query = MachineQuery(cluster, state, role, gpu_model, rack, q, sort)
     return views.machines(services.uow(), query, limit, cursor)
 

@@ -22,7 +22,7 @@ from autorke_common.envelope import Envelope, utcnow
 from autorke_common.exclusive import Hold, local_sections
 from autorke_inventory.adapters.orm import SyncCursorRow
 from autorke_inventory.adapters.sources import MachineSource
-from autorke_inventory.domain.records import SourcePage, SourceRecord, label_facts
+from autorke_inventory.domain.records import SourcePage, SourceRecord, label_facts, search_text
 from autorke_inventory.domain.sync import PagePlan, plan_missing, plan_page
 from autorke_inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -51,12 +51,6 @@ class SyncSummary:
         data = asdict(self)
         data.pop("conflict_details")
         return msg.SyncFinished(**data)
-
-
-def search_text(r: SourceRecord) -> str:
-    owner = (r.data.get("owner") or {}).get("team")
-    parts = [r.id, r.hostname, r.ip, r.rack, r.site, r.gpu_model, r.data.get("environment"), owner]
-    return " ".join(str(p) for p in parts if p).lower()[:600]
 
 
 def ssh_access(r: SourceRecord) -> msg.SshAccess | None:

@@ -143,7 +143,8 @@ def _after(token: str | None, sort: str, key_type: type) -> Cursor | None:
 
 # -- machines ------------------------------------------------------------------------------
 def machines(uow: UnitOfWork, f: MachineQuery, limit: int, cursor: str | None) -> dict[str, Any]:
-    """A page of machines matching ``f``, in ``f.sort`` order, with the number matching."""
+    """A page of machines matching ``f``, in ``f.sort`` order, with the number matching and
+    how many match in each state (``f.state`` aside)."""
     if f.sort.lstrip("-") not in MACHINE_SORTS:
         raise Invalid("invalid-request", f"sort must be one of {', '.join(MACHINE_SORTS)} "
                                          "(prefix '-' for descending)", field="sort")
@@ -154,9 +155,10 @@ def machines(uow: UnitOfWork, f: MachineQuery, limit: int, cursor: str | None) -
     after = _after(cursor, f.sort, str)  # every sort key is text (NULL sorts as '')
     with uow:
         rows, total = uow.machines.page(f, after, limit)
+        counts = uow.machines.state_counts(f)
         page = page_of(rows, limit, key=lambda r: (r.sort_value, r[0].id), sort=f.sort,
                        view=lambda r: machine_view(r[0], r[1]))
-    return {"items": page.items, "next_cursor": page.next_cursor, "total": total}
+    return {"items": page.items, "next_cursor": page.next_cursor, "total": total, "state_counts": counts}
 
 
 def machine(uow: UnitOfWork, key: str) -> dict[str, Any]:
