@@ -7,7 +7,8 @@ issues for ``admin``, through the platform's public REST API (the console's gate
 ``POST /api/v1/clusters`` for each ready lab cluster, then ``:import`` — ``rke2-lab``
 from its API server (with its join address and token, so nodes can be added later),
 ``rke1-lab`` from its ``cluster.yml`` and ``cluster.rkestate`` (provider ``rke``) — and
-waits until every member's node is Ready in the inventory. Nothing here knows the
+waits until every member's node is Ready in the inventory; it also stores a ``gpu-flat``
+node profile per cluster (GPU workers on the flat network) to pick in the node-add form. Nothing here knows the
 platform's code; only its API.
 
 An import from files is a ``config.import`` change (it writes the cluster's keys): the
@@ -35,6 +36,10 @@ import httpx
 
 from .idp import issue_token
 
+#: The node profile the demo stores for each cluster (:meth:`Demo._profile`).
+GPU_PROFILE = "gpu-flat"
+GPU_PROFILE_SPEC = {"description": "GPU workers on the flat network", "init_profile": "gpu",
+                    "labels": {"node.example.com/pool": "gpu"}, "network": {"enabled": True, "route_reflectors": 1}}
 #: The lab names RKE1 ``rke1``; the platform's API calls the provider ``rke``.
 PROVIDERS = {"rke1": "rke", "rke2": "rke2"}
 
@@ -131,11 +136,23 @@ class Demo:
             self._wait_machines(cluster)
             self.say(f"{name}: its machines are in the inventory")
             self._import(cluster)
+        self._profile(name)
         nodes = self._wait_ready(name)
         self.say(f"{name}: every node Ready")
         out.members = len(nodes)
         out.ready = sum(1 for n in nodes if _node_status(n) == "Ready")
         return out
+
+    def _profile(self, name: str) -> None:
+        """A node profile to pick in the node-add form besides the default: GPU workers on
+        the flat network (the change gives the pool's CIDR). Stored once; kept as it is after."""
+        r = self.api.put(f"clusters/{name}/node-profiles/{GPU_PROFILE}",
+                         json={"spec": GPU_PROFILE_SPEC, "expected_version": 0,
+                               "comment": "demo: GPU workers peered with their racks' ToR"})
+        if r.status_code == 201:
+            self.say(f"{name}: node profile {GPU_PROFILE} stored")
+        elif r.status_code != 409:  # 409: stored before (edited since, perhaps): left alone
+            self._check(r, f"store node profile {GPU_PROFILE} of {name}", 201)
 
     def _refreshed(self, name: str) -> bool:
         """Whether a node status refresh, asked for now, reads the cluster's API."""

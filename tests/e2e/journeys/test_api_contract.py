@@ -15,6 +15,8 @@ KNOWN_LISTS = {
     "/api/v1/machines", "/api/v1/clusters", "/api/v1/clusters/{name}/nodes",
     "/api/v1/clusters/{name}/configs/{kind}", "/api/v1/changes", "/api/v1/changes/{change_id}/history",
     "/api/v1/jobs", "/api/v1/netcfg/clusters", "/api/v1/clusters/{cluster}/ippools", "/api/v1/tickets",
+    "/api/v1/clusters/{cluster}/node-profiles", "/api/v1/clusters/{cluster}/node-profiles/{profile}/versions",
+    "/api/v1/clusters/{cluster}/label-mapping/versions",
 }
 SKIP = {"/api/v1/events", "/api/v1/openapi.json"}  # the event stream (SSE) and the document itself
 
@@ -41,7 +43,7 @@ def _path(template: str, fill: dict[str, str]) -> str | None:
 def test_every_list_answers_items_and_next_cursor_pages_and_refuses_a_bad_cursor(platform: Platform):
     spec = platform.call("GET", "openapi.json", "viewer").json()
     fill = {"name": "rke1-lab", "cluster": "rke2-lab", "kind": "cluster.yml", "key": platform.machine_names()[0],
-            "change_id": _a_change(platform)}
+            "change_id": _a_change(platform), "profile": "default"}
     lists: set[str] = set()
     unfilled: list[str] = []
     for template, ops in sorted(spec["paths"].items()):

@@ -33,6 +33,12 @@ def api_nodes(p: Platform, cluster: str) -> dict[str, client.V1Node]:
         return {n.metadata.name: n for n in client.CoreV1Api(api).list_node().items}
 
 
+def node_marks(p: Platform, cluster: str) -> dict[str, tuple]:
+    """What a change may set on each node of the cluster: labels, taints, cordon."""
+    return {name: (n.metadata.labels, [(t.key, t.value, t.effect) for t in n.spec.taints or []],
+                   bool(n.spec.unschedulable)) for name, n in api_nodes(p, cluster).items()}
+
+
 def vcalico_tickets(p: Platform, cluster: str) -> list[dict]:
     tickets = httpx.get(f"{p.lab['components']['vcalico']['url']}/api/v1/tickets", timeout=10).json()
     return [t for t in tickets if t["request"]["cluster"] == cluster]
@@ -90,6 +96,7 @@ def flat_network_journey(p: Platform, cluster: str, cidr: str, profile: dict) ->
     assert r.status_code == 422 and r.json()["field"] == "params.network.cidr", "the flat network needs its pool"
     seen_before = {t["id"] for t in vcalico_tickets(p, cluster)}
     pool_name = "flat-" + cidr.replace(".", "-").replace("/", "-")
+    marks_before = node_marks(p, cluster)
 
     r = p.change(type="node.add", cluster=cluster, targets=targets, params=params)
     assert r.status_code == 201, r.text
@@ -134,9 +141,9 @@ def flat_network_journey(p: Platform, cluster: str, cidr: str, profile: dict) ->
     for h in targets:
         labels = nodes[h].metadata.labels
         assert labels.get("network.autorke.io/flat") == "true" and labels.get("network.autorke.io/ticket") == tid
-    others = [n for n, node in nodes.items() if n not in targets
-              and (node.metadata.labels or {}).get("network.autorke.io/ticket") == tid]
-    assert others == [], f"the ticket labelled nodes it was not for: {others}"
+    marks = node_marks(p, cluster)
+    others = {n: (marks_before[n], marks[n]) for n in marks_before if marks[n] != marks_before[n]}
+    assert others == {}, f"the change set labels, taints or a cordon on nodes it was not for: {others}"
     assert {h: p.machine(h)["state"] for h in targets} == dict.fromkeys(targets, "member")
     assert p.machine(targets[0])["labels"][ZONE] == facts[targets[0]]["network"]["rack"], "kept in the inventory"
     touched = p.touched()
@@ -241,3 +248,39 @@ def test_a_custom_profile_with_a_bad_label_or_kubelet_setting_is_refused_at_plan
     r = p.call("PUT", "clusters/rke1-lab/node-profiles/tuned", json={"spec": {"kubelet": {"max_pods": 200}}})
     assert r.status_code == 422 and r.json()["field"] == "spec.kubelet", "RKE1 takes no kubelet setting per node"
     assert p.call("GET", "clusters/rke1-lab/node-profiles/tuned", "viewer").status_code == 404
+
+
+@pytest.mark.timeout(900)
+def test_cancelling_at_the_confirmation_cancels_the_ticket_and_removes_a_node_whose_network_is_required(
+        clean_logs: Platform):
+    """The profile says the network is required: cancelling while the callback waits for its
+    confirmation cancels the ticket (nothing applied) and compensates the join in reverse:
+    the node leaves the cluster's API and the machine is free again."""
+    p = clean_logs
+    cluster, cidr = "rke2-lab", "10.244.0.0/24"
+    set_default_profile(p, cluster, {**FLAT_PROFILE, "network": {**FLAT_PROFILE["network"], "required": True}})
+    try:
+        (host,) = claim_gpu_machines(p, 1)
+        r = p.change(type="node.add", cluster=cluster, targets=[host],
+                     params={"role": "worker", "network": {"cidr": cidr}})
+        assert r.status_code == 201, r.text
+        change_id = r.json()["id"]
+        p.wait_change(change_id, "awaiting_approval", timeout=120)
+        assert p.approve(change_id).status_code == 200
+        waiting_at(p, change_id, "net_check")
+        assert p.approve(change_id, "net_check").status_code == 200
+        waiting = waiting_at(p, change_id, "net_confirm")
+        tid = step(waiting, "net_plan")["targets"]["ticket"]["result"]["ticket_id"]
+        assert host in api_nodes(p, cluster)
+        r = p.call("POST", f"changes/{change_id}:cancel")
+        assert r.status_code == 200, r.text
+        done = p.wait_change(change_id, "cancelled", timeout=300)
+        assert step(done, "net_plan")["status"] == "compensated" and step(done, "join")["status"] == "compensated"
+        ticket = p.call("GET", f"tickets/{tid}", "viewer").json()
+        assert ticket["status"] == "cancelled", ticket
+        assert "flat-" + cidr.replace(".", "-").replace("/", "-") not in calico(p, cluster, "ippools")
+        assert host not in api_nodes(p, cluster), "the node is removed: its network was required"
+        machine = wait(lambda: (m := p.machine(host))["state"] == "available" and m, 60, f"{host} available")
+        assert machine["cluster"] is None
+    finally:
+        set_default_profile(p, cluster, {})

@@ -39,28 +39,28 @@ def list_profiles(cluster: str, services: Services, _: Viewer, limit: Limit = 50
     return views.documents_latest(services.uow(), cluster, PROFILE, limit, cursor)
 
 
-@router.get("/node-profiles/{name}:diff")
-def profile_diff(cluster: str, name: str, services: Services, _: Viewer,
+@router.get("/node-profiles/{profile}:diff")
+def profile_diff(cluster: str, profile: str, services: Services, _: Viewer,
                  from_: Annotated[int, Query(alias="from", ge=0)], to: Version) -> dict:
-    return views.document_diff(services.uow(), cluster, PROFILE, name, from_, to)
+    return views.document_diff(services.uow(), cluster, PROFILE, profile, from_, to)
 
 
-@router.get("/node-profiles/{name}")
-def get_profile(cluster: str, name: str, services: Services, _: Viewer, version: Version | None = None) -> dict:
-    return views.document(services.uow(), cluster, PROFILE, name, version)
+@router.get("/node-profiles/{profile}")
+def get_profile(cluster: str, profile: str, services: Services, _: Viewer, version: Version | None = None) -> dict:
+    return views.document(services.uow(), cluster, PROFILE, profile, version)
 
 
-@router.get("/node-profiles/{name}/versions")
-def profile_versions(cluster: str, name: str, services: Services, _: Viewer, limit: Limit = 500,
+@router.get("/node-profiles/{profile}/versions")
+def profile_versions(cluster: str, profile: str, services: Services, _: Viewer, limit: Limit = 500,
                      cursor: CursorParam = None) -> dict:
-    return views.document_versions(services.uow(), cluster, PROFILE, name, limit, cursor)
+    return views.document_versions(services.uow(), cluster, PROFILE, profile, limit, cursor)
 
 
-@router.put("/node-profiles/{name}", status_code=201)
-def put_profile(cluster: str, name: str, body: DocumentIn, services: Services, principal: Operator,
+@router.put("/node-profiles/{profile}", status_code=201)
+def put_profile(cluster: str, profile: str, body: DocumentIn, services: Services, principal: Operator,
                 response: Response) -> dict:
     """201 and the new version; 200 and the latest when the spec is the latest's."""
-    command = StoreDocument(cluster, PROFILE, name, body.spec, principal.subject, body.comment,
+    command = StoreDocument(cluster, PROFILE, profile, body.spec, principal.subject, body.comment,
                             body.expected_version)
     stored, created = handlers.store_document(command, services.uow())
     response.status_code = 201 if created else 200
