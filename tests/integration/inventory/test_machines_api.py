@@ -88,12 +88,17 @@ def test_hostnames_sort_naturally_and_search_finds_os_vendor_cpu_and_gpu_substri
     down = inv.get("/api/v1/machines", params={"q": "rack", "sort": "-hostname"}).json()["items"]
     assert [m["hostname"] for m in down] == natural[::-1]
 
-    record = cmdb.inventory.get("cmdb-000042")
+    record = next(r for r in map(cmdb.inventory.get, (f"cmdb-{i:06d}" for i in range(40, 301)))
+                  if r["hardware"]["gpu"]["model"])
     hw = record["hardware"]
-    for needle in (hw["cpu"]["model"][2:9], record["os"]["name"][1:6], hw["vendor"][1:],
-                   *([hw["gpu"]["model"][3:10]] if hw["gpu"]["model"] else [])):
+    for needle in (hw["cpu"]["model"][2:9], record["os"]["name"][1:6], hw["vendor"][1:], hw["gpu"]["model"][3:10]):
         found = inv.get("/api/v1/machines", params={"q": needle.upper(), "limit": 500}).json()
-        assert "cmdb-000042" in [m["id"] for m in found["items"]], needle
+        assert record["id"] in [m["id"] for m in found["items"]], needle
+
+    part = hw["gpu"]["model"].split()[-1].lower()  # "H800" finds "NVIDIA H800"
+    by_part = inv.get("/api/v1/machines", params={"gpu_model": part, "limit": 500}).json()
+    everyone = [cmdb.inventory.get(f"cmdb-{i:06d}") for i in range(1, 305)]  # the four added too
+    assert by_part["total"] == sum(1 for r in everyone if part in (r["hardware"]["gpu"]["model"] or "").lower()) > 0
 
     every = inv.get("/api/v1/machines", params={"limit": 1}).json()
     assert sum(every["state_counts"].values()) == every["total"] and every["state_counts"]["available"]

@@ -102,7 +102,7 @@ class FakeMachines:
             return ((not f.cluster or (mem is not None and mem.cluster == f.cluster))
                     and (not f.state or m.state == f.state)
                     and (not f.role or (mem is not None and f.role in mem.roles))
-                    and (not f.gpu_model or m.gpu_model == f.gpu_model)
+                    and (not f.gpu_model or f.gpu_model.lower() in (m.gpu_model or "").lower())
                     and (not f.rack or m.rack == f.rack)
                     and (not f.q or f.q.lower() in m.search))
 

@@ -6,6 +6,7 @@ network when the profile asks for one. Form mistakes (a label with
 no ``=``, a taint with a bad effect) are reported per field before anything is sent."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,28 @@ ACTIONS: dict[str, Action] = {a.key: a for a in (
     Action("cleanup", "cleanup", "machine.cleanup", False, ()),
     Action("refresh", "refresh_facts", "machine.refresh_facts", False, ()),
 )}
+
+
+#: What each action needs of a machine: (states it may be in, whether it must be a member).
+#: The row menu offers only these; the API still refuses anything else, for any caller.
+_OFFERED = {
+    "add": (("available", "ready"), False),
+    "remove": (("member", "faulty", "joining"), True),
+    "update": (("member",), True),
+    "init": (("available",), False),
+    "cleanup": (("ready", "faulty"), False),
+    "refresh": (("available", "ready", "member", "faulty", "initializing", "joining", "draining",
+                 "removing", "cleaning"), None),
+}
+
+
+def actions_for(machine: Mapping[str, Any]) -> list[str]:
+    """The actions the machine's state allows, in menu order: add only for a free machine,
+    remove and update only for a member, init for an available one, cleanup for a ready or
+    faulty one that is in no cluster, refresh for any machine not retired."""
+    state, member = machine.get("state"), bool(machine.get("cluster"))
+    return [key for key, (states, needs_member) in _OFFERED.items()
+            if state in states and (needs_member is None or needs_member == member)]
 
 
 class FormErrors(ValueError):

@@ -66,8 +66,8 @@ def _conditions(f: MachineQuery) -> list[Any]:
         conditions.append(M.c.state == f.state)
     if f.role:
         conditions.append(MEM.c.roles.like(f"%{f.role}%"))
-    if f.gpu_model:
-        conditions.append(M.c.gpu_model == f.gpu_model)
+    if f.gpu_model:  # a part of the model is enough: "H800" finds "NVIDIA H800"
+        conditions.append(func.lower(M.c.gpu_model).like(_pattern(f.gpu_model), escape="\\"))
     if f.rack:
         conditions.append(M.c.rack == f.rack)
     pattern = _pattern(f.q)

@@ -37,7 +37,8 @@ def get_machines(services: Services, _: Viewer,
     """``{"items", "next_cursor", "total", "state_counts"}``: ``total`` counts every machine
     that matches; ``state_counts`` how many match in each state, the ``state`` filter aside.
     ``q`` finds a substring of the hostname, id, IP, rack, site, environment, owner, OS,
-    vendor, CPU or GPU model; ``sort=hostname`` is natural (``m2`` before ``m10``)."""
+    vendor, CPU or GPU model, ``gpu_model`` a part of the GPU model (any case);
+    ``sort=hostname`` is natural (``m2`` before ``m10``)."""
     query = MachineQuery(cluster, state, role, gpu_model, rack, q, sort)
     return views.machines(services.uow(), query, limit, cursor)
 

@@ -4,10 +4,14 @@ the action flow — form with defaults, the plan from a dry run, then the real s
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from autorke_console.domain.actions import (
     ACTIONS,
@@ -15,6 +19,7 @@ from autorke_console.domain.actions import (
     NODE_ROLES,
     TAINT_EFFECTS,
     FormErrors,
+    actions_for,
     change_request,
 )
 from autorke_console.domain.field_errors import field_errors
@@ -31,8 +36,22 @@ STATES = ("available", "initializing", "ready", "joining", "member", "draining",
           "cleaning", "faulty", "retired")
 
 
-@router.get("/ui/machines")
-async def machines(request: Request, _: SignedInUser):
+#: The first page's place in the trail of pages walked (it has no cursor).
+FIRST_PAGE = "-"
+#: The CSV export's columns: (header, how to read it from a machine of the API).
+CSV_COLUMNS = (
+    ("hostname", lambda m: m.get("hostname")), ("id", lambda m: m.get("id")), ("ip", lambda m: m.get("ip")),
+    ("state", lambda m: m.get("state")), ("cluster", lambda m: m.get("cluster")),
+    ("roles", lambda m: " ".join(m.get("roles") or [])), ("rack", lambda m: m["network"].get("rack")),
+    ("site", lambda m: m["network"].get("site")), ("gpu_model", lambda m: m["hardware"]["gpu"].get("model")),
+    ("gpu_count", lambda m: m["hardware"]["gpu"].get("count")),
+    ("cpu_model", lambda m: (m["hardware"].get("cpu") or {}).get("model")),
+    ("vendor", lambda m: m["hardware"].get("vendor")), ("os", lambda m: m["software"].get("os")),
+    ("environment", lambda m: m.get("environment")), ("owner", lambda m: (m.get("owner") or {}).get("team")),
+)
+
+
+def _filters(request: Request) -> tuple[dict, int]:
     q = request.query_params
     try:
         limit = int(q.get("limit", 50))
@@ -40,19 +59,83 @@ async def machines(request: Request, _: SignedInUser):
         limit = 50
     limit = limit if limit in PAGE_SIZES else 50
     params = {k: q.get(k) for k in FILTERS}
-    params.update(sort=q.get("sort") if q.get("sort") in SORTS else None, limit=limit, cursor=q.get("cursor"))
+    params.update(sort=q.get("sort") if q.get("sort") in SORTS else None)
+    return params, limit
+
+
+def paging(request: Request, limit: int, shown: int, next_cursor: str | None) -> dict:
+    """Where this page is among the matches ("201–400") and the links to the previous and
+    next ones. Pages are keyset cursors, so the way back is the trail of cursors walked to
+    get here, carried in the links (``trail``; the first page is ``-``)."""
+    q = request.query_params
+    trail, cursor = q.getlist("trail"), q.get("cursor")
+    base = [(k, v) for k, v in q.multi_items() if k not in ("cursor", "trail") and v]
+
+    def url(at: str | None, walked: list[str]) -> str:
+        at = None if at == FIRST_PAGE else at
+        return f"{request.url.path}?" + urlencode(base + ([("cursor", at)] if at else [])
+                                                  + [("trail", t) for t in walked])
+    offset = len(trail) * limit
+    return {"first": offset + 1 if shown else 0, "last": offset + shown,
+            "previous": url(trail[-1], trail[:-1]) if trail else None,
+            "next": url(next_cursor, [*trail, cursor or FIRST_PAGE]) if next_cursor else None}
+
+
+@router.get("/ui/machines")
+async def machines(request: Request, _: SignedInUser):
+    params, limit = _filters(request)
+    params.update(limit=limit, cursor=request.query_params.get("cursor"))
     result, clusters = await asyncio.gather(api(request, "GET", "machines", params=params),
                                             api_all(request, "clusters"))
     data = result.data if result.ok else {}
-    # Each row has a menu of every action: translated once per page, not once per row.
+    rows = items(result)
+    # Each row's menu holds the actions its state allows: labels translated once per page.
     lang = language(request)
-    action_labels = [(key, label(a.label, lang)) for key, a in ACTIONS.items()]
-    return render(request, "machines.html", result=result, machines=items(result),
-                  action_labels=action_labels,
+    labels = {key: label(a.label, lang) for key, a in ACTIONS.items()}
+    row_actions = {m["id"]: [(key, labels[key]) for key in actions_for(m)] for m in rows}
+    q = request.query_params
+    return render(request, "machines.html", result=result, machines=rows, row_actions=row_actions,
                   next_cursor=data.get("next_cursor"), total=data.get("total"),
+                  state_counts=data.get("state_counts") or {},
+                  paging=paging(request, limit, len(rows), data.get("next_cursor")),
+                  export=f"/ui/machines.csv?{urlencode({k: v for k, v in params.items() if v})}",
                   filters={k: q.get(k, "") for k in FILTERS}, sort=q.get("sort", ""), limit=limit,
                   clusters=items(clusters), states=STATES, roles=NODE_ROLES,
                   sorts=SORTS, page_sizes=PAGE_SIZES, actions=ACTIONS)
+
+
+@router.get("/ui/machines.csv")
+async def machines_csv(request: Request, _: SignedInUser):
+    """Every machine the filters match, as CSV (the page's filters and sort), read from the
+    API page by page while it is sent."""
+    params, _limit = _filters(request)
+    first = await api(request, "GET", "machines", params={**params, "limit": 500})
+    if not first.ok:
+        detail = (first.problem or {}).get("detail") or "the machine list did not answer"
+        return render(request, "message.html", status_code=first.status if first.status >= 400 else 502,
+                      message=f"No export: {detail}.")
+
+    async def rows() -> AsyncIterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([name for name, _ in CSV_COLUMNS])
+        page, seen = first, set()
+        while True:
+            for m in page.data["items"]:
+                writer.writerow([read(m) for _, read in CSV_COLUMNS])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            cursor = page.data.get("next_cursor")
+            if not cursor or cursor in seen:
+                return
+            seen.add(cursor)
+            page = await api(request, "GET", "machines", params={**params, "limit": 500, "cursor": cursor})
+            if not page.ok:  # the export ends where the API stopped answering, and says so
+                yield f"# incomplete: the machine list stopped answering ({page.status})\n"
+                return
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="machines.csv"'})
 
 
 @router.get("/ui/machines/{machine_id}")
@@ -63,7 +146,7 @@ async def machine(machine_id: str, request: Request, _: SignedInUser):
     names = {machine_id, m.get("id"), m.get("hostname")} - {None}
     touched = [c for c in items(history) if names & set(c.get("targets") or [])]
     return render(request, "machine.html", result=result, m=m, history=history, changes=touched,
-                  actions=ACTIONS, machine_id=machine_id)
+                  actions=ACTIONS, offered=actions_for(m) if m else [], machine_id=machine_id)
 
 
 async def _node_profiles(request: Request, form: dict, clusters) -> list[dict]:
