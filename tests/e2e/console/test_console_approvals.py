@@ -139,3 +139,44 @@ def test_a_rejection_shows_who_and_why_and_a_cancel_is_confirmed_and_shown_as_ca
     assert operator.locator("[data-step=approve]").get_attribute("data-step-status") == "cancelled"
     assert operator.locator("[data-test=rejection]").count() == 0, "nobody rejected it"
     shot(operator, "change-cancelled")
+
+
+def _inbox_count(page) -> int | None:
+    count = page.locator("[data-inbox]").get_attribute("data-count")
+    return int(count) if count is not None else None
+
+
+def test_the_inbox_count_moves_when_a_gate_opens_in_another_browser_and_the_inbox_lists_it(
+        sign_in, platform, shot):
+    """The approver's header count goes up, without a reload, when an operator in another
+    browser context asks for a change; the inbox lists it with who asked and how long it
+    has waited, and leads to the change; once it is cancelled the count goes back."""
+    node = _member(platform)
+    approver = sign_in("approver")
+    approver.goto(f"{platform.console}/ui/machines")
+    approver.wait_for_function("document.querySelector('[data-inbox]').dataset.count !== undefined")
+    before = _inbox_count(approver)
+    approver.evaluate("window.__noReload = true")
+
+    operator = sign_in("operator")
+    change_url = _request_label(operator, platform, node, "inbox")
+    change_id = change_url.rsplit("/", 1)[-1]
+    approver.wait_for_function(f"Number(document.querySelector('[data-inbox]').dataset.count) === {before + 1}",
+                               timeout=30_000)
+    assert approver.evaluate("window.__noReload") is True, "the count moved without a reload"
+    shot(approver, "inbox-count")
+
+    approver.click("[data-test=inbox]")
+    approver.wait_for_url("**/ui/approvals")
+    row = approver.locator(f"[data-waiting={change_id}]")
+    text = row.inner_text()
+    assert "node.update" in text and node in text and "operator" in text and " s" in text, text
+    assert approver.locator("[data-test=inbox-total]").inner_text() == str(before + 1)
+    shot(approver, "inbox")
+    with platform.api("operator") as api:  # operator's own page shows nothing to decide for this change
+        assert api.post(f"changes/{change_id}:cancel").status_code == 200
+    approver.goto(f"{platform.console}/ui/machines")
+    approver.wait_for_function(f"Number(document.querySelector('[data-inbox]').dataset.count) === {before}",
+                               timeout=30_000)
+    operator.goto(f"{platform.console}/ui/approvals")
+    assert operator.locator(f"[data-waiting={change_id}]").count() == 0

@@ -50,3 +50,16 @@ def test_an_action_form_with_a_bad_label_shows_the_error_next_to_the_field(conso
                                                    "cluster": "lab", "role": "worker", "labels": "no-equals"})
         assert r.status_code == 422
         assert 'data-field-error="labels"' in r.text and "is not key=value" in r.text
+
+
+def test_the_approvals_inbox_and_its_count_for_an_approver_and_no_inbox_for_a_viewer(console):
+    with browser_sign_in(console.url, "approver") as browser:
+        page = browser.get("/ui/approvals")
+        assert page.status_code == 200 and 'data-test="approvals"' in page.text and "data-inbox" in page.text
+        assert 'data-test="unavailable"' in page.text, "netcfg is down here: the tickets may be missing, and it says so"
+        count = browser.get("/ui/approvals/count")
+        assert count.status_code == 200 and count.json() == {"count": 0, "complete": False}
+        assert count.headers["cache-control"] == "no-store"
+    with browser_sign_in(console.url, "viewer") as browser:
+        assert "data-inbox" not in browser.get("/ui/machines").text
+        assert browser.get("/ui/approvals/count").json() == {"count": 0, "complete": True}, "nothing to ask for"

@@ -1,7 +1,7 @@
 """What the dashboard counts, from the API's answers."""
 from __future__ import annotations
 
-from autorke_console.domain.dashboard import count_of, node_health, waiting_for
+from autorke_console.domain.dashboard import count_of, node_health
 
 
 def test_a_lists_count_is_its_total_or_its_items_and_says_when_it_goes_on():
@@ -15,11 +15,3 @@ def test_node_health_counts_ready_notready_and_never_read():
     members = [{"kubernetes": {"node": {"status": "Ready"}}}, {"kubernetes": {"node": {"status": "NotReady"}}},
                {"kubernetes": {"node": None}}, {}]
     assert node_health(members) == {"members": 4, "ready": 1, "not_ready": 1, "unknown": 2}
-
-
-def test_only_an_approver_waits_and_never_on_their_own_change():
-    changes = [{"id": "a", "status": "awaiting_approval", "requested_by": "op"},
-               {"id": "b", "status": "awaiting_approval", "requested_by": "ap"},
-               {"id": "c", "status": "running", "requested_by": "op"}]
-    assert [c["id"] for c in waiting_for(changes, "ap", {"approver"})] == ["a"]
-    assert waiting_for(changes, "op", {"operator"}) == []

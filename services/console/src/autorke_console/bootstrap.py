@@ -111,7 +111,16 @@ def create_app(settings: ConsoleSettings | None = None, configure_process: bool 
     from autorke_console.entrypoints import asyncapi, events, gateway, signin
     from autorke_console.entrypoints.deps import answer_refusals
     from autorke_console.entrypoints.headers import FramingRefused
-    from autorke_console.entrypoints.pages import changes, clusters, dashboard, feed, machines, network, profiles
+    from autorke_console.entrypoints.pages import (
+        approvals,
+        changes,
+        clusters,
+        dashboard,
+        feed,
+        machines,
+        network,
+        profiles,
+    )
     from autorke_console.entrypoints.session import SignedInSessions
 
     settings = settings or ConsoleSettings()
@@ -121,8 +130,8 @@ def create_app(settings: ConsoleSettings | None = None, configure_process: bool 
         log.warning("AUTORKE_SESSION_HTTPS_ONLY=false: the session cookie is sent over plain HTTP "
                     "(development only)")
     runtime = ConsoleRuntime(settings, configure_process)
-    routers = [signin.router, dashboard.router, machines.router, clusters.router, profiles.router, changes.router,
-               network.router, feed.router, events.router, asyncapi.router, gateway.router]
+    routers = [signin.router, dashboard.router, approvals.router, machines.router, clusters.router, profiles.router,
+               changes.router, network.router, feed.router, events.router, asyncapi.router, gateway.router]
     app = create_service_app(runtime, routers, title="AutoRKE console")
     answer_refusals(app)
     app.state.settings = settings

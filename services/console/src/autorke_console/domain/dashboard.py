@@ -39,10 +39,3 @@ def node_health(members: list[dict[str, Any]]) -> dict[str, int]:
     statuses = [node_status(m) for m in members]
     return {"members": len(members), "ready": statuses.count("Ready"), "not_ready": statuses.count("NotReady"),
             "unknown": statuses.count("Unknown")}
-
-
-def waiting_for(changes: list[dict[str, Any]], user: str, roles: set[str]) -> list[dict[str, Any]]:
-    """The changes at an approval gate this user may decide: an approver's, never their own."""
-    if not ({"approver", "admin"} & roles):
-        return []
-    return [c for c in changes if c.get("status") == "awaiting_approval" and c.get("requested_by") != user]

@@ -137,6 +137,26 @@
     update();
   }
 
+  // The header's approvals count: re-read every few seconds while the page is shown, so a
+  // gate opened in another browser (or by a flow) appears without a reload.
+  function inboxCount(link) {
+    const badge = link.querySelector("[data-inbox-count]");
+    const read = async () => {
+      if (document.hidden) return;
+      try {
+        const r = await fetch("/ui/approvals/count", { headers: { accept: "application/json" } });
+        if (!r.ok) return;
+        const body = await r.json();
+        badge.textContent = String(body.count) + (body.complete ? "" : "?");
+        badge.classList.toggle("on", body.count > 0);
+        link.dataset.count = String(body.count);
+      } catch (_) { /* the next tick tries again */ }
+    };
+    read();
+    setInterval(read, 5000);
+    document.addEventListener("visibilitychange", read);
+  }
+
   document.addEventListener("keydown", (e) => {
     if (e.key === "/" && !/INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName)) {
       const q = document.querySelector("input[name=q]"); if (q) { e.preventDefault(); q.focus(); }
@@ -153,6 +173,7 @@
     const feed = document.querySelector("[data-feed]"); if (feed) feedPage(feed);
     const machines = document.querySelector("[data-machines]"); if (machines) machinesPage(machines);
     const cluster = document.querySelector("[data-cluster-nodes]"); if (cluster) clusterPage(cluster);
+    const inbox = document.querySelector("[data-inbox]"); if (inbox) inboxCount(inbox);
   });
   window.AutoRKE = { live, csrf };
 })();

@@ -8,8 +8,9 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from autorke_console.domain.dashboard import OPEN, TROUBLE, count_of, node_health, waiting_for
+from autorke_console.domain.dashboard import OPEN, TROUBLE, count_of, node_health
 from autorke_console.entrypoints.deps import SignedInUser
+from autorke_console.entrypoints.pages.approvals import waiting
 from autorke_console.entrypoints.pages.calls import WHOLE_LIST_PAGE, api, api_all, items
 from autorke_console.entrypoints.pages.machines import STATES
 from autorke_console.entrypoints.pages.rendering import render
@@ -22,12 +23,12 @@ RECENT = 10
 async def dashboard(request: Request, user: SignedInUser):
     clusters = await api_all(request, "clusters")
     names = [c["name"] for c in items(clusters)]
-    states, by_status, recent, nodes = await asyncio.gather(
+    states, by_status, recent, nodes, (inbox, _failed) = await asyncio.gather(
         asyncio.gather(*(api(request, "GET", "machines", params={"state": s, "limit": 1}) for s in STATES)),
         asyncio.gather(*(api(request, "GET", "changes", params={"status": s, "limit": WHOLE_LIST_PAGE})
                          for s in (*OPEN, *TROUBLE))),
         api(request, "GET", "changes", params={"limit": RECENT}),
-        asyncio.gather(*(api_all(request, f"clusters/{n}/nodes") for n in names)))
+        asyncio.gather(*(api_all(request, f"clusters/{n}/nodes") for n in names)), waiting(request, user))
     changes = dict(zip((*OPEN, *TROUBLE), by_status, strict=True))
     open_changes = [c for s in OPEN for c in items(changes[s])]
     rows = [{"name": c["name"], "provider": c.get("provider"), **node_health(items(found)), "ok": found.ok,
@@ -37,6 +38,5 @@ async def dashboard(request: Request, user: SignedInUser):
                   states=[(s, count_of(r.data) if r.ok else None) for s, r in zip(STATES, states, strict=True)],
                   machines=states[0], change_counts=[(s, count_of(r.data) if r.ok else None)
                                                      for s, r in changes.items()],
-                  changes=by_status[0], waiting=waiting_for(items(changes["awaiting_approval"]), user["sub"],
-                                                            set(user["roles"])),
+                  changes=by_status[0], waiting=inbox,
                   recent=recent, recent_items=items(recent))
