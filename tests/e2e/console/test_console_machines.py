@@ -81,3 +81,15 @@ def test_the_row_menu_opens_is_clickable_and_offers_only_the_states_actions(sign
     page.wait_for_url("**/ui/actions/update**")
     assert member["hostname"] in page.content() and member["id"] not in page.locator("main").inner_text(), \
         "the form names the machine by its hostname"
+
+
+def test_the_header_opens_swagger_over_the_merged_api_without_a_cdn(sign_in, platform):
+    page = sign_in("viewer")
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(platform.console) else None)
+    page.click("[data-test=api-docs]")
+    page.wait_for_url("**/docs")
+    page.wait_for_selector(".opblock-tag", timeout=30_000)
+    tags = page.locator(".opblock-tag").all_inner_texts()
+    assert any("machines" in t for t in tags) and any("changes" in t for t in tags), tags
+    assert outside == [], f"the page reached outside the console: {outside}"

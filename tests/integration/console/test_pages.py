@@ -63,3 +63,15 @@ def test_the_approvals_inbox_and_its_count_for_an_approver_and_no_inbox_for_a_vi
     with browser_sign_in(console.url, "viewer") as browser:
         assert "data-inbox" not in browser.get("/ui/machines").text
         assert browser.get("/ui/approvals/count").json() == {"count": 0, "complete": True}, "nothing to ask for"
+
+
+def test_the_swagger_page_of_the_merged_api_loads_its_files_from_the_console(console):
+    """No CDN in a data centre: /docs and its script and style come from the console itself."""
+    with browser_sign_in(console.url, "viewer") as browser:
+        assert 'href="/docs"' in browser.get("/ui/machines").text, "the header links it"
+        page = browser.get("/docs")
+        assert page.status_code == 200 and "'/api/v1/openapi.json'" in page.text.replace('"', "'")
+        assert "/_swagger/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+        js = browser.get("/_swagger/swagger-ui-bundle.js")
+        assert js.status_code == 200 and "SwaggerUIBundle" in js.text[:5000]
+        assert browser.get("/_swagger/swagger-ui.css").status_code == 200

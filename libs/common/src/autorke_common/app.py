@@ -7,6 +7,7 @@ The service's :class:`~autorke_common.runtime.ServiceRuntime` is started and sto
 app's lifespan, so ``uvicorn`` alone runs a whole service."""
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import re
 import time
@@ -15,7 +16,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -65,8 +68,29 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(Problem(slug, str(exc.detail), exc.status_code), request)
 
 
+#: Where /docs loads Swagger UI from: files shipped in a wheel (fastapi-offline's), served
+#: by the service itself, since a data centre's browsers often reach no CDN.
+SWAGGER_ASSETS = "/_swagger"
+
+
+def local_docs(app: FastAPI, openapi_url: str, title: str) -> None:
+    """``/docs``: Swagger UI over ``openapi_url``, with its script and style from this service."""
+    static = importlib.resources.files("fastapi_offline") / "static"
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=str(static)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=openapi_url, title=title,
+                                   swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon.png")
+
+
 def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
-                       title: str | None = None, version: str = "0.1.0") -> FastAPI:
+                       title: str | None = None, version: str = "0.1.0",
+                       docs_openapi_url: str = "/openapi.json") -> FastAPI:
+    """The service's app; ``docs_openapi_url``: the document its ``/docs`` page shows (the
+    console shows the merged API's)."""
     name = runtime.settings.service_name
 
     @asynccontextmanager
@@ -77,7 +101,9 @@ def create_service_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title or f"AutoRKE {name}", version=version, lifespan=lifespan)
+    app = FastAPI(title=title or f"AutoRKE {name}", version=version, lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
+    local_docs(app, docs_openapi_url, f"{app.title} API")
     app.state.runtime = runtime
     settings = runtime.settings
     app.state.auth_disabled = settings.auth_disabled

@@ -132,7 +132,7 @@ def create_app(settings: ConsoleSettings | None = None, configure_process: bool 
     runtime = ConsoleRuntime(settings, configure_process)
     routers = [signin.router, dashboard.router, approvals.router, machines.router, clusters.router, profiles.router,
                changes.router, network.router, feed.router, events.router, asyncapi.router, gateway.router]
-    app = create_service_app(runtime, routers, title="AutoRKE console")
+    app = create_service_app(runtime, routers, title="AutoRKE console", docs_openapi_url="/api/v1/openapi.json")
     answer_refusals(app)
     app.state.settings = settings
     app.state.upstreams = runtime.upstreams
