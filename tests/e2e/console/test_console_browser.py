@@ -75,6 +75,37 @@ def test_the_dashboard_is_the_landing_page_and_its_counts_equal_the_apis(sign_in
     shot(page, "dashboard-zh")
 
 
+def _cluster_health(platform) -> dict[str, tuple[str, int, int, int]]:
+    """name -> (provider, Ready members, NotReady members, members), as the API says now."""
+    out = {}
+    with platform.api("viewer") as api:
+        for c in api.get("clusters").json()["items"]:
+            nodes = api.get(f"clusters/{c['name']}/nodes", params={"limit": 500}).json()["items"]
+            seen = [((n.get("kubernetes") or {}).get("node") or {}).get("status") for n in nodes]
+            out[c["name"]] = (c["provider"], seen.count("Ready"), seen.count("NotReady"), len(nodes))
+    return out
+
+
+def test_the_cluster_list_shows_each_clusters_type_health_and_nodes_as_the_api_does(sign_in, platform, shot):
+    page = sign_in("viewer")
+    for _ in range(5):  # compared only while the API says the same before and after the page (a node may flip)
+        before = _cluster_health(platform)
+        page.goto(f"{platform.console}/ui/clusters")
+        if _cluster_health(platform) == before:
+            break
+    else:
+        pytest.fail("the clusters' nodes kept changing")
+    for name, (provider, ready, not_ready, members) in before.items():
+        row = page.locator(f"[data-test=clusters] [data-cluster={name}]")
+        assert row.locator("[data-test=type]").inner_text() == {"rke": "RKE1", "rke2": "RKE2"}[provider]
+        assert row.locator("[data-test=nodes] span").inner_text() == f"{ready} / {members}"
+        status = row.locator("[data-test=status] .badge").get_attribute("data-status")
+        want = "empty" if not members else "degraded" if not_ready else "healthy" if ready == members else \
+            "degraded" if ready else "unknown"
+        assert status == want, (name, status, before[name])
+    shot(page, "clusters-list")
+
+
 def test_p7_an_invalid_ip_pool_shows_the_message_next_to_the_cidr_field(sign_in, platform, shot):
     page = sign_in("operator")
     page.goto(f"{platform.console}/ui/network?cluster={LAB_CLUSTER}")

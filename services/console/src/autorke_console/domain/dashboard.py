@@ -39,3 +39,19 @@ def node_health(members: list[dict[str, Any]]) -> dict[str, int]:
     statuses = [node_status(m) for m in members]
     return {"members": len(members), "ready": statuses.count("Ready"), "not_ready": statuses.count("NotReady"),
             "unknown": statuses.count("Unknown")}
+
+
+PROVIDER_NAMES = {"rke": "RKE1", "rke2": "RKE2"}
+
+
+def cluster_status(health: dict[str, int]) -> str:
+    """One word for a cluster's nodes as last read from its API: ``healthy`` (every member
+    Ready), ``degraded`` (some NotReady), ``unknown`` (none read yet), ``empty``."""
+    if not health["members"]:
+        return "empty"
+    if health["not_ready"]:
+        return "degraded"
+    if health["ready"] == health["members"]:
+        return "healthy"
+    return "unknown" if not health["ready"] else "degraded"
+

@@ -8,10 +8,10 @@ _TONE = {
     "run": {"running", "initializing", "joining", "draining", "removing", "cleaning",
             "compensating", "submitted", "in_progress", "started", "pending", "planned"},
     "wait": {"awaiting_approval", "awaiting_check", "awaiting_confirmation", "callback_received",
-             "waiting", "paused", "locked", "partially_failed", "unknown"},
+             "waiting", "paused", "locked", "partially_failed", "unknown", "degraded"},
     "bad": {"failed", "faulty", "rejected", "false", "notready", "error", "refused", "timeout",
             "unreachable"},
-    "idle": {"cancelled", "retired", "skipped", "disabled"},
+    "idle": {"cancelled", "retired", "skipped", "disabled", "empty"},
 }
 _BY_STATUS = {s: tone for tone, names in _TONE.items() for s in names}
 

@@ -23,6 +23,7 @@ async def changes(request: Request, _: SignedInUser):
     status = request.query_params.get("status") or None
     status = status if status in STATUSES else None
     result = await api(request, "GET", "changes", params={"status": status, "limit": 100,
+                                                           "cluster": request.query_params.get("cluster") or None,
                                                            "cursor": request.query_params.get("cursor")})
     return render(request, "changes.html", result=result, changes=items(result),
                   status=status or "", statuses=STATUSES,

@@ -8,6 +8,8 @@ like a rollback, shown as "change created, waiting for approval" with its link).
 inventory decides what is valid; its errors are shown next to the field they are about."""
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
@@ -19,10 +21,11 @@ from autorke_console.domain.cluster_form import (
     registration_body,
     shown_again,
 )
+from autorke_console.domain.dashboard import OPEN, PROVIDER_NAMES, cluster_status, node_health
 from autorke_console.domain.field_errors import field_errors
 from autorke_console.domain.side_by_side import side_by_side
 from autorke_console.entrypoints.deps import PostedForm, SignedInUser
-from autorke_console.entrypoints.pages.calls import api, api_all, items
+from autorke_console.entrypoints.pages.calls import WHOLE_LIST_PAGE, api, api_all, items
 from autorke_console.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -31,8 +34,21 @@ CONFIG_KINDS = ("cluster.yml", "cluster.rkestate", "kubeconfig")
 
 @router.get("/ui/clusters")
 async def clusters(request: Request, _: SignedInUser):
+    """Each cluster with its type, its nodes' health as last read (Ready of members), and
+    its open changes: the list, then every cluster's nodes and the open changes at once."""
     result = await api_all(request, "clusters")
-    return render(request, "clusters.html", result=result, clusters=items(result))
+    found = items(result)
+    nodes, *open_changes = await asyncio.gather(
+        asyncio.gather(*(api_all(request, f"clusters/{c['name']}/nodes") for c in found)),
+        *(api(request, "GET", "changes", params={"status": s, "limit": WHOLE_LIST_PAGE}) for s in OPEN))
+    opened = [c.get("cluster") for r in open_changes for c in items(r)]
+    rows = []
+    for c, members in zip(found, nodes, strict=True):
+        health = node_health(items(members)) if members.ok else None
+        rows.append({"name": c["name"], "type": PROVIDER_NAMES.get(c.get("provider"), c.get("provider")),
+                     "status": cluster_status(health) if health else None, "health": health,
+                     "api_endpoint": c.get("api_endpoint"), "open": opened.count(c["name"])})
+    return render(request, "clusters.html", result=result, rows=rows)
 
 
 def _config_text(data) -> str:
