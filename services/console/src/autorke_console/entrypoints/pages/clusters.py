@@ -30,6 +30,8 @@ from autorke_console.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 CONFIG_KINDS = ("cluster.yml", "cluster.rkestate", "kubeconfig")
+#: The config kinds a provider has: RKE2 keeps no cluster.yml or rkestate.
+PROVIDER_KINDS = {"rke": CONFIG_KINDS, "rke2": ("kubeconfig",)}
 
 
 @router.get("/ui/clusters")
@@ -109,6 +111,20 @@ async def register(request: Request, user: SignedInUser, posted: PostedForm):
                           status_code=result.status)
 
 
+def _overview(result, nodes, open_changes) -> dict | None:
+    """What the cluster page opens with: type, API, node health, versions, open changes."""
+    if not (result.ok and isinstance(result.data, dict)):
+        return None
+    c, members = result.data, items(nodes)
+    health = node_health(members) if nodes.ok else None
+    versions = sorted({str(((m.get("kubernetes") or {}).get("node") or {}).get("kubelet_version"))
+                       for m in members if ((m.get("kubernetes") or {}).get("node") or {}).get("kubelet_version")})
+    return {"type": PROVIDER_NAMES.get(c.get("provider"), c.get("provider")), "api_endpoint": c.get("api_endpoint"),
+            "health": health, "status": cluster_status(health) if health else None, "kubelet_versions": versions,
+            "open_changes": [ch for r in open_changes for ch in items(r)],
+            "pod_cidr": c.get("pod_cidr"), "service_cidr": c.get("service_cidr"), "bgp_as": c.get("bgp_as")}
+
+
 @router.get("/ui/clusters/{name}")
 async def cluster(name: str, request: Request, _: SignedInUser):
     return await _cluster_page(request, name)
@@ -116,9 +132,13 @@ async def cluster(name: str, request: Request, _: SignedInUser):
 
 async def _cluster_page(request: Request, name: str, status_code: int = 200, **extra):
     q = request.query_params
-    kind = q.get("kind") if q.get("kind") in CONFIG_KINDS else "cluster.yml"
-    result = await api(request, "GET", f"clusters/{name}")
-    nodes = await api_all(request, f"clusters/{name}/nodes")
+    result, nodes, *open_changes = await asyncio.gather(
+        api(request, "GET", f"clusters/{name}"), api_all(request, f"clusters/{name}/nodes"),
+        *(api(request, "GET", "changes", params={"status": s, "cluster": name, "limit": WHOLE_LIST_PAGE})
+          for s in OPEN))
+    provider = result.data.get("provider") if result.ok and isinstance(result.data, dict) else None
+    kinds = PROVIDER_KINDS.get(provider, CONFIG_KINDS)
+    kind = q.get("kind") if q.get("kind") in kinds else kinds[0]
     versions = await api_all(request, f"clusters/{name}/configs/{kind}")
     diff_rows = diff = None
     if q.get("from") and q.get("to"):
@@ -134,7 +154,8 @@ async def _cluster_page(request: Request, name: str, status_code: int = 200, **e
     extra.setdefault("import_form", {"source": "kubernetes"})
     return render(request, "cluster.html", status_code=status_code, name=name, result=result, c=result.data or {},
                   nodes=nodes, node_items=items(nodes), versions=versions,
-                  version_items=items(versions), kind=kind, kinds=CONFIG_KINDS,
+                  overview=_overview(result, nodes, open_changes),
+                  version_items=items(versions), kind=kind, kinds=kinds,
                   diff=diff, diff_rows=diff_rows, frm=q.get("from", ""), to=q.get("to", ""), **extra)
 
 
