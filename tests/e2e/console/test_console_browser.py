@@ -109,12 +109,12 @@ def test_the_cluster_list_shows_each_clusters_type_health_and_nodes_as_the_api_d
     page.wait_for_selector("[data-test=overview]")
     assert page.locator("[data-test=overview] [data-test=type]").inner_text() == "RKE2"
     assert page.locator("a[href*='kind=cluster.yml'], a[href*='kind=cluster.rkestate']").count() == 0
+    shot(page, "cluster-overview")
     node = page.locator("[data-test=nodes] [data-test=node-machine]").first
     name = node.inner_text()
     node.click()
     page.wait_for_url("**/ui/machines/**")
     assert name in page.locator("h1").inner_text(), "a node name leads to its machine"
-    shot(page, "cluster-overview")
 
 
 def test_p7_an_invalid_ip_pool_shows_the_message_next_to_the_cidr_field(sign_in, platform, shot):
