@@ -80,6 +80,21 @@ def test_operator_adds_two_nodes_approver_approves_and_both_become_ready(sign_in
         assert approver.locator(f"[data-test=results] [data-target={host}] .badge").get_attribute(
             "data-status") == "succeeded"
 
+    # every host's stored result stays on the page after a reload (exit code, output), and downloads
+    approver.reload()
+    preflight = approver.locator("[data-test=job-output] [data-job][data-step=preflight]").last
+    for host in hosts:
+        row = preflight.locator(f"[data-host={host}]")
+        assert row.get_attribute("data-status") == "succeeded"
+        assert row.locator("[data-test=exit-code]").inner_text() == "0"
+    link = preflight.locator(f"[data-host={hosts[0]}] [data-test=download-host]").get_attribute("href")
+    text = approver.request.get(platform.console + link).text()
+    assert text.startswith("=====") and f" {hosts[0]}: succeeded, exit 0" in text and hosts[1] not in text, text[:300]
+    everything = approver.request.get(platform.console + approver.locator("[data-test=download-all]").get_attribute(
+        "href")).text()
+    assert all(f" {h}: " in everything for h in hosts) and everything.count("=====") >= 2 * 2 * len(hosts)
+    shot(approver, "change-job-output")
+
     # members of the cluster now, as workers, and Ready as the inventory read them from the
     # cluster's API (recording the membership asked for that reading; the page updates live)
     approver.goto(f"{platform.console}/ui/clusters/{platform.cluster}")
