@@ -65,7 +65,10 @@ def envelope(subject: str) -> Envelope:
 
 
 def concrete(filter_subject: str) -> str:
-    """A subject the filter takes: ``*`` -> ``job``, ``>`` -> ``probe.finished``."""
+    """A subject the filter takes: ``*`` -> ``job``, ``>`` -> ``probe.finished``; all the
+    events (the console's log) -> one of the console's own."""
+    if filter_subject == "autorke.events.>":
+        return "autorke.events.console.probe.finished"
     return filter_subject.replace("*", "job").replace(">", "probe.finished")
 
 

@@ -150,8 +150,9 @@ def _command_durables(service: str) -> tuple[Durable, ...]:
 
 
 USERS: dict[str, BusUser] = {u.name: u for u in (
-    # reads events only to stream them to browsers (SSE); no consumer of its own
-    BusUser("console", publish=_own_events("console"), subscribe=("autorke.events.>",)),
+    # streams events to browsers (SSE), and keeps every one in its event log (history, audit)
+    BusUser("console", publish=_own_events("console"), subscribe=("autorke.events.>",),
+            durables=(Durable(EVENTS_STREAM, "console-event-log", "autorke.events.>"),)),
     BusUser("executor", publish=_own_events("executor"),
             durables=(Durable(COMMANDS_STREAM, "executor-run", ExecutorRun.message_subject()),)),
     # runs executor jobs of its own (facts, node listings) and hears their results

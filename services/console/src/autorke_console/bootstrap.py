@@ -20,6 +20,8 @@ from autorke_console.adapters.oidc import oidc_client
 from autorke_console.adapters.orm import metadata
 from autorke_console.adapters.unit_of_work import ConsoleUnitOfWork
 from autorke_console.adapters.upstream import Upstreams
+from autorke_console.entrypoints.event_log_consumer import event_log_consumer
+from autorke_console.service_layer import event_log
 from autorke_console.service_layer.sessions import purge_ended_sessions
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ class ConsoleSettings(ServiceSettings):
                                   "false only for a console served over plain HTTP in development")
     events_streams_per_subject: int = Field(
         default=20, ge=1, description="live event streams one person (or token subject) may hold open at once")
+    event_log_retention_days: float = Field(
+        default=30.0, gt=0, description="days the console keeps each event for the Events page's history and "
+                                        "the audit view")
 
     def redirect_uri(self) -> str:
         """The one address the identity provider may send a sign-in back to. Fixed by the
@@ -74,12 +79,17 @@ class ConsoleRuntime(ServiceRuntime):
             "executor": settings.executor_url, "netcfg": settings.netcfg_url,
         }, timeout_s=settings.upstream_timeout_s)
         self.every(600.0, self.purge_ended_sessions, in_thread=True)
+        self.every(600.0, self.purge_event_log, in_thread=True)
+        self.consume(event_log_consumer(self.uow))
 
     def uow(self) -> ConsoleUnitOfWork:
         return ConsoleUnitOfWork(self.db)
 
     def purge_ended_sessions(self) -> None:
         purge_ended_sessions(self.uow())
+
+    def purge_event_log(self) -> None:
+        event_log.purge(self.uow(), self.settings.event_log_retention_days)
 
     async def start(self) -> None:
         await super().start()

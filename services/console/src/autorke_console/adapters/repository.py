@@ -15,11 +15,15 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from autorke_common.db import keyset, savepoint
 from autorke_common.envelope import aware
-from autorke_console.adapters.orm import SessionRow
+from autorke_common.rest import Cursor
+from autorke_console.adapters.orm import EventRow, SessionRow
+from autorke_console.domain.event_log import EVENTS_ALL, EventQuery, subject_like
 from autorke_console.domain.sessions import ConsoleSession
 
 _TOKEN_KEY_INFO = b"autorke console session: access token"
@@ -73,3 +77,36 @@ class SessionRepository:
         """Delete the sessions whose token expired before ``moment``; how many there were."""
         return int(self.session.execute(
             delete(SessionRow).where(SessionRow.token_expires_at < _when(moment))).rowcount or 0)
+
+
+class EventLogRepository:
+    """The console's copy of the platform's events, newest first (``time``, then id)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_once(self, row: EventRow) -> bool:
+        """Keep an event; False when it was kept before (another replica, a redelivery)."""
+        try:
+            with savepoint(self.session):
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def page(self, f: EventQuery, after: Cursor | None, limit: int) -> list[EventRow]:
+        stmt = select(EventRow)
+        if f.subject and f.subject != EVENTS_ALL:
+            stmt = stmt.where(EventRow.subject.like(subject_like(f.subject)))
+        for column, value in ((EventRow.correlation_id, f.correlation_id), (EventRow.actor, f.actor),
+                              (EventRow.cluster, f.cluster), (EventRow.type, f.type)):
+            if value:
+                stmt = stmt.where(column == value)
+        if f.since is not None:
+            stmt = stmt.where(EventRow.time >= f.since)
+        if f.until is not None:
+            stmt = stmt.where(EventRow.time < f.until)
+        return list(self.session.scalars(keyset(stmt, EventRow.time, EventRow.id, after, limit, descending=True)))
+
+    def remove_before(self, moment: datetime) -> int:
+        return self.session.execute(delete(EventRow).where(EventRow.time < moment)).rowcount or 0

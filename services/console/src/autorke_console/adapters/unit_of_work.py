@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import Self
 
 from autorke_common.outbox import UnitOfWork
-from autorke_console.adapters.repository import SessionRepository
+from autorke_console.adapters.repository import EventLogRepository, SessionRepository
 
 
 class ConsoleUnitOfWork(UnitOfWork):
     sessions: SessionRepository
+    events: EventLogRepository
 
     def __enter__(self) -> Self:
         super().__enter__()
         self.sessions = SessionRepository(self.session)
+        self.events = EventLogRepository(self.session)
         return self

@@ -16,16 +16,20 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
 from autorke_common.errors import Problem
+from autorke_common.rest import CursorParam, Limit
+from autorke_console.domain.event_log import EventQuery
 from autorke_console.domain.event_view import visible_event
 from autorke_console.domain.subjects import BadSubject, normalise
 from autorke_console.entrypoints.deps import ApiCaller, EventFeedDep
 from autorke_console.entrypoints.session import still_signed_in
+from autorke_console.service_layer import event_log
 from autorke_console.service_layer.identity import Caller
 
 router = APIRouter()
@@ -110,3 +114,33 @@ async def events(request: Request, caller: ApiCaller, feed: EventFeedDep,
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/api/v1/events/history", tags=["console"], summary="Past events, newest first")
+def event_history(request: Request, caller: ApiCaller,
+                  subject: Annotated[str | None, Query(description="subject pattern under autorke.events")] = None,
+                  correlation_id: Annotated[str | None, Query(max_length=128, description="a change's id")] = None,
+                  actor: Annotated[str | None, Query(max_length=255)] = None,
+                  cluster: Annotated[str | None, Query(max_length=63)] = None,
+                  type: Annotated[str | None, Query(max_length=128, description="an event type")] = None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  limit: Limit = 50, cursor: CursorParam = None) -> dict:
+    """The events the console kept (``AUTORKE_EVENT_LOG_RETENTION_DAYS``), newest first,
+    each as the live stream would show it to the caller, with a one-line ``summary``."""
+    if not caller.principal.has("viewer"):
+        raise Problem("forbidden", "Not allowed", 403, f"{caller.principal.subject} lacks the 'viewer' role")
+    query = EventQuery(_subject(subject), correlation_id or None, actor or None, cluster or None, type or None,
+                       _aware(since), _aware(until))
+    page = event_log.history(request.app.state.runtime.uow(), query, limit, cursor, caller.principal.has)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+def _subject(subject: str | None) -> str:
+    try:
+        return normalise(subject)
+    except BadSubject as exc:
+        raise Problem("invalid-subject", "Invalid subject filter", 422, str(exc), field="subject") from None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -79,32 +79,43 @@
 
   // The events page: a live feed, filterable by subject, pausable.
   function feedPage(root) {
+    // The page opens with the history the console kept (server-rendered, newest first);
+    // live events are prepended above it as they come (unless an older page is shown).
     const body = root.querySelector("tbody");
     const form = document.getElementById("feed-filter");
     let es = null, paused = false;
     const pauseBtn = document.getElementById("feed-pause");
+    const seen = new Set(Array.from(body.querySelectorAll("[data-event]")).map((tr) => tr.dataset.event));
+    function cell(tr, text) { const td = document.createElement("td"); td.textContent = text; tr.appendChild(td); return td; }
     function row(env) {
       const tr = document.createElement("tr");
-      const cells = [env.time || "", env.type || "", env.source || "", env.actor || "", env.correlation_id || "", JSON.stringify(env.data)];
-      for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
-      tr.className = "feed"; tr.tabIndex = 0;
+      tr.className = "feed"; tr.tabIndex = 0; tr.dataset.event = env.id || "";
+      cell(tr, (env.time || "").slice(0, 19).replace("T", " "));
+      cell(tr, env.type || ""); cell(tr, env.source || ""); cell(tr, (env.actor || "").split("#").pop());
+      const data = cell(tr, "");
+      const details = document.createElement("details");
+      const summary = document.createElement("summary"); summary.textContent = env.correlation_id || "JSON";
+      const pre = document.createElement("pre"); pre.textContent = JSON.stringify(env.data, null, 2);
+      details.append(summary, pre); data.appendChild(details);
       return tr;
     }
     function connect() {
       if (es) es.close();
       const q = new URLSearchParams();
-      const s = form.subject.value.trim(); const c = form.correlation_id.value.trim();
-      if (s) q.set("subject", s); if (c) q.set("correlation_id", c);
+      for (const name of ["subject", "correlation_id"]) { const v = form[name].value.trim(); if (v) q.set(name, v); }
       es = live(`/api/v1/events?${q}`, { event: (env) => {
-        if (paused) return;
+        if (paused || seen.has(env.id)) return;
+        const cluster = form.cluster.value.trim(), actor = form.actor.value.trim();
+        if (cluster && (env.data || {}).cluster !== cluster) return;
+        if (actor && env.actor !== actor) return;
+        seen.add(env.id);
         body.prepend(row(env));
         while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
         const n = document.getElementById("feed-count"); if (n) n.textContent = String(body.rows.length);
       } });
     }
-    form.addEventListener("submit", (e) => { e.preventDefault(); history.replaceState(null, "", `?${new URLSearchParams(new FormData(form))}`); connect(); });
     pauseBtn.addEventListener("click", () => { paused = !paused; pauseBtn.textContent = paused ? pauseBtn.dataset.resume : pauseBtn.dataset.pause; });
-    connect();
+    if (root.dataset.live === "true") connect();
   }
 
   // A cluster's page: its nodes section re-rendered (fetched whole, the section swapped)

@@ -1,7 +1,9 @@
-"""The Machines page in a real browser against the running platform (issue 19): hostnames
-in natural order (m100 before m1000) across pages walked forward and back with the range
-shown, a GPU found by a part of its model, state chips whose counts equal the API's, and a
-row menu that opens, can be clicked, and offers only what the machine's state allows."""
+"""Console pages in a real browser against the running platform (issue 19). The Machines
+page: hostnames in natural order (m100 before m1000) across pages walked forward and back
+with the range shown, a GPU found by a part of its model, state chips whose counts equal
+the API's, and a row menu that opens, can be clicked, and offers only what the machine's
+state allows. The Events page opens with the history the console kept; Swagger over the
+merged API loads nothing from outside the console."""
 from __future__ import annotations
 
 import re
@@ -93,3 +95,30 @@ def test_the_header_opens_swagger_over_the_merged_api_without_a_cdn(sign_in, pla
     tags = page.locator(".opblock-tag").all_inner_texts()
     assert any("machines" in t for t in tags) and any("changes" in t for t in tags), tags
     assert outside == [], f"the page reached outside the console: {outside}"
+
+
+def test_the_events_page_opens_with_the_kept_history_and_filters_it(sign_in, platform, shot):
+    page = sign_in("viewer")
+    with platform.api("viewer") as api:
+        wait(lambda: api.get("events/history", params={"limit": 5}).json()["items"], 120, "events kept")
+    page.goto(f"{platform.console}/ui/events")
+    rows = page.locator("[data-test=feed] tr[data-history]")
+    assert rows.count() > 0, "history on open, before any live event"
+    shown = rows.evaluate_all("rows => rows.map(r => r.dataset.event)")
+    with platform.api("viewer") as api:
+        newest = [e["id"] for e in api.get("events/history", params={"limit": 500}).json()["items"]]
+    assert shown == [i for i in newest if i in set(shown)][:len(shown)] and set(shown) <= set(newest), \
+        "the API's history, newest first"
+    shot(page, "events-history")
+    page.fill("#feed-filter input[name=subject]", "orchestrator.change.*")
+    page.click("#feed-filter button[type=submit]")
+    page.wait_for_url(re.compile(r".*subject=orchestrator.change.*"))
+    with platform.api("viewer") as api:
+        want = {e["id"]: e["type"] for e in api.get("events/history", params={
+            "subject": "orchestrator.change.*", "limit": 500}).json()["items"]}
+    filtered = page.locator("[data-test=feed] tr[data-history]").evaluate_all(
+        "rows => rows.map(r => r.dataset.event)")
+    assert filtered and set(filtered) <= set(want), "only the change events"
+    page.fill("#feed-filter input[name=subject]", "a..b")
+    page.click("#feed-filter button[type=submit]")
+    assert "empty or blank token" in page.locator("[data-field-error=subject]").inner_text()
