@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, MetaData, Select, and_, create_engine, event, or_, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # fullmatch: no trailing newline
@@ -115,6 +116,17 @@ def savepoint(session: Session) -> Iterator[None]:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     with session.begin_nested():
         yield
+
+
+def add_once(session: Session, row: Any) -> bool:
+    """Insert ``row`` now unless its key is taken (another replica, an earlier delivery got
+    there first): False, and nothing written. A savepoint keeps the transaction usable."""
+    try:
+        with savepoint(session):
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 def migrate(engine: Engine, script_location: str, metadata: MetaData) -> None:

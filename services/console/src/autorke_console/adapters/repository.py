@@ -16,10 +16,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from autorke_common.db import keyset, savepoint
+from autorke_common.db import add_once, keyset
 from autorke_common.envelope import aware
 from autorke_common.rest import Cursor
 from autorke_console.adapters.orm import EventRow, SessionRow
@@ -87,12 +86,7 @@ class EventLogRepository:
 
     def add_once(self, row: EventRow) -> bool:
         """Keep an event; False when it was kept before (another replica, a redelivery)."""
-        try:
-            with savepoint(self.session):
-                self.session.add(row)
-        except IntegrityError:
-            return False
-        return True
+        return add_once(self.session, row)
 
     def page(self, f: EventQuery, after: Cursor | None, limit: int) -> list[EventRow]:
         stmt = select(EventRow)

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from autorke_common.db import keyset, savepoint
+from autorke_common.db import add_once, keyset, savepoint
 from autorke_common.rest import Cursor
 from autorke_inventory.adapters.orm import (
     ClusterRow,
@@ -324,12 +324,7 @@ class DocumentRepository:
     def add_once(self, row: DocumentVersionRow) -> bool:
         """Store a version now; False, and nothing written, when another writer stored that
         version first (the (cluster, kind, name, version) key)."""
-        try:
-            with savepoint(self.session):
-                self.session.add(row)
-        except IntegrityError:
-            return False
-        return True
+        return add_once(self.session, row)
 
     def versions(self, cluster: str, kind: str, name: str, after: Cursor | None,
                  limit: int) -> list[DocumentVersionRow]:
@@ -377,12 +372,7 @@ class JobRepository:
     def add_once(self, row: JobRow) -> bool:
         """Insert a job whose id may have been asked for already (another replica, an earlier
         delivery): False, and nothing written, when it was."""
-        try:
-            with savepoint(self.session):
-                self.session.add(row)
-        except IntegrityError:
-            return False
-        return True
+        return add_once(self.session, row)
 
     def pending(self, cluster: str, purpose: str) -> list[JobRow]:
         return list(self.session.scalars(select(JobRow).where(
