@@ -3,6 +3,8 @@ own change or ticket, only with the role the gate needs — oldest first; a tick
 change is that change's gate, listed once."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from autorke_console.domain.inbox import inbox
 
 APPROVER = {"approver", "viewer"}
@@ -26,7 +28,7 @@ def ticket(tid: str, status: str = "planned", requested_by: str = "alice", corre
 
 
 def test_an_approver_sees_the_gates_and_tickets_of_others_oldest_first():
-    found = inbox([change("chg-b", at="2026-12-04T11:00:00+00:00"), change("chg-a")],
+    found = inbox([change("chg-b", at="2026-12-04T11:00:00"), change("chg-a")],  # chg-b's time without a zone: UTC
                   [ticket("tkt-1"), ticket("tkt-2", "callback_received")], "bob", APPROVER)
     assert [(w.kind, w.id) for w in found] == [("ticket", "tkt-1"), ("ticket", "tkt-2"), ("gate", "chg-a"),
                                                ("gate", "chg-b")]
@@ -34,6 +36,7 @@ def test_an_approver_sees_the_gates_and_tickets_of_others_oldest_first():
     assert (gate.what, gate.step, gate.requested_by, gate.link) == (
         "node.add c1 (m1, m2, m3, +1)", "human approval", "alice", "/ui/changes/chg-a")
     assert [w.step for w in found[:2]] == ["check", "confirm"]
+    assert gate.age_s(datetime(2026, 12, 4, 10, 1, tzinfo=UTC)) == 60.0
 
 
 def test_never_ones_own_never_without_the_role_and_a_changes_ticket_once():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from autorke_console.domain.change_view import ChangeView
@@ -36,10 +36,12 @@ class Waiting:
 
 
 def _when(value: Any) -> datetime | None:
+    """A timestamp of the API's; one without a zone (a service on SQLite) is UTC."""
     try:
-        return datetime.fromisoformat(str(value))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _targets(targets: Any, shown: int = 3) -> str:
