@@ -133,6 +133,21 @@ def test_per_target_results_come_from_each_hosts_latest_started_step():
     assert view.failed_targets == ["m002"] and view.can_retry
 
 
+def test_pseudo_targets_are_not_counted_as_hosts_but_a_failed_one_can_still_be_retried():
+    """An RKE1 add's ``rke`` and ``config`` targets, a flat network's ``ticket``: the timeline's
+    business, not hosts (console review: "succeeded 3" for one machine)."""
+    change = {"status": "partially_failed", "targets": ["m024"], "plan": {
+        "blast_radius": {"hosts": ["m024", "m001"]}, "steps": [
+            {"id": "rke_up", "name": "rke up", "status": "succeeded", "targets": {"rke": {"status": "succeeded"}}},
+            {"id": "state", "name": "state", "status": "succeeded", "targets": {"config": {"status": "succeeded"}}},
+            {"id": "join", "name": "join", "status": "succeeded", "targets": {"m024": {"status": "succeeded"}}},
+            {"id": "net_submit", "name": "submit", "status": "partially_failed",
+             "targets": {"ticket": {"status": "failed", "error": "vcalico-rejected"}}}]}}
+    view = ChangeView(change, "operator", {"operator"})
+    assert [r["host"] for r in view.host_results] == ["m024"] and view.counts() == {"succeeded": 1}
+    assert view.failed_targets == ["ticket"] and view.can_retry
+
+
 def test_facet_summaries_pick_the_fields_an_operator_scans_for():
     from autorke_console.domain.facets import summary
 

@@ -122,12 +122,22 @@ class ChangeView:
         return [r for r in (raw or []) if isinstance(r, dict)]
 
     @property
+    def host_results(self) -> list[dict[str, Any]]:
+        """:attr:`results` of machines only: a step's pseudo-targets (``rke``, ``config``,
+        ``ticket``: one rke run, an inventory write, the flat-network ticket) are the steps'
+        own business, shown on the timeline, not hosts to count."""
+        hosts = set(self.plan.get("blast_radius", {}).get("hosts") or []) | {
+            str(t) for t in self.change.get("targets") or [] if isinstance(t, str)}
+        results = self.results
+        return [r for r in results if str(r.get("host") or r.get("target")) in hosts] if hosts else results
+
+    @property
     def failed_targets(self) -> list[str]:
         return [str(r.get("host") or r.get("target")) for r in self.results
                 if r.get("status") in ("failed", "refused", "timeout", "unreachable")]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for r in self.results:
+        for r in self.host_results:
             out[str(r.get("status"))] = out.get(str(r.get("status")), 0) + 1
         return out
