@@ -191,3 +191,13 @@ def test_the_ticket_panel_reads_the_plan_and_vcalicos_answer_from_the_steps():
             "status": "succeeded", "result": {"ticket_id": "nt-1-1", "answer": answer}}}}]}}, {"viewer"}, "u")
     assert view.ticket == {"id": "nt-1-1", "plan": {"nodes": [{"name": "m1"}]}, "answer": answer}
     assert ChangeView({"status": "running", "plan": {"steps": []}}, {"viewer"}, "u").ticket is None
+
+
+def test_the_waiting_notice_reads_as_a_sentence_at_a_gate_and_as_given_otherwise():
+    gate = {"waiting_for": "approval of step approve (approve adding the nodes) by a user with role 'approver' "
+                           "other than https://idp#operator"}
+    assert ChangeView(gate, "x", set()).waiting_notice == {"step": "approve adding the nodes", "role": "approver",
+                                                           "not": "https://idp#operator"}
+    lock = {"waiting_for": "config lock of cluster c1 (another change writes it)"}
+    assert ChangeView(lock, "x", set()).waiting_notice == {"text": lock["waiting_for"]}
+    assert ChangeView({}, "x", set()).waiting_notice is None

@@ -3,12 +3,16 @@ and which buttons fit the change's state and the user's roles. The rule that mat
 (DESIGN.md section 4): the requester of a change never gets an approve button on it."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from autorke_console.domain.status import TERMINAL_CHANGE
 
 WAITING_STEP = ("awaiting_approval", "waiting", "pending_approval")
+#: The orchestrator's words at a gate: "approval of step <id> (<name>) by a user with role '<role>' other than <who>"
+_GATE_WAIT = re.compile(r"approval of step \S+ \((?P<name>.*)\) by a user with role '(?P<role>[a-z_]+)' "
+                        r"other than (?P<requester>.+)$")
 
 
 @dataclass
@@ -42,6 +46,18 @@ class ChangeView:
             if step.get("status") in WAITING_STEP:
                 return step
         return None
+
+    @property
+    def waiting_notice(self) -> dict[str, str] | None:
+        """What the change waits for, for people: at a gate, the step's name, the role that
+        decides and who may not (the requester); otherwise the orchestrator's words."""
+        text = str(self.change.get("waiting_for") or "")
+        if not text:
+            return None
+        gate = _GATE_WAIT.match(text)
+        if gate is None:
+            return {"text": text}
+        return {"step": gate.group("name"), "role": gate.group("role"), "not": gate.group("requester")}
 
     @property
     def can_decide(self) -> bool:
