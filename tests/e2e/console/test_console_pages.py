@@ -122,3 +122,21 @@ def test_the_events_page_opens_with_the_kept_history_and_filters_it(sign_in, pla
     page.fill("#feed-filter input[name=subject]", "a..b")
     page.click("#feed-filter button[type=submit]")
     assert "empty or blank token" in page.locator("[data-field-error=subject]").inner_text()
+
+
+def test_an_admin_downloads_a_kubeconfig_and_the_read_is_in_the_audit_trail(sign_in, platform):
+    admin = sign_in("admin")
+    admin.goto(f"{platform.console}/ui/clusters/{LAB_CLUSTER}")
+    link = admin.locator("[data-test=kubeconfig-download]").get_attribute("href")
+    got = admin.request.get(platform.console + link)
+    assert got.status == 200 and "attachment" in got.headers["content-disposition"]
+    assert "apiVersion: v1" in got.text() and "clusters:" in got.text()
+    viewer = sign_in("viewer")
+    viewer.goto(f"{platform.console}/ui/clusters/{LAB_CLUSTER}")
+    assert viewer.locator("[data-test=kubeconfig-download]").count() == 0
+    assert viewer.request.get(platform.console + link).status == 403
+    with platform.api("viewer") as api:
+        read = wait(lambda: api.get("events/history", params={"type": "inventory.config.revealed",
+                                                               "cluster": LAB_CLUSTER}).json()["items"],
+                    60, "the kubeconfig read in the event history")
+    assert read[0]["data"]["kind"] == "kubeconfig" and read[0]["data"]["by"] == platform.subject("admin")

@@ -177,3 +177,8 @@ def test_lab_cluster_rendered_accepted_imported_and_rkestate_kept_secret(
     revealed = inv.get("/api/v1/clusters/lab-rke/configs/cluster.rkestate/1", user="admin",
                        params={"reveal": "true"}).json()
     assert marker in revealed["content"]  # only an admin asking explicitly sees it
+    read = [m for m in events.wait_for(lambda ms: any(m["type"] == msg.ConfigRevealed.TYPE for m in ms))
+            if m["type"] == msg.ConfigRevealed.TYPE]
+    assert [(m["data"]["kind"], m["data"]["version"], m["data"]["by"]) for m in read] == [
+        ("cluster.rkestate", 1, read[0]["actor"])] and read[0]["actor"], "who read the keys is kept"
+    assert not [raw for _, raw in events.raw_snapshot() if marker.encode() in raw], "and not what they read"

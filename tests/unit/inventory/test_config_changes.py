@@ -276,5 +276,5 @@ def test_m5_an_imported_cluster_yml_is_sealed_at_rest_and_shown_redacted():
     send(store, msg.StoreConfig(change_id="chg-a", cluster="a", kind="cluster.yml", content=yml))
     [row] = store.state.configs
     assert row.sealed and "BEGIN PRIVATE" not in row.content
-    shown = views.config_version(FakeUnitOfWork(store), BOX, "a", "cluster.yml", 1, reveal=False, admin=False)
+    shown = views.config_version(FakeUnitOfWork(store), BOX, "a", "cluster.yml", 1)
     assert "BEGIN PRIVATE" not in shown["content"] and "ssh_key: <redacted:" in shown["content"]

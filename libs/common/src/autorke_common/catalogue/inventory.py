@@ -317,6 +317,17 @@ class ConfigVersioned(Event):
     content_sealed: str | None = None
 
 
+class ConfigRevealed(Event):
+    """An admin read a config version whole, secrets included (a kubeconfig download, an
+    rkestate): the audit trail of who read which keys. Nothing of the content."""
+
+    TYPE = "inventory.config.revealed"
+    cluster: str
+    kind: ConfigKind
+    version: int
+    by: str
+
+
 class ConfigDiff(BaseModel):
     """What adopting a proposal would change in one kind of config: the unified diff of the
     redacted texts (cut at 64 KiB, ``truncated``; the whole diff is on the proposal in the

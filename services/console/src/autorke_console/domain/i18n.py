@@ -100,6 +100,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "pending_approvals": ("Waiting for your approval", "待你审批"),
     "none_waiting": ("Nothing waits for you.", "暂无待你处理的事项。"),
     "approvals": ("Approvals", "待审批"),
+    "download_kubeconfig": ("Download kubeconfig", "下载 kubeconfig"),
+    "kubeconfig_audited": ("Admins only; the download is recorded", "仅管理员；下载会被记录"),
     "waits_for_a": ("Waits for an", "等待"),
     "to_decide": ("to decide", "审批"),
     "not_the_requester": ("not the requester,", "不能是申请人"),

@@ -55,5 +55,7 @@ def list_versions(name: str, kind: str, services: Services, _: Viewer, limit: Li
 @router.get("/{kind}/{version}")
 def get_version(name: str, kind: str, version: int, services: Services, principal: Viewer,
                 reveal: bool = False) -> dict:
-    return views.config_version(services.uow(), services.box, name, kind, version, reveal=reveal,
-                                admin="admin" in principal.roles)
+    if reveal:  # whole, secrets included: admins only, and audited
+        return handlers.reveal_config(services.uow(), services.box, name, kind, version, actor=principal.subject,
+                                      admin="admin" in principal.roles)
+    return views.config_version(services.uow(), services.box, name, kind, version)

@@ -24,7 +24,8 @@ from typing import Any
 
 from autorke_common.catalogue import inventory as msg
 from autorke_common.claims import inline_only
-from autorke_common.errors import Invalid, Problem
+from autorke_common.envelope import Envelope
+from autorke_common.errors import Forbidden, Invalid, Problem
 from autorke_common.secrets import SecretBox
 from autorke_inventory.adapters.orm import ClusterRow
 from autorke_inventory.domain import options as cluster_options
@@ -278,3 +279,19 @@ def store_document(c: StoreDocument, uow: UnitOfWork) -> tuple[dict[str, Any], b
                                 comment=c.comment, expected_version=c.expected_version)
         uow.commit()
         return answer
+
+
+def reveal_config(uow: UnitOfWork, box: SecretBox, name: str, kind: str, version: int, *, actor: str,
+                  admin: bool) -> dict[str, Any]:
+    """One version whole, secrets included, for an admin only; who read it is kept as an
+    ``inventory.config.revealed`` event in the same unit (the audit trail of key reads)."""
+    configs.check_kind(kind)
+    if not admin:
+        raise Forbidden("forbidden", "only an admin may reveal a config's secrets")
+    with uow:
+        row = configs.get_version(uow, name, kind, version)
+        text = configs.plaintext(row, box)
+        uow.emit(Envelope.of(msg.ConfigRevealed(cluster=name, kind=kind, version=version, by=actor),
+                             source="inventory", actor=actor), aggregate=f"{name}/{kind}")
+        uow.commit()
+    return {**views.version_view(row), "content": text, "redacted": False}

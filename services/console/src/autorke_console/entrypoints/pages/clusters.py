@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from autorke_console.domain.cluster_form import (
@@ -83,10 +83,9 @@ def _register_page(request: Request, form: dict | None = None, errors: dict | No
                   action_result=result)
 
 
-def _admins_only(request: Request, user: dict) -> Response | None:
+def _admins_only(request: Request, user: dict, message: str = "Only an admin registers clusters.") -> Response | None:
     if "admin" not in user.get("roles", []):
-        return render(request, "message.html", status_code=403,
-                      message="Only an admin registers clusters.")
+        return render(request, "message.html", status_code=403, message=message)
     return None
 
 
@@ -123,6 +122,27 @@ def _overview(result, nodes, open_changes) -> dict | None:
             "health": health, "status": cluster_status(health) if health else None, "kubelet_versions": versions,
             "open_changes": [ch for r in open_changes for ch in items(r)],
             "pod_cidr": c.get("pod_cidr"), "service_cidr": c.get("service_cidr"), "bgp_as": c.get("bgp_as")}
+
+
+@router.get("/ui/clusters/{name}/kubeconfig")
+async def kubeconfig(name: str, request: Request, user: SignedInUser):
+    """The cluster's newest kubeconfig, whole, as a file: admins only; the inventory keeps
+    who read it (``inventory.config.revealed``)."""
+    refused = _admins_only(request, user, "Only an admin downloads a kubeconfig.")
+    if refused:
+        return refused
+    versions = await api_all(request, f"clusters/{name}/configs/kubeconfig")
+    newest = max((v["version"] for v in items(versions)), default=None)
+    if newest is None:
+        return render(request, "message.html", status_code=versions.status if not versions.ok else 404,
+                      message=f"No kubeconfig of {name} is kept.")
+    answer = await api(request, "GET", f"clusters/{name}/configs/kubeconfig/{newest}", params={"reveal": "true"})
+    if not answer.ok:
+        return render(request, "message.html", status_code=answer.status,
+                      message=(answer.problem or {}).get("detail") or "The inventory did not give the kubeconfig.")
+    return PlainTextResponse(_config_text(answer.data), media_type="application/yaml",
+                             headers={"Content-Disposition": f'attachment; filename="{name}-kubeconfig.yaml"',
+                                      "Cache-Control": "no-store"})
 
 
 @router.get("/ui/clusters/{name}")
