@@ -7,7 +7,6 @@ them."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import httpx
@@ -17,6 +16,7 @@ from autorke_common.bus import Bus
 from autorke_common.catalogue.executor import JobStarted, TargetFinished, TargetOutput
 from autorke_common.envelope import Envelope
 from autorke_console.service_layer import event_log
+from fixtures.waiting import wait
 
 from .servers import browser_sign_in
 
@@ -26,12 +26,8 @@ def _history(console, idp, user: str = "viewer", **params) -> httpx.Response:
 
 
 def _wait_kept(console, idp, change: str, n: int, timeout: float = 30.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        items = _history(console, idp, "admin", correlation_id=change, limit=100).json()["items"]
-        if len(items) >= n or time.monotonic() > deadline:
-            return items
-        time.sleep(0.2)
+    return wait(lambda: (items := _history(console, idp, "admin", correlation_id=change, limit=100).json()["items"])
+                and len(items) >= n and items, timeout, f"{n} events of {change} kept")
 
 
 @pytest.mark.asyncio

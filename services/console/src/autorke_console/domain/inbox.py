@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from autorke_common.envelope import aware
 from autorke_console.domain.change_view import ChangeView
 
 #: The orchestrator's ``waiting_for`` names the role a gate needs ("… by a user with role 'admin' …").
@@ -38,10 +39,9 @@ class Waiting:
 def _when(value: Any) -> datetime | None:
     """A timestamp of the API's; one without a zone (a service on SQLite) is UTC."""
     try:
-        moment = datetime.fromisoformat(str(value))
+        return aware(datetime.fromisoformat(str(value)))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _targets(targets: Any, shown: int = 3) -> str:

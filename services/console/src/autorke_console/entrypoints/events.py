@@ -16,12 +16,13 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
+from autorke_common.envelope import aware
 from autorke_common.errors import Problem
 from autorke_common.rest import CursorParam, Limit
 from autorke_console.domain.event_log import EventQuery
@@ -130,7 +131,7 @@ def event_history(request: Request, caller: ApiCaller,
     if not caller.principal.has("viewer"):
         raise Problem("forbidden", "Not allowed", 403, f"{caller.principal.subject} lacks the 'viewer' role")
     query = EventQuery(_subject(subject), correlation_id or None, actor or None, cluster or None, type or None,
-                       _aware(since), _aware(until))
+                       since and aware(since), until and aware(until))
     page = event_log.history(request.app.state.runtime.uow(), query, limit, cursor, caller.principal.has)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -140,7 +141,3 @@ def _subject(subject: str | None) -> str:
         return normalise(subject)
     except BadSubject as exc:
         raise Problem("invalid-subject", "Invalid subject filter", 422, str(exc), field="subject") from None
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from autorke_common.envelope import utcnow
+from autorke_common.envelope import aware, utcnow
 from autorke_common.rest import Cursor, Page, invalid_cursor, page_of
 from autorke_console.adapters.orm import EventRow
 from autorke_console.domain.event_log import EventQuery, cluster_of, kept, summary
@@ -43,10 +43,9 @@ def _short(value: Any, n: int) -> str | None:
 
 def _time(value: Any) -> datetime:
     try:
-        moment = datetime.fromisoformat(str(value))
+        return aware(datetime.fromisoformat(str(value)))
     except ValueError:
         return utcnow()
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def history(uow, f: EventQuery, limit: int, cursor: str | None, may: Callable[[str], bool]) -> Page:

@@ -8,7 +8,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from autorke_console.domain.dashboard import OPEN, TROUBLE, count_of, node_health
+from autorke_console.domain.dashboard import OPEN, TROUBLE, Count, count_of, node_health
 from autorke_console.entrypoints.deps import SignedInUser
 from autorke_console.entrypoints.pages.approvals import waiting
 from autorke_console.entrypoints.pages.calls import WHOLE_LIST_PAGE, api, api_all, items
@@ -23,20 +23,21 @@ RECENT = 10
 async def dashboard(request: Request, user: SignedInUser):
     clusters = await api_all(request, "clusters")
     names = [c["name"] for c in items(clusters)]
-    states, by_status, recent, nodes, (inbox, _failed) = await asyncio.gather(
-        asyncio.gather(*(api(request, "GET", "machines", params={"state": s, "limit": 1}) for s in STATES)),
+    machines, by_status, recent, nodes, (inbox, _failed) = await asyncio.gather(
+        api(request, "GET", "machines", params={"limit": 1}),  # its state_counts: every state in one call
         asyncio.gather(*(api(request, "GET", "changes", params={"status": s, "limit": WHOLE_LIST_PAGE})
                          for s in (*OPEN, *TROUBLE))),
         api(request, "GET", "changes", params={"limit": RECENT}),
         asyncio.gather(*(api_all(request, f"clusters/{n}/nodes") for n in names)), waiting(request, user))
+    counts = (machines.data.get("state_counts") or {}) if machines.ok else {}
     changes = dict(zip((*OPEN, *TROUBLE), by_status, strict=True))
     open_changes = [c for s in OPEN for c in items(changes[s])]
     rows = [{"name": c["name"], "provider": c.get("provider"), **node_health(items(found)), "ok": found.ok,
              "open": sum(1 for o in open_changes if o.get("cluster") == c["name"])}
             for c, found in zip(items(clusters), nodes, strict=True)]
     return render(request, "dashboard.html", clusters=clusters, rows=rows,
-                  states=[(s, count_of(r.data) if r.ok else None) for s, r in zip(STATES, states, strict=True)],
-                  machines=states[0], change_counts=[(s, count_of(r.data) if r.ok else None)
+                  states=[(s, Count(counts.get(s, 0)) if machines.ok else None) for s in STATES],
+                  machines=machines, change_counts=[(s, count_of(r.data) if r.ok else None)
                                                      for s, r in changes.items()],
                   changes=by_status[0], waiting=inbox,
                   recent=recent, recent_items=items(recent))
